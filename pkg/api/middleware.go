@@ -1,0 +1,173 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/service"
+)
+
+// HeaderCorrelationID carries the correlation id in and out of every request.
+const HeaderCorrelationID = "X-Correlation-ID"
+
+var validCorrelationID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+// correlation echoes a valid incoming correlation id or makes a new one, and puts it
+// in the request context, the response and every log line of the request.
+func (s *Server) correlation(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(HeaderCorrelationID)
+		if !validCorrelationID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Response().Header().Set(HeaderCorrelationID, id)
+		ctx := logging.WithCorrelationID(c.Request().Context(), id)
+		ctx = service.WithClientIP(ctx, c.RealIP())
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if strings.HasPrefix(c.Request().URL.Path, "/v1/") {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// cors answers only the configured origins; with none configured, no cross-origin
+// browser access is granted at all.
+func (s *Server) cors(next echo.HandlerFunc) echo.HandlerFunc {
+	allowed := s.deps.Config.CORSOrigins
+	return func(c echo.Context) error {
+		origin := c.Request().Header.Get("Origin")
+		if origin == "" || !slices.Contains(allowed, origin) {
+			if c.Request().Method == http.MethodOptions && origin != "" {
+				return c.NoContent(http.StatusForbidden)
+			}
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", "X-Correlation-ID, Location, Retry-After")
+		if c.Request().Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Content-Type, Last-Event-ID, X-Correlation-ID")
+			h.Set("Access-Control-Max-Age", "600")
+			return c.NoContent(http.StatusNoContent)
+		}
+		return next(c)
+	}
+}
+
+// bodyLimit caps request bodies; uploads get their own larger limit, enforced while streaming.
+func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	limit := s.deps.Config.MaxBodyBytes
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body != nil && !isUpload(r) {
+			if r.ContentLength > limit {
+				return service.Errorf(service.CodeTooLarge, "the request body is larger than %d bytes", limit)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		}
+		return next(c)
+	}
+}
+
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/v1/documents"
+}
+
+// authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY".
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key := c.Request().Header.Get("X-API-Key")
+		if auth := c.Request().Header.Get("Authorization"); auth != "" {
+			scheme, token, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				return service.Errorf(service.CodeUnauthenticated, "use Authorization: Bearer <api key>")
+			}
+			key = strings.TrimSpace(token)
+		}
+		if key == "" {
+			if !s.limiter.allow("ip:"+c.RealIP(), c) {
+				return service.Errorf(service.CodeRateLimited, "too many requests")
+			}
+			return service.Errorf(service.CodeUnauthenticated, "missing API key: send Authorization: Bearer <api key>")
+		}
+		p, err := s.deps.Users.Authenticate(c.Request().Context(), key)
+		if err != nil {
+			// Failed attempts are limited per client address to slow down guessing.
+			if !s.limiter.allow("ip:"+c.RealIP(), c) {
+				return service.Errorf(service.CodeRateLimited, "too many requests")
+			}
+			return err
+		}
+		c.Set("principal", p)
+		return next(c)
+	}
+}
+
+// rateLimit applies the per-user token bucket.
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.limiter.allow("user:"+principal(c).UserID, c) {
+			return service.Errorf(service.CodeRateLimited, "too many requests; retry after the time in Retry-After")
+		}
+		return next(c)
+	}
+}
+
+// requireAdmin hides admin routes from everybody else (404) and audits the attempt.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := principal(c)
+		if !p.IsAdmin {
+			if s.deps.Audit != nil {
+				s.deps.Audit.Record(c.Request().Context(), nil, &p, "admin.denied", "route", c.Request().Method+" "+c.Path(), service.OutcomeDenied, nil)
+			}
+			return service.Errorf(service.CodeNotFound, "not found")
+		}
+		return next(c)
+	}
+}
+
+// principal returns the authenticated caller; only valid behind authenticate.
+func principal(c echo.Context) access.Principal {
+	p, _ := c.Get("principal").(access.Principal)
+	return p
+}

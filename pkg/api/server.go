@@ -1,0 +1,126 @@
+// Package api is the HTTP face of YouWorker: Echo handlers that bind, authenticate and
+// call the services, plus the middleware every request passes through.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/service"
+)
+
+// Check is one readiness probe; it must not return URLs or secrets in its error.
+type Check func(ctx context.Context) error
+
+// Deps are what the HTTP layer calls into.
+type Deps struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Users    *service.Users
+	Audit    *service.Auditor
+	// Checks are the readiness probes by name: postgres, nats, vectors, llm, embedder.
+	Checks map[string]Check
+	// Mount lets later features add their routes onto the authenticated group.
+	Mount []func(r *Router)
+}
+
+// Router gives feature modules the authenticated route group and the server's helpers.
+type Router struct {
+	V1     *echo.Group
+	Admin  *echo.Group
+	Server *Server
+}
+
+// Server is the HTTP server with its readiness state.
+type Server struct {
+	echo    *echo.Echo
+	deps    Deps
+	logger  *slog.Logger
+	limiter *rateLimiter
+	ready   atomic.Bool
+	metrics *httpMetrics
+}
+
+// New builds the server and its routes.
+func New(deps Deps) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, deps: deps, logger: deps.Logger.With("component", "http"),
+		limiter: newRateLimiter(deps.Config.RateLimitRPS, deps.Config.RateLimitBurst),
+		metrics: newHTTPMetrics(deps.Registry)}
+	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = ipExtractor(deps.Config.TrustedProxies)
+	e.Use(s.correlation, s.recoverPanics, s.observe, s.securityHeaders, s.cors, s.bodyLimit)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/v1/openapi.json", s.openapi)
+
+	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
+	v1.GET("/me", s.getMe)
+	v1.GET("/me/keys", s.listKeys)
+	v1.POST("/me/keys", s.createKey)
+	v1.DELETE("/me/keys/:id", s.revokeKey)
+	admin := v1.Group("/admin", s.requireAdmin)
+	admin.POST("/users", s.createUser)
+	admin.GET("/users", s.listUsers)
+	admin.DELETE("/users/:id", s.deleteUser)
+	for _, mount := range deps.Mount {
+		mount(&Router{V1: v1, Admin: admin, Server: s})
+	}
+	s.ready.Store(true)
+	return s
+}
+
+// Handler is the server as an http.Handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves on l until ctx ends, then shuts down gracefully: readiness turns 503
+// first so load balancers stop sending, then in-flight requests get the timeout.
+func (s *Server) Serve(ctx context.Context, l net.Listener, timeout time.Duration) error {
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close() // long streams are cut; clients resume with Last-Event-ID
+	}
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && serveErr != nil {
+		return serveErr
+	}
+	return err
+}
+
+// SetReady flips readiness, so shutdown can take the instance out of rotation first.
+func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+func (s *Server) getMe(c echo.Context) error {
+	me, err := s.deps.Users.Me(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, me)
+}
+
+func (s *Server) listKeys(c echo.Context) error {
+	keys, err := s.deps.Users.Keys(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (s *Server) createKey(c echo.Context) error {
+	key, err := s.deps.Users.CreateKey(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, key)
+}
+
+func (s *Server) revokeKey(c echo.Context) error {
+	if err := s.deps.Users.RevokeKey(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type createUserRequest struct {
+	Name    string `json:"name"`
+	IsAdmin bool   `json:"is_admin"`
+}
+
+func (s *Server) createUser(c echo.Context) error {
+	var req createUserRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	user, key, err := s.deps.Users.Create(c.Request().Context(), &p, req.Name, req.IsAdmin)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": user, "key": key.Secret})
+}
+
+func (s *Server) listUsers(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	page, err := s.deps.Users.List(c.Request().Context(), &p, limit, c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	users := page.Items
+	if users == nil {
+		users = []store.User{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"users": users, "next_cursor": page.Next})
+}
+
+func (s *Server) deleteUser(c echo.Context) error {
+	p := principal(c)
+	if err := s.deps.Users.Delete(c.Request().Context(), &p, c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// queryLimit reads ?limit= (1..200, default 50).
+func queryLimit(c echo.Context) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return service.DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > service.MaxLimit {
+		return 0, &service.Error{Code: service.CodeInvalid, Message: "limit: must be a whole number from 1 to 200",
+			Fields: []service.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 200"}}}
+	}
+	return n, nil
+}

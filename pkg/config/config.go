@@ -1,0 +1,278 @@
+// Package config reads the YW_* environment into one typed struct. Every problem is
+// reported at once, and secrets never appear in String().
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/youworker/youworker/pkg/logging"
+)
+
+// Config is the environment of every program. Each program validates the parts it uses.
+type Config struct {
+	DatabaseURL  string
+	NATSURL      string // empty in -dev: the embedded server is used
+	QdrantURL    string // empty: the embedded vector store
+	QdrantAPIKey string
+	OllamaURL    string
+	ChatModel    string
+	EmbedModel   string
+	ChatBackend  string // "", "ollama" or "extractive"
+
+	HTTPAddr  string
+	DataDir   string
+	LogLevel  slog.Level
+	LogFormat string
+
+	BootstrapAdminKey string
+	CORSOrigins       []string
+	TrustedProxies    []*net.IPNet
+	RateLimitRPS      float64
+	RateLimitBurst    int
+	MaxBodyBytes      int64
+	MaxUploadBytes    int64
+	ShutdownTimeout   time.Duration
+
+	DevNATSPort   int
+	DevQdrantAddr string
+
+	JobMaxDeliver  int
+	JobConcurrency int
+	ChunkTokens    int
+	ChunkOverlap   int
+	AgentMaxSteps  int
+	MCPServers     []string
+	SystemPrompt   string
+}
+
+// Load reads the configuration from getenv, applying defaults. It returns every
+// malformed value at once.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:       r.str("YW_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/youworker?sslmode=disable"),
+		NATSURL:           r.str("YW_NATS_URL", ""),
+		QdrantURL:         r.str("YW_QDRANT_URL", ""),
+		QdrantAPIKey:      r.str("YW_QDRANT_API_KEY", ""),
+		OllamaURL:         r.str("YW_OLLAMA_URL", ""),
+		ChatModel:         r.str("YW_CHAT_MODEL", "llama3.1"),
+		EmbedModel:        r.str("YW_EMBED_MODEL", ""),
+		ChatBackend:       r.str("YW_CHAT_BACKEND", ""),
+		HTTPAddr:          r.str("YW_HTTP_ADDR", "127.0.0.1:8080"),
+		DataDir:           r.str("YW_DATA_DIR", ".youworker"),
+		LogFormat:         r.str("YW_LOG_FORMAT", ""),
+		BootstrapAdminKey: r.str("YW_BOOTSTRAP_ADMIN_KEY", ""),
+		CORSOrigins:       r.list("YW_CORS_ORIGINS"),
+		RateLimitRPS:      r.float("YW_RATE_LIMIT_RPS", 20),
+		RateLimitBurst:    r.int("YW_RATE_LIMIT_BURST", 60),
+		MaxBodyBytes:      r.int64("YW_MAX_BODY_BYTES", 1<<20),
+		MaxUploadBytes:    r.int64("YW_MAX_UPLOAD_BYTES", 100<<20),
+		ShutdownTimeout:   r.duration("YW_SHUTDOWN_TIMEOUT", 8*time.Second),
+		DevNATSPort:       r.int("YW_DEV_NATS_PORT", 14222),
+		DevQdrantAddr:     r.str("YW_DEV_QDRANT_ADDR", "127.0.0.1:16334"),
+		JobMaxDeliver:     r.int("YW_JOB_MAX_DELIVER", 5),
+		JobConcurrency:    r.int("YW_JOB_CONCURRENCY", 4),
+		ChunkTokens:       r.int("YW_CHUNK_TOKENS", 500),
+		ChunkOverlap:      r.int("YW_CHUNK_OVERLAP", 60),
+		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
+		MCPServers:        r.list("YW_MCP_SERVERS"),
+		SystemPrompt:      r.str("YW_SYSTEM_PROMPT", ""),
+	}
+	if lvl, err := logging.ParseLevel(getenv("YW_LOG_LEVEL")); err != nil {
+		r.fail("YW_LOG_LEVEL", err)
+	} else {
+		c.LogLevel = lvl
+	}
+	for _, cidr := range r.list("YW_TRUSTED_PROXIES") {
+		if !strings.Contains(cidr, "/") {
+			if strings.Contains(cidr, ":") {
+				cidr += "/128"
+			} else {
+				cidr += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			r.fail("YW_TRUSTED_PROXIES", err)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// Validate checks the values every program relies on and returns every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("YW_DATABASE_URL", "must be a postgres:// URL")
+	}
+	for name, v := range map[string]string{"YW_NATS_URL": c.NATSURL, "YW_QDRANT_URL": c.QdrantURL, "YW_OLLAMA_URL": c.OllamaURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || u.Host == "" {
+			bad(name, "must be a URL with a host, like scheme://host:port")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("YW_HTTP_ADDR", "must be host:port")
+	}
+	if c.DataDir == "" {
+		bad("YW_DATA_DIR", "must not be empty")
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		bad("YW_LOG_FORMAT", "must be text or json")
+	}
+	switch c.ChatBackend {
+	case "", "ollama", "extractive":
+	default:
+		bad("YW_CHAT_BACKEND", "must be ollama or extractive")
+	}
+	if c.BootstrapAdminKey != "" && (len(c.BootstrapAdminKey) < 24 || strings.ContainsAny(c.BootstrapAdminKey, " \t\r\n")) {
+		bad("YW_BOOTSTRAP_ADMIN_KEY", "must be at least 24 characters without spaces")
+	}
+	if c.RateLimitRPS <= 0 || c.RateLimitBurst < 1 {
+		bad("YW_RATE_LIMIT_RPS", "rate and burst must be positive")
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("YW_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.MaxUploadBytes < 1024 {
+		bad("YW_MAX_UPLOAD_BYTES", "must be at least 1024")
+	}
+	if c.JobMaxDeliver < 1 || c.JobMaxDeliver > 100 {
+		bad("YW_JOB_MAX_DELIVER", "must be between 1 and 100")
+	}
+	if c.JobConcurrency < 1 || c.JobConcurrency > 256 {
+		bad("YW_JOB_CONCURRENCY", "must be between 1 and 256")
+	}
+	if c.ChunkTokens < 50 || c.ChunkTokens > 8000 {
+		bad("YW_CHUNK_TOKENS", "must be between 50 and 8000")
+	}
+	if c.ChunkOverlap < 0 || c.ChunkOverlap >= c.ChunkTokens {
+		bad("YW_CHUNK_OVERLAP", "must be at least 0 and below YW_CHUNK_TOKENS")
+	}
+	if c.AgentMaxSteps < 1 || c.AgentMaxSteps > 64 {
+		bad("YW_AGENT_MAX_STEPS", "must be between 1 and 64")
+	}
+	for _, s := range c.MCPServers {
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			bad("YW_MCP_SERVERS", "%q is not a URL", redactURL(s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// String renders the configuration for logs, with secrets and URL passwords redacted.
+func (c Config) String() string {
+	secret := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s",
+		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
+		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey))
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// reader collects parse errors while reading variables.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name string, err error) { r.errs = append(r.errs, fmt.Errorf("%s: %w", name, err)) }
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.getenv(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *reader) int(name string, def int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not a whole number", v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) int64(name string, def int64) int64 {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not a whole number", v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) float(name string, def float64) float64 {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not a number", v))
+		return def
+	}
+	return f
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not a duration like 10s", v))
+		return def
+	}
+	return d
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
+	require.Equal(t, int64(100<<20), c.MaxUploadBytes)
+}
+
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(map[string]string{
+		"YW_RATE_LIMIT_BURST": "lots", "YW_LOG_LEVEL": "shout", "YW_TRUSTED_PROXIES": "10.0.0.0/99",
+		"YW_SHUTDOWN_TIMEOUT": "soon",
+	}))
+	require.Error(t, err)
+	for _, name := range []string{"YW_RATE_LIMIT_BURST", "YW_LOG_LEVEL", "YW_TRUSTED_PROXIES", "YW_SHUTDOWN_TIMEOUT"} {
+		require.ErrorContains(t, err, name)
+	}
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"YW_DATABASE_URL": "mysql://x", "YW_HTTP_ADDR": "nohost", "YW_LOG_FORMAT": "xml",
+		"YW_BOOTSTRAP_ADMIN_KEY": "short", "YW_CHUNK_OVERLAP": "900",
+	}))
+	require.NoError(t, err)
+	err = c.Validate()
+	for _, name := range []string{"YW_DATABASE_URL", "YW_HTTP_ADDR", "YW_LOG_FORMAT", "YW_BOOTSTRAP_ADMIN_KEY", "YW_CHUNK_OVERLAP"} {
+		require.ErrorContains(t, err, name)
+	}
+}
+
+func TestStringRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"YW_DATABASE_URL":        "postgres://app:hunter2@db:5432/yw",
+		"YW_BOOTSTRAP_ADMIN_KEY": "super-secret-bootstrap-key-123",
+		"YW_QDRANT_API_KEY":      "qdrant-secret",
+	}))
+	require.NoError(t, err)
+	s := c.String()
+	for _, secret := range []string{"hunter2", "super-secret-bootstrap-key-123", "qdrant-secret"} {
+		require.False(t, strings.Contains(s, secret), "String() leaks %q: %s", secret, s)
+	}
+	require.Contains(t, s, "db:5432")
+}
+
+func TestTrustedProxiesAcceptBareAddresses(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"YW_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16, ::1"}))
+	require.NoError(t, err)
+	require.Len(t, c.TrustedProxies, 3)
+	require.Equal(t, "10.0.0.1/32", c.TrustedProxies[0].String())
+}

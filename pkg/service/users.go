@@ -1,0 +1,299 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/apikey"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// BootstrapAdminName is the name of the admin created from YW_BOOTSTRAP_ADMIN_KEY.
+const BootstrapAdminName = "admin"
+
+// UserDataPurger removes what a user owns outside Postgres (vectors, stored bytes)
+// before the user row goes. Postgres rows cascade on their own.
+type UserDataPurger interface {
+	PurgeUserData(ctx context.Context, st *store.Store, userID string) error
+}
+
+// Users manages users, their API keys and authentication.
+type Users struct {
+	store  *store.Store
+	audit  *Auditor
+	purger UserDataPurger
+	logger *slog.Logger
+}
+
+// NewUsers returns the user service. purger may be nil until documents exist.
+func NewUsers(st *store.Store, audit *Auditor, purger UserDataPurger, logger *slog.Logger) *Users {
+	return &Users{store: st, audit: audit, purger: purger, logger: logger.With("component", "users")}
+}
+
+// Me is the caller's own view of themself.
+type Me struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	IsAdmin bool              `json:"is_admin"`
+	Groups  []store.GroupRole `json:"groups"`
+}
+
+// NewKey is a freshly created key; Key is shown to the caller only this once.
+type NewKey struct {
+	store.Key
+	Secret string `json:"key"`
+}
+
+// Bootstrap creates the admin user with exactly key when no admin exists yet.
+// It reports whether it created one.
+func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, nil
+	}
+	prefix, err := apikey.Prefix(key)
+	if err != nil {
+		return false, Errorf(CodeInvalid, "bootstrap admin key: must be %d to 256 printable characters", apikey.MinLen)
+	}
+	created := false
+	err = u.store.InTx(ctx, func(st *store.Store) error {
+		exists, err := st.AdminExists(ctx)
+		if err != nil || exists {
+			return err
+		}
+		user, err := st.CreateUser(ctx, BootstrapAdminName, true)
+		if err != nil {
+			return fmt.Errorf("create bootstrap admin: %w", err)
+		}
+		if _, err := st.InsertKey(ctx, user.ID, prefix, apikey.Hash(key)); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, nil, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
+		created = true
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return false, Errorf(CodeConflict, "a user named %q exists but is not an admin; create an admin with `api users create --admin`", BootstrapAdminName)
+	}
+	return created, err
+}
+
+// Create makes a user with a first API key. actor is nil when the CLI calls.
+func (u *Users) Create(ctx context.Context, actor *access.Principal, name string, isAdmin bool) (store.User, NewKey, error) {
+	if actor != nil && !actor.IsAdmin {
+		return store.User{}, NewKey{}, Errorf(CodeNotFound, "not found")
+	}
+	var v validation
+	if !userNamePattern.MatchString(name) {
+		v.add("name", "must be 1-64 letters, digits, '.', '_' or '-'")
+	}
+	if err := v.err(); err != nil {
+		return store.User{}, NewKey{}, err
+	}
+	var user store.User
+	var key NewKey
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		var err error
+		if user, err = st.CreateUser(ctx, name, isAdmin); err != nil {
+			return err
+		}
+		if key, err = newKey(ctx, st, user.ID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, actor, "user.create", "user", user.ID, OutcomeSuccess, map[string]any{"name": name, "is_admin": isAdmin})
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.User{}, NewKey{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a user named %q already exists", name),
+			Fields: []FieldError{{Field: "name", Message: "already taken"}}}
+	}
+	if err != nil {
+		return store.User{}, NewKey{}, fmt.Errorf("create user: %w", err)
+	}
+	return user, key, nil
+}
+
+// List pages through users; admins only.
+func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[store.User], error) {
+	if actor != nil && !actor.IsAdmin {
+		return store.Page[store.User]{}, Errorf(CodeNotFound, "not found")
+	}
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return store.Page[store.User]{}, err
+	}
+	return u.store.ListUsers(ctx, clampLimit(limit), after)
+}
+
+// Delete removes a user with their keys, documents, vectors and sessions; admins only.
+func (u *Users) Delete(ctx context.Context, actor *access.Principal, id string) error {
+	if actor != nil && !actor.IsAdmin {
+		return Errorf(CodeNotFound, "not found")
+	}
+	if actor != nil && actor.UserID == id {
+		return Errorf(CodeConflict, "you cannot delete yourself")
+	}
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		if _, err := st.GetUser(ctx, id); err != nil {
+			return err
+		}
+		if u.purger != nil {
+			if err := u.purger.PurgeUserData(ctx, st, id); err != nil {
+				return fmt.Errorf("purge user data: %w", err)
+			}
+		}
+		if err := st.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, actor, "user.delete", "user", id, OutcomeSuccess, nil)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(CodeNotFound, "user not found")
+	}
+	return err
+}
+
+// Authenticate resolves an API key to a principal with its current groups, or an
+// unauthenticated error that never says which part was wrong.
+func (u *Users) Authenticate(ctx context.Context, key string) (access.Principal, error) {
+	denied := Errorf(CodeUnauthenticated, "missing or invalid API key")
+	prefix, err := apikey.Prefix(key)
+	if err != nil {
+		return access.Principal{}, denied
+	}
+	cands, err := u.store.KeyCandidates(ctx, prefix)
+	if err != nil {
+		return access.Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	for _, c := range cands {
+		if !apikey.Matches(key, c.Hash) {
+			continue
+		}
+		groups, err := u.store.GroupIDsOf(ctx, c.User.ID)
+		if err != nil {
+			return access.Principal{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if err := u.store.TouchKey(ctx, c.Key.ID); err != nil {
+			u.logger.WarnContext(ctx, "record key use failed", "error", err)
+		}
+		return access.Principal{UserID: c.User.ID, Name: c.User.Name, IsAdmin: c.User.IsAdmin, GroupIDs: groups}, nil
+	}
+	return access.Principal{}, denied
+}
+
+// Me returns the caller with their groups.
+func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
+	user, err := u.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return Me{}, fmt.Errorf("me: %w", err)
+	}
+	groups, err := u.store.GroupsOf(ctx, p.UserID)
+	if err != nil {
+		return Me{}, err
+	}
+	if groups == nil {
+		groups = []store.GroupRole{}
+	}
+	return Me{ID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, Groups: groups}, nil
+}
+
+// Keys lists the caller's keys.
+func (u *Users) Keys(ctx context.Context, p access.Principal) ([]store.Key, error) {
+	keys, err := u.store.ListKeys(ctx, p.UserID)
+	if keys == nil {
+		keys = []store.Key{}
+	}
+	return keys, err
+}
+
+// CreateKey adds a key for the caller.
+func (u *Users) CreateKey(ctx context.Context, p access.Principal) (NewKey, error) {
+	var key NewKey
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		var err error
+		if key, err = newKey(ctx, st, p.UserID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, &p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
+		return nil
+	})
+	return key, err
+}
+
+// RevokeKey deletes one of the caller's keys; it stops working on the next request.
+func (u *Users) RevokeKey(ctx context.Context, p access.Principal, keyID string) error {
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		if err := st.DeleteKey(ctx, p.UserID, keyID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, &p, "key.revoke", "api_key", keyID, OutcomeSuccess, nil)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(CodeNotFound, "key not found")
+	}
+	return err
+}
+
+// RotateKeys revokes every key of the named user and issues one new key (the CLI's
+// recovery path for a lost or leaked key).
+func (u *Users) RotateKeys(ctx context.Context, name string) (NewKey, error) {
+	var key NewKey
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		user, err := st.GetUserByName(ctx, name)
+		if err != nil {
+			return err
+		}
+		revoked, err := st.DeleteKeysOf(ctx, user.ID)
+		if err != nil {
+			return err
+		}
+		if key, err = newKey(ctx, st, user.ID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, nil, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return NewKey{}, Errorf(CodeNotFound, "no user named %q", name)
+	}
+	return key, err
+}
+
+func newKey(ctx context.Context, st *store.Store, userID string) (NewKey, error) {
+	secret := apikey.Generate()
+	prefix, _ := apikey.Prefix(secret)
+	k, err := st.InsertKey(ctx, userID, prefix, apikey.Hash(secret))
+	if err != nil {
+		return NewKey{}, err
+	}
+	return NewKey{Key: k, Secret: secret}, nil
+}
+
+// Pagination bounds from API.md.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
+}
+
+func decodeCursor(s string) (*store.Cursor, error) {
+	c, err := store.DecodeCursor(s)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Message: "cursor: not a cursor this API returned",
+			Fields: []FieldError{{Field: "cursor", Message: "not a cursor this API returned"}}}
+	}
+	return c, nil
+}
