@@ -35,7 +35,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payloa
 func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
 	rows, err := s.db.Query(ctx,
 		`SELECT id, subject, msg_id, payload, correlation_id, attempts FROM outbox
-		 WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		 WHERE available_at <= clock_timestamp() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
 func (s *Store) RescheduleOutbox(ctx context.Context, id int64, delay time.Duration, reason string) error {
 	_, err := s.db.Exec(ctx,
 		`UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-		 available_at = now() + make_interval(secs => $3) WHERE id = $1`, id, reason, delay.Seconds())
+		 available_at = clock_timestamp() + make_interval(secs => $3) WHERE id = $1`, id, reason, delay.Seconds())
 	if err != nil {
 		return fmt.Errorf("reschedule outbox: %w", err)
 	}

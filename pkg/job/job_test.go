@@ -1,0 +1,78 @@
+package job_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/job"
+)
+
+func TestControlErrors(t *testing.T) {
+	t.Parallel()
+	base := errors.New("boom")
+	tests := []struct {
+		name      string
+		err       error
+		permanent bool
+		delay     time.Duration
+		hasDelay  bool
+	}{
+		{name: "plain", err: base},
+		{name: "permanent", err: job.Permanent(base), permanent: true},
+		{name: "wrapped permanent", err: fmt.Errorf("ctx: %w", job.Permanent(base)), permanent: true},
+		{name: "permanent nil", err: job.Permanent(nil), permanent: true},
+		{name: "retry after", err: job.RetryAfter(3*time.Second, base), delay: 3 * time.Second, hasDelay: true},
+		{name: "wrapped retry after", err: fmt.Errorf("ctx: %w", job.RetryAfter(time.Second, base)), delay: time.Second, hasDelay: true},
+		{name: "negative delay", err: job.RetryAfter(-time.Second, base), hasDelay: true},
+		{name: "permanent wins", err: job.Permanent(job.RetryAfter(time.Second, base)), permanent: true},
+		{name: "nil", err: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.permanent, job.IsPermanent(tt.err))
+			d, ok := job.RetryDelay(tt.err)
+			require.Equal(t, tt.hasDelay, ok)
+			require.Equal(t, tt.delay, d)
+		})
+	}
+}
+
+func TestErrorsKeepCause(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "permanent failure", job.Permanent(nil).Error())
+	base := errors.New("boom")
+	require.ErrorIs(t, job.Permanent(base), base)
+	require.ErrorIs(t, job.RetryAfter(time.Second, base), base)
+	require.Contains(t, job.Permanent(base).Error(), "boom")
+	require.Contains(t, job.RetryAfter(time.Second, base).Error(), "1s")
+}
+
+func TestEncodeDecode(t *testing.T) {
+	t.Parallel()
+	b, err := job.Encode(job.ACLJob{DocumentID: "d1", Version: 7})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"document_id":"d1","version":7}`, string(b))
+
+	var got job.ACLJob
+	require.NoError(t, job.Decode(b, &got))
+	require.Equal(t, job.ACLJob{DocumentID: "d1", Version: 7}, got)
+
+	err = job.Decode([]byte("{not json"), &got)
+	require.Error(t, err)
+	require.True(t, job.IsPermanent(err), "an undecodable payload must not be retried")
+}
+
+func TestMsgIDs(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "ingest:d1:2", job.IngestMsgID("d1", 2))
+	require.NotEqual(t, job.IngestMsgID("d1", 1), job.IngestMsgID("d1", 2))
+	require.Equal(t, "delete:d1", job.DeleteMsgID("d1"))
+	require.Equal(t, "chat:t1", job.ChatMsgID("t1"))
+	require.Equal(t, "reindex:j1:0", job.ReindexMsgID("j1", 0))
+	require.Equal(t, "acl:d1:9", job.ACLMsgID("d1", 9))
+}

@@ -1,0 +1,115 @@
+// Package outbox publishes jobs that were written to Postgres in the same transaction
+// as the records they belong to. A record and its job are therefore never separated:
+// if the publish fails, the job stays in the outbox and is retried until it lands.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// Publisher sends one message with a de-duplicating message id.
+type Publisher interface {
+	Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error
+}
+
+// HeaderCorrelationID carries the correlation id of the request that created a job.
+const HeaderCorrelationID = "X-Correlation-ID"
+
+// Relay drains the outbox into the queue. Any number of relays may run (one per API
+// replica): rows are claimed with SKIP LOCKED and the queue drops duplicate ids.
+type Relay struct {
+	store     *store.Store
+	publisher Publisher
+	logger    *slog.Logger
+	wake      chan struct{}
+	interval  time.Duration
+	batch     int
+}
+
+// NewRelay returns a relay that polls every interval and whenever Notify is called.
+func NewRelay(st *store.Store, pub Publisher, interval time.Duration, logger *slog.Logger) *Relay {
+	return &Relay{store: st, publisher: pub, logger: logger.With("component", "outbox"),
+		wake: make(chan struct{}, 1), interval: interval, batch: 100}
+}
+
+// Notify wakes the relay at once, so a job written just now is published without
+// waiting for the next poll.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := r.Flush(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.logger.WarnContext(ctx, "outbox flush failed", "error", err)
+			}
+			if n < r.batch || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-r.wake:
+		}
+	}
+}
+
+// Flush publishes one batch of due messages and returns how many it handled.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	handled := 0
+	err := r.store.InTx(ctx, func(st *store.Store) error {
+		msgs, err := st.ClaimOutbox(ctx, r.batch)
+		if err != nil {
+			return err
+		}
+		handled = len(msgs)
+		var done []int64
+		for _, m := range msgs {
+			hdr := nats.Header{}
+			if m.CorrelationID != "" {
+				hdr.Set(HeaderCorrelationID, m.CorrelationID)
+			}
+			if err := r.publisher.Publish(ctx, m.Subject, m.MsgID, m.Payload, hdr); err != nil {
+				delay := backoff(m.Attempts)
+				r.logger.WarnContext(ctx, "publish failed; will retry", "subject", m.Subject, "msg_id", m.MsgID,
+					"attempts", m.Attempts+1, "retry_in", delay.String(), "error", err)
+				if err := st.RescheduleOutbox(ctx, m.ID, delay, err.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			done = append(done, m.ID)
+		}
+		if len(done) > 0 {
+			return st.DeleteOutbox(ctx, done)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("flush outbox: %w", err)
+	}
+	return handled, nil
+}
+
+// backoff grows from 200 ms to at most 30 s.
+func backoff(attempts int) time.Duration {
+	d := 200 * time.Millisecond << min(attempts, 8)
+	return min(d, 30*time.Second)
+}

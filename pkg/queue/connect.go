@@ -1,0 +1,104 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// connectMaxElapsed bounds how long Connect keeps retrying the first
+// connection: long enough for NATS to come up next to a program started by
+// the same compose file, short enough that a wrong URL fails the start.
+const connectMaxElapsed = time.Minute
+
+// Connect opens a NATS connection named name (shown in the server's
+// connection list) and a JetStream handle on it. The first connection is
+// retried with backoff until ctx ends or a minute has passed; once connected,
+// the client reconnects forever, buffering publishes meanwhile, because a
+// worker that gives up on NATS can do nothing useful. The caller closes the
+// connection (preferably with Drain) at shutdown.
+func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "nats")
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(5 * time.Second),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
+		nats.ReconnectBufSize(16 << 20),
+		nats.PingInterval(20 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			logger.Debug("nats connection closed")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Error("nats async error", "subject", subject, "error", err)
+		}),
+	}
+
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = connectMaxElapsed
+	var nc *nats.Conn
+	err := backoff.RetryNotify(func() error {
+		var err error
+		nc, err = nats.Connect(url, opts...)
+		if err != nil && errors.Is(err, nats.ErrAuthorization) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+		logger.Warn("nats connect failed, retrying", "error", err, "retry_in", next)
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, nil, fmt.Errorf("connect to nats: %w (last error: %v)", ctxErr, err)
+		}
+		return nil, nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	logger.Info("nats connected", "url", nc.ConnectedUrlRedacted(), "name", name)
+	return nc, js, nil
+}
+
+// Health reports whether NATS is reachable and JetStream answers with the
+// jobs stream in place, for readiness probes. It does not wait for a
+// reconnect: a disconnected client is not ready.
+func Health(ctx context.Context, js jetstream.JetStream) error {
+	if js == nil {
+		return errors.New("nats: not configured")
+	}
+	if st := js.Conn().Status(); st != nats.CONNECTED {
+		return fmt.Errorf("nats: connection %s", st)
+	}
+	if _, err := js.Stream(ctx, StreamJobs); err != nil {
+		return fmt.Errorf("nats: stream %s: %w", StreamJobs, err)
+	}
+	return nil
+}

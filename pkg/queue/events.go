@@ -1,0 +1,182 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Event is one event of a chat turn. Seq is its sequence in StreamTurns: it
+// grows across all turns, so it is an opaque, increasing cursor (the SSE
+// event id), not a position within the turn.
+type Event struct {
+	Seq  uint64
+	Type string
+	Data []byte
+	Time time.Time
+}
+
+// Turns is the replayable event log of chat turns: the agent worker
+// publishes to it, any API replica replays and follows it.
+type Turns struct {
+	js      jetstream.JetStream
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+// NewTurns returns the turn event log on js. metrics and logger may be nil.
+func NewTurns(js jetstream.JetStream, metrics *Metrics, logger *slog.Logger) *Turns {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Turns{js: js, metrics: metrics, log: logger.With("component", "turns")}
+}
+
+// TurnSubject returns the subject of a turn's events.
+func TurnSubject(turnID string) string {
+	return SubjectTurnPrefix + turnID
+}
+
+// validToken rejects ids that would change the subject's shape (a dot adds a
+// level, a wildcard would read other turns' events).
+func validToken(id string) error {
+	if id == "" {
+		return errors.New("empty id")
+	}
+	if strings.ContainsAny(id, ".*> \t\r\n") {
+		return fmt.Errorf("id %q contains a character not allowed in a subject token", id)
+	}
+	return nil
+}
+
+func eventMsg(turnID, eventType string, data []byte) (*nats.Msg, error) {
+	if err := validToken(turnID); err != nil {
+		return nil, fmt.Errorf("turn event: %w", err)
+	}
+	if eventType == "" || strings.ContainsAny(eventType, "\r\n") {
+		return nil, fmt.Errorf("turn event: invalid event type %q", eventType)
+	}
+	m := nats.NewMsg(TurnSubject(turnID))
+	m.Header.Set(HeaderEventType, eventType)
+	m.Data = data
+	return m, nil
+}
+
+// PublishEvent appends an event to a turn and returns its stream sequence
+// once the stream has stored it.
+func (t *Turns) PublishEvent(ctx context.Context, turnID, eventType string, data []byte) (uint64, error) {
+	m, err := eventMsg(turnID, eventType, data)
+	if err != nil {
+		return 0, err
+	}
+	if id := CorrelationID(ctx); id != "" {
+		m.Header.Set(HeaderCorrelationID, id)
+	}
+	ack, err := t.js.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, err)
+	}
+	t.metrics.eventPublished(eventType)
+	return ack.Sequence, nil
+}
+
+// PublishEventAsync appends an event without waiting for the stream, so a
+// fast token stream is not paced by round trips. Events published on one
+// connection keep their order. The returned future reports the sequence or
+// the error; call Flush before publishing a terminal event so nothing is
+// still in flight when the turn is declared finished.
+func (t *Turns) PublishEventAsync(ctx context.Context, turnID, eventType string, data []byte) (jetstream.PubAckFuture, error) {
+	m, err := eventMsg(turnID, eventType, data)
+	if err != nil {
+		return nil, err
+	}
+	if id := CorrelationID(ctx); id != "" {
+		m.Header.Set(HeaderCorrelationID, id)
+	}
+	f, err := t.js.PublishMsgAsync(m)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, err)
+	}
+	t.metrics.eventPublished(eventType)
+	return f, nil
+}
+
+// Flush waits until every asynchronously published event was stored, or ctx
+// ends.
+func (t *Turns) Flush(ctx context.Context) error {
+	select {
+	case <-t.js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush turn events: %w", ctx.Err())
+	}
+}
+
+// Events replays a turn's events after afterSeq (0 for all of them), then
+// follows new ones live, until ctx ends. Each event arrives once, in order:
+// the ordered consumer underneath recreates itself after a gap or a
+// reconnect, starting after the last event it delivered, and Events drops
+// anything at or before a sequence already sent.
+//
+// The channel is closed when ctx ends or the log cannot be followed any
+// longer (the error is logged); the caller must cancel ctx to release the
+// consumer. Callers stop reading after a terminal event by cancelling ctx.
+func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan Event, error) {
+	if err := validToken(turnID); err != nil {
+		return nil, fmt.Errorf("turn events: %w", err)
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{TurnSubject(turnID)},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       afterSeq + 1,
+		InactiveThreshold: time.Minute,
+	}
+	cons, err := t.js.OrderedConsumer(ctx, StreamTurns, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
+	}
+	out := make(chan Event)
+	stop := context.AfterFunc(ctx, it.Stop)
+	go func() {
+		defer close(out)
+		defer stop()
+		defer it.Stop()
+		last := afterSeq
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					t.log.Warn("turn events stopped", "turn_id", turnID, "error", err)
+				}
+				return
+			}
+			md, err := msg.Metadata()
+			if err != nil {
+				t.log.Warn("turn event without metadata", "turn_id", turnID, "error", err)
+				continue
+			}
+			seq := md.Sequence.Stream
+			if seq <= last {
+				continue
+			}
+			last = seq
+			ev := Event{Seq: seq, Type: msg.Headers().Get(HeaderEventType), Data: msg.Data(), Time: md.Timestamp}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

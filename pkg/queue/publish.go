@@ -1,0 +1,88 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/youworker/youworker/pkg/logging"
+)
+
+type ctxKey int
+
+const loggerKey ctxKey = iota
+
+// WithCorrelationID returns a context carrying the correlation id that
+// Publisher puts on every message published with it. It is the same id the
+// logging package adds to every record logged with the context.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return logging.WithCorrelationID(ctx, id)
+}
+
+// CorrelationID returns the correlation id carried by ctx, or "".
+func CorrelationID(ctx context.Context) string {
+	return logging.CorrelationID(ctx)
+}
+
+// withLogger returns a context carrying a job's logger.
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey, l)
+}
+
+// Logger returns the logger Run attached to a handler's context, already
+// carrying the consumer, subject, message id, delivery and correlation id, so
+// every line a handler logs can be joined with the request that caused it.
+// Outside a handler it returns fallback, or a logger that discards everything
+// when fallback is nil.
+func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	if fallback != nil {
+		return fallback
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Publisher publishes jobs to the jobs stream.
+type Publisher struct {
+	js      jetstream.JetStream
+	metrics *Metrics
+}
+
+// NewPublisher returns a Publisher on js. metrics may be nil.
+func NewPublisher(js jetstream.JetStream, metrics *Metrics) *Publisher {
+	return &Publisher{js: js, metrics: metrics}
+}
+
+// Publish stores payload on subject and waits for the stream's ack. msgID
+// becomes the Nats-Msg-Id, so a second publish with the same id within the
+// duplicate window is dropped by the stream (and is not an error): callers
+// can retry a publish whose ack was lost without creating a second job. The
+// correlation id of ctx, if any, is set on the message unless hdr already
+// carries one. hdr may be nil and is not modified.
+func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error {
+	if msgID == "" {
+		return errors.New("publish: message id is required for deduplication")
+	}
+	m := nats.NewMsg(subject)
+	m.Data = payload
+	for k, v := range hdr {
+		m.Header[k] = append([]string(nil), v...)
+	}
+	if m.Header.Get(HeaderCorrelationID) == "" {
+		if id := CorrelationID(ctx); id != "" {
+			m.Header.Set(HeaderCorrelationID, id)
+		}
+	}
+	ack, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, err)
+	}
+	p.metrics.published(subject, ack.Duplicate)
+	return nil
+}

@@ -1,0 +1,202 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/youworker/youworker/pkg/job"
+)
+
+// Defaults applied by Config.WithDefaults.
+const (
+	DefaultReplicas        = 1
+	DefaultMaxDeliver      = 5
+	DefaultAckWait         = 30 * time.Second
+	DefaultMaxAckPending   = 256
+	DefaultDuplicateWindow = 10 * time.Minute
+	DefaultTurnMaxAge      = 48 * time.Hour
+	DefaultDLQMaxAge       = 30 * 24 * time.Hour
+)
+
+// Config sizes the JetStream resources declared by Setup. Every program that
+// calls Setup must use the same Config, or the last one to start wins.
+type Config struct {
+	// Replicas of every stream and consumer: 1 for the embedded server, 3 in
+	// a production cluster.
+	Replicas int
+	// MaxDeliver is how many times a job is delivered before it is
+	// dead-lettered.
+	MaxDeliver int
+	// AckWait is how long a delivered job may go without an ack or a
+	// heartbeat before the server redelivers it.
+	AckWait time.Duration
+	// MaxAckPending bounds the jobs in flight per consumer across all
+	// replicas, so a burst cannot starve a worker's memory.
+	MaxAckPending int
+	// DuplicateWindow is how long the jobs stream remembers message ids to
+	// drop duplicate publishes.
+	DuplicateWindow time.Duration
+	// TurnMaxAge is how long turn events stay replayable. The API promises at
+	// least 24 hours.
+	TurnMaxAge time.Duration
+	// DLQMaxAge is how long dead-lettered jobs are kept for inspection.
+	DLQMaxAge time.Duration
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = DefaultMaxDeliver
+	}
+	if c.AckWait == 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.TurnMaxAge == 0 {
+		c.TurnMaxAge = DefaultTurnMaxAge
+	}
+	if c.DLQMaxAge == 0 {
+		c.DLQMaxAge = DefaultDLQMaxAge
+	}
+	return c
+}
+
+// Validate reports every invalid field at once. Call it on the result of
+// WithDefaults.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("queue: replicas must be between 1 and 5, got %d", c.Replicas))
+	}
+	if c.MaxDeliver < 1 {
+		errs = append(errs, fmt.Errorf("queue: max deliver must be at least 1, got %d", c.MaxDeliver))
+	}
+	if c.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("queue: ack wait must be at least 1s, got %s", c.AckWait))
+	}
+	if c.MaxAckPending < 1 {
+		errs = append(errs, fmt.Errorf("queue: max ack pending must be at least 1, got %d", c.MaxAckPending))
+	}
+	if c.DuplicateWindow < time.Second {
+		errs = append(errs, fmt.Errorf("queue: duplicate window must be at least 1s, got %s", c.DuplicateWindow))
+	}
+	if c.TurnMaxAge < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("queue: turn max age must be at least 24h (events stay replayable that long), got %s", c.TurnMaxAge))
+	}
+	if c.DLQMaxAge < time.Hour {
+		errs = append(errs, fmt.Errorf("queue: dead-letter max age must be at least 1h, got %s", c.DLQMaxAge))
+	}
+	return errors.Join(errs...)
+}
+
+// ConsumerSubjects returns the job subjects a durable consumer takes, or nil
+// for an unknown consumer.
+func ConsumerSubjects(consumer string) []string {
+	switch consumer {
+	case ConsumerIngest:
+		return []string{job.SubjectIngest, job.SubjectDelete}
+	case ConsumerChat:
+		return []string{job.SubjectChat}
+	case ConsumerReindex:
+		return []string{job.SubjectReindex, job.SubjectACL}
+	}
+	return nil
+}
+
+// ConsumerFor returns the durable consumer that receives jobs published on
+// subject, so producers and tests need not repeat the mapping.
+func ConsumerFor(subject string) (string, bool) {
+	for _, name := range []string{ConsumerIngest, ConsumerChat, ConsumerReindex} {
+		for _, s := range ConsumerSubjects(name) {
+			if s == subject {
+				return name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Setup declares every stream, consumer and bucket the programs use. It is
+// idempotent (create or update), so every program calls it at start and a
+// rolling upgrade converges on the newest configuration.
+func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamJobs,
+			Description: "YouWorker jobs; a message is removed once acknowledged",
+			Subjects:    []string{SubjectJobsAll},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamTurns,
+			Description: "YouWorker chat turn events, one subject per turn",
+			Subjects:    []string{SubjectTurnsAll},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.TurnMaxAge,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "YouWorker dead-lettered jobs",
+			Subjects:    []string{SubjectDLQAll},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.DLQMaxAge,
+			Duplicates:  cfg.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("declare stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, name := range []string{ConsumerIngest, ConsumerChat, ConsumerReindex} {
+		cc := jetstream.ConsumerConfig{
+			Durable:        name,
+			Description:    "YouWorker " + name + " workers",
+			FilterSubjects: ConsumerSubjects(name),
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        cfg.AckWait,
+			MaxDeliver:     cfg.MaxDeliver,
+			MaxAckPending:  cfg.MaxAckPending,
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			Replicas:       cfg.Replicas,
+		}
+		if _, err := js.CreateOrUpdateConsumer(ctx, StreamJobs, cc); err != nil {
+			return fmt.Errorf("declare consumer %s: %w", name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      BucketUploads,
+		Description: "YouWorker uploaded files",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("declare object store %s: %w", BucketUploads, err)
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/youworker/youworker/pkg/access"
+)
+
+// Document statuses.
+const (
+	StatusQueued     = "queued"
+	StatusProcessing = "processing"
+	StatusReady      = "ready"
+	StatusFailed     = "failed"
+	StatusDeleting   = "deleting"
+)
+
+// Progress counts chunks embedded and indexed so far.
+type Progress struct {
+	ChunksDone  int `json:"chunks_done"`
+	ChunksTotal int `json:"chunks_total"`
+}
+
+// DocError is why a document failed.
+type DocError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Document is an uploaded file and its processing state.
+type Document struct {
+	ID         string     `json:"id"`
+	Filename   string     `json:"filename"`
+	MIME       string     `json:"mime"`
+	SizeBytes  int64      `json:"size_bytes"`
+	SHA256     string     `json:"sha256"`
+	OwnerID    string     `json:"owner_id"`
+	GroupID    *string    `json:"group_id"`
+	Private    bool       `json:"private"`
+	Tags       []string   `json:"tags"`
+	Status     string     `json:"status"`
+	Stage      *string    `json:"stage"`
+	Progress   Progress   `json:"progress"`
+	ChunkCount int        `json:"chunk_count"`
+	Error      *DocError  `json:"error"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	ReadyAt    *time.Time `json:"ready_at"`
+	Duplicate  bool       `json:"duplicate,omitempty"`
+
+	Format     string     `json:"-"`
+	ObjectKey  string     `json:"-"`
+	Generation int        `json:"-"`
+	ACLVersion int64      `json:"-"`
+	Embedder   *string    `json:"-"`
+	DeletedAt  *time.Time `json:"-"`
+}
+
+const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, d.sha256, d.owner_id::text, d.group_id::text, d.private,
+	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.chunk_count, d.error_code, d.error_message,
+	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at`
+
+func scanDocument(row pgx.Row) (Document, error) {
+	var d Document
+	var code, msg *string
+	err := row.Scan(&d.ID, &d.Filename, &d.MIME, &d.SizeBytes, &d.SHA256, &d.OwnerID, &d.GroupID, &d.Private,
+		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.ChunkCount, &code, &msg,
+		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt)
+	if err != nil {
+		return Document{}, translate(err)
+	}
+	if code != nil {
+		d.Error = &DocError{Code: *code}
+		if msg != nil {
+			d.Error.Message = *msg
+		}
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	return d, nil
+}
+
+func collectDocuments(rows pgx.Rows, err error) ([]Document, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Document, error) { return scanDocument(r) })
+}
+
+// NewDocument is what an upload records.
+type NewDocument struct {
+	ID        string
+	OwnerID   string
+	GroupID   *string
+	Private   bool
+	Filename  string
+	MIME      string
+	Format    string
+	SizeBytes int64
+	SHA256    string
+	ObjectKey string
+	Tags      []string
+}
+
+// InsertDocument records an upload as queued. The same bytes for the same owner
+// (not deleted) are ErrConflict.
+func (s *Store) InsertDocument(ctx context.Context, n NewDocument) (Document, error) {
+	if n.Tags == nil {
+		n.Tags = []string{}
+	}
+	d, err := scanDocument(s.db.QueryRow(ctx, `INSERT INTO documents AS d
+		(id, owner_id, group_id, private, filename, mime, format, size_bytes, sha256, object_key, tags)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+documentColumns,
+		n.ID, n.OwnerID, n.GroupID, n.Private, n.Filename, n.MIME, n.Format, n.SizeBytes, n.SHA256, n.ObjectKey, n.Tags))
+	if err != nil {
+		return Document{}, fmt.Errorf("insert document: %w", err)
+	}
+	return d, nil
+}
+
+// FindDocumentBySHA returns the owner's live document with these bytes.
+func (s *Store) FindDocumentBySHA(ctx context.Context, ownerID, sha string) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d
+		WHERE d.owner_id = $1 AND d.sha256 = $2 AND d.deleted_at IS NULL`, ownerID, sha))
+	if err != nil {
+		return Document{}, fmt.Errorf("find document by hash: %w", err)
+	}
+	return d, nil
+}
+
+// GetDocument returns a document regardless of who asks (workers only).
+func (s *Store) GetDocument(ctx context.Context, id string) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d WHERE d.id = $1`, id))
+	if err != nil {
+		return Document{}, fmt.Errorf("get document: %w", err)
+	}
+	return d, nil
+}
+
+// GetVisibleDocument returns the document when userID may see it, else ErrNotFound.
+func (s *Store) GetVisibleDocument(ctx context.Context, userID, id string) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d
+		WHERE d.id = $2 AND `+access.DocumentPredicate("d", 1), userID, id))
+	if err != nil {
+		return Document{}, fmt.Errorf("get document: %w", err)
+	}
+	return d, nil
+}
+
+// DocumentFilter narrows ListVisibleDocuments.
+type DocumentFilter struct {
+	Status  string
+	GroupID string
+}
+
+// ListVisibleDocuments pages through the documents userID may see, newest first.
+func (s *Store) ListVisibleDocuments(ctx context.Context, userID string, f DocumentFilter, limit int, after *Cursor) (Page[Document], error) {
+	q := `SELECT ` + documentColumns + ` FROM documents d WHERE ` + access.DocumentPredicate("d", 1) + `
+		AND ($2 = '' OR d.status = $2) AND ($3 = '' OR d.group_id::text = $3)`
+	args := []any{userID, f.Status, f.GroupID, limit + 1}
+	if after != nil {
+		q += ` AND (d.created_at, d.id) < ($5, $6)`
+		args = append(args, after.At, after.ID)
+	}
+	q += ` ORDER BY d.created_at DESC, d.id DESC LIMIT $4`
+	docs, err := collectDocuments(s.db.Query(ctx, q, args...))
+	if err != nil {
+		return Page[Document]{}, fmt.Errorf("list documents: %w", err)
+	}
+	return pageOf(docs, limit, func(d Document) Cursor { return Cursor{At: d.CreatedAt, ID: d.ID} }), nil
+}
+
+// StartProcessing moves a queued (or interrupted) document of this generation to
+// processing at the parsing stage. ok is false when the job is stale: the document
+// was deleted, re-queued under a newer generation, or already finished.
+func (s *Store) StartProcessing(ctx context.Context, id string, generation int) (Document, bool, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'processing', stage = 'parsing',
+		chunks_done = 0, chunks_total = 0, error_code = NULL, error_message = NULL, updated_at = now()
+		WHERE d.id = $1 AND d.generation = $2 AND d.status IN ('queued', 'processing') AND d.deleted_at IS NULL
+		RETURNING `+documentColumns, id, generation))
+	if err != nil {
+		if isNotFound(err) {
+			return Document{}, false, nil
+		}
+		return Document{}, false, fmt.Errorf("start processing: %w", err)
+	}
+	return d, true, nil
+}
+
+// SetStage records the stage and progress of a document being processed.
+func (s *Store) SetStage(ctx context.Context, id string, generation int, stage string, done, total int) error {
+	_, err := s.db.Exec(ctx, `UPDATE documents SET stage = $3, chunks_done = $4, chunks_total = $5, updated_at = now()
+		WHERE id = $1 AND generation = $2 AND status = 'processing'`, id, generation, stage, done, total)
+	if err != nil {
+		return fmt.Errorf("set stage: %w", err)
+	}
+	return nil
+}
+
+// MarkReady finishes processing. It reports false when the document moved on meanwhile.
+func (s *Store) MarkReady(ctx context.Context, id string, generation, chunkCount int, embedder string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, chunk_count = $3,
+		chunks_done = $3, chunks_total = $3, embedder = $4, ready_at = now(), updated_at = now()
+		WHERE id = $1 AND generation = $2 AND status = 'processing' AND deleted_at IS NULL`, id, generation, chunkCount, embedder)
+	if err != nil {
+		return false, fmt.Errorf("mark ready: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// MarkFailed records why processing failed. generation 0 matches any generation (the
+// dead-letter path knows only the document). Ready and deleted documents stay as they are.
+func (s *Store) MarkFailed(ctx context.Context, id string, generation int, code, message string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $3,
+		error_message = $4, updated_at = now()
+		WHERE id = $1 AND ($2 = 0 OR generation = $2) AND status IN ('queued', 'processing') AND deleted_at IS NULL`,
+		id, generation, code, message)
+	if err != nil {
+		return false, fmt.Errorf("mark failed: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RequeueDocument moves the owner's failed document back to queued under a new
+// generation and returns it; anything else is ErrConflict (or ErrNotFound).
+func (s *Store) RequeueDocument(ctx context.Context, ownerID, id string) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'queued', stage = NULL,
+		error_code = NULL, error_message = NULL, chunks_done = 0, chunks_total = 0, generation = generation + 1, updated_at = now()
+		WHERE d.id = $1 AND d.owner_id = $2 AND d.status = 'failed' AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID))
+	if err != nil {
+		return Document{}, fmt.Errorf("requeue document: %w", err)
+	}
+	return d, nil
+}
+
+// SoftDeleteDocument hides the owner's document at once and marks it for purging.
+func (s *Store) SoftDeleteDocument(ctx context.Context, ownerID, id string) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'deleting', stage = NULL,
+		deleted_at = now(), updated_at = now()
+		WHERE d.id = $1 AND d.owner_id = $2 AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID))
+	if err != nil {
+		return Document{}, fmt.Errorf("delete document: %w", err)
+	}
+	return d, nil
+}
+
+// SoftDeleteDocumentsOf hides every document of owner and returns them, for purging.
+func (s *Store) SoftDeleteDocumentsOf(ctx context.Context, ownerID string) ([]Document, error) {
+	docs, err := collectDocuments(s.db.Query(ctx, `UPDATE documents d SET status = 'deleting', stage = NULL,
+		deleted_at = coalesce(deleted_at, now()), updated_at = now() WHERE d.owner_id = $1 RETURNING `+documentColumns, ownerID))
+	if err != nil {
+		return nil, fmt.Errorf("delete documents of user: %w", err)
+	}
+	return docs, nil
+}
+
+// PurgeDocument removes the row and its chunks for good.
+func (s *Store) PurgeDocument(ctx context.Context, id string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("purge document: %w", err)
+	}
+	return nil
+}
+
+// UpdateSharing changes group and privacy of the owner's document and bumps its ACL
+// version, so an older payload sync can never overwrite a newer state.
+func (s *Store) UpdateSharing(ctx context.Context, ownerID, id string, groupID *string, private bool) (Document, error) {
+	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET group_id = $3, private = $4,
+		acl_version = acl_version + 1, updated_at = now()
+		WHERE d.id = $1 AND d.owner_id = $2 AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID, groupID, private))
+	if err != nil {
+		return Document{}, fmt.Errorf("update sharing: %w", err)
+	}
+	return d, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
