@@ -49,6 +49,8 @@ type Server struct {
 	limiter *rateLimiter
 	ready   atomic.Bool
 	metrics *httpMetrics
+	// openapiDoc is the merged contract, built once at start-up.
+	openapiDoc []byte
 }
 
 // New builds the server and its routes.
@@ -58,6 +60,11 @@ func New(deps Deps) *Server {
 	s := &Server{echo: e, deps: deps, logger: deps.Logger.With("component", "http"),
 		limiter: newRateLimiter(deps.Config.RateLimitRPS, deps.Config.RateLimitBurst),
 		metrics: newHTTPMetrics(deps.Registry)}
+	doc, err := OpenAPI()
+	if err != nil {
+		panic("openapi fragments do not merge: " + err.Error()) // a build defect, caught by every test
+	}
+	s.openapiDoc = doc
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(deps.Config.TrustedProxies)
 	e.Use(s.correlation, s.recoverPanics, s.observe, s.securityHeaders, s.cors, s.bodyLimit)

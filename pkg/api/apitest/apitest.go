@@ -39,8 +39,10 @@ type Response struct {
 // NewClient returns a client for the API at base (like http://127.0.0.1:1234).
 func NewClient(t testing.TB, base string) *Client {
 	t.Helper()
+	raw, err := api.OpenAPI()
+	require.NoError(t, err, "openapi fragments must merge")
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(api.OpenAPI)
+	doc, err := loader.LoadFromData(raw)
 	require.NoError(t, err, "openapi.json must load")
 	require.NoError(t, doc.Validate(context.Background()), "openapi.json must be valid")
 	doc.Servers = openapi3.Servers{{URL: base}}
