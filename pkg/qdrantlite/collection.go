@@ -1,0 +1,411 @@
+package qdrantlite
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/qdrant/go-client/qdrant"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Operation codes of log and snapshot records. The record body is the
+// protobuf request that produced the change, so replay runs the very same
+// code path as the original RPC.
+const (
+	opUpsert           byte = 1
+	opDelete           byte = 2
+	opSetPayload       byte = 3
+	opOverwritePayload byte = 4
+	opDeletePayload    byte = 5
+	opClearPayload     byte = 6
+	// opSnapshotPoints carries already normalised vectors, so loading a
+	// snapshot does not normalise them twice.
+	opSnapshotPoints byte = 7
+)
+
+// collection holds one collection in memory: points live in slots, vectors in
+// one contiguous []float32 (slot*dim), payloads as plain Go maps. mu guards
+// everything below it; writers also append to the log while holding it, so
+// the log order is the apply order.
+type collection struct {
+	name string
+	dir  string
+	dim  int
+	dist qdrant.Distance
+	meta collectionMeta
+
+	mu       sync.RWMutex
+	dropped  bool
+	keys     []pointKey
+	alive    []bool
+	vecs     []float32
+	payloads []map[string]any
+	byKey    map[pointKey]uint32
+	free     []uint32
+	indexes  map[string]*fieldIndex
+	opSeq    uint64
+
+	// sorted caches live slots ordered by point id for scroll; it is rebuilt
+	// under the read lock and dropped by any write that adds or removes ids.
+	sorted atomic.Pointer[[]uint32]
+
+	wal        *walFile
+	walGen     uint64
+	snapBytes  int64
+	compacting atomic.Bool
+}
+
+func newCollection(name, dir string, meta collectionMeta) *collection {
+	c := &collection{
+		name:    name,
+		dir:     dir,
+		dim:     meta.Dim,
+		dist:    qdrant.Distance(meta.Distance),
+		meta:    meta,
+		byKey:   make(map[pointKey]uint32),
+		indexes: make(map[string]*fieldIndex),
+	}
+	for _, ix := range meta.Indexes {
+		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant)
+	}
+	return c
+}
+
+func errNotFound(name string) error {
+	return status.Errorf(codes.NotFound, "Not found: Collection `%s` doesn't exist!", name)
+}
+
+func errWrongInput(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, "Wrong input: "+format, args...)
+}
+
+func (c *collection) count() int { return len(c.byKey) }
+
+// denseVector extracts the single unnamed dense vector of a point.
+func denseVector(v *qdrant.Vectors) ([]float32, error) {
+	switch x := v.GetVectorsOptions().(type) {
+	case *qdrant.Vectors_Vector:
+		if d := x.Vector.GetDense(); d != nil {
+			return d.GetData(), nil
+		}
+		if x.Vector.GetIndices() != nil || x.Vector.GetVector() != nil {
+			return nil, fmt.Errorf("only dense vectors are supported")
+		}
+		return x.Vector.GetData(), nil
+	case *qdrant.Vectors_Vectors:
+		named := x.Vectors.GetVectors()
+		if dv, ok := named[""]; ok && len(named) == 1 {
+			return denseVector(qdrant.NewVectorsDense(dv.GetDense().GetData()))
+		}
+		return nil, fmt.Errorf("named vectors are not supported")
+	}
+	return nil, fmt.Errorf("point has no vector")
+}
+
+type preparedPoint struct {
+	key     pointKey
+	vec     []float32
+	payload map[string]any
+}
+
+// prepareUpsert validates a whole batch before anything is changed, so a
+// batch either applies completely or not at all.
+func (c *collection) prepareUpsert(points []*qdrant.PointStruct) ([]preparedPoint, error) {
+	out := make([]preparedPoint, len(points))
+	for i, p := range points {
+		k, err := keyFromProto(p.GetId())
+		if err != nil {
+			return nil, errWrongInput("%v", err)
+		}
+		vec, err := denseVector(p.GetVectors())
+		if err != nil {
+			return nil, errWrongInput("%v", err)
+		}
+		if len(vec) != c.dim {
+			return nil, errWrongInput("Vector dimension error: expected dim: %d, got %d", c.dim, len(vec))
+		}
+		out[i] = preparedPoint{key: k, vec: vec, payload: fromPayload(p.GetPayload())}
+	}
+	return out, nil
+}
+
+func (c *collection) applyUpsert(points []preparedPoint, normalise bool) {
+	if need := len(c.vecs) + len(points)*c.dim; need > cap(c.vecs) {
+		// Grow by doubling ourselves: slices.Grow only adds 25% at this size,
+		// which copies a 150 MB slice over and over during a bulk load.
+		grown := make([]float32, len(c.vecs), max(need, 2*cap(c.vecs)))
+		copy(grown, c.vecs)
+		c.vecs = grown
+	}
+	for _, p := range points {
+		slot, ok := c.byKey[p.key]
+		if !ok {
+			slot = c.allocSlot(p.key)
+		}
+		v := c.vecs[int(slot)*c.dim : int(slot+1)*c.dim]
+		copy(v, p.vec)
+		if normalise && c.dist == qdrant.Distance_Cosine {
+			normalize(v)
+		}
+		old := c.payloads[slot]
+		c.payloads[slot] = p.payload
+		c.reindex(slot, old, p.payload)
+	}
+}
+
+func (c *collection) allocSlot(k pointKey) uint32 {
+	var slot uint32
+	if n := len(c.free); n > 0 {
+		slot = c.free[n-1]
+		c.free = c.free[:n-1]
+		c.keys[slot] = k
+		c.alive[slot] = true
+	} else {
+		slot = uint32(len(c.keys))
+		c.keys = append(c.keys, k)
+		c.alive = append(c.alive, true)
+		c.payloads = append(c.payloads, nil)
+		c.vecs = slices.Grow(c.vecs, c.dim)[:len(c.vecs)+c.dim]
+	}
+	c.byKey[k] = slot
+	c.sorted.Store(nil)
+	return slot
+}
+
+func (c *collection) deleteSlots(slots []uint32) {
+	for _, s := range slots {
+		if !c.alive[s] {
+			continue
+		}
+		c.reindex(s, c.payloads[s], nil)
+		delete(c.byKey, c.keys[s])
+		c.alive[s] = false
+		c.payloads[s] = nil
+		c.free = append(c.free, s)
+	}
+	if len(slots) > 0 {
+		c.sorted.Store(nil)
+	}
+}
+
+// reindex updates every field index for a payload change of one slot.
+func (c *collection) reindex(slot uint32, old, cur map[string]any) {
+	for field, ix := range c.indexes {
+		ov, nv := lookup(old, field), lookup(cur, field)
+		if len(ov) == len(nv) && (len(ov) == 0 || (len(ov) == 1 && equalValues(ov[0], nv[0]))) {
+			continue
+		}
+		ix.update(slot, ov, nv)
+	}
+}
+
+// selectSlots resolves a points selector to live slots. Filters are
+// evaluated before any change, so an update never sees its own effects.
+func (c *collection) selectSlots(sel *qdrant.PointsSelector) ([]uint32, error) {
+	switch x := sel.GetPointsSelectorOneOf().(type) {
+	case *qdrant.PointsSelector_Points:
+		return c.slotsForIDs(x.Points.GetIds())
+	case *qdrant.PointsSelector_Filter:
+		return c.filterSlots(x.Filter)
+	}
+	return nil, errWrongInput("points selector is empty")
+}
+
+func (c *collection) slotsForIDs(ids []*qdrant.PointId) ([]uint32, error) {
+	out := make([]uint32, 0, len(ids))
+	for _, id := range ids {
+		k, err := keyFromProto(id)
+		if err != nil {
+			return nil, errWrongInput("%v", err)
+		}
+		if s, ok := c.byKey[k]; ok {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (c *collection) filterSlots(f *qdrant.Filter) ([]uint32, error) {
+	var out []uint32
+	err := c.forMatches(f, func(s uint32) { out = append(out, s) })
+	return out, err
+}
+
+func (c *collection) setPayload(slots []uint32, payload map[string]any, key string) {
+	for _, s := range slots {
+		old := c.payloads[s]
+		cur := make(map[string]any, len(old)+len(payload))
+		for k, v := range old {
+			cur[k] = v
+		}
+		if key == "" {
+			for k, v := range payload {
+				cur[k] = v
+			}
+		} else {
+			setPath(cur, strings.Split(key, "."), payload)
+		}
+		c.payloads[s] = cur
+		c.reindex(s, old, cur)
+	}
+}
+
+// setPath merges payload into the object at path, copying every object on
+// the way: payload values are shared between points and never mutated.
+func setPath(m map[string]any, path []string, payload map[string]any) {
+	child, _ := m[path[0]].(map[string]any)
+	cp := make(map[string]any, len(child)+len(payload))
+	for k, v := range child {
+		cp[k] = v
+	}
+	if len(path) == 1 {
+		for k, v := range payload {
+			cp[k] = v
+		}
+	} else {
+		setPath(cp, path[1:], payload)
+	}
+	m[path[0]] = cp
+}
+
+func deletePath(m map[string]any, path []string) {
+	if len(path) == 1 {
+		delete(m, path[0])
+		return
+	}
+	child, ok := m[path[0]].(map[string]any)
+	if !ok {
+		return
+	}
+	cp := make(map[string]any, len(child))
+	for k, v := range child {
+		cp[k] = v
+	}
+	deletePath(cp, path[1:])
+	m[path[0]] = cp
+}
+
+func (c *collection) overwritePayload(slots []uint32, payload map[string]any) {
+	for _, s := range slots {
+		old := c.payloads[s]
+		cur := make(map[string]any, len(payload))
+		for k, v := range payload {
+			cur[k] = v
+		}
+		c.payloads[s] = cur
+		c.reindex(s, old, cur)
+	}
+}
+
+func (c *collection) deletePayload(slots []uint32, keys []string) {
+	for _, s := range slots {
+		old := c.payloads[s]
+		cur := make(map[string]any, len(old))
+		for k, v := range old {
+			cur[k] = v
+		}
+		for _, k := range keys {
+			deletePath(cur, strings.Split(k, "."))
+		}
+		c.payloads[s] = cur
+		c.reindex(s, old, cur)
+	}
+}
+
+// sortedSlots returns live slots ordered by point id, building the cache if
+// a write dropped it. Callers hold at least the read lock.
+func (c *collection) sortedSlots() []uint32 {
+	if p := c.sorted.Load(); p != nil {
+		return *p
+	}
+	out := make([]uint32, 0, len(c.byKey))
+	for s, ok := range c.alive {
+		if ok {
+			out = append(out, uint32(s))
+		}
+	}
+	slices.SortFunc(out, func(a, b uint32) int {
+		ka, kb := c.keys[a], c.keys[b]
+		switch {
+		case ka.less(kb):
+			return -1
+		case kb.less(ka):
+			return 1
+		}
+		return 0
+	})
+	c.sorted.Store(&out)
+	return out
+}
+
+// retrieved builds the wire form of a stored point.
+func (c *collection) retrieved(s uint32, wp *qdrant.WithPayloadSelector, withVec bool) *qdrant.RetrievedPoint {
+	rp := &qdrant.RetrievedPoint{Id: c.keys[s].proto(), Payload: selectPayload(c.payloads[s], wp)}
+	if withVec {
+		rp.Vectors = c.vectorOutput(s)
+	}
+	return rp
+}
+
+func (c *collection) vectorOutput(s uint32) *qdrant.VectorsOutput {
+	v := slices.Clone(c.vecs[int(s)*c.dim : int(s+1)*c.dim])
+	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vector{
+		Vector: &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: v}}},
+	}}
+}
+
+// scroll pages through matching points in id order; offset is inclusive and
+// the next offset is the first id of the following page, as in Qdrant.
+func (c *collection) scroll(f *qdrant.Filter, offset *qdrant.PointId, limit int, wp *qdrant.WithPayloadSelector, withVec bool) ([]*qdrant.RetrievedPoint, *qdrant.PointId, error) {
+	order := c.sortedSlots()
+	start := 0
+	if offset != nil {
+		k, err := keyFromProto(offset)
+		if err != nil {
+			return nil, nil, errWrongInput("%v", err)
+		}
+		start, _ = slices.BinarySearchFunc(order, k, func(s uint32, k pointKey) int {
+			switch {
+			case c.keys[s].less(k):
+				return -1
+			case k.less(c.keys[s]):
+				return 1
+			}
+			return 0
+		})
+	}
+	// Matches are collected once as a bitmap, then walked in id order.
+	var matches bitmap
+	if f != nil {
+		matches = newBitmap(len(c.keys))
+		if err := c.forMatches(f, matches.set); err != nil {
+			return nil, nil, err
+		}
+	}
+	var out []*qdrant.RetrievedPoint
+	for _, s := range order[start:] {
+		if matches != nil && !matches.has(s) {
+			continue
+		}
+		if len(out) == limit {
+			return out, c.keys[s].proto(), nil
+		}
+		out = append(out, c.retrieved(s, wp, withVec))
+	}
+	return out, nil, nil
+}
+
+func (c *collection) countMatches(f *qdrant.Filter) (uint64, error) {
+	if f == nil {
+		return uint64(c.count()), nil
+	}
+	var n uint64
+	if err := c.forMatches(f, func(uint32) { n++ }); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
