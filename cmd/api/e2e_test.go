@@ -45,14 +45,19 @@ func (w *lineWriter) String() string {
 	return w.buf.String()
 }
 
-// startAPI runs the real program on a free port and returns its base URL.
+// startAPI runs the real program in -dev mode (embedded NATS and vector store, every
+// worker in-process) on free ports and returns its base URL.
 func startAPI(t *testing.T, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := newLineWriter(`listening on (http://\S+)`)
 	stderr := newLineWriter(`(never)`)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, getenv(env), stdout, stderr) }()
+	full := map[string]string{"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir()}
+	for k, v := range env {
+		full[k] = v
+	}
+	go func() { done <- run(ctx, []string{"-dev"}, getenv(full), stdout, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -11,12 +11,13 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/apikey"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/postgres"
 	"github.com/youworker/youworker/pkg/service"
 	"github.com/youworker/youworker/pkg/store"
@@ -146,37 +147,30 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 		if err := os.MkdirAll(filepath.Clean(cfg.DataDir), 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-			return err
-		}
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 20)
+	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "api", Dev: dev})
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if dev {
-		if _, _, err := postgres.Migrate(ctx, pool, logger); err != nil {
-			return err
-		}
-	}
-	if err := postgres.CheckSchema(ctx, pool); err != nil {
-		return err
-	}
-	st := store.New(pool)
+	defer p.Close()
+
+	relay := p.Relay()
+	st := p.Store
 	audit := service.NewAuditor(st, logger)
-	users := service.NewUsers(st, audit, nil, logger)
-	if created, err := users.Bootstrap(ctx, cfg.BootstrapAdminKey); err != nil {
+	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
+		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
+	users := service.NewUsers(st, audit, documents, logger)
+	if err := bootstrapAdmin(ctx, users, cfg, dev, stdout); err != nil {
 		return err
-	} else if created {
-		logger.Info("created the bootstrap admin", "name", service.BootstrapAdminName)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checks := map[string]api.Check{}
+	for name, check := range p.Checks() {
+		checks[name] = check
+	}
 	srv := api.New(api.Deps{
-		Config: cfg, Logger: logger, Registry: reg, Users: users, Audit: audit,
-		Checks: map[string]api.Check{"postgres": st.Ping},
+		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
+		Documents: documents, Search: service.NewSearch(st, p.Index), Checks: checks,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -184,7 +178,36 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	}
 	fmt.Fprintf(stdout, "YouWorker API listening on http://%s\n", l.Addr())
 	logger.Info("listening", "addr", l.Addr().String())
-	err = srv.Serve(ctx, l, cfg.ShutdownTimeout)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, l, cfg.ShutdownTimeout) })
+	g.Go(func() error { return relay.Run(gctx) })
+	if dev {
+		g.Go(func() error { return p.RunIngest(gctx) })
+	}
+	err = g.Wait()
 	logger.Info("stopped")
 	return err
+}
+
+// bootstrapAdmin creates the configured bootstrap admin; in -dev with none
+// configured it creates one with a fresh key and prints it, so a newcomer can start
+// at once.
+func bootstrapAdmin(ctx context.Context, users *service.Users, cfg config.Config, dev bool, stdout io.Writer) error {
+	key := cfg.BootstrapAdminKey
+	generated := false
+	if key == "" && dev {
+		key, generated = apikey.Generate(), true
+	}
+	created, err := users.Bootstrap(ctx, key)
+	if err != nil {
+		return err
+	}
+	switch {
+	case created && generated:
+		fmt.Fprintf(stdout, "Created the admin user %q. Its API key, shown only now:\n\n    %s\n\n", service.BootstrapAdminName, key)
+	case dev && !created:
+		fmt.Fprintln(stdout, "Need an API key? go run ./cmd/api users create --name NAME [--admin]")
+	}
+	return nil
 }

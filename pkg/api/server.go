@@ -23,11 +23,14 @@ type Check func(ctx context.Context) error
 
 // Deps are what the HTTP layer calls into.
 type Deps struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
-	Users    *service.Users
-	Audit    *service.Auditor
+	Config    config.Config
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
+	Users     *service.Users
+	Audit     *service.Auditor
+	Groups    *service.Groups
+	Documents *service.Documents
+	Search    *service.Search
 	// Checks are the readiness probes by name: postgres, nats, vectors, llm, embedder.
 	Checks map[string]Check
 	// Mount lets later features add their routes onto the authenticated group.
@@ -83,6 +86,9 @@ func New(deps Deps) *Server {
 	admin.POST("/users", s.createUser)
 	admin.GET("/users", s.listUsers)
 	admin.DELETE("/users/:id", s.deleteUser)
+	s.mountGroups(v1)
+	s.mountDocuments(v1)
+	s.mountAudit(admin)
 	for _, mount := range deps.Mount {
 		mount(&Router{V1: v1, Admin: admin, Server: s})
 	}

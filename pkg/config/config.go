@@ -19,6 +19,7 @@ import (
 type Config struct {
 	DatabaseURL  string
 	NATSURL      string // empty in -dev: the embedded server is used
+	NATSReplicas int    // stream replicas on a NATS cluster; 0 keeps the default of 1
 	QdrantURL    string // empty: the embedded vector store
 	QdrantAPIKey string
 	OllamaURL    string
@@ -59,6 +60,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:       r.str("YW_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/youworker?sslmode=disable"),
 		NATSURL:           r.str("YW_NATS_URL", ""),
+		NATSReplicas:      r.int("YW_NATS_REPLICAS", 0),
 		QdrantURL:         r.str("YW_QDRANT_URL", ""),
 		QdrantAPIKey:      r.str("YW_QDRANT_API_KEY", ""),
 		OllamaURL:         r.str("YW_OLLAMA_URL", ""),
@@ -206,7 +208,9 @@ type reader struct {
 	errs   []error
 }
 
-func (r *reader) fail(name string, err error) { r.errs = append(r.errs, fmt.Errorf("%s: %w", name, err)) }
+func (r *reader) fail(name string, err error) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %w", name, err))
+}
 
 func (r *reader) str(name, def string) string {
 	if v := strings.TrimSpace(r.getenv(name)); v != "" {

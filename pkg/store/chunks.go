@@ -79,6 +79,7 @@ type ChunkKey struct {
 type VisibleChunk struct {
 	Chunk
 	Filename string
+	GroupID  *string
 }
 
 // VisibleChunks re-checks vector hits against Postgres: it returns only those chunks
@@ -92,7 +93,7 @@ func (s *Store) VisibleChunks(ctx context.Context, userID string, keys []ChunkKe
 	for i, k := range keys {
 		docIDs[i], idx[i] = k.DocumentID, int32(k.Index)
 	}
-	rows, err := s.db.Query(ctx, `SELECT c.document_id::text, c.chunk_index, c.text, c.heading_path, c.page, c.token_count, d.filename
+	rows, err := s.db.Query(ctx, `SELECT c.document_id::text, c.chunk_index, c.text, c.heading_path, c.page, c.token_count, d.filename, d.group_id::text
 		FROM unnest($2::uuid[], $3::int[]) AS k(document_id, chunk_index)
 		JOIN chunks c ON c.document_id = k.document_id AND c.chunk_index = k.chunk_index
 		JOIN documents d ON d.id = c.document_id
@@ -103,7 +104,7 @@ func (s *Store) VisibleChunks(ctx context.Context, userID string, keys []ChunkKe
 	out := make(map[ChunkKey]VisibleChunk, len(keys))
 	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
 		var v VisibleChunk
-		err := r.Scan(&v.DocumentID, &v.Index, &v.Text, &v.HeadingPath, &v.Page, &v.Tokens, &v.Filename)
+		err := r.Scan(&v.DocumentID, &v.Index, &v.Text, &v.HeadingPath, &v.Page, &v.Tokens, &v.Filename, &v.GroupID)
 		out[ChunkKey{v.DocumentID, v.Index}] = v
 		return struct{}{}, err
 	})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -129,4 +130,34 @@ func (c *Client) validate(req *http.Request, reqBody []byte, resp *http.Response
 	out.SetBodyBytes(body)
 	require.NoError(c.t, openapi3filter.ValidateResponse(context.Background(), out),
 		"%s %s → %d does not match openapi.json: %s", req.Method, req.URL.Path, resp.StatusCode, body)
+}
+
+// File is one part of a multipart upload.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Upload posts files (and form fields) as multipart/form-data to path.
+func (c *Client) Upload(path, key string, files []File, fields map[string]string, wantStatus int, out any) Response {
+	c.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range fields {
+		require.NoError(c.t, w.WriteField(k, v))
+	}
+	for _, f := range files {
+		part, err := w.CreateFormFile("file", f.Name)
+		require.NoError(c.t, err)
+		_, err = part.Write(f.Data)
+		require.NoError(c.t, err)
+	}
+	require.NoError(c.t, w.Close())
+	req, err := http.NewRequest(http.MethodPost, c.base+path, &body)
+	require.NoError(c.t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return c.Send(req, wantStatus, out)
 }

@@ -1,0 +1,220 @@
+package parse
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// containerCorpus finds the shared test documents: YW_TEST_CORPUS, else
+// ../shared/corpus next to the module root. Missing documents skip the test,
+// except under CI=true, where they fail it.
+func containerCorpus(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
+		return dir
+	}
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			corpus := filepath.Join(dir, "..", "shared", "corpus")
+			if _, err := os.Stat(corpus); err == nil {
+				return corpus
+			}
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("test corpus not found (set YW_TEST_CORPUS)")
+	}
+	t.Skip("test corpus not found")
+	return ""
+}
+
+// readCorpus reads one corpus document.
+func readCorpus(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	return data
+}
+
+// parseCorpusFile parses one corpus document with default limits.
+func parseCorpusFile(t *testing.T, dir, name string, f Format) (*Document, error) {
+	t.Helper()
+	data := readCorpus(t, dir, name)
+	return Parse(context.Background(), f, bytes.NewReader(data), int64(len(data)), DefaultLimits())
+}
+
+// allText joins every block's text, one block a line.
+func allText(doc *Document) string {
+	var sb strings.Builder
+	for _, b := range doc.Blocks {
+		sb.WriteString(b.Text)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// containerCase is the expected outcome of parsing one corpus document.
+type containerCase struct {
+	file     string
+	format   Format
+	code     string   // expected failure code; "" for success
+	phrases  []string // must appear in the text
+	absent   []string // must not appear
+	headings []string // must be heading blocks (prefix match)
+	lists    []string // must be list items (prefix match)
+	row      []string // a table must hold this row
+	pages    int      // Document.Pages, when not 0
+	onPage   map[string]int
+	title    string
+}
+
+func checkContainerCase(t *testing.T, dir string, tc containerCase) {
+	t.Helper()
+	doc, err := parseCorpusFile(t, dir, tc.file, tc.format)
+	if tc.code != "" {
+		require.Error(t, err)
+		require.Equal(t, tc.code, CodeOf(err), "error: %v", err)
+		return
+	}
+	require.NoError(t, err)
+	text := allText(doc)
+	for _, p := range tc.phrases {
+		require.Contains(t, text, p)
+	}
+	for _, p := range tc.absent {
+		require.NotContains(t, text, p)
+	}
+	for _, h := range tc.headings {
+		require.True(t, hasBlock(doc, KindHeading, h), "heading %q missing", h)
+	}
+	for _, l := range tc.lists {
+		require.True(t, hasBlock(doc, KindListItem, l), "list item %q missing", l)
+	}
+	if tc.row != nil {
+		require.True(t, hasTableRow(doc, tc.row), "row %q missing", tc.row)
+	}
+	if tc.pages != 0 {
+		require.Equal(t, tc.pages, doc.Pages)
+	}
+	for phrase, page := range tc.onPage {
+		found := false
+		for _, b := range doc.Blocks {
+			if strings.Contains(b.Text, phrase) {
+				require.Equal(t, page, b.Page, "page of %q", phrase)
+				found = true
+				break
+			}
+		}
+		require.True(t, found, "phrase %q missing", phrase)
+	}
+	if tc.title != "" {
+		require.Equal(t, tc.title, doc.Title)
+	}
+	for _, b := range doc.Blocks {
+		if b.Kind == KindTable {
+			require.NotEmpty(t, b.Rows)
+			require.Equal(t, renderTable(b.Rows), b.Text)
+		}
+	}
+}
+
+func hasBlock(doc *Document, kind BlockKind, prefix string) bool {
+	for _, b := range doc.Blocks {
+		if b.Kind == kind && strings.HasPrefix(b.Text, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasTableRow(doc *Document, want []string) bool {
+	for _, b := range doc.Blocks {
+		for _, r := range b.Rows {
+			if len(r) >= len(want) && strings.Join(r[:len(want)], "\x00") == strings.Join(want, "\x00") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestContainerCorpus(t *testing.T) {
+	t.Parallel()
+	dir := containerCorpus(t)
+	cases := []containerCase{
+		{file: "docx-hdrftr.docx", format: FormatDOCX,
+			phrases: []string{"First header para", "Main document", "para2"},
+			// Word hides the text of vertically merged continuation cells.
+			absent: []string{"I should not be included"},
+			row:    []string{"Table cell1", "Table cell2"}},
+		{file: "docx-tables.docx", format: FormatDOCX,
+			phrases: []string{"Simple uniform table", "Table with merged cells"},
+			row:     []string{"Header Col 1", "Header Col 2"}},
+		{file: "example-list-items-multiple.docx", format: FormatDOCX,
+			lists: []string{"This is simply dummy text", "The quick brown fox jumps over the lazy dog."}},
+		{file: "fake.docx", format: FormatDOCX, phrases: []string{"Lorem ipsum dolor sit amet."}},
+		{file: "handbook-1p.docx", format: FormatDOCX, pages: 2,
+			phrases: []string{"US Trustee Handbook"},
+			onPage:  map[string]int{"A. PURPOSE": 1, "B. ROLE OF THE UNITED STATES TRUSTEE": 2}},
+		{file: "page-breaks.docx", format: FormatDOCX,
+			onPage: map[string]int{"First page, tab here:": 1, "<<Text on second page": 2, "<<and then more text proceeds.": 4}},
+		{file: "tables-with-incomplete-rows.docx", format: FormatDOCX,
+			phrases: []string{"rows is missing cells"}, row: []string{"Data"}},
+		{file: "fake-power-point.pptx", format: FormatPPTX, pages: 1,
+			headings: []string{"Slide 1: Adding a Bullet Slide"},
+			lists:    []string{"Use _TextFrame.add_paragraph() for subsequent bullets"}},
+		{file: "fake-power-point-malformed.pptx", format: FormatPPTX,
+			headings: []string{"Slide 1: Test Slide"}, phrases: []string{"Problem Date Placeholder"}},
+		{file: "fake-power-point-table.pptx", format: FormatPPTX,
+			headings: []string{"Slide 1: A Slide with a Table"}, row: []string{"Red", "Green", "Blue"}},
+		{file: "sample-presentation.pptx", format: FormatPPTX, pages: 4,
+			headings: []string{"Slide 3: This is the second content slide"},
+			onPage:   map[string]int{"This one is a sub-sub-bullet": 2, "Sub-details 2": 3},
+			row:      []string{"1", "A1", "B1", "C1"}},
+		{file: "emoji.xlsx", format: FormatXLSX, phrases: []string{"🤠😅"}, headings: []string{"Sheet1"}},
+		{file: "empty.xlsx", format: FormatXLSX, code: CodeEmpty},
+		{file: "password_protected.xlsx", format: FormatXLSX, code: CodeEncrypted},
+		{file: "stanley-cups.xlsx", format: FormatXLSX, pages: 2,
+			headings: []string{"Stanley Cups", "Stanley Cups Since 67"},
+			row:      []string{"Maple Leafs", "TOR", "13.0"},
+			onPage:   map[string]int{"Stanley Cups Since 67": 2}},
+		{file: "vodafone.xlsx", format: FormatXLSX,
+			row: []string{"Quarterly revenue", "Nine quarters to 30 June 2023"}},
+		{file: "fake.odt", format: FormatODT,
+			phrases: []string{"Lorem ipsum dolor sit amet."}, row: []string{"Color", "Blue", "Red", "Green"}},
+		{file: "winter-sports.epub", format: FormatEPUB, title: "Winter Sports in Switzerland",
+			headings: []string{"CONTENTS"},
+			phrases:  []string{"And that which he weds to such lovely language"},
+			row:      []string{"II.", "Rinks and Skaters", "23"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			checkContainerCase(t, dir, tc)
+		})
+	}
+}
+
+func TestOOXMLWrongFormatIsCorrupt(t *testing.T) {
+	t.Parallel()
+	for _, f := range []Format{FormatDOCX, FormatPPTX, FormatXLSX, FormatODT, FormatEPUB} {
+		data := []byte("this is not a zip archive at all")
+		_, err := Parse(context.Background(), f, bytes.NewReader(data), int64(len(data)), DefaultLimits())
+		require.Error(t, err)
+		require.Equal(t, CodeCorrupt, CodeOf(err), "%s: %v", f, err)
+	}
+}

@@ -1,0 +1,162 @@
+// Package parse turns untrusted document bytes into structured text blocks.
+//
+// Every parser is defensive: input sizes, inflated bytes, entry counts, pages,
+// extracted text and time are bounded by Limits, and a panic inside a parser is
+// recovered and reported as an *Error with CodeParseError.
+package parse
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Format names a document format we know how to parse.
+type Format string
+
+// Formats we can parse. The string value is stable and stored with documents.
+const (
+	FormatText     Format = "text"
+	FormatMarkdown Format = "markdown"
+	FormatCSV      Format = "csv"
+	FormatHTML     Format = "html"
+	FormatPDF      Format = "pdf"
+	FormatDOCX     Format = "docx"
+	FormatPPTX     Format = "pptx"
+	FormatXLSX     Format = "xlsx"
+	FormatODT      Format = "odt"
+	FormatRTF      Format = "rtf"
+	FormatEPUB     Format = "epub"
+	FormatEML      Format = "eml"
+)
+
+// MIME returns the canonical media type of the format.
+func (f Format) MIME() string {
+	switch f {
+	case FormatText:
+		return "text/plain"
+	case FormatMarkdown:
+		return "text/markdown"
+	case FormatCSV:
+		return "text/csv"
+	case FormatHTML:
+		return "text/html"
+	case FormatPDF:
+		return "application/pdf"
+	case FormatDOCX:
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case FormatPPTX:
+		return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+	case FormatXLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case FormatODT:
+		return "application/vnd.oasis.opendocument.text"
+	case FormatRTF:
+		return "application/rtf"
+	case FormatEPUB:
+		return "application/epub+zip"
+	case FormatEML:
+		return "message/rfc822"
+	}
+	return "application/octet-stream"
+}
+
+// BlockKind says what a block is, so the chunker can keep structure.
+type BlockKind int
+
+// Block kinds.
+const (
+	KindParagraph BlockKind = iota
+	KindHeading
+	KindListItem
+	KindTable
+	KindCode
+)
+
+// Block is one structural unit of extracted text, in reading order.
+type Block struct {
+	Kind BlockKind
+	// Text is the block's text. For tables it is the Markdown rendering of Rows.
+	Text string
+	// Level is the heading level (1 = top) for headings, the nesting depth for list items.
+	Level int
+	// Page is the 1-based page (or slide, or sheet) the block comes from; 0 when unknown.
+	Page int
+	// Rows holds a table's cells, header row first; nil for other kinds.
+	Rows [][]string
+}
+
+// Document is the parsed form of an uploaded file.
+type Document struct {
+	Format Format
+	Title  string
+	Blocks []Block
+	// Pages is the number of pages (slides, sheets) when the format has them.
+	Pages int
+}
+
+// Error codes reported on failed documents. They are stable machine words.
+const (
+	CodeUnsupported = "unsupported_media_type"
+	CodeEncrypted   = "encrypted"
+	CodeCorrupt     = "corrupt"
+	CodeEmpty       = "empty"
+	CodeTooLarge    = "too_large"
+	CodeParseError  = "parse_error"
+	CodeTimeout     = "parse_timeout"
+)
+
+// Error is a parse failure with a stable code and a message safe to show the user.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of err when it is (or wraps) an *Error, else CodeParseError.
+func CodeOf(err error) string {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return CodeParseError
+}
+
+// Limits bound the work one document may cost.
+type Limits struct {
+	// MaxInflatedBytes bounds the bytes read out of a container (ZIP) in total, counted as read.
+	MaxInflatedBytes int64
+	// MaxEntries bounds the number of entries a container may have.
+	MaxEntries int
+	// MaxPages bounds the pages (slides, sheets) parsed.
+	MaxPages int
+	// MaxTextBytes bounds the extracted text; parsing stops with CodeTooLarge past it.
+	MaxTextBytes int64
+	// Timeout bounds the time spent parsing one document.
+	Timeout time.Duration
+}
+
+// DefaultLimits are generous for real documents and small enough to stop bombs.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxInflatedBytes: 512 << 20,
+		MaxEntries:       10000,
+		MaxPages:         5000,
+		MaxTextBytes:     64 << 20,
+		Timeout:          2 * time.Minute,
+	}
+}

@@ -1,0 +1,80 @@
+package parse
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// parserFunc parses one format. It must honour ctx and the limits in b.
+type parserFunc func(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Document, error)
+
+// parsers maps every supported format to its parser.
+var parsers = map[Format]parserFunc{
+	FormatText:     parseText,
+	FormatMarkdown: parseMarkdown,
+	FormatCSV:      parseCSV,
+	FormatHTML:     parseHTML,
+	FormatEML:      parseEML,
+	FormatRTF:      parseRTF,
+	FormatPDF:      parsePDF,
+	FormatDOCX:     parseDOCX,
+	FormatPPTX:     parsePPTX,
+	FormatXLSX:     parseXLSX,
+	FormatODT:      parseODT,
+	FormatEPUB:     parseEPUB,
+}
+
+// Supported reports whether f has a parser.
+func Supported(f Format) bool {
+	_, ok := parsers[f]
+	return ok
+}
+
+// Parse parses the document r of the given size and format within limits.
+// It never panics: a parser panic becomes an *Error with CodeParseError. A document
+// that yields no text is an *Error with CodeEmpty.
+func Parse(ctx context.Context, format Format, r io.ReaderAt, size int64, limits Limits) (doc *Document, err error) {
+	p, ok := parsers[format]
+	if !ok {
+		return nil, Errorf(CodeUnsupported, "no parser for format %q", format)
+	}
+	if limits.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limits.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			doc = nil
+			err = &Error{Code: CodeParseError, Message: "the parser failed on this document",
+				Err: fmt.Errorf("panic: %v\n%s", rec, debug.Stack())}
+		}
+	}()
+	doc, err = p(ctx, r, size, newBudget(ctx, limits))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Code: CodeTimeout, Message: "parsing took longer than allowed", Err: err}
+		}
+		if _, ok := err.(*Error); !ok {
+			err = &Error{Code: CodeCorrupt, Message: "the file could not be read as " + string(format), Err: err}
+		}
+		return nil, err
+	}
+	doc.Format = format
+	if !hasText(doc) {
+		return nil, Errorf(CodeEmpty, "the document contains no text")
+	}
+	return doc, nil
+}
+
+func hasText(doc *Document) bool {
+	for _, b := range doc.Blocks {
+		if strings.TrimSpace(b.Text) != "" {
+			return true
+		}
+	}
+	return false
+}

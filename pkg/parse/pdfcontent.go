@@ -1,0 +1,329 @@
+package parse
+
+import (
+	"bytes"
+	"math"
+	"strings"
+)
+
+// pdfMatrix is a PDF transformation matrix [a b c d e f].
+type pdfMatrix [6]float64
+
+func pdfIdentity() pdfMatrix { return pdfMatrix{1, 0, 0, 1, 0, 0} }
+
+// mul returns m × n: m applied first, then n.
+func (m pdfMatrix) mul(n pdfMatrix) pdfMatrix {
+	return pdfMatrix{
+		m[0]*n[0] + m[1]*n[2], m[0]*n[1] + m[1]*n[3],
+		m[2]*n[0] + m[3]*n[2], m[2]*n[1] + m[3]*n[3],
+		m[4]*n[0] + m[5]*n[2] + n[4], m[4]*n[1] + m[5]*n[3] + n[5],
+	}
+}
+
+func pdfMatrixOf(a pdfArray) (pdfMatrix, bool) {
+	if len(a) < 6 {
+		return pdfIdentity(), false
+	}
+	var m pdfMatrix
+	for i := range 6 {
+		v, ok := pdfNum(a[i])
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			return pdfIdentity(), false
+		}
+		m[i] = v
+	}
+	return m, true
+}
+
+// pdfRun is a piece of text shown by one string operand, positioned in user space.
+type pdfRun struct {
+	x, y   float64 // start of the baseline
+	ex, ey float64 // end of the baseline
+	size   float64 // font size in user space
+	text   string
+}
+
+type pdfGState struct {
+	ctm        pdfMatrix
+	font       *pdfFont
+	size       float64
+	tc, tw, tl float64
+	th, rise   float64
+}
+
+// pdfInterp runs content streams and collects the text they show.
+type pdfInterp struct {
+	d      *pdfDoc
+	runs   []pdfRun
+	fonts  map[any]*pdfFont
+	forms  map[pdfRef]bool
+	ops    int
+	chars  int
+	maxOps int
+}
+
+// pdfMaxFormDepth bounds nested form XObjects; pdfMaxGStack bounds q nesting.
+const (
+	pdfMaxFormDepth = 12
+	pdfMaxGStack    = 256
+	pdfMaxPageRuns  = 200_000
+)
+
+// run interprets one content stream with the given resources.
+func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) error {
+	lx := &pdfLexer{data: content}
+	var (
+		stack    []pdfGState
+		operands []any
+		tm, tlm  = pdfIdentity(), pdfIdentity()
+	)
+	fontsOf := func() pdfDict {
+		f, _ := in.d.resolve(res["Font"]).(pdfDict)
+		return f
+	}
+	show := func(s pdfString) {
+		if gs.font == nil || len(in.runs) >= pdfMaxPageRuns {
+			return
+		}
+		glyphs := gs.font.decode(s)
+		if len(glyphs) == 0 {
+			return
+		}
+		// Runs are cut at spaces and trimmed of them: justified text and tables
+		// stretch spaces across gutters, and only the inked extent tells columns apart.
+		var (
+			sb      []byte
+			started bool
+			run     pdfRun
+		)
+		flush := func() {
+			if started && len(sb) > 0 {
+				run.text = string(sb)
+				in.chars += len(sb)
+				in.runs = append(in.runs, run)
+			}
+			sb, started = sb[:0], false
+		}
+		for _, g := range glyphs {
+			trm := pdfMatrix{gs.size * gs.th, 0, 0, gs.size, 0, gs.rise}.mul(tm).mul(gs.ctm)
+			tx := g.width*gs.size + gs.tc
+			if g.space {
+				tx += gs.tw
+			}
+			blank := strings.TrimSpace(g.text) == ""
+			if blank && tx*gs.th > 0.8*gs.size {
+				flush()
+			}
+			if !blank {
+				if !started {
+					run = pdfRun{x: trm[4], y: trm[5], size: math.Hypot(trm[2], trm[3])}
+					started = true
+				}
+				sb = append(sb, g.text...)
+			} else if started {
+				sb = append(sb, ' ')
+			}
+			tm = pdfMatrix{1, 0, 0, 1, tx * gs.th, 0}.mul(tm)
+			if !blank {
+				end := pdfMatrix{1, 0, 0, 1, 0, gs.rise}.mul(tm).mul(gs.ctm)
+				run.ex, run.ey = end[4], end[5]
+			}
+		}
+		sb = []byte(strings.TrimRight(string(sb), " "))
+		flush()
+	}
+	num := func(i int) float64 {
+		if i < len(operands) {
+			v, _ := pdfNum(operands[i])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return 0
+			}
+			return v
+		}
+		return 0
+	}
+	td := func(tx, ty float64) {
+		tlm = pdfMatrix{1, 0, 0, 1, tx, ty}.mul(tlm)
+		tm = tlm
+	}
+	for lx.pos < len(content) {
+		o, err := lx.object(0)
+		if err != nil {
+			operands = operands[:0]
+			continue
+		}
+		op, isOp := o.(pdfKeyword)
+		if !isOp {
+			if len(operands) < 64 {
+				operands = append(operands, o)
+			}
+			continue
+		}
+		in.ops++
+		if in.ops%4096 == 0 {
+			if err := in.d.b.check(); err != nil {
+				return err
+			}
+		}
+		if in.ops > in.maxOps {
+			return nil
+		}
+		switch op {
+		case "q":
+			if len(stack) < pdfMaxGStack {
+				stack = append(stack, gs)
+			}
+		case "Q":
+			if n := len(stack); n > 0 {
+				gs = stack[n-1]
+				stack = stack[:n-1]
+			}
+		case "cm":
+			if len(operands) >= 6 {
+				m, _ := pdfMatrixOf(pdfArray(operands[len(operands)-6:]))
+				gs.ctm = m.mul(gs.ctm)
+			}
+		case "BT":
+			tm, tlm = pdfIdentity(), pdfIdentity()
+		case "Tf":
+			if len(operands) >= 2 {
+				name, _ := operands[len(operands)-2].(pdfName)
+				gs.size = num(len(operands) - 1)
+				gs.font = in.fontNamed(fontsOf(), name)
+			}
+		case "Tc":
+			gs.tc = num(0)
+		case "Tw":
+			gs.tw = num(0)
+		case "Tz":
+			gs.th = num(0) / 100
+		case "TL":
+			gs.tl = num(0)
+		case "Ts":
+			gs.rise = num(0)
+		case "Td":
+			td(num(0), num(1))
+		case "TD":
+			gs.tl = -num(1)
+			td(num(0), num(1))
+		case "Tm":
+			if len(operands) >= 6 {
+				tlm, _ = pdfMatrixOf(pdfArray(operands[len(operands)-6:]))
+				tm = tlm
+			}
+		case "T*":
+			td(0, -gs.tl)
+		case "Tj":
+			if len(operands) > 0 {
+				s, _ := operands[len(operands)-1].(pdfString)
+				show(s)
+			}
+		case "'":
+			td(0, -gs.tl)
+			if len(operands) > 0 {
+				s, _ := operands[len(operands)-1].(pdfString)
+				show(s)
+			}
+		case "\"":
+			if len(operands) >= 3 {
+				gs.tw, gs.tc = num(0), num(1)
+				td(0, -gs.tl)
+				s, _ := operands[2].(pdfString)
+				show(s)
+			}
+		case "TJ":
+			if len(operands) > 0 {
+				arr, _ := operands[len(operands)-1].(pdfArray)
+				for _, x := range arr {
+					switch t := x.(type) {
+					case pdfString:
+						show(t)
+					default:
+						if n, ok := pdfNum(t); ok && !math.IsNaN(n) && math.Abs(n) < 1e6 {
+							tm = pdfMatrix{1, 0, 0, 1, -n / 1000 * gs.size * gs.th, 0}.mul(tm)
+						}
+					}
+				}
+			}
+		case "Do":
+			if len(operands) > 0 && depth < pdfMaxFormDepth {
+				name, _ := operands[len(operands)-1].(pdfName)
+				if err := in.form(res, name, gs, depth); err != nil {
+					return err
+				}
+			}
+		case "BI":
+			// Inline image data is binary: skip to the EI that ends it.
+			i := bytes.Index(content[lx.pos:], []byte("ID"))
+			if i < 0 {
+				return nil
+			}
+			p := lx.pos + i + 2
+			for {
+				j := bytes.Index(content[p:], []byte("EI"))
+				if j < 0 {
+					return nil
+				}
+				p += j + 2
+				if pdfIsSpace(content[p-3]) && (p >= len(content) || pdfIsSpace(content[p]) || pdfIsDelim(content[p])) {
+					break
+				}
+			}
+			lx.pos = p
+		}
+		operands = operands[:0]
+	}
+	return nil
+}
+
+// fontNamed resolves a font resource name, caching fonts by reference (and by
+// name within these resources for fonts defined inline).
+func (in *pdfInterp) fontNamed(fonts pdfDict, name pdfName) *pdfFont {
+	v := fonts[name]
+	if ref, ok := v.(pdfRef); ok {
+		if f, ok := in.fonts[ref]; ok {
+			return f
+		}
+		f := in.d.loadFont(in.d.resolve(ref))
+		in.fonts[ref] = f
+		return f
+	}
+	return in.d.loadFont(in.d.resolve(v))
+}
+
+// form runs a form XObject, whose content is drawn as if inline.
+func (in *pdfInterp) form(res pdfDict, name pdfName, gs pdfGState, depth int) error {
+	xobjs, _ := in.d.resolve(res["XObject"]).(pdfDict)
+	ref, isRef := xobjs[name].(pdfRef)
+	s, ok := in.d.resolve(xobjs[name]).(*pdfStream)
+	if !ok || s.dict["Subtype"] != pdfName("Form") {
+		return nil
+	}
+	if isRef {
+		if in.forms[ref] {
+			return nil
+		}
+		in.forms[ref] = true
+		defer delete(in.forms, ref)
+	}
+	data, err := in.d.decodeStream(s)
+	if err != nil {
+		if CodeOf(err) == CodeTooLarge {
+			return err
+		}
+		return nil
+	}
+	if m, ok := pdfMatrixOf(pdfAsArray(in.d.resolve(s.dict["Matrix"]))); ok {
+		gs.ctm = m.mul(gs.ctm)
+	}
+	formRes, _ := in.d.resolve(s.dict["Resources"]).(pdfDict)
+	if formRes == nil {
+		formRes = res
+	}
+	return in.run(data, formRes, gs, depth+1)
+}
+
+func pdfAsArray(v any) pdfArray {
+	a, _ := v.(pdfArray)
+	return a
+}

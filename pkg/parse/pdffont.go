@@ -1,0 +1,351 @@
+package parse
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+)
+
+// pdfFont knows how to split a shown string into codes, map codes to text, and
+// how wide each code is, which is all text extraction needs from a font.
+type pdfFont struct {
+	composite bool
+	toUni     *pdfCMap
+	encoding  *pdfCMap // composite fonts: code → CID; nil means Identity
+	simple    [256]string
+	widths    map[uint32]float64 // simple: by code; composite: by CID (glyph units)
+	dw        float64
+	scale     float64 // glyph units → text space (1/1000, or Type 3 FontMatrix)
+	// ucs2 marks predefined Unicode CMaps whose codes are UTF-16 already.
+	ucs2 bool
+	// legacy decodes predefined CJK CMaps (EUC, Shift-JIS, Big5) without ToUnicode.
+	legacy encoding.Encoding
+}
+
+// pdfGlyph is one shown code: its text and advance in text space units.
+type pdfGlyph struct {
+	text  string
+	width float64
+	space bool // single-byte code 32, which word spacing applies to
+}
+
+// font loads (once per page's resources) the font named by a Tf operator.
+func (d *pdfDoc) font(v any, cache map[any]*pdfFont) *pdfFont {
+	key := v
+	if ref, ok := v.(pdfRef); ok {
+		key = ref
+	} else {
+		key = nil
+	}
+	if key != nil {
+		if f, ok := cache[key]; ok {
+			return f
+		}
+	}
+	f := d.loadFont(d.resolve(v))
+	if key != nil {
+		cache[key] = f
+	}
+	return f
+}
+
+func (d *pdfDoc) loadFont(v any) *pdfFont {
+	fd, _ := v.(pdfDict)
+	f := &pdfFont{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
+	if fd == nil {
+		return f
+	}
+	subtype, _ := fd["Subtype"].(pdfName)
+	if tu, ok := d.resolve(fd["ToUnicode"]).(*pdfStream); ok {
+		if data, err := d.decodeStream(tu); err == nil {
+			f.toUni = parsePDFCMap(data)
+		}
+	}
+	if subtype == "Type0" {
+		f.composite = true
+		d.loadComposite(f, fd)
+		return f
+	}
+	if subtype == "Type3" {
+		if m, ok := d.resolve(fd["FontMatrix"]).(pdfArray); ok && len(m) > 0 {
+			if s, ok := pdfNum(m[0]); ok && s != 0 {
+				f.scale = s
+			}
+		}
+	}
+	first, _ := pdfInt(d.resolve(fd["FirstChar"]))
+	if ws, ok := d.resolve(fd["Widths"]).(pdfArray); ok {
+		for i, w := range ws {
+			if i > 256 {
+				break
+			}
+			if n, ok := pdfNum(d.resolve(w)); ok {
+				f.widths[uint32(first+i)] = n
+			}
+		}
+	}
+	f.dw = 500
+	if desc, ok := d.resolve(fd["FontDescriptor"]).(pdfDict); ok {
+		if mw, ok := pdfNum(d.resolve(desc["MissingWidth"])); ok && mw > 0 {
+			f.dw = mw
+		}
+	}
+	base, _ := fd["BaseFont"].(pdfName)
+	if strings.Contains(string(base), "Courier") {
+		f.dw = 600
+	}
+	// The base encoding, then Differences on top of it.
+	baseEnc := pdfName("StandardEncoding")
+	if subtype == "TrueType" {
+		baseEnc = "WinAnsiEncoding"
+	}
+	var diffs pdfArray
+	var builtin map[int]string
+	if fd["Encoding"] == nil || subtype == "Type1" {
+		builtin = d.type1Encoding(fd)
+	}
+	switch e := d.resolve(fd["Encoding"]).(type) {
+	case pdfName:
+		baseEnc = e
+	case pdfDict:
+		if be, ok := e["BaseEncoding"].(pdfName); ok {
+			baseEnc = be
+		}
+		diffs, _ = d.resolve(e["Differences"]).(pdfArray)
+	}
+	for c := range 256 {
+		if r := pdfBaseRune(baseEnc, byte(c)); r != 0 {
+			f.simple[c] = string(r)
+		}
+	}
+	if fd["Encoding"] == nil || len(diffs) > 0 {
+		// The font program's own encoding is the base when the dictionary names none.
+		for c, name := range builtin {
+			if t, ok := pdfGlyphText(name); ok && (fd["Encoding"] == nil || f.simple[c] == "") {
+				f.simple[c] = t
+			}
+		}
+	}
+	code := 0
+	for _, x := range diffs {
+		switch t := d.resolve(x).(type) {
+		case int64:
+			code = int(t)
+		case float64:
+			code = int(t)
+		case pdfName:
+			if code >= 0 && code < 256 {
+				s, _ := pdfGlyphText(string(t))
+				f.simple[code] = s
+			}
+			code++
+		}
+	}
+	return f
+}
+
+// type1Encoding reads the built-in encoding of an embedded Type 1 font program
+// ("dup 12 /fi put" lines in its clear-text part). TeX fonts rely on it for
+// ligatures and symbols.
+func (d *pdfDoc) type1Encoding(fd pdfDict) map[int]string {
+	desc, _ := d.resolve(fd["FontDescriptor"]).(pdfDict)
+	ff, _ := d.resolve(desc["FontFile"]).(*pdfStream)
+	if ff == nil {
+		return nil
+	}
+	data, err := d.decodeStream(ff)
+	if err != nil {
+		return nil
+	}
+	if n, ok := pdfInt(d.resolve(ff.dict["Length1"])); ok && n > 0 && n < len(data) {
+		data = data[:n]
+	}
+	if i := strings.Index(string(data[:min(len(data), 1<<16)]), "eexec"); i >= 0 {
+		data = data[:i]
+	}
+	if !strings.Contains(string(data), "/Encoding") || strings.Contains(string(data), "StandardEncoding def") {
+		return nil
+	}
+	out := map[int]string{}
+	fields := strings.Fields(string(data))
+	for i := 0; i+3 < len(fields); i++ {
+		if fields[i] != "dup" || fields[i+3] != "put" || !strings.HasPrefix(fields[i+2], "/") {
+			continue
+		}
+		var c int
+		if _, err := fmt.Sscanf(fields[i+1], "%d", &c); err == nil && c >= 0 && c < 256 {
+			out[c] = fields[i+2][1:]
+		}
+	}
+	return out
+}
+
+func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) {
+	switch e := d.resolve(fd["Encoding"]).(type) {
+	case pdfName:
+		name := string(e)
+		switch {
+		case strings.HasPrefix(name, "Identity"):
+		case strings.Contains(name, "UCS2") || strings.Contains(name, "UTF16"):
+			f.ucs2 = true
+		default:
+			f.legacy = pdfLegacyCMap(name)
+		}
+	case *pdfStream:
+		if data, err := d.decodeStream(e); err == nil {
+			f.encoding = parsePDFCMap(data)
+		}
+	}
+	descs, _ := d.resolve(fd["DescendantFonts"]).(pdfArray)
+	if len(descs) == 0 {
+		return
+	}
+	desc, _ := d.resolve(descs[0]).(pdfDict)
+	if desc == nil {
+		return
+	}
+	if dw, ok := pdfNum(d.resolve(desc["DW"])); ok {
+		f.dw = dw
+	}
+	// W: [c [w1 w2 ...]] or [cFirst cLast w].
+	w, _ := d.resolve(desc["W"]).(pdfArray)
+	for i := 0; i < len(w) && len(f.widths) < 1<<17; {
+		c0, ok := pdfInt(d.resolve(w[i]))
+		if !ok || i+1 >= len(w) {
+			break
+		}
+		if arr, ok := d.resolve(w[i+1]).(pdfArray); ok {
+			for j, x := range arr {
+				if n, ok := pdfNum(d.resolve(x)); ok {
+					f.widths[uint32(c0+j)] = n
+				}
+			}
+			i += 2
+			continue
+		}
+		if i+2 >= len(w) {
+			break
+		}
+		c1, ok1 := pdfInt(d.resolve(w[i+1]))
+		n, ok2 := pdfNum(d.resolve(w[i+2]))
+		if ok1 && ok2 && c1 >= c0 && c1-c0 < 1<<16 {
+			for c := c0; c <= c1; c++ {
+				f.widths[uint32(c)] = n
+			}
+		}
+		i += 3
+	}
+}
+
+// pdfLegacyCMap picks the text encoding behind a predefined CJK CMap name.
+func pdfLegacyCMap(name string) encoding.Encoding {
+	switch {
+	case strings.Contains(name, "RKSJ"), strings.Contains(name, "90ms"), strings.HasPrefix(name, "EUC-") && strings.Contains(name, "JIS"):
+		if strings.Contains(name, "EUC") {
+			return japanese.EUCJP
+		}
+		return japanese.ShiftJIS
+	case strings.Contains(name, "KSC"), strings.Contains(name, "KSCms"):
+		return korean.EUCKR
+	case strings.Contains(name, "GB"):
+		return simplifiedchinese.GBK
+	case strings.Contains(name, "B5"), strings.Contains(name, "ETen"), strings.Contains(name, "CNS"):
+		return traditionalchinese.Big5
+	}
+	return nil
+}
+
+// decode splits a shown string into glyphs.
+func (f *pdfFont) decode(s []byte) []pdfGlyph {
+	if f.legacy != nil && f.toUni == nil {
+		text, err := f.legacy.NewDecoder().Bytes(s)
+		if err != nil {
+			text = nil
+		}
+		// Widths are per CID, which we cannot know here: the default width per character.
+		out := make([]pdfGlyph, 0, len(text))
+		for _, r := range string(text) {
+			out = append(out, pdfGlyph{text: string(r), width: f.dw * f.scale})
+		}
+		return out
+	}
+	out := make([]pdfGlyph, 0, len(s))
+	for i := 0; i < len(s); {
+		n := 1
+		if f.composite {
+			// Identity and the predefined Unicode CMaps use two-byte codes.
+			n = 2
+			if f.encoding != nil {
+				n = f.encoding.codeLen(s[i:], 2)
+			}
+		}
+		if i+n > len(s) {
+			n = len(s) - i
+		}
+		code := pdfBytesCode(s[i : i+n])
+		i += n
+		g := pdfGlyph{space: !f.composite && code == 32}
+		var ok bool
+		if g.text, ok = f.toUni.text(code); !ok {
+			switch {
+			case !f.composite:
+				g.text = f.simple[code&0xFF]
+			case f.ucs2:
+				g.text = pdfUTF16String([]uint16{uint16(code)})
+			}
+		}
+		g.text = pdfCleanGlyph(g.text)
+		w, ok := f.widths[f.cid(code)]
+		if !ok {
+			w = f.dw
+		}
+		g.width = w * f.scale
+		out = append(out, g)
+	}
+	return out
+}
+
+func (f *pdfFont) cid(code uint32) uint32 {
+	if f.composite && f.encoding != nil {
+		if c, ok := f.encoding.cidOf(code); ok {
+			return c
+		}
+	}
+	return code
+}
+
+// pdfCleanGlyph drops control characters and invalid text some fonts map to.
+func pdfCleanGlyph(s string) string {
+	if s == "" {
+		return s
+	}
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == utf8.RuneError || (r >= 0xE000 && r <= 0xF8FF) || r == 0xFFFE {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			sb.WriteByte(' ')
+		case r < 0x20 || r == utf8.RuneError || r == 0xFFFE:
+		case r >= 0xE000 && r <= 0xF8FF:
+			// Private-use code points (symbol fonts) carry no text we can show.
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
+}

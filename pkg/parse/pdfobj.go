@@ -1,0 +1,387 @@
+package parse
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// PDF objects are decoded into these Go values:
+//
+//	null → nil, boolean → bool, integer → int64, real → float64,
+//	name → pdfName, string → pdfString, array → pdfArray, dictionary → pdfDict,
+//	indirect reference → pdfRef, stream → *pdfStream, content operator → pdfKeyword.
+type (
+	pdfName    string
+	pdfString  []byte
+	pdfArray   []any
+	pdfDict    map[pdfName]any
+	pdfKeyword string
+	pdfRef     struct{ num, gen int }
+	pdfStream  struct {
+		dict pdfDict
+		raw  []byte // still encoded (and encrypted)
+		ref  pdfRef // the object that holds it, for decryption
+	}
+)
+
+// pdfMaxDepth bounds nesting of arrays and dictionaries: hostile files nest deep
+// to exhaust the stack.
+const pdfMaxDepth = 64
+
+var errPDFSyntax = errors.New("pdf syntax error")
+
+// pdfLexer reads PDF tokens and objects from a byte slice.
+type pdfLexer struct {
+	data []byte
+	pos  int
+}
+
+func pdfIsSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
+}
+
+func pdfIsDelim(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
+		return true
+	}
+	return false
+}
+
+// skipSpace skips whitespace and comments.
+func (l *pdfLexer) skipSpace() {
+	for l.pos < len(l.data) {
+		c := l.data[l.pos]
+		if pdfIsSpace(c) {
+			l.pos++
+			continue
+		}
+		if c == '%' {
+			for l.pos < len(l.data) && l.data[l.pos] != '\n' && l.data[l.pos] != '\r' {
+				l.pos++
+			}
+			continue
+		}
+		return
+	}
+}
+
+// regular reads a run of regular characters (a number or keyword).
+func (l *pdfLexer) regular() []byte {
+	start := l.pos
+	for l.pos < len(l.data) && !pdfIsSpace(l.data[l.pos]) && !pdfIsDelim(l.data[l.pos]) {
+		l.pos++
+	}
+	return l.data[start:l.pos]
+}
+
+// object reads the next object. Keywords (obj, R, stream, content operators) come
+// back as pdfKeyword; the caller decides what they mean.
+func (l *pdfLexer) object(depth int) (any, error) {
+	if depth > pdfMaxDepth {
+		return nil, errPDFSyntax
+	}
+	l.skipSpace()
+	if l.pos >= len(l.data) {
+		return nil, errPDFSyntax
+	}
+	c := l.data[l.pos]
+	switch c {
+	case '/':
+		l.pos++
+		return pdfName(pdfNameDecode(l.regular())), nil
+	case '(':
+		l.pos++
+		return l.literalString(), nil
+	case '<':
+		if l.pos+1 < len(l.data) && l.data[l.pos+1] == '<' {
+			l.pos += 2
+			return l.dict(depth)
+		}
+		l.pos++
+		return l.hexString(), nil
+	case '[':
+		l.pos++
+		arr := pdfArray{}
+		for {
+			l.skipSpace()
+			if l.pos >= len(l.data) {
+				return arr, nil
+			}
+			if l.data[l.pos] == ']' {
+				l.pos++
+				return arr, nil
+			}
+			o, err := l.object(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if kw, ok := o.(pdfKeyword); ok && kw == "R" && len(arr) >= 2 {
+				if ref, ok := pdfMakeRef(arr[len(arr)-2], arr[len(arr)-1]); ok {
+					arr = append(arr[:len(arr)-2], ref)
+					continue
+				}
+			}
+			arr = append(arr, o)
+		}
+	case ']', '>', ')', '{', '}':
+		l.pos++
+		return pdfKeyword(string(c)), nil
+	}
+	tok := l.regular()
+	if len(tok) == 0 {
+		l.pos++
+		return nil, errPDFSyntax
+	}
+	if (tok[0] >= '0' && tok[0] <= '9') || tok[0] == '-' || tok[0] == '+' || tok[0] == '.' {
+		if i, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+			return i, nil
+		}
+		if f, err := strconv.ParseFloat(string(tok), 64); err == nil {
+			return f, nil
+		}
+		// Malformed numbers such as "--5" or "0.0.1" occur; read them leniently.
+		return pdfLenientNumber(tok), nil
+	}
+	switch string(tok) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "null":
+		return nil, nil
+	}
+	return pdfKeyword(tok), nil
+}
+
+func pdfLenientNumber(tok []byte) float64 {
+	neg := bytes.Count(tok, []byte("-"))%2 == 1
+	clean := make([]byte, 0, len(tok))
+	dot := false
+	for _, c := range tok {
+		switch {
+		case c >= '0' && c <= '9':
+			clean = append(clean, c)
+		case c == '.' && !dot:
+			dot = true
+			clean = append(clean, c)
+		}
+	}
+	f, _ := strconv.ParseFloat(string(clean), 64)
+	if neg {
+		f = -f
+	}
+	return f
+}
+
+func pdfMakeRef(a, b any) (pdfRef, bool) {
+	n, ok1 := a.(int64)
+	g, ok2 := b.(int64)
+	if !ok1 || !ok2 || n < 0 || n > 1<<24 || g < 0 || g > 65535 {
+		return pdfRef{}, false
+	}
+	return pdfRef{int(n), int(g)}, true
+}
+
+func (l *pdfLexer) dict(depth int) (pdfDict, error) {
+	d := pdfDict{}
+	for {
+		l.skipSpace()
+		if l.pos >= len(l.data) {
+			return d, nil
+		}
+		if l.data[l.pos] == '>' {
+			l.pos++
+			if l.pos < len(l.data) && l.data[l.pos] == '>' {
+				l.pos++
+			}
+			return d, nil
+		}
+		k, err := l.object(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		key, ok := k.(pdfName)
+		if !ok {
+			// A stray token inside a dictionary: skip it and go on.
+			if kw, isKw := k.(pdfKeyword); isKw && (kw == "endobj" || kw == "stream") {
+				l.pos -= len(kw)
+				return d, nil
+			}
+			continue
+		}
+		v, err := l.object(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if kw, ok := v.(pdfKeyword); ok {
+			switch kw {
+			case "R":
+				continue
+			case ">":
+				l.pos--
+				continue
+			}
+		}
+		// "n g R" arrives as two integers then R: fold them into a reference.
+		if n, ok := v.(int64); ok {
+			save := l.pos
+			g, err := l.object(depth + 1)
+			if gi, isInt := g.(int64); err == nil && isInt {
+				l.skipSpace()
+				if l.pos < len(l.data) && l.data[l.pos] == 'R' &&
+					(l.pos+1 >= len(l.data) || pdfIsSpace(l.data[l.pos+1]) || pdfIsDelim(l.data[l.pos+1])) {
+					l.pos++
+					if ref, ok := pdfMakeRef(n, gi); ok {
+						d[key] = ref
+						continue
+					}
+				}
+			}
+			l.pos = save
+		}
+		d[key] = v
+	}
+}
+
+func pdfNameDecode(b []byte) string {
+	if bytes.IndexByte(b, '#') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '#' && i+2 < len(b) {
+			if v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8); err == nil {
+				out = append(out, byte(v))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
+func (l *pdfLexer) literalString() pdfString {
+	var out []byte
+	depth := 1
+	for l.pos < len(l.data) {
+		c := l.data[l.pos]
+		l.pos++
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return out
+			}
+		case '\\':
+			if l.pos >= len(l.data) {
+				return out
+			}
+			e := l.data[l.pos]
+			l.pos++
+			switch e {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case '\r':
+				if l.pos < len(l.data) && l.data[l.pos] == '\n' {
+					l.pos++
+				}
+				continue
+			case '\n':
+				continue
+			default:
+				if e >= '0' && e <= '7' {
+					v := int(e - '0')
+					for k := 0; k < 2 && l.pos < len(l.data) && l.data[l.pos] >= '0' && l.data[l.pos] <= '7'; k++ {
+						v = v*8 + int(l.data[l.pos]-'0')
+						l.pos++
+					}
+					c = byte(v)
+				} else {
+					c = e
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (l *pdfLexer) hexString() pdfString {
+	var out []byte
+	var hi byte
+	half := false
+	for l.pos < len(l.data) {
+		c := l.data[l.pos]
+		l.pos++
+		if c == '>' {
+			break
+		}
+		v, ok := pdfHexVal(c)
+		if !ok {
+			continue
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	if half {
+		out = append(out, hi<<4)
+	}
+	return out
+}
+
+func pdfHexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// Accessors that tolerate the wrong types hostile or sloppy files contain.
+
+func pdfNum(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+func pdfInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int64:
+		if n > 1<<40 || n < -(1<<40) {
+			return 0, false
+		}
+		return int(n), true
+	case float64:
+		if n > 1<<40 || n < -(1<<40) {
+			return 0, false
+		}
+		return int(n), true
+	}
+	return 0, false
+}

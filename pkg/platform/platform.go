@@ -1,0 +1,203 @@
+// Package platform opens the infrastructure every program stands on — PostgreSQL,
+// NATS JetStream, the vector store, the embedder — either embedded (the -dev mode and
+// tests) or external, and closes it in order. It is the shared part of each program's
+// composition root; what runs on top (HTTP server, consumers) stays in cmd/.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/index"
+	"github.com/youworker/youworker/pkg/postgres"
+	"github.com/youworker/youworker/pkg/qdrantlite"
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/vector"
+)
+
+// Options say how a program wants its platform.
+type Options struct {
+	// Program names the process in NATS and logs.
+	Program string
+	// Dev embeds NATS and the vector store and migrates the database.
+	Dev bool
+	// MaxConns bounds the database pool.
+	MaxConns int32
+}
+
+// Platform is the opened infrastructure.
+type Platform struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+
+	Pool  *pgxpool.Pool
+	Store *store.Store
+
+	NC           *nats.Conn
+	JS           jetstream.JetStream
+	QueueConfig  queue.Config
+	QueueMetrics *queue.Metrics
+	Publisher    *queue.Publisher
+	Objects      *queue.Objects
+	Turns        *queue.Turns
+
+	Vectors  *vector.Store
+	Embedder embed.Embedder
+	Index    *index.Index
+
+	embeddedNATS *queue.Embedded
+	lite         *qdrantlite.Server
+}
+
+// Open opens everything, closing what it opened when a later step fails.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*Platform, error) {
+	p := &Platform{Config: cfg, Logger: logger, Registry: prometheus.NewRegistry()}
+	p.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, step := range []func() error{
+		func() error { return p.openDatabase(ctx, opts) },
+		func() error { return p.openQueue(ctx, opts) },
+		func() error { return p.openVectors(ctx) },
+	} {
+		if err := step(); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *Platform) openDatabase(ctx context.Context, opts Options) error {
+	if opts.Dev {
+		if err := postgres.EnsureDatabase(ctx, p.Config.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	maxConns := opts.MaxConns
+	if maxConns == 0 {
+		maxConns = 20
+	}
+	pool, err := postgres.Open(ctx, p.Config.DatabaseURL, maxConns)
+	if err != nil {
+		return err
+	}
+	p.Pool = pool
+	if opts.Dev {
+		if _, _, err := postgres.Migrate(ctx, pool, p.Logger); err != nil {
+			return err
+		}
+	}
+	if err := postgres.CheckSchema(ctx, pool); err != nil {
+		return err
+	}
+	p.Store = store.New(pool)
+	return nil
+}
+
+func (p *Platform) openQueue(ctx context.Context, opts Options) error {
+	natsURL := p.Config.NATSURL
+	if natsURL == "" {
+		if !opts.Dev {
+			return errors.New("YW_NATS_URL is required (or run `api -dev` for the embedded server)")
+		}
+		e, err := queue.StartEmbedded(queue.EmbeddedConfig{Dir: filepath.Join(p.Config.DataDir, "nats"), Port: p.Config.DevNATSPort})
+		if err != nil {
+			return fmt.Errorf("start embedded NATS (YW_DEV_NATS_PORT=%d): %w", p.Config.DevNATSPort, err)
+		}
+		p.embeddedNATS = e
+		natsURL = e.ClientURL()
+		p.Logger.Info("embedded NATS JetStream started", "url", natsURL)
+	}
+	nc, js, err := queue.Connect(ctx, natsURL, "youworker-"+opts.Program, p.Logger)
+	if err != nil {
+		return err
+	}
+	p.NC, p.JS = nc, js
+	p.QueueConfig = queue.Config{MaxDeliver: p.Config.JobMaxDeliver}.WithDefaults()
+	if p.embeddedNATS == nil && p.Config.NATSReplicas > 0 {
+		p.QueueConfig.Replicas = p.Config.NATSReplicas
+	}
+	if err := p.QueueConfig.Validate(); err != nil {
+		return err
+	}
+	if err := queue.Setup(ctx, js, p.QueueConfig); err != nil {
+		return err
+	}
+	if p.QueueMetrics, err = queue.NewMetrics(p.Registry); err != nil {
+		return err
+	}
+	p.Publisher = queue.NewPublisher(js, p.QueueMetrics)
+	if p.Objects, err = queue.NewObjects(ctx, js); err != nil {
+		return err
+	}
+	p.Turns = queue.NewTurns(js, p.QueueMetrics, p.Logger)
+	return nil
+}
+
+func (p *Platform) openVectors(ctx context.Context) error {
+	vcfg := vector.Config{URL: p.Config.QdrantURL, APIKey: p.Config.QdrantAPIKey}
+	if vcfg.URL == "" {
+		lite, err := qdrantlite.Start(ctx, qdrantlite.Config{Dir: filepath.Join(p.Config.DataDir, "vectors"), Addr: p.Config.DevQdrantAddr}, p.Logger)
+		if err != nil {
+			return fmt.Errorf("start embedded vector store (YW_DEV_QDRANT_ADDR=%s): %w", p.Config.DevQdrantAddr, err)
+		}
+		p.lite = lite
+		vcfg.URL = "http://" + lite.Addr()
+		p.Logger.Info("embedded vector store started", "addr", lite.Addr())
+	}
+	vs, err := vector.New(ctx, vcfg, p.Logger)
+	if err != nil {
+		return err
+	}
+	p.Vectors = vs
+	p.Embedder, err = embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
+	if err != nil {
+		return err
+	}
+	p.Index, err = index.Open(ctx, vs, p.Embedder, p.Logger)
+	return err
+}
+
+// Checks are the readiness probes of the platform, by the names /readyz reports.
+func (p *Platform) Checks() map[string]func(context.Context) error {
+	return map[string]func(context.Context) error{
+		"postgres": p.Store.Ping,
+		"nats":     func(ctx context.Context) error { return queue.Health(ctx, p.JS) },
+		"vectors":  p.Vectors.Health,
+		"embedder": func(ctx context.Context) error { return embed.Check(ctx, p.Embedder) },
+	}
+}
+
+// Close releases everything in reverse order of opening.
+func (p *Platform) Close() {
+	if p.Vectors != nil {
+		_ = p.Vectors.Close()
+	}
+	if p.lite != nil {
+		_ = p.lite.Close()
+	}
+	if p.NC != nil {
+		// Consumers have drained by now; flush what publishers buffered, then close.
+		_ = p.NC.FlushTimeout(2 * time.Second)
+		p.NC.Close()
+	}
+	if p.embeddedNATS != nil {
+		p.embeddedNATS.Shutdown()
+	}
+	if p.Pool != nil {
+		p.Pool.Close()
+	}
+}

@@ -1,0 +1,35 @@
+package platform
+
+import (
+	"context"
+	"time"
+
+	"github.com/youworker/youworker/pkg/chunk"
+	"github.com/youworker/youworker/pkg/ingest"
+	"github.com/youworker/youworker/pkg/outbox"
+	"github.com/youworker/youworker/pkg/parse"
+	"github.com/youworker/youworker/pkg/queue"
+)
+
+// Relay returns the outbox relay publishing this platform's jobs.
+func (p *Platform) Relay() *outbox.Relay {
+	return outbox.NewRelay(p.Store, p.Publisher, time.Second, p.Logger)
+}
+
+// IngestWorker builds the ingest job handler from the configuration.
+func (p *Platform) IngestWorker() *ingest.Worker {
+	return ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
+		Limits:    parse.DefaultLimits(),
+		Chunk:     chunk.Options{TargetTokens: p.Config.ChunkTokens, OverlapTokens: p.Config.ChunkOverlap, MaxChunks: 50000},
+		BatchSize: 16, EmbedConcurrency: 4,
+	}, p.Logger)
+}
+
+// RunIngest consumes ingest and delete jobs until ctx ends.
+func (p *Platform) RunIngest(ctx context.Context) error {
+	w := p.IngestWorker()
+	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
+		Concurrency: p.Config.JobConcurrency, Timeout: 30 * time.Minute,
+		Logger: p.Logger.With("component", "ingest-runner"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+	})
+}

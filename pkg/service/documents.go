@@ -1,0 +1,311 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/parse"
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// ObjectStore keeps the original bytes of uploads.
+type ObjectStore interface {
+	Put(ctx context.Context, name string, r io.Reader) (queue.ObjectInfo, error)
+	Get(ctx context.Context, name string) (io.ReadCloser, error)
+	Delete(ctx context.Context, name string) error
+}
+
+// Documents is the ingestion service: uploads, status, sharing, deletion.
+type Documents struct {
+	store     *store.Store
+	objects   ObjectStore
+	audit     *Auditor
+	notify    func()
+	maxUpload int64
+	tmpDir    string
+	logger    *slog.Logger
+}
+
+// DocumentsConfig configures the ingestion service.
+type DocumentsConfig struct {
+	MaxUploadBytes int64
+	// TmpDir holds uploads while they are checked; "" means the system default.
+	TmpDir string
+	// Notify wakes the outbox relay after jobs are written.
+	Notify func()
+}
+
+// NewDocuments returns the ingestion service.
+func NewDocuments(st *store.Store, objects ObjectStore, audit *Auditor, cfg DocumentsConfig, logger *slog.Logger) *Documents {
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	return &Documents{store: st, objects: objects, audit: audit, notify: cfg.Notify, maxUpload: cfg.MaxUploadBytes,
+		tmpDir: cfg.TmpDir, logger: logger.With("component", "documents")}
+}
+
+// StagedFile is an upload held in a temporary file until the whole request is checked.
+type StagedFile struct {
+	Filename string
+	Format   parse.Format
+	Size     int64
+	SHA256   string
+	path     string
+}
+
+// Discard removes the temporary file.
+func (f *StagedFile) Discard() {
+	if f != nil && f.path != "" {
+		_ = os.Remove(f.path)
+	}
+}
+
+// Stage streams one uploaded file to a temporary file, hashing it on the way and
+// enforcing the size limit, then decides its type from its content and name. Nothing
+// is stored yet: CommitUpload stores all files of a request or none.
+func (d *Documents) Stage(ctx context.Context, filename string, r io.Reader) (*StagedFile, error) {
+	name, err := cleanFilename(filename)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(d.tmpDir, "yw-upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("stage upload: %w", err)
+	}
+	staged := &StagedFile{Filename: name, path: tmp.Name()}
+	ok := false
+	defer func() {
+		_ = tmp.Close()
+		if !ok {
+			staged.Discard()
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, d.maxUpload+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, uploadError(err, d.maxUpload)
+	}
+	if n > d.maxUpload {
+		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("%s is larger than the limit of %d bytes", name, d.maxUpload),
+			Fields: []FieldError{{Field: "file", Message: name + ": larger than " + fmt.Sprint(d.maxUpload) + " bytes"}}}
+	}
+	staged.Size, staged.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	format, err := parse.Detect(tmp, n, name)
+	if err != nil {
+		return nil, &Error{Code: CodeUnsupported, Message: fmt.Sprintf("%s: %s", name, detectMessage(err)),
+			Fields: []FieldError{{Field: "file", Message: name + ": " + detectMessage(err)}}}
+	}
+	staged.Format = format
+	ok = true
+	return staged, nil
+}
+
+func detectMessage(err error) string {
+	var pe *parse.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return "this type of file is not supported"
+}
+
+func uploadError(err error, limit int64) error {
+	if strings.Contains(err.Error(), "request body too large") {
+		return Errorf(CodeTooLarge, "the upload is larger than the limit of %d bytes", limit)
+	}
+	return Errorf(CodeInvalid, "the upload could not be read: %v", err)
+}
+
+// UploadOptions are the form fields that apply to every file of an upload.
+type UploadOptions struct {
+	GroupID string
+	Private bool
+	Tags    []string
+}
+
+// CommitUpload stores the staged files and queues their processing, all or nothing.
+// A file with the same bytes as a live document of the same owner returns that
+// document with Duplicate set and starts no job.
+func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]store.Document, error) {
+	if len(files) == 0 {
+		return nil, &Error{Code: CodeInvalid, Message: "file: send at least one file part named \"file\"",
+			Fields: []FieldError{{Field: "file", Message: "required"}}}
+	}
+	tags, err := validateUploadOptions(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	var groupID *string
+	if opts.GroupID != "" {
+		groupID = &opts.GroupID
+	}
+	// Store the bytes first: a document row must never point at bytes that are missing.
+	type pending struct {
+		file *StagedFile
+		id   string
+	}
+	var stored []pending
+	cleanup := func() {
+		for _, s := range stored {
+			if err := d.objects.Delete(context.WithoutCancel(ctx), objectKey(s.id)); err != nil {
+				d.logger.WarnContext(ctx, "remove orphaned upload", "document_id", s.id, "error", err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.SHA256] {
+			continue
+		}
+		seen[f.SHA256] = true
+		if _, err := d.store.FindDocumentBySHA(ctx, p.UserID, f.SHA256); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		id := uuid.NewString()
+		if err := d.putObject(ctx, id, f); err != nil {
+			cleanup()
+			return nil, err
+		}
+		stored = append(stored, pending{file: f, id: id})
+	}
+	var docs []store.Document
+	err = d.store.InTx(ctx, func(st *store.Store) error {
+		docs = docs[:0]
+		byHash := map[string]store.Document{}
+		for _, s := range stored {
+			doc, err := st.InsertDocument(ctx, store.NewDocument{
+				ID: s.id, OwnerID: p.UserID, GroupID: groupID, Private: opts.Private, Filename: s.file.Filename,
+				MIME: s.file.Format.MIME(), Format: string(s.file.Format), SizeBytes: s.file.Size, SHA256: s.file.SHA256,
+				ObjectKey: objectKey(s.id), Tags: tags,
+			})
+			if err != nil {
+				return err
+			}
+			payload, err := job.Encode(job.IngestJob{DocumentID: doc.ID})
+			if err != nil {
+				return err
+			}
+			if err := st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID(doc.ID, doc.Generation), payload, logging.CorrelationID(ctx)); err != nil {
+				return err
+			}
+			byHash[doc.SHA256] = doc
+		}
+		for _, f := range files {
+			if doc, ok := byHash[f.SHA256]; ok {
+				docs = append(docs, doc)
+				delete(byHash, f.SHA256) // the same bytes twice in one request: the second is a duplicate
+				continue
+			}
+			doc, err := st.FindDocumentBySHA(ctx, p.UserID, f.SHA256)
+			if err != nil {
+				return err
+			}
+			doc.Duplicate = true
+			docs = append(docs, doc)
+		}
+		return nil
+	})
+	if err != nil {
+		cleanup()
+		if errors.Is(err, store.ErrConflict) {
+			return nil, Errorf(CodeConflict, "the same file is being uploaded concurrently; retry")
+		}
+		return nil, fmt.Errorf("commit upload: %w", err)
+	}
+	for _, s := range stored {
+		d.audit.Record(ctx, nil, &p, "document.upload", "document", s.id, OutcomeSuccess, map[string]any{"format": string(s.file.Format), "size_bytes": s.file.Size})
+	}
+	if len(stored) > 0 {
+		d.notify()
+	}
+	return docs, nil
+}
+
+func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) error {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("reopen staged upload: %w", err)
+	}
+	defer file.Close()
+	info, err := d.objects.Put(ctx, objectKey(id), file)
+	if err != nil {
+		return fmt.Errorf("store upload: %w", err)
+	}
+	if info.SHA256 != f.SHA256 || info.Size != f.Size {
+		return fmt.Errorf("store upload: stored bytes differ from the upload")
+	}
+	return nil
+}
+
+func objectKey(documentID string) string { return "documents/" + documentID }
+
+func validateUploadOptions(p access.Principal, opts UploadOptions) ([]string, error) {
+	var v validation
+	if opts.GroupID != "" {
+		if _, err := uuid.Parse(opts.GroupID); err != nil || !p.InGroup(opts.GroupID) {
+			// Not a member looks exactly like a group that does not exist.
+			return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
+				Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+		}
+	}
+	tags := make([]string, 0, len(opts.Tags))
+	seen := map[string]bool{}
+	for _, t := range opts.Tags {
+		t = strings.TrimSpace(t)
+		if t == "" || seen[t] {
+			continue
+		}
+		seen[t] = true
+		if utf8.RuneCountInString(t) > 64 || strings.IndexFunc(t, unicode.IsControl) >= 0 {
+			v.add("tags", "each tag must be at most 64 printable characters")
+			break
+		}
+		tags = append(tags, t)
+	}
+	if len(tags) > 32 {
+		v.add("tags", "at most 32 tags")
+	}
+	return tags, v.err()
+}
+
+// cleanFilename keeps the base name of what the client sent, without control
+// characters or path parts, and rejects names that are empty or too long.
+func cleanFilename(name string) (string, error) {
+	name = strings.ReplaceAll(name, "\\", "/")
+	name = filepath.Base(strings.TrimSpace(name))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == "/" {
+		return "", &Error{Code: CodeInvalid, Message: "file: every file part needs a filename",
+			Fields: []FieldError{{Field: "file", Message: "filename required"}}}
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		return "", &Error{Code: CodeInvalid, Message: "file: filename longer than 255 characters",
+			Fields: []FieldError{{Field: "file", Message: "filename longer than 255 characters"}}}
+	}
+	return name, nil
+}

@@ -1,0 +1,213 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/uuid"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// Get returns a document the caller may see.
+func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+	doc, err := d.store.GetVisibleDocument(ctx, p.UserID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Document{}, Errorf(CodeNotFound, "document not found")
+	}
+	return doc, err
+}
+
+// ListOptions filter a document list.
+type ListOptions struct {
+	Status  string
+	GroupID string
+	Limit   int
+	Cursor  string
+}
+
+// List pages through every document the caller may see.
+func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions) (store.Page[store.Document], error) {
+	var v validation
+	switch o.Status {
+	case "", store.StatusQueued, store.StatusProcessing, store.StatusReady, store.StatusFailed:
+	default:
+		v.add("status", "must be queued, processing, ready or failed")
+	}
+	if o.GroupID != "" {
+		if _, err := uuid.Parse(o.GroupID); err != nil {
+			v.add("group_id", "must be a group id")
+		}
+	}
+	if err := v.err(); err != nil {
+		return store.Page[store.Document]{}, err
+	}
+	after, err := decodeCursor(o.Cursor)
+	if err != nil {
+		return store.Page[store.Document]{}, err
+	}
+	page, err := d.store.ListVisibleDocuments(ctx, p.UserID, store.DocumentFilter{Status: o.Status, GroupID: o.GroupID}, clampLimit(o.Limit), after)
+	if page.Items == nil {
+		page.Items = []store.Document{}
+	}
+	return page, err
+}
+
+// Content opens the original bytes of a document the caller may see.
+func (d *Documents) Content(ctx context.Context, p access.Principal, id string) (store.Document, io.ReadCloser, error) {
+	doc, err := d.Get(ctx, p, id)
+	if err != nil {
+		return store.Document{}, nil, err
+	}
+	rc, err := d.objects.Get(ctx, doc.ObjectKey)
+	if err != nil {
+		return store.Document{}, nil, fmt.Errorf("open document content: %w", err)
+	}
+	return doc, rc, nil
+}
+
+// ownedOrHidden returns the caller's own document; a visible document of someone
+// else is a 404 too, since only owners may change documents.
+func (d *Documents) ownedOrHidden(ctx context.Context, st *store.Store, p access.Principal, id string) (store.Document, error) {
+	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && doc.OwnerID != p.UserID) {
+		return store.Document{}, Errorf(CodeNotFound, "document not found")
+	}
+	return doc, err
+}
+
+// Delete hides the caller's document at once and queues the purge of its vectors,
+// chunks and bytes. Deleting twice is the same as deleting once.
+func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) error {
+	err := d.store.InTx(ctx, func(st *store.Store) error {
+		if _, err := d.ownedOrHidden(ctx, st, p, id); err != nil {
+			return err
+		}
+		doc, err := st.SoftDeleteDocument(ctx, p.UserID, id)
+		if err != nil {
+			return err
+		}
+		if err := enqueueDelete(ctx, st, doc); err != nil {
+			return err
+		}
+		d.audit.Record(ctx, st, &p, "document.delete", "document", id, OutcomeSuccess, nil)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(CodeNotFound, "document not found")
+	}
+	if err == nil {
+		d.notify()
+	}
+	return err
+}
+
+func enqueueDelete(ctx context.Context, st *store.Store, doc store.Document) error {
+	payload, err := job.Encode(job.DeleteJob{DocumentID: doc.ID, OwnerID: doc.OwnerID})
+	if err != nil {
+		return err
+	}
+	return st.EnqueueOutbox(ctx, job.SubjectDelete, job.DeleteMsgID(doc.ID), payload, logging.CorrelationID(ctx))
+}
+
+// Retry queues a failed document of the caller again; anything else is a conflict.
+func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+	var doc store.Document
+	err := d.store.InTx(ctx, func(st *store.Store) error {
+		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != store.StatusFailed {
+			return Errorf(CodeConflict, "only a failed document can be retried; this one is %s", cur.Status)
+		}
+		if doc, err = st.RequeueDocument(ctx, p.UserID, id); err != nil {
+			return err
+		}
+		payload, err := job.Encode(job.IngestJob{DocumentID: doc.ID})
+		if err != nil {
+			return err
+		}
+		return st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID(doc.ID, doc.Generation), payload, logging.CorrelationID(ctx))
+	})
+	if err != nil {
+		return store.Document{}, err
+	}
+	d.notify()
+	return doc, nil
+}
+
+// PurgeUserData hides every document of a user being deleted and queues their purge,
+// in the caller's transaction.
+func (d *Documents) PurgeUserData(ctx context.Context, st *store.Store, userID string) error {
+	docs, err := st.SoftDeleteDocumentsOf(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, doc := range docs {
+		if err := enqueueDelete(ctx, st, doc); err != nil {
+			return err
+		}
+	}
+	d.notify()
+	return nil
+}
+
+// SharingChange is a PATCH of a document's sharing; nil fields stay as they are.
+type SharingChange struct {
+	// GroupID set with Value "" unshares; nil leaves the group unchanged.
+	GroupID *string
+	Private *bool
+}
+
+// UpdateSharing changes the group and privacy of the caller's document. Postgres
+// changes at once, so search obeys the new rule on the next request; the vector
+// payloads follow through an ACL-sync job guarded by the document's ACL version.
+func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (store.Document, error) {
+	var doc store.Document
+	err := d.store.InTx(ctx, func(st *store.Store) error {
+		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		if err != nil {
+			return err
+		}
+		groupID, private := cur.GroupID, cur.Private
+		if ch.GroupID != nil {
+			if *ch.GroupID == "" {
+				groupID = nil
+			} else {
+				if !p.InGroup(*ch.GroupID) {
+					return &Error{Code: CodeNotFound, Message: "group_id: no such group",
+						Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+				}
+				g := *ch.GroupID
+				groupID = &g
+			}
+		}
+		if ch.Private != nil {
+			private = *ch.Private
+		}
+		if doc, err = st.UpdateSharing(ctx, p.UserID, id, groupID, private); err != nil {
+			return err
+		}
+		payload, err := job.Encode(job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion})
+		if err != nil {
+			return err
+		}
+		if err := st.EnqueueOutbox(ctx, job.SubjectACL, job.ACLMsgID(doc.ID, doc.ACLVersion), payload, logging.CorrelationID(ctx)); err != nil {
+			return err
+		}
+		d.audit.Record(ctx, st, &p, "document.share", "document", id, OutcomeSuccess,
+			map[string]any{"group_id": groupID, "private": private})
+		return nil
+	})
+	if err != nil {
+		return store.Document{}, err
+	}
+	d.notify()
+	return doc, nil
+}

@@ -1,0 +1,4 @@
+package service
+
+// Groups manages groups and memberships.
+type Groups struct{}

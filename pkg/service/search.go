@@ -1,0 +1,126 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/qdrant/go-client/qdrant"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/vector"
+)
+
+// ChunkIndex is the vector side of search.
+type ChunkIndex interface {
+	Search(ctx context.Context, vec []float32, filter *qdrant.Filter, limit int) ([]vector.Hit, error)
+	Embedder() embed.Embedder
+}
+
+// Search finds the passages a user may see that best answer a query.
+type Search struct {
+	store *store.Store
+	index ChunkIndex
+}
+
+// NewSearch returns the search service.
+func NewSearch(st *store.Store, ix ChunkIndex) *Search { return &Search{store: st, index: ix} }
+
+// SearchRequest is a search query.
+type SearchRequest struct {
+	Query   string `json:"query"`
+	Limit   int    `json:"limit"`
+	GroupID string `json:"group_id"`
+}
+
+// SearchHit is one passage.
+type SearchHit struct {
+	DocumentID string  `json:"document_id"`
+	Filename   string  `json:"filename"`
+	ChunkIndex int     `json:"chunk_index"`
+	Score      float32 `json:"score"`
+	Text       string  `json:"text"`
+	Page       *int    `json:"page"`
+	Heading    *string `json:"heading"`
+}
+
+// Search limits.
+const (
+	DefaultSearchLimit = 8
+	MaxSearchLimit     = 50
+	maxQueryRunes      = 2000
+)
+
+// Search embeds the query, searches with the caller's access filter, and re-checks
+// every hit against Postgres before answering, so a stale vector payload never leaks.
+func (s *Search) Search(ctx context.Context, p access.Principal, req SearchRequest) ([]SearchHit, error) {
+	var v validation
+	req.Query = strings.TrimSpace(req.Query)
+	if req.Query == "" {
+		v.add("query", "required")
+	} else if utf8.RuneCountInString(req.Query) > maxQueryRunes {
+		v.add("query", "at most %d characters", maxQueryRunes)
+	}
+	if req.Limit == 0 {
+		req.Limit = DefaultSearchLimit
+	}
+	if req.Limit < 1 || req.Limit > MaxSearchLimit {
+		v.add("limit", "must be from 1 to %d", MaxSearchLimit)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	filter := access.VectorFilter(p)
+	if req.GroupID != "" {
+		if !p.InGroup(req.GroupID) {
+			return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
+				Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+		}
+		filter.Must = append(filter.Must, qdrant.NewMatchKeyword(access.FieldGroup, req.GroupID))
+	}
+	vecs, err := s.index.Embedder().Embed(ctx, []string{req.Query})
+	if err != nil {
+		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	// Over-fetch: some hits may fail the Postgres re-check.
+	hits, err := s.index.Search(ctx, vecs[0], filter, req.Limit*2+4)
+	if err != nil {
+		return nil, fmt.Errorf("search vectors: %w", err)
+	}
+	keys := make([]store.ChunkKey, len(hits))
+	for i, h := range hits {
+		keys[i] = store.ChunkKey{DocumentID: h.Payload.DocumentID, Index: h.Payload.ChunkIndex}
+	}
+	visible, err := s.store.VisibleChunks(ctx, p.UserID, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SearchHit, 0, req.Limit)
+	for i, h := range hits {
+		c, ok := visible[keys[i]]
+		if !ok {
+			continue
+		}
+		if req.GroupID != "" && !chunkInGroup(c, req.GroupID) {
+			continue
+		}
+		hit := SearchHit{DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.Index, Score: h.Score, Text: c.Text, Page: c.Page}
+		if n := len(c.HeadingPath); n > 0 {
+			heading := c.HeadingPath[n-1]
+			hit.Heading = &heading
+		}
+		out = append(out, hit)
+		delete(visible, keys[i]) // a point twice (two embedders mid re-embed) counts once
+		if len(out) == req.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func chunkInGroup(c store.VisibleChunk, groupID string) bool {
+	return c.GroupID != nil && *c.GroupID == groupID
+}
