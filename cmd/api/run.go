@@ -160,6 +160,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
 		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
 	users := service.NewUsers(st, audit, documents, logger)
+	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger)
 	if err := bootstrapAdmin(ctx, users, cfg, dev, stdout); err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	}
 	srv := api.New(api.Deps{
 		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Documents: documents, Search: service.NewSearch(st, p.Index), Checks: checks,
+		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -1,4 +1,587 @@
 package service
 
-// Groups manages groups and memberships.
-type Groups struct{}
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// Limits of group fields, as the schema enforces them.
+const (
+	MaxGroupNameLen        = 100
+	MaxGroupDescriptionLen = 2000
+)
+
+// Groups manages groups and memberships. Groups are visible to their members only:
+// for anybody else a group does not exist (not_found), exactly like a missing one.
+// Members who are not group admins see the group, so admin-only actions answer them
+// forbidden rather than pretending the group is gone.
+type Groups struct {
+	store  *store.Store
+	audit  *Auditor
+	notify func()
+	logger *slog.Logger
+}
+
+// GroupsConfig configures the group service.
+type GroupsConfig struct {
+	// Notify wakes the outbox relay after ACL sync jobs are written (group deletion).
+	Notify func()
+}
+
+// NewGroups returns the group service.
+func NewGroups(st *store.Store, audit *Auditor, cfg GroupsConfig, logger *slog.Logger) *Groups {
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	return &Groups{store: st, audit: audit, notify: cfg.Notify, logger: logger.With("component", "groups")}
+}
+
+// GroupDetail is a group with its members, as GET /v1/groups/{id} shows it.
+type GroupDetail struct {
+	store.Group
+	Members []store.Member `json:"members"`
+}
+
+// GroupChange is a partial update of a group; nil fields stay as they are.
+type GroupChange struct {
+	Name        *string
+	Description *string
+}
+
+// MemberRequest names the user to add, by id or by name, and the role to give them
+// ("" means member).
+type MemberRequest struct {
+	UserID *string
+	Name   *string
+	Role   string
+}
+
+// Create makes a group whose only member, and admin, is the caller.
+func (g *Groups) Create(ctx context.Context, p access.Principal, name string, description *string) (store.Group, error) {
+	var v validation
+	name = checkGroupName(&v, name)
+	desc := ""
+	if description != nil {
+		desc = checkGroupDescription(&v, *description)
+	}
+	if err := v.err(); err != nil {
+		return store.Group{}, err
+	}
+	var group store.Group
+	err := g.store.InTx(ctx, func(st *store.Store) error {
+		if err := ensureNameFree(ctx, st, name, ""); err != nil {
+			return err
+		}
+		id, err := st.InsertGroup(ctx, name, desc)
+		if err != nil {
+			return err
+		}
+		if _, err := st.AddMember(ctx, id, p.UserID, store.RoleAdmin); err != nil {
+			return err
+		}
+		if group, err = st.GroupFor(ctx, id, p.UserID); err != nil {
+			return err
+		}
+		g.audit.Record(ctx, st, &p, "group.create", "group", id, OutcomeSuccess, map[string]any{"name": name})
+		return nil
+	})
+	if err != nil {
+		return store.Group{}, groupError("create group", name, err)
+	}
+	return group, nil
+}
+
+// List returns the caller's groups, by name.
+func (g *Groups) List(ctx context.Context, p access.Principal) ([]store.Group, error) {
+	groups, err := g.store.GroupsFor(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if groups == nil {
+		groups = []store.Group{}
+	}
+	return groups, nil
+}
+
+// Get returns a group with its members; members only.
+func (g *Groups) Get(ctx context.Context, p access.Principal, id string) (GroupDetail, error) {
+	if !isUUID(id) {
+		return GroupDetail{}, errGroupNotFound
+	}
+	group, err := g.store.GroupFor(ctx, id, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return GroupDetail{}, errGroupNotFound
+	}
+	if err != nil {
+		return GroupDetail{}, err
+	}
+	members, err := g.store.Members(ctx, id)
+	if err != nil {
+		return GroupDetail{}, err
+	}
+	return GroupDetail{Group: group, Members: members}, nil
+}
+
+// Update renames a group or changes its description; group admins only.
+func (g *Groups) Update(ctx context.Context, p access.Principal, id string, change GroupChange) (store.Group, error) {
+	var v validation
+	if change.Name == nil && change.Description == nil {
+		v.add("body", "give name or description")
+	}
+	if change.Name != nil {
+		name := checkGroupName(&v, *change.Name)
+		change.Name = &name
+	}
+	if change.Description != nil {
+		desc := checkGroupDescription(&v, *change.Description)
+		change.Description = &desc
+	}
+	if err := v.err(); err != nil {
+		return store.Group{}, err
+	}
+	var group store.Group
+	err := g.asGroupAdmin(ctx, p, id, "group.update", func(st *store.Store) error {
+		if change.Name != nil {
+			if err := ensureNameFree(ctx, st, *change.Name, id); err != nil {
+				return err
+			}
+		}
+		if err := st.UpdateGroup(ctx, id, change.Name, change.Description); err != nil {
+			return err
+		}
+		var err error
+		if group, err = st.GroupFor(ctx, id, p.UserID); err != nil {
+			return err
+		}
+		details := map[string]any{}
+		if change.Name != nil {
+			details["name"] = *change.Name
+		}
+		if change.Description != nil {
+			details["description_changed"] = true
+		}
+		g.audit.Record(ctx, st, &p, "group.update", "group", id, OutcomeSuccess, details)
+		return nil
+	})
+	if err != nil {
+		name := ""
+		if change.Name != nil {
+			name = *change.Name
+		}
+		return store.Group{}, groupError("update group", name, err)
+	}
+	return group, nil
+}
+
+// Delete removes a group; group admins only. Its documents go back to owner-only in
+// the same transaction, each with a new ACL version and a payload sync job in the
+// outbox, so the vector index follows and no document stays shared with a group
+// that no longer exists.
+func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) error {
+	var docs []store.DocumentACL
+	err := g.asGroupAdmin(ctx, p, id, "group.delete", func(st *store.Store) error {
+		var err error
+		if docs, err = st.UnshareGroupDocuments(ctx, id); err != nil {
+			return err
+		}
+		for _, d := range docs {
+			payload, err := job.Encode(job.ACLJob{DocumentID: d.ID, Version: d.Version})
+			if err != nil {
+				return err
+			}
+			if err := st.EnqueueOutbox(ctx, job.SubjectACL, job.ACLMsgID(d.ID, d.Version), payload, logging.CorrelationID(ctx)); err != nil {
+				return err
+			}
+		}
+		if err := st.DeleteGroup(ctx, id); err != nil {
+			return err
+		}
+		g.audit.Record(ctx, st, &p, "group.delete", "group", id, OutcomeSuccess, map[string]any{"documents_unshared": len(docs)})
+		return nil
+	})
+	if err != nil {
+		return groupError("delete group", "", err)
+	}
+	if len(docs) > 0 {
+		g.notify()
+	}
+	return nil
+}
+
+// AddMember puts a user, named by id or by name, into a group; group admins only.
+func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (store.Member, error) {
+	var v validation
+	switch {
+	case req.UserID == nil && req.Name == nil:
+		v.add("user_id", "give user_id or name")
+	case req.UserID != nil && req.Name != nil:
+		v.add("user_id", "give user_id or name, not both")
+	case req.UserID != nil && !isUUID(*req.UserID):
+		v.add("user_id", "must be a user id (UUID)")
+	}
+	role := checkRole(&v, req.Role, true)
+	if err := v.err(); err != nil {
+		return store.Member{}, err
+	}
+	var member store.Member
+	err := g.asGroupAdmin(ctx, p, groupID, "member.add", func(st *store.Store) error {
+		var user store.User
+		var err error
+		if req.UserID != nil {
+			user, err = st.GetUser(ctx, *req.UserID)
+		} else {
+			user, err = st.GetUserByName(ctx, *req.Name)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return Errorf(CodeNotFound, "user not found")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := st.GetMember(ctx, groupID, user.ID); err == nil {
+			return Errorf(CodeConflict, "%s is already a member of this group", user.Name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if member, err = st.AddMember(ctx, groupID, user.ID, role); err != nil {
+			return err
+		}
+		g.audit.Record(ctx, st, &p, "member.add", "group", groupID, OutcomeSuccess,
+			map[string]any{"user_id": user.ID, "name": user.Name, "role": role})
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.Member{}, Errorf(CodeConflict, "the user is already a member of this group")
+	}
+	if err != nil {
+		return store.Member{}, groupError("add member", "", err)
+	}
+	return member, nil
+}
+
+// SetRole changes a member's role; group admins only. The last admin cannot be
+// demoted, so a group always has somebody who can manage it.
+func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userID, role string) (store.Member, error) {
+	var v validation
+	role = checkRole(&v, role, false)
+	if err := v.err(); err != nil {
+		return store.Member{}, err
+	}
+	var member store.Member
+	err := g.asGroupAdmin(ctx, p, groupID, "member.role", func(st *store.Store) error {
+		current, err := targetMember(ctx, st, groupID, userID)
+		if err != nil {
+			return err
+		}
+		if current.Role == role {
+			member = current
+			return nil
+		}
+		if current.Role == store.RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, st, groupID, "demote"); err != nil {
+				return err
+			}
+		}
+		if member, err = st.SetMemberRole(ctx, groupID, userID, role); err != nil {
+			return err
+		}
+		g.audit.Record(ctx, st, &p, "member.role", "group", groupID, OutcomeSuccess,
+			map[string]any{"user_id": userID, "from": current.Role, "to": role})
+		return nil
+	})
+	if err != nil {
+		return store.Member{}, groupError("set member role", "", err)
+	}
+	return member, nil
+}
+
+// RemoveMember takes a member out of a group. Group admins may remove anybody; any
+// member may remove themself (leave). The last admin can do neither: a group always
+// keeps somebody who can manage it, and deleting it is the way to end it.
+func (g *Groups) RemoveMember(ctx context.Context, p access.Principal, groupID, userID string) error {
+	leave := userID == p.UserID
+	action := "member.remove"
+	if leave {
+		action = "member.leave"
+	}
+	body := func(st *store.Store) error {
+		current, err := targetMember(ctx, st, groupID, userID)
+		if err != nil {
+			return err
+		}
+		if current.Role == store.RoleAdmin {
+			verb := "remove"
+			if leave {
+				verb = "leave as"
+			}
+			if err := ensureAnotherAdmin(ctx, st, groupID, verb); err != nil {
+				return err
+			}
+		}
+		if err := st.RemoveMember(ctx, groupID, userID); err != nil {
+			return err
+		}
+		g.audit.Record(ctx, st, &p, action, "group", groupID, OutcomeSuccess,
+			map[string]any{"user_id": userID, "name": current.Name})
+		return nil
+	}
+	var err error
+	if leave {
+		err = g.asMember(ctx, p, groupID, func(st *store.Store, _ string) error { return body(st) })
+	} else {
+		err = g.asGroupAdmin(ctx, p, groupID, action, body)
+	}
+	if err != nil {
+		return groupError(strings.ReplaceAll(action, ".", " "), "", err)
+	}
+	return nil
+}
+
+// asMember runs fn in a transaction holding the group's lock, after checking that
+// the caller is a member; fn gets the caller's role. Everybody else gets not_found,
+// whether the group exists or not.
+func (g *Groups) asMember(ctx context.Context, p access.Principal, groupID string, fn func(st *store.Store, role string) error) error {
+	if !isUUID(groupID) {
+		return errGroupNotFound
+	}
+	return g.store.InTx(ctx, func(st *store.Store) error {
+		if err := st.LockGroup(ctx, groupID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errGroupNotFound
+			}
+			return err
+		}
+		me, err := st.GetMember(ctx, groupID, p.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errGroupNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fn(st, me.Role)
+	})
+}
+
+// asGroupAdmin is asMember for actions only group admins may take. A member who is
+// not an admin already knows the group exists, so they get forbidden, and the
+// refusal is audited.
+func (g *Groups) asGroupAdmin(ctx context.Context, p access.Principal, groupID, action string, fn func(st *store.Store) error) error {
+	err := g.asMember(ctx, p, groupID, func(st *store.Store, role string) error {
+		if role != store.RoleAdmin {
+			return errNotGroupAdmin
+		}
+		return fn(st)
+	})
+	if errors.Is(err, errNotGroupAdmin) {
+		// The transaction rolled back; the denial is recorded on its own.
+		g.audit.Record(ctx, nil, &p, action, "group", groupID, OutcomeDenied, nil)
+	}
+	return err
+}
+
+// targetMember loads the member an action is about; a malformed or unknown user id
+// is not_found, like any member who is not in the group.
+func targetMember(ctx context.Context, st *store.Store, groupID, userID string) (store.Member, error) {
+	if !isUUID(userID) {
+		return store.Member{}, errMemberNotFound
+	}
+	m, err := st.GetMember(ctx, groupID, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Member{}, errMemberNotFound
+	}
+	return m, err
+}
+
+// ensureAnotherAdmin refuses a change that would leave the group without an admin.
+// The group lock taken by asMember makes the count exact until commit, so two admins
+// demoting each other at the same time cannot both succeed.
+func ensureAnotherAdmin(ctx context.Context, st *store.Store, groupID, verb string) error {
+	n, err := st.CountGroupAdmins(ctx, groupID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return Errorf(CodeConflict, "cannot %s the last admin of the group; make another member admin first, or delete the group", verb)
+	}
+	return nil
+}
+
+func ensureNameFree(ctx context.Context, st *store.Store, name, exceptID string) error {
+	taken, err := st.GroupNameTaken(ctx, name, exceptID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return nameTaken(name)
+	}
+	return nil
+}
+
+var (
+	errGroupNotFound  = Errorf(CodeNotFound, "group not found")
+	errMemberNotFound = Errorf(CodeNotFound, "member not found")
+	errNotGroupAdmin  = Errorf(CodeForbidden, "only an admin of the group may do this")
+)
+
+func nameTaken(name string) error {
+	return &Error{Code: CodeConflict, Message: fmt.Sprintf("a group named %q already exists", name),
+		Fields: []FieldError{{Field: "name", Message: "already taken"}}}
+}
+
+// groupError keeps service errors as they are, turns a unique violation that slipped
+// past the pre-check (a concurrent create) into the name clash, and wraps the rest.
+func groupError(op, name string, err error) error {
+	var se *Error
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, store.ErrConflict) && name != "" {
+		return nameTaken(name)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return errGroupNotFound
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// checkGroupName trims the name and records what is wrong with it.
+func checkGroupName(v *validation, name string) string {
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name):
+		v.add("name", "must be valid UTF-8")
+	case n == 0:
+		v.add("name", "required: 1 to %d characters", MaxGroupNameLen)
+	case n > MaxGroupNameLen:
+		v.add("name", "must be at most %d characters", MaxGroupNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		v.add("name", "must not contain control characters")
+	}
+	return name
+}
+
+func checkGroupDescription(v *validation, desc string) string {
+	if !utf8.ValidString(desc) {
+		v.add("description", "must be valid UTF-8")
+	} else if utf8.RuneCountInString(desc) > MaxGroupDescriptionLen {
+		v.add("description", "must be at most %d characters", MaxGroupDescriptionLen)
+	}
+	return desc
+}
+
+// checkRole validates a role; "" means member when optional.
+func checkRole(v *validation, role string, optional bool) string {
+	if role == "" && optional {
+		return store.RoleMember
+	}
+	if role != store.RoleAdmin && role != store.RoleMember {
+		v.add("role", "must be admin or member")
+	}
+	return role
+}
+
+func isUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// AuditQuery selects audit entries; the zero value is the newest page of everything.
+type AuditQuery struct {
+	// ActorID is a user id; "" means any actor.
+	ActorID string
+	Action  string
+	// Since is an RFC 3339 time; "" means no lower bound.
+	Since  string
+	Limit  int
+	Cursor string
+}
+
+// AuditPage is a page of audit entries, newest first, with the cursor of the next
+// page (nil at the end).
+type AuditPage struct {
+	Entries []store.AuditEntry `json:"entries"`
+	Next    *string            `json:"next_cursor"`
+}
+
+// List pages through the audit log, newest first; admins only (everybody else gets
+// not_found, like every admin route).
+func (a *Auditor) List(ctx context.Context, actor access.Principal, q AuditQuery) (AuditPage, error) {
+	if !actor.IsAdmin {
+		return AuditPage{}, Errorf(CodeNotFound, "not found")
+	}
+	f := store.AuditFilter{ActorID: q.ActorID, Action: q.Action, Limit: clampLimit(q.Limit) + 1}
+	var v validation
+	if q.ActorID != "" && !isUUID(q.ActorID) {
+		v.add("actor", "must be a user id (UUID)")
+	}
+	if q.Since != "" {
+		t, err := time.Parse(time.RFC3339, q.Since)
+		if err != nil {
+			v.add("since", "must be an RFC 3339 time like 2025-01-31T12:00:00Z")
+		}
+		f.Since = &t
+	}
+	if q.Cursor != "" {
+		id, ok := decodeAuditCursor(q.Cursor)
+		if !ok {
+			v.add("cursor", "not a cursor this API returned")
+		}
+		f.BeforeID = id
+	}
+	if err := v.err(); err != nil {
+		return AuditPage{}, err
+	}
+	entries, err := a.store.ListAudit(ctx, f)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	page := AuditPage{Entries: entries}
+	if limit := f.Limit - 1; len(entries) > limit {
+		page.Entries = entries[:limit]
+		next := encodeAuditCursor(page.Entries[limit-1].ID)
+		page.Next = &next
+	}
+	if page.Entries == nil {
+		page.Entries = []store.AuditEntry{}
+	}
+	return page, nil
+}
+
+// auditCursorPrefix tells an audit cursor from other lists' cursors, so passing one
+// list's cursor to another fails clearly.
+const auditCursorPrefix = "audit:"
+
+func encodeAuditCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(auditCursorPrefix + strconv.FormatInt(id, 10)))
+}
+
+func decodeAuditCursor(s string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(string(b), auditCursorPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
