@@ -124,6 +124,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			key = strings.TrimSpace(token)
 		}
 		if key == "" {
+			// The web UI signs in once and then sends a session cookie instead of the key.
+			var err error
+			if key, err = s.sessionKey(c); err != nil {
+				return err
+			}
+		}
+		if key == "" {
 			if !s.limiter.allow("ip:"+c.RealIP(), c) {
 				return service.Errorf(service.CodeRateLimited, "too many requests")
 			}

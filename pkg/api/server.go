@@ -31,6 +31,7 @@ type Deps struct {
 	Groups    *service.Groups
 	Documents *service.Documents
 	Search    *service.Search
+	Reindex   *service.Reindex
 	// Checks are the readiness probes by name: postgres, nats, vectors, llm, embedder.
 	Checks map[string]Check
 	// Mount lets later features add their routes onto the authenticated group.
@@ -76,6 +77,7 @@ func New(deps Deps) *Server {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/v1/openapi.json", s.openapi)
+	s.mountWeb(e)
 
 	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
 	v1.GET("/me", s.getMe)
@@ -89,6 +91,7 @@ func New(deps Deps) *Server {
 	s.mountGroups(v1)
 	s.mountDocuments(v1)
 	s.mountAudit(admin)
+	s.mountReindex(admin)
 	for _, mount := range deps.Mount {
 		mount(&Router{V1: v1, Admin: admin, Server: s})
 	}

@@ -1,0 +1,4 @@
+package service
+
+// Reindex runs operator re-index jobs.
+type Reindex struct{}
