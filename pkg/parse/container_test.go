@@ -218,3 +218,104 @@ func TestOOXMLWrongFormatIsCorrupt(t *testing.T) {
 		require.Equal(t, CodeCorrupt, CodeOf(err), "%s: %v", f, err)
 	}
 }
+
+func TestContainerFeatures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		format Format
+		data   func(testing.TB) []byte
+		want   []Block
+		title  string
+		pages  int
+	}{
+		{"docx", FormatDOCX, seedDOCX, []Block{
+			{Kind: KindParagraph, Text: "Header text"},
+			// The style id is localised; its name says "heading 1".
+			{Kind: KindHeading, Level: 1, Text: "Title here", Page: 1},
+			{Kind: KindListItem, Level: 2, Text: "An item", Page: 1},
+			{Kind: KindTable, Rows: [][]string{{"a", "b"}, {"c", ""}}, Page: 1},
+			// A page break inside a paragraph splits it between the pages.
+			{Kind: KindParagraph, Text: "Before", Page: 1},
+			{Kind: KindParagraph, Text: "After tab", Page: 2},
+		}, "", 2},
+		{"pptx", FormatPPTX, seedPPTX, []Block{
+			{Kind: KindHeading, Level: 1, Text: "Slide 1: Quarterly results", Page: 1},
+			{Kind: KindListItem, Level: 1, Text: "Revenue grew", Page: 1},
+			{Kind: KindTable, Rows: [][]string{{"Q1", "10"}, {"Q2", "12"}}, Page: 1},
+			{Kind: KindParagraph, Text: "Speaker note", Page: 1},
+		}, "", 1},
+		{"xlsx", FormatXLSX, seedXLSX, []Block{
+			{Kind: KindHeading, Level: 1, Text: "Budget", Page: 1},
+			// Rich-text shared strings join their runs; numbers stay as written.
+			{Kind: KindTable, Rows: [][]string{{"Item", "Cost"}, {"Paper", "", "12.50", "TRUE", "note"}}, Page: 1},
+		}, "", 1},
+		{"odt", FormatODT, seedODT, []Block{
+			{Kind: KindHeading, Level: 2, Text: "Section", Page: 1},
+			{Kind: KindParagraph, Text: "One two three", Page: 1},
+			{Kind: KindListItem, Level: 1, Text: "Item", Page: 1},
+			{Kind: KindListItem, Level: 2, Text: "Nested", Page: 1},
+			{Kind: KindTable, Rows: [][]string{{"x", "x"}, {"y", ""}}, Page: 1},
+			{Kind: KindParagraph, Text: "Next page", Page: 2},
+		}, "Seed", 2},
+		{"epub", FormatEPUB, seedEPUB, []Block{
+			// Spine order, not manifest order; scripts and styles dropped.
+			{Kind: KindHeading, Level: 2, Text: "Preface"},
+			{Kind: KindParagraph, Text: "Comes first."},
+			{Kind: KindTable, Rows: [][]string{{"k", "v"}, {"a", "1"}}},
+			{Kind: KindHeading, Level: 1, Text: "Chapter One"},
+			{Kind: KindParagraph, Text: "First chapter text."},
+			{Kind: KindListItem, Level: 1, Text: "point"},
+		}, "Seed Book", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := tc.data(t)
+			doc, err := Parse(context.Background(), tc.format, bytes.NewReader(data), int64(len(data)), DefaultLimits())
+			require.NoError(t, err)
+			for i := range tc.want {
+				if tc.want[i].Kind == KindTable {
+					tc.want[i].Text = renderTable(tc.want[i].Rows)
+				}
+			}
+			require.Equal(t, tc.want, doc.Blocks)
+			require.Equal(t, tc.title, doc.Title)
+			require.Equal(t, tc.pages, doc.Pages)
+		})
+	}
+}
+
+func TestPPTXBrokenSlideIsSkipped(t *testing.T) {
+	t.Parallel()
+	rel := func(id, target string) string {
+		return `<Relationship Id="` + id + `" Type="` + relsNS + `/slide" Target="` + target + `"/>`
+	}
+	data := buildZip(t,
+		zipPart{"[Content_Types].xml", `<Types/>`},
+		zipPart{"ppt/presentation.xml", `<p:presentation xmlns:p="p" xmlns:r="` + relsNS + `"><p:sldIdLst>` +
+			`<p:sldId r:id="a"/><p:sldId r:id="b"/><p:sldId r:id="c"/></p:sldIdLst></p:presentation>`},
+		zipPart{"ppt/_rels/presentation.xml.rels", `<Relationships>` + rel("a", "slides/slide1.xml") +
+			rel("b", "slides/slide2.xml") + rel("c", "slides/slide3.xml") + `</Relationships>`},
+		zipPart{"ppt/slides/slide1.xml", `<p:sld xmlns:p="p" xmlns:a="a"><p:sp><a:p><a:r><a:t>Good slide</a:t></a:r></a:p></p:sp></p:sld>`},
+		zipPart{"ppt/slides/slide2.xml", `<p:sld xmlns:p="p" xmlns:a="a"><p:sp><a:p><a:r><a:t>cut off`},
+		// slide3.xml is missing altogether.
+	)
+	doc, err := Parse(context.Background(), FormatPPTX, bytes.NewReader(data), int64(len(data)), DefaultLimits())
+	require.NoError(t, err)
+	require.Equal(t, 3, doc.Pages)
+	require.Equal(t, []Block{
+		{Kind: KindHeading, Level: 1, Text: "Slide 1", Page: 1},
+		{Kind: KindParagraph, Text: "Good slide", Page: 1},
+	}, doc.Blocks)
+
+	// When no slide can be read, the deck is corrupt.
+	data = buildZip(t,
+		zipPart{"[Content_Types].xml", `<Types/>`},
+		zipPart{"ppt/presentation.xml", `<p:presentation xmlns:p="p" xmlns:r="` + relsNS + `"><p:sldIdLst><p:sldId r:id="b"/></p:sldIdLst></p:presentation>`},
+		zipPart{"ppt/_rels/presentation.xml.rels", `<Relationships>` + rel("b", "slides/slide2.xml") + `</Relationships>`},
+		zipPart{"ppt/slides/slide2.xml", `<p:sld><a:t>cut off`},
+	)
+	_, err = Parse(context.Background(), FormatPPTX, bytes.NewReader(data), int64(len(data)), DefaultLimits())
+	require.Equal(t, CodeCorrupt, CodeOf(err))
+}

@@ -33,8 +33,9 @@ func TestPDFCorpus(t *testing.T) {
 		{file: "korean-text-with-tables.pdf", format: FormatPDF,
 			phrases: []string{"할인점·주유·온라인쇼핑몰 1.5% 빅포인트 적립", "이마트 트레이더스"}},
 		{file: "layout-parser-paper-fast.pdf", format: FormatPDF, pages: 2,
-			// The built-in encoding of the TeX fonts maps ligatures and braces.
-			phrases: []string{"A Uniﬁed Toolkit", "{melissadell,jacob carlson}@fas.harvard.edu"}},
+			// The built-in encoding of the TeX fonts maps ligatures and braces;
+			// ligatures are spelled out.
+			phrases: []string{"A Unified Toolkit", "{melissadell,jacob carlson}@fas.harvard.edu"}},
 		// Two columns: each column's sentences must read on, not interleave.
 		{file: "list-item-example.pdf", format: FormatPDF, pages: 2,
 			phrases: []string{"This module introduces the learner to the importance and principles of product development",
@@ -42,7 +43,7 @@ func TestPDFCorpus(t *testing.T) {
 			lists: []string{"● What challenges may arise in development?", "● Determining the immediate and underlying challenges of design"}},
 		{file: "multi-column-2p.pdf", format: FormatPDF, pages: 2,
 			headings: []string{"Dense Passage Retrieval for Open-Domain Question Answering"},
-			phrases: []string{"While early QA systems are often complicated and consist of multiple components",
+			phrases: []string{"relies on efficient passage retrieval", "While early QA systems are often complicated and consist of multiple components",
 				"The problem of open-domain QA studied in this paper can be described as follows."},
 			onPage: map[string]int{"2 Background": 2}},
 		{file: "password.pdf", format: FormatPDF, code: CodeEncrypted},
@@ -135,7 +136,6 @@ func TestPDFSynthetic(t *testing.T) {
 	t.Run("too many pages", func(t *testing.T) {
 		t.Parallel()
 		limits := DefaultLimits()
-		limits.MaxPages = 0
 		limits.MaxPages = 1
 		data := buildPDF([]string{
 			"<< /Type /Catalog /Pages 2 0 R >>",

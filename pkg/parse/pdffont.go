@@ -35,26 +35,7 @@ type pdfGlyph struct {
 	space bool // single-byte code 32, which word spacing applies to
 }
 
-// font loads (once per page's resources) the font named by a Tf operator.
-func (d *pdfDoc) font(v any, cache map[any]*pdfFont) *pdfFont {
-	key := v
-	if ref, ok := v.(pdfRef); ok {
-		key = ref
-	} else {
-		key = nil
-	}
-	if key != nil {
-		if f, ok := cache[key]; ok {
-			return f
-		}
-	}
-	f := d.loadFont(d.resolve(v))
-	if key != nil {
-		cache[key] = f
-	}
-	return f
-}
-
+// loadFont reads a font dictionary: its ToUnicode map, encoding and widths.
 func (d *pdfDoc) loadFont(v any) *pdfFont {
 	fd, _ := v.(pdfDict)
 	f := &pdfFont{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
@@ -327,7 +308,7 @@ func pdfCleanGlyph(s string) string {
 	}
 	clean := true
 	for _, r := range s {
-		if r < 0x20 || r == utf8.RuneError || (r >= 0xE000 && r <= 0xF8FF) || r == 0xFFFE {
+		if r < 0x20 || r == utf8.RuneError || (r >= 0xE000 && r <= 0xF8FF) || r == 0xFFFE || (r >= 0xFB00 && r <= 0xFB06) {
 			clean = false
 			break
 		}
@@ -343,6 +324,9 @@ func pdfCleanGlyph(s string) string {
 		case r < 0x20 || r == utf8.RuneError || r == 0xFFFE:
 		case r >= 0xE000 && r <= 0xF8FF:
 			// Private-use code points (symbol fonts) carry no text we can show.
+		case r >= 0xFB00 && r <= 0xFB06:
+			// Typographic ligatures: spelled out, so "ﬁle" is found by "file".
+			sb.WriteString([]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}[r-0xFB00])
 		default:
 			sb.WriteRune(r)
 		}

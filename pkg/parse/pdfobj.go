@@ -215,14 +215,10 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 		if err != nil {
 			return nil, err
 		}
-		if kw, ok := v.(pdfKeyword); ok {
-			switch kw {
-			case "R":
-				continue
-			case ">":
-				l.pos--
-				continue
-			}
+		if kw, ok := v.(pdfKeyword); ok && kw == ">" {
+			// "/Key >>": a key without a value; let the loop see the end.
+			l.pos--
+			continue
 		}
 		// "n g R" arrives as two integers then R: fold them into a reference.
 		if n, ok := v.(int64); ok {

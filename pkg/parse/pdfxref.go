@@ -29,9 +29,8 @@ type pdfDoc struct {
 	objStms   map[int]*pdfObjStm
 	crypt     *pdfCrypt
 	resolving map[int]bool
-	scanned   bool
-	// repaired is set once the cross-reference data was rebuilt by scanning.
-	repaired bool
+	// scanned is set once the cross-reference data was rebuilt by scanning the file.
+	scanned bool
 	// loads counts object loads, so a file built to make us loop stops.
 	loads int
 }
@@ -209,7 +208,7 @@ func (d *pdfDoc) scan() {
 	if d.scanned {
 		return
 	}
-	d.scanned, d.repaired = true, true
+	d.scanned = true
 	found := map[int]pdfXref{}
 	data := d.data
 	for i := 0; ; {

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -264,7 +265,7 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 			case "row":
 				row, col, inRow = nil, 0, true
 			case "c":
-				typ = xlsxCellType(t)
+				typ = xmlAttr(t, "t")
 				if c, ok := xlsxColumn(xmlAttr(t, "r")); ok {
 					col = c
 				}
@@ -310,17 +311,12 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 	}
 }
 
-func xlsxCellType(se xml.StartElement) string {
-	return xmlAttr(se, "t")
-}
-
 // xlsxCellText renders a cell value as the sheet stores it: shared and inline
 // strings as text, booleans as TRUE/FALSE, numbers and dates as written.
 func xlsxCellText(typ, raw string, shared []string) string {
 	switch typ {
 	case "s":
-		var i int
-		if _, err := fmt.Sscanf(strings.TrimSpace(raw), "%d", &i); err == nil && i >= 0 && i < len(shared) {
+		if i, err := strconv.Atoi(strings.TrimSpace(raw)); err == nil && i >= 0 && i < len(shared) {
 			return shared[i]
 		}
 		return ""
