@@ -32,6 +32,7 @@ type Deps struct {
 	Documents *service.Documents
 	Search    *service.Search
 	Reindex   *service.Reindex
+	Chat      *service.Chat
 	// Checks are the readiness probes by name: postgres, nats, vectors, llm, embedder.
 	Checks map[string]Check
 	// Mount lets later features add their routes onto the authenticated group.
@@ -55,6 +56,9 @@ type Server struct {
 	metrics *httpMetrics
 	// openapiDoc is the merged contract, built once at start-up.
 	openapiDoc []byte
+	// closing is closed when shutdown begins, so long-lived streams end and clients
+	// reconnect (with Last-Event-ID) to another replica.
+	closing chan struct{}
 }
 
 // New builds the server and its routes.
@@ -63,7 +67,7 @@ func New(deps Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, deps: deps, logger: deps.Logger.With("component", "http"),
 		limiter: newRateLimiter(deps.Config.RateLimitRPS, deps.Config.RateLimitBurst),
-		metrics: newHTTPMetrics(deps.Registry)}
+		metrics: newHTTPMetrics(deps.Registry), closing: make(chan struct{})}
 	doc, err := OpenAPI()
 	if err != nil {
 		panic("openapi fragments do not merge: " + err.Error()) // a build defect, caught by every test
@@ -90,6 +94,7 @@ func New(deps Deps) *Server {
 	admin.DELETE("/users/:id", s.deleteUser)
 	s.mountGroups(v1)
 	s.mountDocuments(v1)
+	s.mountChat(v1)
 	s.mountAudit(admin)
 	s.mountReindex(admin)
 	for _, mount := range deps.Mount {
@@ -115,6 +120,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, timeout time.Duratio
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
+	close(s.closing)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/youworker/youworker/pkg/service"
+)
+
+// pingEvery keeps idle event streams alive through proxies.
+const pingEvery = 15 * time.Second
+
+func (s *Server) mountChat(v1 *echo.Group) {
+	if s.deps.Chat == nil {
+		return
+	}
+	v1.POST("/chat/sessions", s.createSession)
+	v1.GET("/chat/sessions", s.listSessions)
+	v1.GET("/chat/sessions/:id", s.getSession)
+	v1.PATCH("/chat/sessions/:id", s.renameSession)
+	v1.DELETE("/chat/sessions/:id", s.deleteSession)
+	v1.POST("/chat/sessions/:id/messages", s.postMessage)
+	v1.GET("/chat/turns/:id", s.getTurn)
+	v1.GET("/chat/turns/:id/events", s.turnEvents)
+	v1.POST("/chat/turns/:id/cancel", s.cancelTurn)
+	v1.POST("/chat/send", s.sendAndWait)
+}
+
+type titleRequest struct {
+	Title string `json:"title"`
+}
+
+func (s *Server) createSession(c echo.Context) error {
+	var req titleRequest
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	sess, err := s.deps.Chat.CreateSession(c.Request().Context(), principal(c), req.Title)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sess)
+}
+
+func (s *Server) listSessions(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	page, err := s.deps.Chat.ListSessions(c.Request().Context(), principal(c), limit, c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": page.Items, "next_cursor": page.Next})
+}
+
+func (s *Server) getSession(c echo.Context) error {
+	sess, err := s.deps.Chat.GetSession(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sess)
+}
+
+func (s *Server) renameSession(c echo.Context) error {
+	var req titleRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	sess, err := s.deps.Chat.RenameSession(c.Request().Context(), principal(c), c.Param("id"), req.Title)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sess)
+}
+
+func (s *Server) deleteSession(c echo.Context) error {
+	if err := s.deps.Chat.DeleteSession(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) postMessage(c echo.Context) error {
+	var req service.SubmitRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	msg, turn, err := s.deps.Chat.Submit(c.Request().Context(), principal(c), c.Param("id"), req)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/v1/chat/turns/"+turn.ID)
+	return c.JSON(http.StatusAccepted, map[string]any{"message": msg, "turn": turn})
+}
+
+func (s *Server) getTurn(c echo.Context) error {
+	turn, err := s.deps.Chat.GetTurn(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, turn)
+}
+
+func (s *Server) cancelTurn(c echo.Context) error {
+	turn, err := s.deps.Chat.Cancel(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, turn)
+}
+
+type sendRequest struct {
+	service.SubmitRequest
+	SessionID string `json:"session_id"`
+}
+
+// sendAndWait is the synchronous convenience: submit, wait for the turn to end, return it.
+func (s *Server) sendAndWait(c echo.Context) error {
+	var req sendRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p := principal(c)
+	if req.SessionID == "" {
+		sess, err := s.deps.Chat.CreateSession(ctx, p, "")
+		if err != nil {
+			return err
+		}
+		req.SessionID = sess.ID
+	}
+	_, turn, err := s.deps.Chat.Submit(ctx, p, req.SessionID, req.SubmitRequest)
+	if err != nil {
+		return err
+	}
+	turn, err = s.deps.Chat.WaitTurn(ctx, p, turn.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"session_id": req.SessionID, "turn": turn})
+}
+
+// turnEvents streams a turn's events as server-sent events. The event id is the
+// stream sequence, so a client that reconnects with Last-Event-ID (or ?after=) to any
+// replica gets exactly the events it has not seen. The stream closes after the
+// terminal event; a client that disconnects does not stop the turn.
+func (s *Server) turnEvents(c echo.Context) error {
+	after, err := lastEventID(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(c.Request().Context())
+	defer cancel()
+	turn, events, err := s.deps.Chat.Events(ctx, principal(c), c.Param("id"), after)
+	if err != nil {
+		return err
+	}
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	w.Flush()
+
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	// A turn that ended long ago may have no events left to replay; do not wait forever.
+	var idle <-chan time.Time
+	if turn.Terminal() {
+		idle = time.After(3 * time.Second)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return nil
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		case <-idle:
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data); err != nil {
+				return nil
+			}
+			w.Flush()
+			if service.IsTerminalEvent(ev.Type) {
+				return nil
+			}
+		}
+	}
+}
+
+func lastEventID(c echo.Context) (uint64, error) {
+	v := c.Request().Header.Get("Last-Event-ID")
+	field := "Last-Event-ID"
+	if v == "" {
+		v, field = c.QueryParam("after"), "after"
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, &service.Error{Code: service.CodeInvalid, Message: field + ": must be an event id",
+			Fields: []service.FieldError{{Field: field, Message: "must be an event id"}}}
+	}
+	return n, nil
+}

@@ -1,0 +1,264 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// TurnEvents is the per-turn event log.
+type TurnEvents interface {
+	PublishEvent(ctx context.Context, turnID, eventType string, data []byte) (uint64, error)
+	Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan queue.Event, error)
+}
+
+// Terminal turn event types: the stream of a turn ends with exactly one of them.
+const (
+	EventCompleted = "turn.completed"
+	EventFailed    = "turn.failed"
+	EventCancelled = "turn.cancelled"
+)
+
+// IsTerminalEvent reports whether an event ends a turn's stream.
+func IsTerminalEvent(eventType string) bool {
+	return eventType == EventCompleted || eventType == EventFailed || eventType == EventCancelled
+}
+
+// ChatConfig configures the chat service.
+type ChatConfig struct {
+	DefaultModel    string
+	MaxActiveTurns  int
+	MaxMessageRunes int
+	// Notify wakes the outbox relay after a turn's job is written.
+	Notify func()
+	// Cancel tells the worker running a turn to stop now.
+	Cancel func(ctx context.Context, turnID string) error
+}
+
+// Chat is the chat service: sessions, messages, turns and their event streams.
+type Chat struct {
+	store  *store.Store
+	events TurnEvents
+	cfg    ChatConfig
+	logger *slog.Logger
+}
+
+// NewChat returns the chat service.
+func NewChat(st *store.Store, events TurnEvents, cfg ChatConfig, logger *slog.Logger) *Chat {
+	if cfg.MaxActiveTurns <= 0 {
+		cfg.MaxActiveTurns = 4
+	}
+	if cfg.MaxMessageRunes <= 0 {
+		cfg.MaxMessageRunes = 32000
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	if cfg.Cancel == nil {
+		cfg.Cancel = func(context.Context, string) error { return nil }
+	}
+	return &Chat{store: st, events: events, cfg: cfg, logger: logger.With("component", "chat")}
+}
+
+func validTitle(title string) (string, error) {
+	title = strings.TrimSpace(title)
+	if utf8.RuneCountInString(title) > 200 {
+		return "", &Error{Code: CodeInvalid, Message: "title: at most 200 characters",
+			Fields: []FieldError{{Field: "title", Message: "at most 200 characters"}}}
+	}
+	return title, nil
+}
+
+func notFoundAs(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(CodeNotFound, "%s not found", what)
+	}
+	return err
+}
+
+// CreateSession starts a conversation.
+func (c *Chat) CreateSession(ctx context.Context, p access.Principal, title string) (store.ChatSession, error) {
+	title, err := validTitle(title)
+	if err != nil {
+		return store.ChatSession{}, err
+	}
+	return c.store.CreateSession(ctx, p.UserID, title)
+}
+
+// ListSessions pages through the caller's sessions.
+func (c *Chat) ListSessions(ctx context.Context, p access.Principal, limit int, cursor string) (store.Page[store.ChatSession], error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return store.Page[store.ChatSession]{}, err
+	}
+	page, err := c.store.ListSessions(ctx, p.UserID, clampLimit(limit), after)
+	if page.Items == nil {
+		page.Items = []store.ChatSession{}
+	}
+	return page, err
+}
+
+// SessionWithMessages is a session and its history.
+type SessionWithMessages struct {
+	Session  store.ChatSession `json:"session"`
+	Messages []store.Message   `json:"messages"`
+}
+
+// GetSession returns the caller's session with its messages.
+func (c *Chat) GetSession(ctx context.Context, p access.Principal, id string) (SessionWithMessages, error) {
+	s, err := c.store.GetSession(ctx, p.UserID, id)
+	if err != nil {
+		return SessionWithMessages{}, notFoundAs(err, "session")
+	}
+	msgs, err := c.store.ListMessages(ctx, id)
+	if msgs == nil {
+		msgs = []store.Message{}
+	}
+	return SessionWithMessages{Session: s, Messages: msgs}, err
+}
+
+// RenameSession sets a session's title.
+func (c *Chat) RenameSession(ctx context.Context, p access.Principal, id, title string) (store.ChatSession, error) {
+	title, err := validTitle(title)
+	if err != nil {
+		return store.ChatSession{}, err
+	}
+	s, err := c.store.RenameSession(ctx, p.UserID, id, title)
+	return s, notFoundAs(err, "session")
+}
+
+// DeleteSession removes a session with its history.
+func (c *Chat) DeleteSession(ctx context.Context, p access.Principal, id string) error {
+	return notFoundAs(c.store.DeleteSession(ctx, p.UserID, id), "session")
+}
+
+// SubmitRequest is a new user message.
+type SubmitRequest struct {
+	Content string `json:"content"`
+	Tools   *bool  `json:"tools"`
+	Model   string `json:"model"`
+}
+
+// Submit records the user message and its turn and queues the turn, in one
+// transaction with the job, so neither is ever lost without the other.
+func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (store.Message, store.Turn, error) {
+	var v validation
+	content := strings.TrimSpace(req.Content)
+	if content == "" {
+		v.add("content", "required")
+	} else if n := utf8.RuneCountInString(content); n > c.cfg.MaxMessageRunes {
+		v.add("content", "at most %d characters (got %d)", c.cfg.MaxMessageRunes, n)
+	}
+	model := strings.TrimSpace(req.Model)
+	if model == "" {
+		model = c.cfg.DefaultModel
+	} else if len(model) > 100 || strings.ContainsAny(model, " \t\r\n") {
+		v.add("model", "must be a model name")
+	}
+	if err := v.err(); err != nil {
+		return store.Message{}, store.Turn{}, err
+	}
+	tools := req.Tools == nil || *req.Tools
+	var msg store.Message
+	var turn store.Turn
+	err := c.store.InTx(ctx, func(st *store.Store) error {
+		if _, err := st.GetSession(ctx, p.UserID, sessionID); err != nil {
+			return notFoundAs(err, "session")
+		}
+		active, err := st.CountActiveTurns(ctx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if active >= c.cfg.MaxActiveTurns {
+			return Errorf(CodeRateLimited, "you have %d turns running; wait for one to finish", active)
+		}
+		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return Errorf(CodeConflict, "this session already has a running turn; wait for it or cancel it")
+			}
+			return err
+		}
+		payload, err := job.Encode(job.ChatJob{TurnID: turn.ID})
+		if err != nil {
+			return err
+		}
+		return st.EnqueueOutbox(ctx, job.SubjectChat, job.ChatMsgID(turn.ID), payload, logging.CorrelationID(ctx))
+	})
+	if err != nil {
+		return store.Message{}, store.Turn{}, err
+	}
+	c.cfg.Notify()
+	return msg, turn, nil
+}
+
+// GetTurn returns the caller's turn.
+func (c *Chat) GetTurn(ctx context.Context, p access.Principal, id string) (store.Turn, error) {
+	t, err := c.store.GetUserTurn(ctx, p.UserID, id)
+	return t, notFoundAs(err, "turn")
+}
+
+// Events returns the caller's turn events after sequence after, replayed and then
+// followed live. The ownership check is the only database access: streaming holds
+// no connection.
+func (c *Chat) Events(ctx context.Context, p access.Principal, turnID string, after uint64) (store.Turn, <-chan queue.Event, error) {
+	t, err := c.store.GetUserTurn(ctx, p.UserID, turnID)
+	if err != nil {
+		return store.Turn{}, nil, notFoundAs(err, "turn")
+	}
+	ch, err := c.events.Events(ctx, turnID, after)
+	if err != nil {
+		return store.Turn{}, nil, fmt.Errorf("follow turn events: %w", err)
+	}
+	return t, ch, nil
+}
+
+// Cancel stops the caller's turn. A queued turn ends at once; a running one is told
+// to stop and ends cancelled with what it generated so far.
+func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (store.Turn, error) {
+	t, now, err := c.store.RequestCancel(ctx, p.UserID, turnID)
+	if err != nil {
+		return store.Turn{}, notFoundAs(err, "turn")
+	}
+	switch {
+	case now:
+		data, _ := json.Marshal(map[string]string{"answer": ""})
+		if _, err := c.events.PublishEvent(ctx, turnID, EventCancelled, data); err != nil {
+			return t, fmt.Errorf("publish cancellation: %w", err)
+		}
+	case !t.Terminal():
+		if err := c.cfg.Cancel(ctx, turnID); err != nil {
+			c.logger.WarnContext(ctx, "cancel signal not delivered; the worker will see the flag", "turn_id", turnID, "error", err)
+		}
+	}
+	return t, nil
+}
+
+// WaitTurn follows a turn's events until its terminal event (or ctx ends) and
+// returns the turn as stored.
+func (c *Chat) WaitTurn(ctx context.Context, p access.Principal, turnID string) (store.Turn, error) {
+	t, ch, err := c.Events(ctx, p, turnID, 0)
+	if err != nil {
+		return store.Turn{}, err
+	}
+	if !t.Terminal() {
+		for ev := range ch {
+			if IsTerminalEvent(ev.Type) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return store.Turn{}, ctx.Err()
+		}
+	}
+	return c.GetTurn(context.WithoutCancel(ctx), p, turnID)
+}

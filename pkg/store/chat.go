@@ -1,0 +1,408 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Turn statuses.
+const (
+	TurnQueued    = "queued"
+	TurnRunning   = "running"
+	TurnCompleted = "completed"
+	TurnFailed    = "failed"
+	TurnCancelled = "cancelled"
+)
+
+// ChatSession is a conversation owned by one user.
+type ChatSession struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"-"`
+	Title     string    `json:"title"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Message is one message of a session.
+type Message struct {
+	ID        string    `json:"id"`
+	SessionID string    `json:"-"`
+	Role      string    `json:"role"`
+	Content   string    `json:"content"`
+	TurnID    *string   `json:"turn_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Citation points an answer's [n] at a passage.
+type Citation struct {
+	Index      int     `json:"index"`
+	DocumentID string  `json:"document_id"`
+	Filename   string  `json:"filename"`
+	ChunkIndex int     `json:"chunk_index"`
+	Score      float32 `json:"score"`
+}
+
+// ToolRun is one tool call of a turn.
+type ToolRun struct {
+	ID        string          `json:"id"`
+	CallID    string          `json:"-"`
+	Name      string          `json:"name"`
+	Args      json.RawMessage `json:"args"`
+	Status    string          `json:"status"`
+	LatencyMS int             `json:"latency_ms"`
+	Preview   string          `json:"-"`
+}
+
+// Usage is what a turn cost the model.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// TurnError is why a turn failed.
+type TurnError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Turn is one run of the agent for a user message.
+type Turn struct {
+	ID              string     `json:"id"`
+	SessionID       string     `json:"session_id"`
+	UserID          string     `json:"-"`
+	Status          string     `json:"status"`
+	Answer          *string    `json:"answer"`
+	Citations       []Citation `json:"citations"`
+	ToolCalls       []ToolRun  `json:"tool_calls"`
+	Error           *TurnError `json:"error"`
+	Usage           *Usage     `json:"usage"`
+	Model           string     `json:"model"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       *time.Time `json:"started_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
+	Attempt         int        `json:"-"`
+	ToolsEnabled    bool       `json:"-"`
+	CancelRequested bool       `json:"-"`
+}
+
+// Terminal reports whether the turn has ended.
+func (t Turn) Terminal() bool {
+	return t.Status == TurnCompleted || t.Status == TurnFailed || t.Status == TurnCancelled
+}
+
+const sessionColumns = "s.id::text, s.user_id::text, s.title, s.created_at, s.updated_at"
+
+func scanSession(row pgx.Row) (ChatSession, error) {
+	var s ChatSession
+	err := row.Scan(&s.ID, &s.UserID, &s.Title, &s.CreatedAt, &s.UpdatedAt)
+	return s, translate(err)
+}
+
+// CreateSession starts a conversation for user.
+func (s *Store) CreateSession(ctx context.Context, userID, title string) (ChatSession, error) {
+	cs, err := scanSession(s.db.QueryRow(ctx, `INSERT INTO chat_sessions AS s (user_id, title) VALUES ($1, $2) RETURNING `+sessionColumns, userID, title))
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("create session: %w", err)
+	}
+	return cs, nil
+}
+
+// GetSession returns user's session; anyone else's is ErrNotFound.
+func (s *Store) GetSession(ctx context.Context, userID, id string) (ChatSession, error) {
+	cs, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM chat_sessions s WHERE s.id = $1 AND s.user_id = $2`, id, userID))
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("get session: %w", err)
+	}
+	return cs, nil
+}
+
+// ListSessions pages through user's sessions, most recently active first.
+func (s *Store) ListSessions(ctx context.Context, userID string, limit int, after *Cursor) (Page[ChatSession], error) {
+	q := `SELECT ` + sessionColumns + ` FROM chat_sessions s WHERE s.user_id = $1`
+	args := []any{userID, limit + 1}
+	if after != nil {
+		q += ` AND (s.updated_at, s.id) < ($3, $4)`
+		args = append(args, after.At, after.ID)
+	}
+	q += ` ORDER BY s.updated_at DESC, s.id DESC LIMIT $2`
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return Page[ChatSession]{}, fmt.Errorf("list sessions: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ChatSession, error) { return scanSession(r) })
+	if err != nil {
+		return Page[ChatSession]{}, fmt.Errorf("list sessions: %w", err)
+	}
+	return pageOf(list, limit, func(c ChatSession) Cursor { return Cursor{At: c.UpdatedAt, ID: c.ID} }), nil
+}
+
+// RenameSession sets the title of user's session.
+func (s *Store) RenameSession(ctx context.Context, userID, id, title string) (ChatSession, error) {
+	cs, err := scanSession(s.db.QueryRow(ctx, `UPDATE chat_sessions s SET title = $3, updated_at = now()
+		WHERE s.id = $1 AND s.user_id = $2 RETURNING `+sessionColumns, id, userID, title))
+	if err != nil {
+		return ChatSession{}, fmt.Errorf("rename session: %w", err)
+	}
+	return cs, nil
+}
+
+// DeleteSession removes user's session with its messages and turns.
+func (s *Store) DeleteSession(ctx context.Context, userID, id string) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return fmt.Errorf("delete session: %w", translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete session: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// ListMessages returns a session's messages, oldest first.
+func (s *Store) ListMessages(ctx context.Context, sessionID string) ([]Message, error) {
+	rows, err := s.db.Query(ctx, `SELECT id::text, session_id::text, role, content, turn_id::text, created_at
+		FROM messages WHERE session_id = $1 ORDER BY created_at, id`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// CountActiveTurns counts user's queued and running turns.
+func (s *Store) CountActiveTurns(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM turns WHERE user_id = $1 AND status IN ('queued', 'running')`, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count active turns: %w", err)
+	}
+	return n, nil
+}
+
+// CreateTurn records a user message and its queued turn. A session that already has
+// an active turn is ErrConflict.
+func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, model string, tools bool) (Message, Turn, error) {
+	var turnID string
+	err := s.db.QueryRow(ctx, `INSERT INTO turns (session_id, user_id, model, tools_enabled) VALUES ($1, $2, $3, $4) RETURNING id::text`,
+		sessionID, userID, model, tools).Scan(&turnID)
+	if err != nil {
+		return Message{}, Turn{}, fmt.Errorf("create turn: %w", translate(err))
+	}
+	var m Message
+	err = s.db.QueryRow(ctx, `INSERT INTO messages (session_id, turn_id, role, content) VALUES ($1, $2, 'user', $3)
+		RETURNING id::text, session_id::text, role, content, turn_id::text, created_at`, sessionID, turnID, content).
+		Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
+	if err != nil {
+		return Message{}, Turn{}, fmt.Errorf("create message: %w", translate(err))
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE chat_sessions SET updated_at = now() WHERE id = $1`, sessionID); err != nil {
+		return Message{}, Turn{}, fmt.Errorf("touch session: %w", err)
+	}
+	t, err := s.GetTurn(ctx, turnID)
+	return m, t, err
+}
+
+const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
+	t.prompt_tokens, t.completion_tokens, t.model, t.created_at, t.started_at, t.finished_at, t.attempt, t.tools_enabled, t.cancel_requested`
+
+func scanTurn(row pgx.Row) (Turn, error) {
+	var t Turn
+	var code, msg *string
+	var pt, ct *int
+	err := row.Scan(&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &t.Citations, &code, &msg, &pt, &ct,
+		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested)
+	if err != nil {
+		return Turn{}, translate(err)
+	}
+	if code != nil {
+		t.Error = &TurnError{Code: *code}
+		if msg != nil {
+			t.Error.Message = *msg
+		}
+	}
+	if pt != nil || ct != nil {
+		t.Usage = &Usage{}
+		if pt != nil {
+			t.Usage.PromptTokens = *pt
+		}
+		if ct != nil {
+			t.Usage.CompletionTokens = *ct
+		}
+	}
+	if t.Citations == nil {
+		t.Citations = []Citation{}
+	}
+	t.ToolCalls = []ToolRun{}
+	return t, nil
+}
+
+// GetTurn returns a turn regardless of who asks (workers only).
+func (s *Store) GetTurn(ctx context.Context, id string) (Turn, error) {
+	t, err := scanTurn(s.db.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns t WHERE t.id = $1`, id))
+	if err != nil {
+		return Turn{}, fmt.Errorf("get turn: %w", err)
+	}
+	return t, nil
+}
+
+// GetUserTurn returns user's turn with its tool calls; anyone else's is ErrNotFound.
+func (s *Store) GetUserTurn(ctx context.Context, userID, id string) (Turn, error) {
+	t, err := scanTurn(s.db.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns t WHERE t.id = $1 AND t.user_id = $2`, id, userID))
+	if err != nil {
+		return Turn{}, fmt.Errorf("get turn: %w", err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT id::text, call_id, name, args, status, latency_ms, result_preview FROM tool_runs
+		WHERE turn_id = $1 AND attempt = $2 ORDER BY created_at, id`, id, t.Attempt)
+	if err != nil {
+		return Turn{}, fmt.Errorf("list tool runs: %w", err)
+	}
+	t.ToolCalls, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ToolRun, error) {
+		var tr ToolRun
+		err := r.Scan(&tr.ID, &tr.CallID, &tr.Name, &tr.Args, &tr.Status, &tr.LatencyMS, &tr.Preview)
+		return tr, err
+	})
+	if err != nil {
+		return Turn{}, fmt.Errorf("list tool runs: %w", err)
+	}
+	if t.ToolCalls == nil {
+		t.ToolCalls = []ToolRun{}
+	}
+	return t, nil
+}
+
+// ErrFenced means another worker took the turn over: this attempt may write nothing more.
+var ErrFenced = errors.New("turn taken over by a newer attempt")
+
+// ClaimTurn starts a new attempt of a queued or interrupted turn and returns it. ok
+// is false when the turn has ended (or was cancelled before it ran).
+func (s *Store) ClaimTurn(ctx context.Context, id string) (Turn, bool, error) {
+	t, err := scanTurn(s.db.QueryRow(ctx, `UPDATE turns t SET status = 'running', attempt = attempt + 1,
+		started_at = coalesce(started_at, now()) WHERE t.id = $1 AND t.status IN ('queued', 'running') RETURNING `+turnColumns, id))
+	if errors.Is(err, ErrNotFound) {
+		return Turn{}, false, nil
+	}
+	if err != nil {
+		return Turn{}, false, fmt.Errorf("claim turn: %w", err)
+	}
+	return t, true, nil
+}
+
+// CheckFence returns ErrFenced unless attempt is still the turn's current running attempt,
+// and reports whether cancellation was requested.
+func (s *Store) CheckFence(ctx context.Context, id string, attempt int) (cancel bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND status = 'running'`, id, attempt).Scan(&cancel)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, ErrFenced
+	}
+	if err != nil {
+		return false, fmt.Errorf("check turn fence: %w", err)
+	}
+	return cancel, nil
+}
+
+// RecordToolRun stores one tool call of an attempt, unless the attempt is fenced out.
+func (s *Store) RecordToolRun(ctx context.Context, turnID string, attempt int, tr ToolRun) error {
+	args := tr.Args
+	if len(args) == 0 || !json.Valid(args) {
+		args = json.RawMessage(`{}`)
+	}
+	tag, err := s.db.Exec(ctx, `INSERT INTO tool_runs (turn_id, attempt, call_id, name, args, status, result_preview, latency_ms)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM turns WHERE id = $1 AND attempt = $2 AND status = 'running')`,
+		turnID, attempt, tr.CallID, tr.Name, args, tr.Status, tr.Preview, tr.LatencyMS)
+	if err != nil {
+		return fmt.Errorf("record tool run: %w", translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// TurnOutcome is how an attempt ends.
+type TurnOutcome struct {
+	Status    string
+	Answer    string
+	Citations []Citation
+	Usage     *Usage
+	Error     *TurnError
+	// SaveMessage stores the answer as the session's assistant message.
+	SaveMessage bool
+}
+
+// FinishTurn ends the attempt's turn and stores the assistant message, both or
+// neither; ErrFenced when a newer attempt owns the turn. It returns the message id.
+func (s *Store) FinishTurn(ctx context.Context, id string, attempt int, o TurnOutcome) (string, error) {
+	var messageID string
+	err := s.InTx(ctx, func(st *Store) error {
+		var sessionID string
+		var pt, ct *int
+		if o.Usage != nil {
+			pt, ct = &o.Usage.PromptTokens, &o.Usage.CompletionTokens
+		}
+		var code, msg *string
+		if o.Error != nil {
+			code, msg = &o.Error.Code, &o.Error.Message
+		}
+		citations := o.Citations
+		if citations == nil {
+			citations = []Citation{}
+		}
+		err := st.db.QueryRow(ctx, `UPDATE turns SET status = $3, answer = $4, citations = $5, prompt_tokens = $6,
+			completion_tokens = $7, error_code = $8, error_message = $9, finished_at = now()
+			WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING session_id::text`,
+			id, attempt, o.Status, o.Answer, citations, pt, ct, code, msg).Scan(&sessionID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrFenced
+		}
+		if err != nil {
+			return fmt.Errorf("finish turn: %w", err)
+		}
+		if !o.SaveMessage {
+			return nil
+		}
+		err = st.db.QueryRow(ctx, `INSERT INTO messages (session_id, turn_id, role, content) VALUES ($1, $2, 'assistant', $3) RETURNING id::text`,
+			sessionID, id, o.Answer).Scan(&messageID)
+		if err != nil {
+			return fmt.Errorf("store answer: %w", translate(err))
+		}
+		_, err = st.db.Exec(ctx, `UPDATE chat_sessions SET updated_at = now() WHERE id = $1`, sessionID)
+		return err
+	})
+	return messageID, err
+}
+
+// RequestCancel flags user's active turn for cancellation. A turn that has not
+// started yet is cancelled at once (cancelledNow). Ended turns are left alone.
+func (s *Store) RequestCancel(ctx context.Context, userID, id string) (t Turn, cancelledNow bool, err error) {
+	t, err = scanTurn(s.db.QueryRow(ctx, `UPDATE turns t SET cancel_requested = true,
+		status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+		finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+		answer = CASE WHEN status = 'queued' THEN '' ELSE answer END
+		WHERE t.id = $1 AND t.user_id = $2 RETURNING `+turnColumns, id, userID))
+	if err != nil {
+		return Turn{}, false, fmt.Errorf("cancel turn: %w", err)
+	}
+	return t, t.Status == TurnCancelled && t.Attempt == 0, nil
+}
+
+// FailTurn marks a turn failed whatever its attempt (the dead-letter path).
+func (s *Store) FailTurn(ctx context.Context, id, code, message string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE turns SET status = 'failed', error_code = $2, error_message = $3, finished_at = now()
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, code, message)
+	if err != nil {
+		return false, fmt.Errorf("fail turn: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
