@@ -169,9 +169,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	for name, check := range p.Checks() {
 		checks[name] = check
 	}
+	chatService := service.NewChat(st, p.Turns, service.ChatConfig{
+		DefaultModel: p.DefaultChatModel(), Notify: relay.Notify, Cancel: p.CancelTurn}, logger)
 	srv := api.New(api.Deps{
 		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks,
+		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks, Chat: chatService,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -185,6 +187,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	g.Go(func() error { return relay.Run(gctx) })
 	if dev {
 		g.Go(func() error { return p.RunIngest(gctx) })
+		g.Go(func() error { return p.RunChat(gctx) })
 	}
 	err = g.Wait()
 	logger.Info("stopped")

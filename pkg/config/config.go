@@ -46,11 +46,14 @@ type Config struct {
 
 	JobMaxDeliver  int
 	JobConcurrency int
-	ChunkTokens    int
-	ChunkOverlap   int
-	AgentMaxSteps  int
-	MCPServers     []string
-	SystemPrompt   string
+	// ChatConcurrency bounds the turns one agent worker runs at once; turns mostly
+	// wait on the model, so it is much higher than the job concurrency.
+	ChatConcurrency int
+	ChunkTokens     int
+	ChunkOverlap    int
+	AgentMaxSteps   int
+	MCPServers      []string
+	SystemPrompt    string
 }
 
 // Load reads the configuration from getenv, applying defaults. It returns every
@@ -81,6 +84,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DevQdrantAddr:     r.str("YW_DEV_QDRANT_ADDR", "127.0.0.1:16334"),
 		JobMaxDeliver:     r.int("YW_JOB_MAX_DELIVER", 5),
 		JobConcurrency:    r.int("YW_JOB_CONCURRENCY", 4),
+		ChatConcurrency:   r.int("YW_CHAT_CONCURRENCY", 128),
 		ChunkTokens:       r.int("YW_CHUNK_TOKENS", 500),
 		ChunkOverlap:      r.int("YW_CHUNK_OVERLAP", 60),
 		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
@@ -161,6 +165,9 @@ func (c Config) Validate() error {
 	if c.JobConcurrency < 1 || c.JobConcurrency > 256 {
 		bad("YW_JOB_CONCURRENCY", "must be between 1 and 256")
 	}
+	if c.ChatConcurrency < 1 || c.ChatConcurrency > 1024 {
+		bad("YW_CHAT_CONCURRENCY", "must be between 1 and 1024")
+	}
 	if c.ChunkTokens < 50 || c.ChunkTokens > 8000 {
 		bad("YW_CHUNK_TOKENS", "must be between 50 and 8000")
 	}
@@ -171,6 +178,9 @@ func (c Config) Validate() error {
 		bad("YW_AGENT_MAX_STEPS", "must be between 1 and 64")
 	}
 	for _, s := range c.MCPServers {
+		if name, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(name, "/") {
+			s = rest // "name=URL" names the server
+		}
 		if u, err := url.Parse(s); err != nil || u.Host == "" {
 			bad("YW_MCP_SERVERS", "%q is not a URL", redactURL(s))
 		}

@@ -173,7 +173,14 @@ func (p *Platform) openVectors(ctx context.Context) error {
 
 // Checks are the readiness probes of the platform, by the names /readyz reports.
 func (p *Platform) Checks() map[string]func(context.Context) error {
+	llmCheck := func(context.Context) error { return nil }
+	if model, err := p.ChatModel(); err != nil {
+		llmCheck = func(context.Context) error { return err }
+	} else {
+		llmCheck = p.LLMCheck(model)
+	}
 	return map[string]func(context.Context) error{
+		"llm":      llmCheck,
 		"postgres": p.Store.Ping,
 		"nats":     func(ctx context.Context) error { return queue.Health(ctx, p.JS) },
 		"vectors":  p.Vectors.Health,

@@ -1,0 +1,252 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/llm"
+)
+
+// SearchToolName is the name of the document search tool; the extractive
+// answerer calls it by this name.
+const SearchToolName = "search_documents"
+
+// Search limits: the default keeps the prompt small for an 8k context, the
+// maximum keeps a greedy model from flooding it.
+const (
+	DefaultSearchLimit = 5
+	MaxSearchLimit     = 20
+)
+
+// Searcher finds the passages of documents a principal may see that best
+// match a query, best first. The service layer implements it (vector search
+// re-checked against Postgres).
+type Searcher interface {
+	Search(ctx context.Context, p access.Principal, query string, limit int) ([]Passage, error)
+}
+
+// Passage is one chunk of a document returned by a search.
+type Passage struct {
+	DocumentID string
+	Filename   string
+	ChunkIndex int
+	Score      float32
+	Text       string
+	// Page is the 1-based page number, when the format has pages.
+	Page *int
+	// Heading is the section heading the chunk belongs to, if known.
+	Heading string
+}
+
+// NumberedPassage is a passage with the number [n] the model saw it under.
+type NumberedPassage struct {
+	Index int
+	Passage
+}
+
+// Citation is a passage the final answer refers to with its [n] marker.
+type Citation struct {
+	Index      int     `json:"index"`
+	DocumentID string  `json:"document_id"`
+	Filename   string  `json:"filename"`
+	ChunkIndex int     `json:"chunk_index"`
+	Score      float32 `json:"score"`
+}
+
+// SearchTool is search_documents for one turn. It numbers passages across all
+// its calls in the turn, so [n] is unique per turn, and it remembers every
+// passage it showed so Citations can resolve the markers of the answer. Make
+// a new one for every turn.
+type SearchTool struct {
+	searcher Searcher
+	limit    int
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	passages []NumberedPassage // in number order
+	byChunk  map[chunkKey]int  // passage already shown -> its number
+}
+
+type chunkKey struct {
+	doc   string
+	chunk int
+}
+
+// NewSearchTool returns the search tool of one turn. limit is the default
+// number of passages per call (0 means DefaultSearchLimit).
+func NewSearchTool(s Searcher, limit int, logger *slog.Logger) *SearchTool {
+	if limit <= 0 {
+		limit = DefaultSearchLimit
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &SearchTool{searcher: s, limit: min(limit, MaxSearchLimit), log: logger, byChunk: map[chunkKey]int{}}
+}
+
+var searchSchema = json.RawMessage(`{
+  "type": "object",
+  "properties": {
+    "query": {"type": "string", "minLength": 1, "description": "What to look for, in the words the documents likely use."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": ` + strconv.Itoa(MaxSearchLimit) + `, "description": "How many passages to return."}
+  },
+  "required": ["query"],
+  "additionalProperties": false
+}`)
+
+// Spec implements Tool.
+func (t *SearchTool) Spec() llm.ToolSpec {
+	return llm.ToolSpec{
+		Name: SearchToolName,
+		Description: "Search the company documents the user may see. Returns numbered passages [n] " +
+			"with their file name; cite the passages you use as [n].",
+		Parameters: searchSchema,
+	}
+}
+
+type searchArgs struct {
+	Query string `json:"query"`
+	Limit int    `json:"limit"`
+}
+
+// Call implements Tool.
+func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
+	var args searchArgs
+	if err := decodeArgs(call.Arguments, &args); err != nil {
+		return Result{}, err
+	}
+	query := strings.TrimSpace(args.Query)
+	if query == "" {
+		return Result{}, errors.New("query must not be empty")
+	}
+	limit := args.Limit
+	if limit <= 0 {
+		limit = t.limit
+	}
+	limit = min(limit, MaxSearchLimit)
+	found, err := t.searcher.Search(ctx, call.Principal, query, limit)
+	if err != nil {
+		t.log.WarnContext(ctx, "document search failed", "error", err)
+		return Result{}, fmt.Errorf("document search failed: %w", err)
+	}
+	numbered := t.number(found)
+	if len(numbered) == 0 {
+		return Result{Text: "No passages found for this query.", Preview: "no passages found"}, nil
+	}
+	var b strings.Builder
+	for i, p := range numbered {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(FormatPassage(p))
+	}
+	return Result{
+		Text:     b.String(),
+		Preview:  fmt.Sprintf("%d passages: %s", len(numbered), Preview(passageSources(numbered))),
+		Passages: numbered,
+	}, nil
+}
+
+// number gives each passage its number: a passage already shown in this turn
+// keeps the number it had, so the model can cite it consistently.
+func (t *SearchTool) number(found []Passage) []NumberedPassage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]NumberedPassage, 0, len(found))
+	for _, p := range found {
+		key := chunkKey{p.DocumentID, p.ChunkIndex}
+		if n, ok := t.byChunk[key]; ok {
+			out = append(out, t.passages[n-1])
+			continue
+		}
+		np := NumberedPassage{Index: len(t.passages) + 1, Passage: p}
+		t.passages = append(t.passages, np)
+		t.byChunk[key] = np.Index
+		out = append(out, np)
+	}
+	return out
+}
+
+// Passages returns every passage shown in the turn, in number order.
+func (t *SearchTool) Passages() []NumberedPassage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.passages)
+}
+
+// Citations returns the passages whose [n] markers appear in answer, in
+// number order; markers of passages never shown are ignored.
+func (t *SearchTool) Citations(answer string) []Citation {
+	return CitationsFor(answer, t.Passages())
+}
+
+// CitationsFor returns the passages whose [n] markers appear in answer, in
+// number order. It understands [1], [1][2] and [1, 2].
+func CitationsFor(answer string, passages []NumberedPassage) []Citation {
+	used := markers(answer)
+	var out []Citation
+	for _, p := range passages {
+		if !used[p.Index] {
+			continue
+		}
+		out = append(out, Citation{
+			Index: p.Index, DocumentID: p.DocumentID, Filename: p.Filename,
+			ChunkIndex: p.ChunkIndex, Score: p.Score,
+		})
+		delete(used, p.Index) // a passage shown twice is cited once
+	}
+	return out
+}
+
+var markerRE = regexp.MustCompile(`\[(\d+(?:\s*,\s*\d+)*)\]`)
+
+func markers(s string) map[int]bool {
+	used := map[int]bool{}
+	for _, m := range markerRE.FindAllStringSubmatch(s, -1) {
+		for _, part := range strings.Split(m[1], ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(part)); err == nil {
+				used[n] = true
+			}
+		}
+	}
+	return used
+}
+
+// FormatPassage renders a passage as the model sees it:
+// "[n] filename (page p): text", on one line, whitespace collapsed.
+func FormatPassage(p NumberedPassage) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%d] %s", p.Index, oneLine(p.Filename))
+	if p.Page != nil {
+		fmt.Fprintf(&b, " (page %d)", *p.Page)
+	}
+	b.WriteString(": ")
+	if h := oneLine(p.Heading); h != "" {
+		b.WriteString(h)
+		b.WriteString(" — ")
+	}
+	b.WriteString(oneLine(p.Text))
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func passageSources(ps []NumberedPassage) string {
+	names := make([]string, 0, len(ps))
+	for _, p := range ps {
+		name := p.Filename
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/youworker/youworker/pkg/llm"
+)
+
+// toolOutcome is the result of one tool call of a step.
+type toolOutcome struct {
+	index   int
+	result  Result
+	err     error
+	latency time.Duration
+}
+
+// runTools runs the calls of one step concurrently, each with the tool
+// timeout, and appends their results to the turn's messages in the order of
+// the calls, which is the order the model expects them in. Sink events are
+// sent from this goroutine only: all tool.started first, then tool.finished as
+// calls complete.
+func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
+	for _, c := range calls {
+		if err := t.sink.ToolStarted(c.ID, c.Name, argsOrEmpty(c.Arguments)); err != nil {
+			return fmt.Errorf("stream tool start: %w", err)
+		}
+	}
+	done := make(chan toolOutcome, len(calls))
+	for i, c := range calls {
+		go func() {
+			done <- t.callTool(ctx, i, c)
+		}()
+	}
+	outcomes := make([]toolOutcome, len(calls))
+	var sinkErr error
+	for range calls {
+		o := <-done
+		c := calls[o.index]
+		status := StatusOK
+		if o.err != nil {
+			status, o.result.Preview = StatusError, Preview(o.err.Error())
+		} else if o.result.Preview == "" {
+			o.result.Preview = Preview(o.result.Text)
+		}
+		outcomes[o.index] = o
+		if sinkErr == nil {
+			if err := t.sink.ToolFinished(c.ID, c.Name, status, o.latency, o.result.Preview); err != nil {
+				sinkErr = fmt.Errorf("stream tool finish: %w", err)
+			}
+		}
+	}
+	for i, c := range calls {
+		o := outcomes[i]
+		run := ToolRun{
+			CallID: c.ID, Name: c.Name, Args: argsOrEmpty(c.Arguments),
+			Status: StatusOK, Preview: o.result.Preview, Latency: o.latency,
+		}
+		content := t.capResult(o.result.Text)
+		if o.err != nil {
+			run.Status, run.Error = StatusError, o.err.Error()
+			content = "Error: " + o.err.Error()
+		}
+		t.out.ToolRuns = append(t.out.ToolRuns, run)
+		t.msgs = append(t.msgs, llm.Message{Role: llm.RoleTool, Content: content, ToolName: c.Name, ToolCallID: c.ID})
+	}
+	return sinkErr
+}
+
+// callTool runs one call; a panicking tool becomes an error for the model
+// rather than a crashed worker.
+func (t *turn) callTool(ctx context.Context, index int, c llm.ToolCall) (o toolOutcome) {
+	o.index = index
+	start := time.Now()
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.ToolTimeout)
+	defer cancel()
+	defer func() {
+		o.latency = time.Since(start)
+		if p := recover(); p != nil {
+			t.r.log.ErrorContext(ctx, "tool panicked", "tool", c.Name, "panic", p, "stack", string(debug.Stack()))
+			o.result, o.err = Result{}, fmt.Errorf("tool %q failed unexpectedly", c.Name)
+		}
+	}()
+	call := Call{ID: c.ID, Name: c.Name, Principal: t.in.Principal, Arguments: c.Arguments}
+	o.result, o.err = t.reg.Dispatch(ctx, call)
+	if o.err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		o.err = fmt.Errorf("tool %q timed out after %s", c.Name, t.r.cfg.ToolTimeout)
+	}
+	if o.err != nil {
+		t.r.log.InfoContext(ctx, "tool call failed", "tool", c.Name, "call_id", c.ID, "error", o.err)
+	}
+	return o
+}
+
+func argsOrEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return []byte("{}")
+	}
+	return raw
+}

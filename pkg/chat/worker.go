@@ -1,0 +1,307 @@
+// Package chat is the agent worker's job handler: it claims a turn with a new attempt
+// number (the fence), runs the agent loop with the session's history, streams every
+// event to the turn's subject, and persists the answer, the tool runs and the usage.
+// A worker that was overtaken by a newer attempt writes nothing more.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/agent"
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// CancelSubject is where the API signals that a running turn must stop.
+func CancelSubject(turnID string) string { return "yw.turn.cancel." + turnID }
+
+var (
+	errCancelled = errors.New("turn cancelled by its user")
+	errFenced    = errors.New("turn taken over by a newer attempt")
+)
+
+// Runner runs the agent loop for one turn.
+type Runner interface {
+	Run(ctx context.Context, in agent.Input, sink agent.Sink) (agent.Output, error)
+}
+
+// Config tunes the worker.
+type Config struct {
+	// FenceEvery is how often a running turn re-checks its fence and cancel flag in
+	// Postgres, the fallback for a missed cancel signal.
+	FenceEvery time.Duration
+	// ModelName is recorded on turns when the model has no name of its own (extractive).
+	ModelName string
+}
+
+// Worker handles chat jobs.
+type Worker struct {
+	store  *store.Store
+	events agent.EventPublisher
+	nc     *nats.Conn
+	runner Runner
+	cfg    Config
+	logger *slog.Logger
+}
+
+// New returns the chat worker. nc carries cancel signals; it may be nil in tests.
+func New(st *store.Store, events agent.EventPublisher, nc *nats.Conn, runner Runner, cfg Config, logger *slog.Logger) *Worker {
+	if cfg.FenceEvery <= 0 {
+		cfg.FenceEvery = time.Second
+	}
+	return &Worker{store: st, events: events, nc: nc, runner: runner, cfg: cfg, logger: logger.With("component", "chat")}
+}
+
+// Handle runs one chat job.
+func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
+	var j job.ChatJob
+	if err := job.Decode(m.Data, &j); err != nil {
+		return err
+	}
+	turn, ok, err := w.store.ClaimTurn(ctx, j.TurnID)
+	if err != nil || !ok {
+		return err // !ok: finished or cancelled before it ran
+	}
+	log := queue.Logger(ctx, w.logger).With("turn_id", turn.ID, "attempt", turn.Attempt)
+	// Events outlive the turn's own cancellation so turn.cancelled still goes out.
+	ew := agent.NewEventWriter(context.WithoutCancel(ctx), w.events, turn.ID, log)
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := ew.Close(closeCtx); err != nil {
+			log.WarnContext(ctx, "closing turn events", "error", err)
+		}
+	}()
+	if turn.Attempt > 1 {
+		if err := ew.TurnRestarted(turn.Attempt); err != nil {
+			return err
+		}
+	}
+	if err := ew.TurnStarted(turn.Attempt); err != nil {
+		return err
+	}
+	return w.run(ctx, log, turn, ew)
+}
+
+func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew *agent.EventWriter) error {
+	in, err := w.input(ctx, turn)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	stopWatch := w.watch(runCtx, turn, stop)
+	defer stopWatch()
+
+	sink := &recordingSink{EventWriter: ew, store: w.store, turn: turn, args: map[string]json.RawMessage{}}
+	out, err := w.runner.Run(runCtx, in, sink)
+	stopWatch()
+	cause := context.Cause(runCtx)
+	switch {
+	case errors.Is(cause, errFenced) || errors.Is(sink.err, store.ErrFenced):
+		log.WarnContext(ctx, "turn taken over by another worker; stopping")
+		return nil
+	case errors.Is(cause, errCancelled):
+		return w.finish(ctx, turn, ew, store.TurnOutcome{Status: store.TurnCancelled, Answer: out.Answer,
+			Citations: citations(out), Usage: usage(out), SaveMessage: out.Answer != ""})
+	case ctx.Err() != nil:
+		return ctx.Err() // shutting down: another worker takes the turn over
+	case errors.Is(err, llm.ErrModelNotFound):
+		return w.fail(ctx, turn, ew, "model_not_found", fmt.Sprintf("the model %q is not available", turn.Model))
+	case errors.Is(err, llm.ErrUnavailable):
+		return w.fail(ctx, turn, ew, "llm_unavailable", "the language model could not be reached; try again later")
+	case err != nil:
+		return err
+	}
+	return w.finish(ctx, turn, ew, store.TurnOutcome{Status: store.TurnCompleted, Answer: out.Answer,
+		Citations: citations(out), Usage: usage(out), SaveMessage: true})
+}
+
+// input loads what the agent needs: the user as the rule sees them now, and the
+// session's history before this turn.
+func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error) {
+	user, err := w.store.GetUser(ctx, turn.UserID)
+	if err != nil {
+		return agent.Input{}, err
+	}
+	groups, err := w.store.GroupIDsOf(ctx, turn.UserID)
+	if err != nil {
+		return agent.Input{}, err
+	}
+	msgs, err := w.store.ListMessages(ctx, turn.SessionID)
+	if err != nil {
+		return agent.Input{}, err
+	}
+	in := agent.Input{
+		Principal:    access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: groups},
+		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,
+	}
+	for _, m := range msgs {
+		if m.TurnID != nil && *m.TurnID == turn.ID {
+			if m.Role == "user" {
+				in.UserMessage = m.Content
+			}
+			continue
+		}
+		in.History = append(in.History, llm.Message{Role: m.Role, Content: m.Content})
+	}
+	if in.UserMessage == "" {
+		return agent.Input{}, job.Permanent(fmt.Errorf("turn %s has no user message", turn.ID))
+	}
+	return in, nil
+}
+
+// watch stops the run when the user cancels (a NATS signal, or the flag in Postgres
+// as a fallback) or when a newer attempt has taken the turn over.
+func (w *Worker) watch(ctx context.Context, turn store.Turn, stop context.CancelCauseFunc) func() {
+	done := make(chan struct{})
+	var once sync.Once
+	var sub *nats.Subscription
+	if w.nc != nil {
+		sub, _ = w.nc.Subscribe(CancelSubject(turn.ID), func(*nats.Msg) { stop(errCancelled) })
+	}
+	go func() {
+		t := time.NewTicker(w.cfg.FenceEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				cancel, err := w.store.CheckFence(ctx, turn.ID, turn.Attempt)
+				switch {
+				case errors.Is(err, store.ErrFenced):
+					stop(errFenced)
+				case err == nil && cancel:
+					stop(errCancelled)
+				}
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() {
+			close(done)
+			if sub != nil {
+				_ = sub.Unsubscribe()
+			}
+		})
+	}
+}
+
+func (w *Worker) finish(ctx context.Context, turn store.Turn, ew *agent.EventWriter, o store.TurnOutcome) error {
+	msgID, err := w.store.FinishTurn(context.WithoutCancel(ctx), turn.ID, turn.Attempt, o)
+	if errors.Is(err, store.ErrFenced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.Status == store.TurnCancelled {
+		return ew.TurnCancelled(o.Answer)
+	}
+	return ew.TurnCompleted(msgID, o.Answer, agentCitations(o.Citations), llm.Usage{
+		PromptTokens: o.Usage.PromptTokens, CompletionTokens: o.Usage.CompletionTokens})
+}
+
+func (w *Worker) fail(ctx context.Context, turn store.Turn, ew *agent.EventWriter, code, message string) error {
+	err := w.finishFailed(ctx, turn, code, message)
+	if errors.Is(err, store.ErrFenced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return ew.TurnFailed(code, message)
+}
+
+func (w *Worker) finishFailed(ctx context.Context, turn store.Turn, code, message string) error {
+	_, err := w.store.FinishTurn(context.WithoutCancel(ctx), turn.ID, turn.Attempt,
+		store.TurnOutcome{Status: store.TurnFailed, Error: &store.TurnError{Code: code, Message: message}})
+	return err
+}
+
+// OnDeadLetter ends a turn whose job exhausted its deliveries as failed, with an event
+// so a client following it is not left waiting.
+func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
+	var j job.ChatJob
+	if err := job.Decode(m.Data, &j); err != nil || j.TurnID == "" {
+		w.logger.ErrorContext(ctx, "undecodable chat job dead-lettered", "error", reason)
+		return
+	}
+	msg := "the turn failed repeatedly and was given up"
+	changed, err := w.store.FailTurn(ctx, j.TurnID, "worker_gave_up", msg)
+	if err != nil {
+		w.logger.ErrorContext(ctx, "mark turn failed", "turn_id", j.TurnID, "error", err)
+		return
+	}
+	if !changed {
+		return
+	}
+	data, _ := json.Marshal(agent.TurnFailedEvent{Error: agent.TurnError{Code: "worker_gave_up", Message: msg}})
+	if _, err := w.events.PublishEvent(ctx, j.TurnID, "turn.failed", data); err != nil {
+		w.logger.ErrorContext(ctx, "publish turn.failed", "turn_id", j.TurnID, "error", err)
+	}
+}
+
+// recordingSink forwards events to the writer and records each finished tool call.
+type recordingSink struct {
+	*agent.EventWriter
+	store *store.Store
+	turn  store.Turn
+	mu    sync.Mutex
+	args  map[string]json.RawMessage
+	err   error
+}
+
+func (s *recordingSink) ToolStarted(callID, name string, args json.RawMessage) error {
+	s.mu.Lock()
+	s.args[callID] = args
+	s.mu.Unlock()
+	return s.EventWriter.ToolStarted(callID, name, args)
+}
+
+func (s *recordingSink) ToolFinished(callID, name, status string, latency time.Duration, preview string) error {
+	s.mu.Lock()
+	args := s.args[callID]
+	s.mu.Unlock()
+	err := s.store.RecordToolRun(context.Background(), s.turn.ID, s.turn.Attempt, store.ToolRun{
+		CallID: callID, Name: name, Args: args, Status: status, LatencyMS: int(latency.Milliseconds()), Preview: preview})
+	if err != nil {
+		s.err = err
+		return err // fenced out or the database is gone: stop this attempt
+	}
+	return s.EventWriter.ToolFinished(callID, name, status, latency, preview)
+}
+
+func citations(out agent.Output) []store.Citation {
+	cs := make([]store.Citation, len(out.Citations))
+	for i, c := range out.Citations {
+		cs[i] = store.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score}
+	}
+	return cs
+}
+
+func agentCitations(cs []store.Citation) []agent.Citation {
+	out := make([]agent.Citation, len(cs))
+	for i, c := range cs {
+		out[i] = agent.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score}
+	}
+	return out
+}
+
+func usage(out agent.Output) *store.Usage {
+	return &store.Usage{PromptTokens: out.Usage.PromptTokens, CompletionTokens: out.Usage.CompletionTokens}
+}
