@@ -146,3 +146,6 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
+
+// Routes lists every route the server answers, for tests that must cover them all.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
