@@ -46,8 +46,18 @@ func (w *lineWriter) String() string {
 }
 
 // startAPI runs the real program in -dev mode (embedded NATS and vector store, every
-// worker in-process) on free ports and returns its base URL.
+// worker in-process) on free ports and returns its base URL. The program is stopped
+// when the test ends and must exit 0 within 10 s.
 func startAPI(t *testing.T, env map[string]string) string {
+	t.Helper()
+	base, stop := launchAPI(t, env)
+	t.Cleanup(func() { stop() })
+	return base
+}
+
+// launchAPI starts the program and returns its base URL and a stop function that
+// cancels it (as SIGTERM does), requires exit code 0 and returns how long exiting took.
+func launchAPI(t *testing.T, env map[string]string) (string, func() time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := newLineWriter(`listening on (http://\S+)`)
@@ -58,24 +68,31 @@ func startAPI(t *testing.T, env map[string]string) string {
 		full[k] = v
 	}
 	go func() { done <- run(ctx, []string{"-dev"}, getenv(full), stdout, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			require.Equal(t, 0, code, "api must exit 0 on shutdown; stderr:\n%s", stderr.String())
-		case <-time.After(15 * time.Second):
-			t.Error("api did not stop within 15s of its context ending")
-		}
-	})
+	var once sync.Once
+	var took time.Duration
+	stop := func() time.Duration {
+		once.Do(func() {
+			start := time.Now()
+			cancel()
+			select {
+			case code := <-done:
+				took = time.Since(start)
+				require.Equal(t, 0, code, "api must exit 0 on shutdown; stderr:\n%s", stderr.String())
+			case <-time.After(10 * time.Second):
+				t.Error("api did not stop within 10s of its context ending")
+			}
+		})
+		return took
+	}
 	select {
 	case url := <-stdout.found:
-		return url
+		return url, stop
 	case code := <-done:
 		t.Fatalf("api exited with %d before listening; stderr:\n%s", code, stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("api did not listen within 30s; stderr:\n%s", stderr.String())
 	}
-	return ""
+	return "", stop
 }
 
 func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -78,7 +78,10 @@ func (p *Platform) RunChat(ctx context.Context) error {
 	w := chat.New(p.Store, p.Turns, p.NC, runner, chat.Config{}, p.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerChat, w.Handle, queue.RunOptions{
 		Concurrency: p.Config.ChatConcurrency, Timeout: 30 * time.Minute,
-		Logger: p.Logger.With("component", "chat-runner"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		// A turn can run for minutes: on shutdown it is handed over at once; the next
+		// attempt announces turn.restarted and clients discard the partial text.
+		DrainTimeout: time.Second,
+		Logger: p.Logger.With("worker", "chat"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }
 

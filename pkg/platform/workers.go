@@ -30,6 +30,9 @@ func (p *Platform) RunIngest(ctx context.Context) error {
 	w := p.IngestWorker()
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: p.Config.JobConcurrency, Timeout: 30 * time.Minute,
-		Logger: p.Logger.With("component", "ingest-runner"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		// Half the shutdown budget: a document that does not finish is redelivered and
+		// its idempotent steps are redone by the next worker.
+		DrainTimeout: p.Config.ShutdownTimeout / 2,
+		Logger: p.Logger.With("worker", "ingest"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }
