@@ -44,7 +44,30 @@ func OpenAPI() ([]byte, error) {
 			return nil, err
 		}
 	}
+	addDefaultProblem(doc)
 	return json.Marshal(doc)
+}
+
+// addDefaultProblem documents that any status an operation does not list (413, 429,
+// 500, ...) answers a problem document, as every error of this API does.
+func addDefaultProblem(doc map[string]any) {
+	paths, _ := doc["paths"].(map[string]any)
+	for _, item := range paths {
+		ops, _ := item.(map[string]any)
+		for method, op := range ops {
+			o, ok := op.(map[string]any)
+			if !ok || method == "parameters" {
+				continue
+			}
+			responses, _ := o["responses"].(map[string]any)
+			if responses == nil {
+				continue
+			}
+			if _, has := responses["default"]; !has {
+				responses["default"] = map[string]any{"$ref": "#/components/responses/Problem"}
+			}
+		}
+	}
 }
 
 // mergeInto adds src's objects into dst, refusing to overwrite a key twice so two
