@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
+	"github.com/youworker/youworker/pkg/worker/workertest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the program's writes and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestRunsOnItsOwnAgainstExternalServices starts the worker as a separate program on
 // an external NATS and vector store, and checks it serves probes and stops cleanly.
@@ -41,46 +22,24 @@ func TestRunsOnItsOwnAgainstExternalServices(t *testing.T) {
 	_, dbURL := pgtest.NewDB(t)
 	nats := queuetest.Start(t)
 	lite, _ := vectortest.StartLite(t, t.TempDir())
-	env := map[string]string{
+	prog := workertest.Start(t, run, map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_NATS_URL": nats.URL, "YW_QDRANT_URL": "http://" + lite.Addr(),
 		"YW_HTTP_ADDR": "127.0.0.1:0", "YW_LOG_LEVEL": "warn", "YW_DATA_DIR": t.TempDir(),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
-
-	addr := regexp.MustCompile(`probes on (http://\S+)`)
-	var base string
-	require.Eventually(t, func() bool {
-		m := addr.FindStringSubmatch(stdout.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	}, 30*time.Second, 20*time.Millisecond, "no probe address; stderr:\n%s", stderr.String())
-
-	c := apitest.NewClient(t, base)
+	})
+	c := apitest.NewClient(t, prog.Base)
 	resp := c.Send(c.Request("GET", "/readyz", "", nil), http.StatusOK, nil)
-	for _, check := range []string{"postgres", "nats", "vectors", "embedder"} {
+	for _, check := range []string{"postgres", "nats", "vectors", "embedder", "llm"} {
 		require.Contains(t, resp.Body, `"`+check+`":{"ok":true`)
 	}
 	c.Do("GET", "/healthz", "", nil, http.StatusOK, nil)
-
-	start := time.Now()
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, stderr.String())
-		require.Less(t, time.Since(start), 10*time.Second)
-	case <-time.After(15 * time.Second):
-		t.Fatal("worker did not stop")
-	}
+	code, took := prog.Stop(t)
+	require.Equal(t, 0, code, prog.Stderr.String())
+	require.Less(t, took, 10*time.Second)
 }
 
 func TestRefusesToStartWithoutNATS(t *testing.T) {
 	_, dbURL := pgtest.NewDB(t)
-	var stdout, stderr syncBuffer
+	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), nil, func(k string) string {
 		return map[string]string{"YW_DATABASE_URL": dbURL, "YW_LOG_FORMAT": "json"}[k]
 	}, &stdout, &stderr)

@@ -1,0 +1,86 @@
+// Package workertest starts a worker program's run function in a test and finds its
+// probe address. Production code never imports it.
+package workertest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Buffer is a bytes.Buffer safe for a program's writes and the test's reads.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Run is a program's run function.
+type Run func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int
+
+// Program is a started program.
+type Program struct {
+	// Base is the probe server's base URL.
+	Base   string
+	Stderr *Buffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+var probeAddr = regexp.MustCompile(`probes on (http://\S+)`)
+
+// Start runs the program with env and waits until it serves its probes.
+func Start(t *testing.T, run Run, env map[string]string) *Program {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Program{Stderr: &Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	var stdout Buffer
+	go func() { p.done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, p.Stderr) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := probeAddr.FindStringSubmatch(stdout.String()); m != nil {
+			p.Base = m[1]
+			return p
+		}
+		select {
+		case code := <-p.done:
+			t.Fatalf("program exited with %d before serving probes; stderr:\n%s", code, p.Stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("program did not serve probes within 30s; stderr:\n%s", p.Stderr.String())
+		}
+	}
+}
+
+// Stop cancels the program as a signal would and returns its exit code and how long
+// it took to exit; it fails the test if that takes more than 15 s.
+func (p *Program) Stop(t *testing.T) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	p.cancel()
+	select {
+	case code := <-p.done:
+		return code, time.Since(start)
+	case <-time.After(15 * time.Second):
+		t.Fatal("program did not stop within 15s")
+	}
+	return -1, 0
+}
