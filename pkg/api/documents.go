@@ -123,9 +123,7 @@ func setUploadOption(o *service.UploadOptions, name, value string) error {
 		}
 		o.Private = b
 	case "tags":
-		for _, t := range strings.Split(value, ",") {
-			o.Tags = append(o.Tags, t)
-		}
+		o.Tags = append(o.Tags, strings.Split(value, ",")...)
 	}
 	return nil
 }

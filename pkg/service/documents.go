@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,8 @@ func detectMessage(err error) string {
 }
 
 func uploadError(err error, limit int64) error {
-	if strings.Contains(err.Error(), "request body too large") {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
 		return Errorf(CodeTooLarge, "the upload is larger than the limit of %d bytes", limit)
 	}
 	return Errorf(CodeInvalid, "the upload could not be read: %v", err)
