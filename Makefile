@@ -16,3 +16,16 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+# Ingestion throughput and latency, end to end in one process (fresh database), as a table.
+bench-ingest:
+	$(GO) test -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 1x -count 1 -timeout 20m ./pkg/ingest/bench/
+
+# Re-index jobs on 100k chunks in the embedded vector store: ACL sync, re-embed, the
+# embedder's own ceiling, and ACL-filtered search latency; prints a table.
+bench-reindex:
+	$(GO) test -run '^$$' -bench '^BenchmarkReindex$$' -benchtime 1x -timeout 30m ./pkg/reindex/
+
+# The chat path end to end under load: API → JetStream → agent worker → SSE (flags: -k turns, -tokens, -interval, -first).
+bench-chat:
+	$(GO) run ./cmd/chat-bench $(BENCH_CHAT_FLAGS)

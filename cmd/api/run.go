@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
 	users := service.NewUsers(st, audit, documents, logger)
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger)
+	reindexJobs := service.NewReindex(st, audit, service.ReindexConfig{Notify: relay.Notify}, logger)
 	if err := bootstrapAdmin(ctx, users, cfg, dev, stdout); err != nil {
 		return err
 	}
@@ -173,7 +174,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 		DefaultModel: p.DefaultChatModel(), Notify: relay.Notify, Cancel: p.CancelTurn}, logger)
 	srv := api.New(api.Deps{
 		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks, Chat: chatService,
+		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks,
+		Reindex: reindexJobs, Chat: chatService,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -187,6 +189,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	g.Go(func() error { return relay.Run(gctx) })
 	if dev {
 		g.Go(func() error { return p.RunIngest(gctx) })
+		g.Go(func() error { return p.RunReindex(gctx) })
 		g.Go(func() error { return p.RunChat(gctx) })
 	}
 	err = g.Wait()

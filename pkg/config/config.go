@@ -33,13 +33,16 @@ type Config struct {
 	LogFormat string
 
 	BootstrapAdminKey string
-	CORSOrigins       []string
-	TrustedProxies    []*net.IPNet
-	RateLimitRPS      float64
-	RateLimitBurst    int
-	MaxBodyBytes      int64
-	MaxUploadBytes    int64
-	ShutdownTimeout   time.Duration
+	// SessionSecret keys the web UI's sealed session cookies; replicas must share it.
+	// Empty: a secret is generated once and kept under DataDir.
+	SessionSecret   string
+	CORSOrigins     []string
+	TrustedProxies  []*net.IPNet
+	RateLimitRPS    float64
+	RateLimitBurst  int
+	MaxBodyBytes    int64
+	MaxUploadBytes  int64
+	ShutdownTimeout time.Duration
 
 	DevNATSPort   int
 	DevQdrantAddr string
@@ -74,6 +77,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:           r.str("YW_DATA_DIR", ".youworker"),
 		LogFormat:         r.str("YW_LOG_FORMAT", ""),
 		BootstrapAdminKey: r.str("YW_BOOTSTRAP_ADMIN_KEY", ""),
+		SessionSecret:     r.str("YW_SESSION_SECRET", ""),
 		CORSOrigins:       r.list("YW_CORS_ORIGINS"),
 		RateLimitRPS:      r.float("YW_RATE_LIMIT_RPS", 20),
 		RateLimitBurst:    r.int("YW_RATE_LIMIT_BURST", 60),
@@ -196,9 +200,9 @@ func (c Config) String() string {
 		}
 		return "[redacted]"
 	}
-	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s",
+	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
-		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey))
+		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret))
 }
 
 func redactURL(s string) string {

@@ -49,10 +49,11 @@ func TestStringRedactsSecrets(t *testing.T) {
 		"YW_DATABASE_URL":        "postgres://app:hunter2@db:5432/yw",
 		"YW_BOOTSTRAP_ADMIN_KEY": "super-secret-bootstrap-key-123",
 		"YW_QDRANT_API_KEY":      "qdrant-secret",
+		"YW_SESSION_SECRET":      "c2Vzc2lvbi1zZWNyZXQtc2Vzc2lvbi1zZWNyZXQtMTIzNA==",
 	}))
 	require.NoError(t, err)
 	s := c.String()
-	for _, secret := range []string{"hunter2", "super-secret-bootstrap-key-123", "qdrant-secret"} {
+	for _, secret := range []string{"hunter2", "super-secret-bootstrap-key-123", "qdrant-secret", "c2Vzc2lvbi1zZWNyZXQ"} {
 		require.False(t, strings.Contains(s, secret), "String() leaks %q: %s", secret, s)
 	}
 	require.Contains(t, s, "db:5432")

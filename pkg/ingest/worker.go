@@ -213,13 +213,28 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 	if doc.GroupID != nil {
 		acl.GroupID = *doc.GroupID
 	}
-	progress := make(chan int)
+	// Buffered for every batch, and drained in one go before each write: an indexed
+	// batch never waits for a progress UPDATE, and progress costs one write per
+	// round trip to Postgres rather than one per batch.
+	progress := make(chan int, (total+w.cfg.BatchSize-1)/w.cfg.BatchSize)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.cfg.EmbedConcurrency + 1)
 	g.Go(func() error {
 		done := 0
 		for n := range progress {
 			done += n
+		drain:
+			for {
+				select {
+				case m, ok := <-progress:
+					if !ok {
+						break drain
+					}
+					done += m
+				default:
+					break drain
+				}
+			}
 			if err := w.store.SetStage(gctx, doc.ID, doc.Generation, "embedding", done, total); err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ func (p *Platform) RunChat(ctx context.Context) error {
 		// A turn can run for minutes: on shutdown it is handed over at once; the next
 		// attempt announces turn.restarted and clients discard the partial text.
 		DrainTimeout: time.Second,
-		Logger: p.Logger.With("worker", "chat"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		Logger:       p.Logger.With("worker", "chat"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }
 

@@ -33,6 +33,6 @@ func (p *Platform) RunIngest(ctx context.Context) error {
 		// Half the shutdown budget: a document that does not finish is redelivered and
 		// its idempotent steps are redone by the next worker.
 		DrainTimeout: p.Config.ShutdownTimeout / 2,
-		Logger: p.Logger.With("worker", "ingest"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		Logger:       p.Logger.With("worker", "ingest"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }

@@ -164,6 +164,9 @@ func Run(ctx context.Context, js jetstream.JetStream, consumerName string, handl
 		return errors.New("run: handler is nil")
 	}
 	cons, err := js.Consumer(ctx, StreamJobs, consumerName)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped before it started: nothing was taken, nothing to drain
+	}
 	if err != nil {
 		return fmt.Errorf("run %s: look up consumer: %w", consumerName, err)
 	}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/platform"
+	"github.com/youworker/youworker/pkg/postgres"
+	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+const usage = `usage:
+  reindexer                                              run the worker (re-index and ACL sync jobs)
+  reindexer trigger KIND [--embed-model M] [--wait]      start a job (group-migration, acl-sync, re-embed, verify);
+                                                         prints its id as the last line; --wait follows it and
+                                                         exits 0 only when it completed
+  reindexer status ID                                    show a job
+  reindexer cancel ID                                    ask a job to stop
+`
+
+var errUsage = errors.New("bad usage")
+
+// errJobUnsuccessful makes `trigger --wait` exit 1 when the job failed or was cancelled.
+var errJobUnsuccessful = errors.New("the job did not complete")
+
+// pollEvery is how often `trigger --wait` reads the job's progress.
+const pollEvery = 200 * time.Millisecond
+
+// run is the composition root. It returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "configuration error:\n%v\n", err)
+		return 2
+	}
+	logger := logging.New(stderr, cfg.LogLevel, cfg.LogFormat).With("program", "reindexer")
+	if len(args) == 0 {
+		err = serve(ctx, cfg, logger)
+	} else {
+		err = command(ctx, cfg, logger, args, stdout)
+	}
+	var se *service.Error
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errJobUnsuccessful):
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	case errors.As(err, &se) || errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "error:", err)
+		return 2
+	}
+	logger.Error("reindexer failed", "error", err)
+	return 1
+}
+
+// serve runs the worker with health endpoints until ctx ends.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	logger.Info("starting", "config", cfg.String())
+	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "reindexer", MaxConns: 10})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	logger.Info("health endpoints listening", "addr", l.Addr().String())
+	h := newHealth(p.Checks())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		h.ready.Store(false) // out of rotation first, then stop
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	// The relay publishes jobs the CLI recorded, so the reindexer needs no API running.
+	relay := p.Relay()
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return p.RunReindex(gctx) })
+	err = g.Wait()
+	logger.Info("stopped")
+	return err
+}
+
+// command runs one CLI command against the database.
+func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	switch args[0] {
+	case "trigger", "status", "cancel":
+	default:
+		return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	model := fs.String("embed-model", "", "re-embed with this Ollama embedding model")
+	wait := fs.Bool("wait", false, "follow the job until it ends")
+	// Flags may come before or after the positional argument.
+	var positional []string
+	rest := args[1:]
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v\n%s", errUsage, err, usage)
+		}
+		if rest = fs.Args(); len(rest) > 0 {
+			positional, rest = append(positional, rest[0]), rest[1:]
+		}
+	}
+	if len(positional) != 1 {
+		return fmt.Errorf("%w: %s needs exactly one argument\n%s", errUsage, args[0], usage)
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := postgres.CheckSchema(ctx, pool); err != nil {
+		return err
+	}
+	st := store.New(pool)
+	jobs := service.NewReindex(st, service.NewAuditor(st, logger), service.ReindexConfig{}, logger)
+	switch args[0] {
+	case "trigger":
+		j, err := jobs.Start(ctx, nil, positional[0], service.ReindexParams{EmbedModel: *model})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "queued %s job\n%s\n", j.Kind, j.ID)
+		if !*wait {
+			return nil
+		}
+		return follow(ctx, jobs, j, stdout)
+	case "status":
+		j, err := jobs.Get(ctx, nil, positional[0])
+		if err != nil {
+			return err
+		}
+		printJob(stdout, j)
+		return nil
+	default:
+		j, err := jobs.Cancel(ctx, nil, positional[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cancel requested; the job is %s\n", j.Status)
+		return nil
+	}
+}
+
+// follow prints a progress line whenever the job moves, until it ends; the last
+// line is the job's id.
+func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdout io.Writer) error {
+	last := ""
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		if line := progressLine(j); line != last {
+			fmt.Fprintln(stdout, line)
+			last = line
+		}
+		if !j.Active() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		var err error
+		if j, err = jobs.Get(ctx, nil, j.ID); err != nil {
+			return err
+		}
+	}
+	result, _ := json.Marshal(j.Result)
+	fmt.Fprintf(stdout, "%s job %s: %s\n", j.Kind, j.Status, result)
+	if j.Error != nil {
+		fmt.Fprintf(stdout, "error: %s\n", *j.Error)
+	}
+	fmt.Fprintln(stdout, j.ID)
+	if j.Status != store.JobCompleted {
+		return fmt.Errorf("%w: it ended %s", errJobUnsuccessful, j.Status)
+	}
+	return nil
+}
+
+// progressLine renders a job's progress as a bar: [#####-----]  50% 5000/10000 running.
+func progressLine(j store.ReindexJob) string {
+	const width = 30
+	p := j.Progress
+	frac := 0.0
+	if p.Total > 0 {
+		frac = min(1, float64(p.Done)/float64(p.Total))
+	}
+	if j.Status == store.JobCompleted {
+		frac = 1
+	}
+	n := int(frac * width)
+	line := fmt.Sprintf("[%s%s] %3.0f%% %d/%d %s", strings.Repeat("#", n), strings.Repeat("-", width-n), frac*100, p.Done, p.Total, j.Status)
+	if p.Failed > 0 {
+		line += fmt.Sprintf(" (%d failed)", p.Failed)
+	}
+	return line
+}
+
+func printJob(w io.Writer, j store.ReindexJob) {
+	fmt.Fprintf(w, "id:       %s\nkind:     %s\nstatus:   %s\nprogress: %s\n", j.ID, j.Kind, j.Status, progressLine(j))
+	params, _ := json.Marshal(j.Params)
+	result, _ := json.Marshal(j.Result)
+	fmt.Fprintf(w, "params:   %s\nresult:   %s\ncreated:  %s\n", params, result, j.CreatedAt.Format(time.RFC3339))
+	if j.Error != nil {
+		fmt.Fprintf(w, "error:    %s\n", *j.Error)
+	}
+}

@@ -1,0 +1,331 @@
+package api
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/youworker/youworker/pkg/service"
+)
+
+// Web sessions keep no server-side state, so any API replica can serve any request:
+// the cookie holds the API key, a CSRF token and an expiry, sealed with AES-GCM under
+// a secret every replica shares. The key inside stays what authorizes each request,
+// so revoking it ends every session built on it at once.
+const (
+	sessionCookie     = "yw_session"
+	sessionCookieTLS  = "__Host-yw_session"
+	sessionTTL        = 12 * time.Hour
+	sessionSecretFile = "web-session.secret"
+	// HeaderCSRF carries the session's CSRF token on every cookie-authenticated write;
+	// only JavaScript of this origin can read the token and set the header.
+	HeaderCSRF = "X-CSRF-Token"
+)
+
+// sessionAAD binds sealed cookies to their purpose and format version.
+var sessionAAD = []byte("youworker web session v1")
+
+// webSession is what a session cookie carries.
+type webSession struct {
+	Key     string `json:"k"`
+	CSRF    string `json:"c"`
+	Expires int64  `json:"x"`
+}
+
+// sessionSealer seals and opens session cookies.
+type sessionSealer struct {
+	aead cipher.AEAD
+}
+
+// newSessionSealer keys the sealer with the configured secret (base64, at least 32
+// bytes: what every replica must share), else with the secret kept in dataDir,
+// created on first start. When neither works, a process-local secret still makes
+// sign-in work, and the log says why sessions will not survive a restart.
+func newSessionSealer(configured, dataDir string, logger *slog.Logger) *sessionSealer {
+	if configured != "" {
+		if secret, err := base64.StdEncoding.DecodeString(configured); err == nil && len(secret) >= 32 {
+			return sealerFromSecret(secret)
+		}
+		logger.Warn("the configured web session secret is not base64 of at least 32 bytes; using the data dir's")
+	}
+	secret, err := loadSessionSecret(dataDir)
+	if err != nil {
+		logger.Warn("web session secret cannot be kept; sessions end when this process stops", "error", err)
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	return sealerFromSecret(secret)
+}
+
+func sealerFromSecret(secret []byte) *sessionSealer {
+	block, err := aes.NewCipher(secret[:32])
+	if err != nil {
+		panic(err) // 32 bytes is always a valid AES key
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &sessionSealer{aead: aead}
+}
+
+// loadSessionSecret reads the 32-byte secret from dataDir, or creates it there.
+func loadSessionSecret(dataDir string) ([]byte, error) {
+	name := filepath.Join(dataDir, sessionSecretFile)
+	if b, err := os.ReadFile(name); err == nil {
+		secret, err := base64.StdEncoding.DecodeString(string(b))
+		if err != nil || len(secret) < 32 {
+			return nil, fmt.Errorf("%s is not a base64 secret of at least 32 bytes", sessionSecretFile)
+		}
+		return secret, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read session secret: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	// O_EXCL: when two processes start together, one wins and the other reads its secret.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadSessionSecret(dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create session secret: %w", err)
+	}
+	_, err = f.WriteString(base64.StdEncoding.EncodeToString(secret))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write session secret: %w", err)
+	}
+	return secret, nil
+}
+
+func (ss *sessionSealer) seal(sess webSession) (string, error) {
+	plain, err := json.Marshal(sess)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, ss.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(ss.aead.Seal(nonce, nonce, plain, sessionAAD)), nil
+}
+
+// open returns the session in a cookie value, or false when it is forged, damaged
+// or expired.
+func (ss *sessionSealer) open(value string, now time.Time) (webSession, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < ss.aead.NonceSize()+ss.aead.Overhead() {
+		return webSession{}, false
+	}
+	n := ss.aead.NonceSize()
+	plain, err := ss.aead.Open(nil, raw[:n], raw[n:], sessionAAD)
+	if err != nil {
+		return webSession{}, false
+	}
+	var sess webSession
+	if json.Unmarshal(plain, &sess) != nil || sess.Key == "" || now.Unix() >= sess.Expires {
+		return webSession{}, false
+	}
+	return sess, true
+}
+
+// secureRequest reports whether the browser reached us over TLS, directly or through
+// a trusted proxy; only then may the cookie be Secure (and use the __Host- prefix).
+func (s *Server) secureRequest(c echo.Context) bool {
+	if c.Request().TLS != nil {
+		return true
+	}
+	if c.Request().Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	peer := net.ParseIP(echo.ExtractIPDirect()(c.Request()))
+	for _, n := range s.deps.Config.TrustedProxies {
+		if peer != nil && n.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) sessionCookieName(c echo.Context) string {
+	if s.secureRequest(c) {
+		return sessionCookieTLS
+	}
+	return sessionCookie
+}
+
+// readSession returns the request's session, if it carries a valid one.
+func (s *Server) readSession(c echo.Context) (webSession, bool) {
+	w := webState(c)
+	if w == nil {
+		return webSession{}, false
+	}
+	for _, name := range []string{sessionCookieTLS, sessionCookie} {
+		if ck, err := c.Cookie(name); err == nil {
+			if sess, ok := w.sessions.open(ck.Value, time.Now()); ok {
+				return sess, true
+			}
+		}
+	}
+	return webSession{}, false
+}
+
+// sessionKey returns the API key behind a web UI session cookie, or "" when the
+// request carries none. A cookie-authenticated write without a valid CSRF token is
+// an error.
+func (s *Server) sessionKey(c echo.Context) (string, error) {
+	sess, ok := s.readSession(c)
+	if !ok {
+		return "", nil
+	}
+	if err := checkCSRF(c, sess); err != nil {
+		return "", err
+	}
+	return sess.Key, nil
+}
+
+// checkCSRF lets reads through and requires the session's token in X-CSRF-Token on
+// every other method, plus a same-origin Origin header when the browser sends one.
+func checkCSRF(c echo.Context, sess webSession) error {
+	switch c.Request().Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if !sameOrigin(c) {
+		return service.Errorf(service.CodeForbidden, "cross-origin requests may not use the session cookie")
+	}
+	token := c.Request().Header.Get(HeaderCSRF)
+	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) != 1 {
+		return service.Errorf(service.CodeForbidden, "missing or wrong %s header; reload the page", HeaderCSRF)
+	}
+	return nil
+}
+
+// sameOrigin is true when the request has no Origin (not a browser fetch) or one
+// whose host is the host the request was sent to.
+func sameOrigin(c echo.Context) bool {
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && u.Host == c.Request().Host
+}
+
+type webSessionRequest struct {
+	Key string `json:"key"`
+}
+
+// webSessionView is what the UI learns about its session; never the key.
+type webSessionView struct {
+	CSRFToken string     `json:"csrf_token"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	Me        service.Me `json:"me"`
+}
+
+// createWebSession signs in with an API key: the key is checked like any request's,
+// then sealed into an HttpOnly, SameSite=Strict cookie.
+func (s *Server) createWebSession(c echo.Context) error {
+	if !sameOrigin(c) {
+		return service.Errorf(service.CodeForbidden, "sign in from this server's own page")
+	}
+	var req webSessionRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if req.Key == "" {
+		return &service.Error{Code: service.CodeInvalid, Message: "key: required",
+			Fields: []service.FieldError{{Field: "key", Message: "required"}}}
+	}
+	p, err := s.deps.Users.Authenticate(ctx, req.Key)
+	if err != nil {
+		// Failed attempts are limited per client address, as for API requests.
+		if !s.limiter.allow("ip:"+c.RealIP(), c) {
+			return service.Errorf(service.CodeRateLimited, "too many sign-in attempts")
+		}
+		return err
+	}
+	me, err := s.deps.Users.Me(ctx, p)
+	if err != nil {
+		return err
+	}
+	sess := webSession{Key: req.Key, CSRF: randomToken(), Expires: time.Now().Add(sessionTTL).Unix()}
+	value, err := webState(c).sessions.seal(sess)
+	if err != nil {
+		return fmt.Errorf("seal web session: %w", err)
+	}
+	c.SetCookie(s.sessionCookieFor(c, value, int(sessionTTL.Seconds())))
+	if s.deps.Audit != nil {
+		s.deps.Audit.Record(ctx, nil, &p, "web.sign_in", "user", p.UserID, service.OutcomeSuccess, nil)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
+}
+
+// getWebSession tells the page whether it is signed in, and gives it the CSRF token
+// again after a reload (the token lives in page memory only).
+func (s *Server) getWebSession(c echo.Context) error {
+	sess, ok := s.readSession(c)
+	if !ok {
+		return service.Errorf(service.CodeUnauthenticated, "not signed in")
+	}
+	ctx := c.Request().Context()
+	p, err := s.deps.Users.Authenticate(ctx, sess.Key)
+	if err != nil {
+		// The key was revoked: the cookie is worthless, so drop it.
+		c.SetCookie(s.sessionCookieFor(c, "", -1))
+		return err
+	}
+	me, err := s.deps.Users.Me(ctx, p)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
+}
+
+// deleteWebSession signs out: the browser drops the cookie. It needs the CSRF token,
+// so another site cannot sign the user out.
+func (s *Server) deleteWebSession(c echo.Context) error {
+	if sess, ok := s.readSession(c); ok {
+		if err := checkCSRF(c, sess); err != nil {
+			return err
+		}
+	}
+	c.SetCookie(s.sessionCookieFor(c, "", -1))
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) sessionCookieFor(c echo.Context, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: s.sessionCookieName(c), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secureRequest(c), SameSite: http.SameSiteStrictMode}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

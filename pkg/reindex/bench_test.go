@@ -1,0 +1,103 @@
+package reindex
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// BenchmarkReindex measures the jobs on 100,000 chunks (2,000 documents of 50) in the
+// embedded vector store with the lexical embedder at its default dimension, and
+// prints a table. Run it with `make bench-reindex`.
+func BenchmarkReindex(b *testing.B) {
+	const docs, chunksPer = 2000, 50
+	f := newFixtureDim(b, Config{CatchUpMargin: time.Millisecond}, embed.DefaultLexicalDim)
+	emb := f.emb
+	f.seed(50, 10, docs, chunksPer)
+	ctx := context.Background()
+	points := float64(docs * chunksPer)
+	var table [][3]string
+
+	b.Run("acl-sync", func(b *testing.B) {
+		var d time.Duration
+		for b.Loop() {
+			_, err := f.pool.Exec(ctx, `UPDATE documents SET acl_version = acl_version + 1`)
+			require.NoError(b, err)
+			start := time.Now()
+			f.run(f.start(store.KindACLSync, nil).ID, store.JobCompleted)
+			d = time.Since(start)
+		}
+		b.ReportMetric(points/d.Seconds(), "points/s")
+		table = append(table, [3]string{"ACL sync", fmt.Sprintf("%.0f points/s", points/d.Seconds()), d.Round(time.Millisecond).String()})
+	})
+	b.Run("re-embed", func(b *testing.B) {
+		var d time.Duration
+		for b.Loop() {
+			start := time.Now()
+			f.run(f.start(store.KindReEmbed, nil).ID, store.JobCompleted)
+			d = time.Since(start)
+		}
+		b.ReportMetric(points/d.Seconds(), "chunks/s")
+		table = append(table, [3]string{"re-embed (lexical, rebuild)", fmt.Sprintf("%.0f chunks/s", points/d.Seconds()), d.Round(time.Millisecond).String()})
+	})
+	b.Run("embedder-ceiling", func(b *testing.B) {
+		chunks, err := f.st.ReadyChunksAfter(ctx, "", 0, docs*chunksPer)
+		require.NoError(b, err)
+		var d time.Duration
+		for b.Loop() {
+			start := time.Now()
+			_, err := f.runner.embedPoints(ctx, emb, chunks)
+			require.NoError(b, err)
+			d = time.Since(start)
+		}
+		b.ReportMetric(points/d.Seconds(), "chunks/s")
+		table = append(table, [3]string{"lexical embedder alone (ceiling)", fmt.Sprintf("%.0f chunks/s", points/d.Seconds()), d.Round(time.Millisecond).String()})
+	})
+	b.Run("search-10-groups", func(b *testing.B) {
+		// A user in all ten groups: the access filter matches most of the index.
+		u, err := f.st.CreateUser(ctx, "reader", false)
+		require.NoError(b, err)
+		for _, g := range f.groups {
+			_, err := f.st.AddMember(ctx, g, u.ID, store.RoleMember)
+			require.NoError(b, err)
+		}
+		p := access.Principal{UserID: u.ID, GroupIDs: f.groups}
+		search := service.NewSearch(f.st, f.ix)
+		var lat []time.Duration
+		for b.Loop() {
+			lat = lat[:0]
+			for i := range 300 {
+				start := time.Now()
+				hits, err := search.Search(ctx, p, service.SearchRequest{Query: fmt.Sprintf("topic%d subject%d", i%17, i%29), Limit: 8})
+				lat = append(lat, time.Since(start))
+				require.NoError(b, err)
+				require.NotEmpty(b, hits)
+			}
+		}
+		slices.Sort(lat)
+		p50, p99 := lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+		table = append(table, [3]string{"ACL-filtered search, user in 10 groups",
+			fmt.Sprintf("p50 %s  p99 %s", p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond)), fmt.Sprintf("%d queries", len(lat))})
+	})
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "\nre-index on %d chunks (%d documents), embedded vector store, lexical-v1:%d\n", docs*chunksPer, docs, emb.Identity().Dim)
+	fmt.Fprintln(w, "measure\tresult\ttime")
+	for _, r := range table {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
+	}
+	_ = w.Flush()
+}

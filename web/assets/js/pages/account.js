@@ -1,0 +1,47 @@
+// Account: who I am, my groups, my API keys (create, copy once, revoke).
+import { api } from '../api.js';
+import { h, replace, when } from '../dom.js';
+import { badge, button, confirmAction, empty, fail, pageHead, secretOnce, toast } from '../ui.js';
+
+export function mount(main, ctx) {
+  const keys = h('tbody');
+  const me = ctx.me;
+  replace(main, h('div', { class: 'page' }, pageHead('Account'),
+    h('section', { class: 'card', 'aria-labelledby': 'me-title' },
+      h('h2', { id: 'me-title', text: me.name }),
+      h('p', null, me.is_admin ? badge('admin', 'Administrator') : badge('member', 'User')),
+      h('h3', { text: 'Groups' }),
+      me.groups?.length ? h('ul', { class: 'chips' }, me.groups.map((g) => h('li', null, h('a', { href: `#/groups/${g.id}`, class: 'chip', text: `${g.name} · ${g.role}` })))) : empty('No groups.')),
+    h('section', { class: 'card', 'aria-labelledby': 'keys-title' },
+      h('div', { class: 'row between' }, h('h2', { id: 'keys-title', text: 'API keys' }),
+        button('New key', create, { kind: 'primary', iconName: 'plus' })),
+      h('p', { class: 'muted', text: 'Keys let scripts and other clients act as you. Revoking a key also signs out every browser that signed in with it.' }),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'keys' },
+        h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys)))));
+
+  async function load() {
+    try {
+      const res = await api('GET', '/v1/me/keys');
+      replace(keys, res.keys.map((k) => h('tr', null,
+        h('th', { scope: 'row' }, h('code', { text: `${k.prefix}…` })),
+        h('td', null, when(k.created_at)), h('td', null, when(k.last_used_at)),
+        h('td', { class: 'actions' }, button(`Revoke key ${k.prefix}`, () => revoke(k), { kind: 'ghost', iconName: 'trash', iconOnly: true })))));
+    } catch (err) { fail(err); }
+  }
+
+  async function create() {
+    try {
+      const k = await api('POST', '/v1/me/keys');
+      secretOnce('Your new API key', k.key);
+      load();
+    } catch (err) { fail(err); }
+  }
+
+  async function revoke(k) {
+    if (!await confirmAction('Revoke key', `Revoke the key ${k.prefix}…? Clients using it stop working at once — including this browser, if you signed in with it.`, 'Revoke')) return;
+    try { await api('DELETE', `/v1/me/keys/${k.id}`); toast('Key revoked'); load(); } catch (err) { fail(err); }
+  }
+
+  load();
+  return {};
+}

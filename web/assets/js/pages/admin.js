@@ -1,0 +1,177 @@
+// Admin: users and their keys, re-index jobs with live progress, the audit log.
+import { api, qs } from '../api.js';
+import { h, replace, when } from '../dom.js';
+import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
+
+const KINDS = [
+  ['group-migration', 'Group migration', 'Give every user a personal group and move ungrouped documents into it.'],
+  ['acl-sync', 'ACL sync', 'Rewrite the access fields of every vector from the database.'],
+  ['re-embed', 'Re-embed', 'Embed every passage again into a new collection, then switch search to it.'],
+  ['verify', 'Verify and repair', 'Compare the database and the vector index; repair what differs.'],
+];
+const TABS = [['users', 'Users'], ['jobs', 'Re-index jobs'], ['audit', 'Audit log']];
+
+export function mount(main, ctx) {
+  let tab = TABS.some(([t]) => t === ctx.params[0]) ? ctx.params[0] : 'users';
+  let timer = 0;
+  let disposed = false;
+  const panel = h('div', { class: 'tab-panel', role: 'tabpanel', tabindex: '0' });
+  const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Admin sections' });
+
+  function paintTabs() {
+    replace(tabs, TABS.map(([t, label]) => h('button', {
+      type: 'button', role: 'tab', class: 'tab', id: `tab-${t}`, 'aria-selected': String(t === tab), tabindex: t === tab ? '0' : '-1',
+      onclick: () => ctx.navigate(`admin/${t}`),
+      onkeydown: (e) => {
+        const i = TABS.findIndex(([x]) => x === tab);
+        const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+        if (step) { ctx.navigate(`admin/${TABS[(i + step + TABS.length) % TABS.length][0]}`); setTimeout(() => tabs.querySelector('[aria-selected="true"]')?.focus()); }
+      },
+    }, label)));
+    panel.setAttribute('aria-labelledby', `tab-${tab}`);
+  }
+
+  replace(main, h('div', { class: 'page' }, pageHead('Administration'), tabs, panel));
+
+  function show() {
+    clearTimeout(timer);
+    paintTabs();
+    replace(panel);
+    ({ users, jobs, audit })[tab]();
+  }
+
+  // Users and their keys.
+  async function users() {
+    const name = h('input', { required: true, maxlength: 64, pattern: '[A-Za-z0-9._\\-]{1,64}', autocomplete: 'off', 'data-testid': 'new-user-name' });
+    const isAdmin = h('input', { type: 'checkbox' });
+    const body = h('tbody');
+    replace(panel,
+      h('section', { class: 'card' }, h('h2', { text: 'New user' }), h('form', {
+        class: 'row wrap end-align',
+        async onsubmit(e) {
+          e.preventDefault();
+          try {
+            const res = await api('POST', '/v1/admin/users', { name: name.value.trim(), is_admin: isAdmin.checked });
+            name.value = '';
+            isAdmin.checked = false;
+            secretOnce(`API key for ${res.user.name}`, res.key);
+            load();
+          } catch (err) { fail(err); }
+        },
+      }, field('Name', name, 'Letters, digits, “.”, “_” and “-”.'), h('label', { class: 'check' }, isAdmin, ' Administrator'),
+      button('Create user', null, { kind: 'primary', type: 'submit', iconName: 'plus' }))),
+      h('section', { class: 'card' }, h('h2', { text: 'Users' }), h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'users' },
+        h('thead', null, h('tr', null, ['Name', 'Role', 'Created', ''].map((t) => h('th', { scope: 'col', text: t })))), body))));
+    async function load() {
+      try {
+        const res = await api('GET', '/v1/admin/users?limit=200');
+        replace(body, res.users.map((u) => h('tr', null,
+          h('th', { scope: 'row', text: u.name }), h('td', null, u.is_admin ? badge('admin') : badge('member', 'user')),
+          h('td', null, when(u.created_at)),
+          h('td', { class: 'actions' }, h('div', { class: 'row' },
+            button(`Keys of ${u.name}`, () => userKeys(u), { kind: 'ghost' }),
+            u.id === ctx.me.id ? null : button(`Delete ${u.name}`, () => removeUser(u), { kind: 'ghost', iconName: 'trash', iconOnly: true }))))));
+      } catch (err) { fail(err); }
+    }
+    async function removeUser(u) {
+      if (!await confirmAction('Delete user', `Delete ${u.name}? Their documents, vectors and chats are deleted too.`)) return;
+      try { await api('DELETE', `/v1/admin/users/${u.id}`); toast(`${u.name} deleted`); load(); } catch (err) { fail(err); }
+    }
+    load();
+  }
+
+  function userKeys(u) {
+    const body = h('tbody');
+    const load = async () => {
+      try {
+        const res = await api('GET', `/v1/admin/users/${u.id}/keys`);
+        replace(body, res.keys.length ? res.keys.map((k) => h('tr', null,
+          h('th', { scope: 'row' }, h('code', { text: `${k.prefix}…` })), h('td', null, when(k.created_at)), h('td', null, when(k.last_used_at)),
+          h('td', null, button(`Revoke ${k.prefix}`, async () => {
+            if (!await confirmAction('Revoke key', `Revoke ${u.name}'s key ${k.prefix}…?`, 'Revoke')) return;
+            try { await api('DELETE', `/v1/admin/users/${u.id}/keys/${k.id}`); toast('Key revoked'); load(); } catch (err) { fail(err); }
+          }, { kind: 'ghost', iconName: 'trash', iconOnly: true })))) : h('tr', null, h('td', { colspan: 4, text: 'No keys.' })));
+      } catch (err) { fail(err); }
+    };
+    dialog(`Keys of ${u.name}`, () => h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+      h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), body)));
+    load();
+  }
+
+  // Re-index jobs.
+  async function jobs() {
+    const model = h('input', { placeholder: 'configured model', autocomplete: 'off' });
+    const list = h('tbody');
+    const unavailable = h('p', { class: 'notice', hidden: true, 'data-testid': 'jobs-unavailable', text: 'Re-index jobs are not available on this server yet.' });
+    replace(panel,
+      h('section', { class: 'card' }, h('h2', { text: 'Start a job' }),
+        h('div', { class: 'grid' }, KINDS.map(([kind, label, text]) => h('div', { class: 'job-kind' },
+          h('h3', { text: label }), h('p', { class: 'small muted', text }),
+          kind === 're-embed' ? field('Embedding model', model) : null,
+          button(`Start ${label.toLowerCase()}`, () => start(kind), { kind: 'primary' }))))),
+      h('section', { class: 'card' }, h('h2', { text: 'Jobs' }), unavailable, h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'jobs' },
+        h('thead', null, h('tr', null, ['Kind', 'Status', 'Progress', 'Started', 'Finished', ''].map((t) => h('th', { scope: 'col', text: t })))), list))));
+    async function start(kind) {
+      const body = { kind };
+      if (kind === 're-embed' && model.value.trim()) body.embed_model = model.value.trim();
+      try { await api('POST', '/v1/admin/reindex', body); toast(`${kind} started`); load(); } catch (err) { fail(err); }
+    }
+    async function cancel(j) {
+      try { await api('POST', `/v1/admin/reindex/${j.id}/cancel`); toast('Cancelling…'); load(); } catch (err) { fail(err); }
+    }
+    async function load() {
+      clearTimeout(timer);
+      let res;
+      try { res = await api('GET', '/v1/admin/reindex?limit=50'); } catch (err) {
+        if (err.status === 404 || err.status === 405) { unavailable.hidden = false; return; }
+        fail(err);
+      }
+      if (disposed || tab !== 'jobs') return;
+      const items = res?.jobs || [];
+      replace(list, items.length ? items.map((j) => {
+        const p = j.progress || { total: 0, done: 0, failed: 0 };
+        return h('tr', { dataset: { status: j.status } },
+          h('th', { scope: 'row', text: j.kind }), h('td', null, badge(j.status), j.error ? h('div', { class: 'small error-text', text: j.error.message || String(j.error) }) : null),
+          h('td', null, h('progress', { max: p.total || 1, value: p.total ? p.done : (j.status === 'completed' ? 1 : 0), 'aria-label': `${j.kind} progress` }),
+            h('span', { class: 'small muted', text: ` ${p.done}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}` })),
+          h('td', null, when(j.started_at)), h('td', null, when(j.finished_at)),
+          h('td', null, ['queued', 'running'].includes(j.status) ? button('Cancel', () => cancel(j), { kind: 'ghost' }) : null));
+      }) : h('tr', null, h('td', { colspan: 6, text: 'No jobs yet.' })));
+      const active = items.some((j) => ['queued', 'running'].includes(j.status));
+      timer = setTimeout(load, active ? 1000 : 5000);
+    }
+    load();
+  }
+
+  // Audit log.
+  async function audit() {
+    const action = h('input', { placeholder: 'e.g. document.share', autocomplete: 'off' });
+    const body = h('tbody');
+    const more = button('Load more', () => load(true), { kind: 'ghost' });
+    let cursor = null;
+    replace(panel, h('section', { class: 'card' },
+      h('form', { class: 'row wrap end-align', onsubmit: (e) => { e.preventDefault(); load(false); } },
+        field('Action', action), button('Filter', null, { type: 'submit' })),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'audit' },
+        h('thead', null, h('tr', null, ['When', 'Who', 'Action', 'Target', 'Outcome', 'From'].map((t) => h('th', { scope: 'col', text: t })))), body)),
+      more));
+    async function load(append) {
+      try {
+        const res = await api('GET', `/v1/admin/audit${qs({ action: action.value.trim(), cursor: append ? cursor : '', limit: 100 })}`);
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        const rows = res.entries.map((e) => h('tr', null,
+          h('td', null, when(e.at)), h('td', { text: e.actor_name }), h('td', null, h('code', { text: e.action })),
+          h('td', { class: 'small', text: `${e.target_type} ${e.target_id}` }), h('td', null, badge(e.outcome)), h('td', { class: 'small muted', text: e.client_ip })));
+        if (append) body.append(...rows); else replace(body, rows.length ? rows : h('tr', null, h('td', { colspan: 6, text: 'Nothing recorded.' })));
+      } catch (err) { fail(err); }
+    }
+    load(false);
+  }
+
+  show();
+  return {
+    update(params) { tab = TABS.some(([t]) => t === params[0]) ? params[0] : 'users'; show(); },
+    dispose() { disposed = true; clearTimeout(timer); },
+  };
+}

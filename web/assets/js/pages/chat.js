@@ -1,0 +1,396 @@
+// Chat: sessions, streamed answers with live tool calls and citations, stop, and a
+// stream that resumes by itself after a reload or a dropped connection.
+import { api, followTurn } from '../api.js';
+import { h, icon, replace, when } from '../dom.js';
+import { renderMarkdown } from '../markdown.js';
+import { badge, button, confirmAction, dialog, empty, fail, field, toast } from '../ui.js';
+
+const LIVE = new Set(['queued', 'running']);
+const snapshotKey = (turnId) => `yw.turn.${turnId}`;
+
+export function mount(main, ctx) {
+  let sessions = [];
+  let current = ctx.params[0] || '';
+  let live = null; // { turnId, view, follower }
+  let disposed = false;
+  let loadSeq = 0;
+
+  const sessionList = h('ul', { class: 'list sessions-list', 'aria-label': 'Conversations', 'data-testid': 'sessions' });
+  const aside = h('aside', { class: 'chat-sessions', 'aria-label': 'Conversations' },
+    button('New chat', () => newChat(), { kind: 'primary', iconName: 'plus' }), sessionList);
+  const title = h('h1', { class: 'chat-title', text: 'New chat' });
+  const log = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', 'data-testid': 'messages' });
+  const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
+  const input = h('textarea', { rows: 1, placeholder: 'Ask about your documents…', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 32000 });
+  const tools = h('input', { type: 'checkbox', checked: true, 'data-testid': 'tools-toggle' });
+  const send = button('Send', null, { kind: 'primary', iconName: 'send', iconOnly: true, type: 'submit' });
+  const stop = button('Stop', () => cancelLive(), { kind: 'danger', iconName: 'stop', iconOnly: true });
+  stop.hidden = true;
+  stop.dataset.testid = 'stop';
+  const toggleAside = button('Conversations', () => aside.classList.toggle('open'), { kind: 'ghost', iconName: 'menu', iconOnly: true });
+  toggleAside.classList.add('only-narrow');
+  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } },
+    input,
+    h('div', { class: 'composer-bar' },
+      h('label', { class: 'check small', title: 'Let the assistant call tools (search, MCP servers) for this message' }, tools, ' Tools'),
+      h('span', { class: 'grow' }), stop, send));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+  input.addEventListener('input', autosize);
+
+  replace(main, h('div', { class: 'chat' }, aside,
+    h('section', { class: 'conversation', 'aria-labelledby': 'chat-title' },
+      h('div', { class: 'chat-head' }, toggleAside, title), log, announcer, form)));
+  title.id = 'chat-title';
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 240)}px`;
+  }
+
+  function setBusy(busy) {
+    stop.hidden = !busy;
+    send.hidden = busy;
+  }
+
+  // Sessions.
+  async function loadSessions() {
+    try {
+      sessions = (await api('GET', '/v1/chat/sessions?limit=200')).sessions;
+    } catch (err) {
+      if (err.status === 404) {
+        replace(log, h('p', { class: 'notice', 'data-testid': 'chat-unavailable', text: 'Chat is not available on this server yet.' }));
+        form.hidden = true;
+        return;
+      }
+      return fail(err);
+    }
+    paintSessions();
+  }
+
+  function paintSessions() {
+    replace(sessionList, sessions.length ? sessions.map((s) => h('li', { class: 'session' },
+      h('a', { href: `#/chat/${s.id}`, class: ['list-item', s.id === current && 'active'], 'aria-current': s.id === current ? 'page' : null, onclick: () => aside.classList.remove('open') },
+        h('span', { class: 'session-text' }, h('span', { class: 'ellipsis', text: s.title || 'Untitled' }), h('span', { class: 'small muted' }, when(s.updated_at)))),
+      h('div', { class: 'session-actions' },
+        button(`Rename ${s.title || 'chat'}`, () => rename(s), { kind: 'ghost', iconName: 'edit', iconOnly: true }),
+        button(`Delete ${s.title || 'chat'}`, () => remove(s), { kind: 'ghost', iconName: 'trash', iconOnly: true })))) : empty('No conversations yet.'));
+  }
+
+  function newChat() {
+    current = '';
+    if (location.hash !== '#/chat') ctx.navigate('chat'); else open();
+    input.focus();
+  }
+
+  function rename(s) {
+    const name = h('input', { value: s.title || '', required: true, maxlength: 200 });
+    dialog('Rename chat', (close) => h('form', {
+      class: 'stack',
+      async onsubmit(e) {
+        e.preventDefault();
+        try {
+          const upd = await api('PATCH', `/v1/chat/sessions/${s.id}`, { title: name.value.trim() });
+          Object.assign(s, upd);
+          if (s.id === current) title.textContent = upd.title;
+          paintSessions();
+          close();
+        } catch (err) { fail(err); }
+      },
+    }, field('Title', name), h('div', { class: 'row end' }, button('Cancel', () => close(), { kind: 'ghost' }), button('Save', null, { kind: 'primary', type: 'submit' }))));
+    name.select();
+  }
+
+  async function remove(s) {
+    if (!await confirmAction('Delete chat', `Delete “${s.title || 'Untitled'}” and all its messages?`)) return;
+    try {
+      await api('DELETE', `/v1/chat/sessions/${s.id}`);
+      sessions = sessions.filter((x) => x.id !== s.id);
+      if (s.id === current) newChat(); else paintSessions();
+    } catch (err) { fail(err); }
+  }
+
+  // One conversation.
+  async function open() {
+    const seq = ++loadSeq;
+    stopLive();
+    paintSessions();
+    if (!current) {
+      title.textContent = 'New chat';
+      replace(log, h('div', { class: 'welcome' }, h('h2', { text: 'What would you like to know?' }),
+        h('p', { class: 'muted', text: 'Answers come from the documents you can see, with citations. Press Enter to send, Shift+Enter for a new line.' })));
+      return;
+    }
+    let data;
+    try { data = await api('GET', `/v1/chat/sessions/${current}`); } catch (err) {
+      if (err.status === 404) { toast('That conversation no longer exists'); return newChat(); }
+      return fail(err);
+    }
+    if (seq !== loadSeq || disposed) return;
+    title.textContent = data.session.title || 'Untitled';
+    replace(log);
+    const answered = new Set(data.messages.filter((m) => m.role === 'assistant').map((m) => m.turn_id));
+    let lastQuestion = '';
+    for (const m of data.messages) {
+      if (m.role === 'user') {
+        lastQuestion = m.content;
+        log.append(userBubble(m.content));
+        if (m.turn_id && !answered.has(m.turn_id)) await resumeOrShow(m.turn_id, lastQuestion, seq);
+      } else if (m.role === 'assistant') {
+        const view = turnView(lastQuestion);
+        view.state.text = m.content;
+        view.state.status = 'completed';
+        log.append(view.node);
+        view.paint();
+        if (m.turn_id) api('GET', `/v1/chat/turns/${m.turn_id}`).then((t) => { view.fromTurn(t, true); }).catch(() => {});
+      }
+    }
+    scrollDown(true);
+  }
+
+  // A turn without an answer message is still running (resume it) or ended without one.
+  async function resumeOrShow(turnId, question, seq) {
+    let turn;
+    try { turn = await api('GET', `/v1/chat/turns/${turnId}`); } catch { return; }
+    if (seq !== loadSeq) return;
+    const view = turnView(question);
+    log.append(view.node);
+    if (LIVE.has(turn.status)) {
+      const snap = readSnapshot(turnId);
+      if (snap) Object.assign(view.state, snap.state);
+      view.state.status = 'running';
+      view.paint();
+      follow(turnId, view, snap ? snap.last : 0);
+    } else {
+      view.fromTurn(turn, false);
+    }
+  }
+
+  async function submit() {
+    const content = input.value.trim();
+    if (!content || live) return;
+    const useTools = tools.checked;
+    input.value = '';
+    autosize();
+    try {
+      if (!current) {
+        const s = await api('POST', '/v1/chat/sessions', { title: content.replace(/\s+/g, ' ').slice(0, 60) });
+        sessions.unshift(s);
+        current = s.id;
+        title.textContent = s.title;
+        replace(log);
+        history.replaceState(null, '', `#/chat/${s.id}`);
+        paintSessions();
+      }
+      log.querySelector('.welcome')?.remove();
+      log.append(userBubble(content, useTools));
+      const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools });
+      const view = turnView(content);
+      view.state.status = 'queued';
+      view.state.tools = useTools;
+      view.state.model = res.turn.model || '';
+      log.append(view.node);
+      view.paint();
+      scrollDown(true);
+      follow(res.turn.id, view, 0);
+    } catch (err) {
+      input.value = content;
+      fail(err);
+    }
+  }
+
+  function follow(turnId, view, after) {
+    setBusy(true);
+    let saveTimer = 0;
+    const save = () => {
+      saveTimer = 0;
+      try { sessionStorage.setItem(snapshotKey(turnId), JSON.stringify({ last: follower.lastEventId(), state: view.state })); } catch { /* full: resume replays */ }
+    };
+    const follower = followTurn(turnId, after, (type, data) => {
+      view.event(type, data);
+      if (type === 'turn.completed' || type === 'turn.failed' || type === 'turn.cancelled') {
+        clearTimeout(saveTimer);
+        sessionStorage.removeItem(snapshotKey(turnId));
+        announcer.textContent = type === 'turn.completed' ? 'Answer complete.' : type === 'turn.failed' ? 'The answer failed.' : 'Stopped.';
+        if (live?.turnId === turnId) { live = null; setBusy(false); }
+        const s = sessions.find((x) => x.id === current);
+        if (s) { s.updated_at = new Date().toISOString(); sessions = [s, ...sessions.filter((x) => x !== s)]; paintSessions(); }
+      } else if (!saveTimer) {
+        saveTimer = setTimeout(save, 150);
+      }
+      scrollDown(false);
+    }, (state) => {
+      view.connection(state);
+      if (state === 'reconnecting') checkGone(turnId);
+    });
+    live = { turnId, view, follower };
+  }
+
+  // A stream that keeps failing may be for a turn that is gone or already over.
+  async function checkGone(turnId) {
+    try {
+      const t = await api('GET', `/v1/chat/turns/${turnId}`);
+      if (!LIVE.has(t.status) && live?.turnId === turnId) {
+        const { view } = live;
+        stopLive();
+        view.fromTurn(t, false);
+        sessionStorage.removeItem(snapshotKey(turnId));
+      }
+    } catch (err) {
+      if (err.status === 404 && live?.turnId === turnId) stopLive();
+    }
+  }
+
+  function stopLive() {
+    if (live) live.follower.stop();
+    live = null;
+    setBusy(false);
+  }
+
+  async function cancelLive() {
+    if (!live) return;
+    try { await api('POST', `/v1/chat/turns/${live.turnId}/cancel`); } catch (err) { fail(err); }
+  }
+
+  function scrollDown(force) {
+    const near = log.scrollHeight - log.scrollTop - log.clientHeight < 120;
+    if (force || near) log.scrollTop = log.scrollHeight;
+  }
+
+  loadSessions().then(() => open());
+  input.focus();
+
+  return {
+    update(params) { current = params[0] || ''; open(); },
+    dispose() { disposed = true; stopLive(); },
+  };
+}
+
+function readSnapshot(turnId) {
+  try { return JSON.parse(sessionStorage.getItem(snapshotKey(turnId)) || 'null'); } catch { return null; }
+}
+
+function userBubble(text, useTools = true) {
+  return h('div', { class: 'msg msg-user', 'data-testid': 'msg-user' },
+    h('div', { class: 'bubble', text }),
+    useTools ? null : h('span', { class: 'small muted', text: 'tools off' }));
+}
+
+/** turnView renders one answer as it streams: text, thinking, tool calls, citations. */
+function turnView(question) {
+  const state = { status: 'queued', text: '', thinking: '', tools: true, calls: [], citations: [], error: null, model: '', usage: null };
+  const body = h('div', { class: 'md answer', 'data-testid': 'answer' });
+  const thinking = h('details', { class: 'thinking', hidden: true }, h('summary', { text: 'Reasoning' }), h('div', { class: 'small pre' }));
+  const calls = h('ul', { class: 'tool-calls', 'aria-label': 'Tool calls', 'data-testid': 'tool-calls' });
+  const cites = h('ol', { class: 'citations', 'aria-label': 'Sources', 'data-testid': 'citations' });
+  const meta = h('div', { class: 'msg-meta small muted' });
+  const node = h('article', { class: 'msg msg-assistant', 'data-testid': 'msg-assistant' },
+    h('div', { class: 'avatar', 'aria-hidden': 'true' }, icon('chat')),
+    h('div', { class: 'msg-body' }, thinking, calls, body, cites, meta));
+  let frame = 0;
+
+  const citation = (n) => {
+    const c = state.citations.find((x) => x.index === n);
+    if (!c) return null;
+    return h('button', { type: 'button', class: 'cite-ref', title: c.filename, 'aria-label': `Source ${n}: ${c.filename}`, onclick: () => openCitation(c, question) }, String(n));
+  };
+
+  function paintNow() {
+    frame = 0;
+    node.dataset.status = state.status;
+    replace(body, renderMarkdown(state.text, { citation }));
+    if (LIVE.has(state.status)) {
+      // The cursor sits at the end of the last line of text, not on a line of its own.
+      let at = body.lastElementChild;
+      while (at && ['UL', 'OL', 'BLOCKQUOTE'].includes(at.tagName) && at.lastElementChild) at = at.lastElementChild;
+      (at && at.tagName !== 'PRE' && at.tagName !== 'HR' ? at : body).append(h('span', { class: 'cursor', 'aria-hidden': 'true' }));
+    }
+    if (!state.text && LIVE.has(state.status)) body.prepend(h('span', { class: 'muted small', text: state.status === 'queued' ? 'Waiting for a worker…' : 'Thinking…' }));
+    thinking.hidden = !state.thinking;
+    thinking.lastChild.textContent = state.thinking;
+    replace(calls, state.calls.map((c) => h('li', null, h('details', { class: ['tool', `tool-${c.status}`], dataset: { status: c.status } },
+      h('summary', null, icon('tool'), h('span', { class: 'tool-name', text: c.name }),
+        c.status === 'running' ? h('span', { class: 'spinner', role: 'img', 'aria-label': 'running' }) : badge(c.status === 'ok' ? 'ready' : 'failed', c.status),
+        c.latency_ms !== undefined && c.latency_ms !== null ? h('span', { class: 'small muted', text: `${c.latency_ms} ms` }) : null),
+      h('pre', { class: 'small', text: typeof c.args === 'string' ? c.args : JSON.stringify(c.args, null, 2) }),
+      c.preview ? h('div', { class: 'small pre', text: c.preview }) : null))));
+    replace(cites, state.citations.map((c) => h('li', null, h('button', {
+      type: 'button', class: 'chip cite', 'data-testid': 'citation', onclick: () => openCitation(c, question),
+    }, h('span', { class: 'cite-n', text: String(c.index) }), h('span', { class: 'ellipsis', text: c.filename }),
+    h('span', { class: 'muted', text: ` · passage ${c.chunk_index + 1}` })))));
+    const bits = [];
+    if (state.status === 'failed') bits.push(h('span', { class: 'error-text', 'data-testid': 'turn-error', text: `Failed: ${state.error?.message || 'unknown error'}` }));
+    if (state.status === 'cancelled') bits.push(h('span', { text: 'Stopped' }));
+    if (state.connection === 'reconnecting') bits.push(h('span', { text: 'Reconnecting…' }));
+    if (state.model) bits.push(h('span', { text: state.model }));
+    if (state.usage && (state.usage.prompt_tokens || state.usage.completion_tokens)) bits.push(h('span', { text: `${state.usage.prompt_tokens} + ${state.usage.completion_tokens} tokens` }));
+    if (!state.tools) bits.push(h('span', { text: 'tools off' }));
+    replace(meta, bits.flatMap((b, i) => (i ? [' · ', b] : [b])));
+  }
+
+  const view = {
+    node,
+    state,
+    paint() { if (!frame) frame = requestAnimationFrame(paintNow); },
+    connection(s) { state.connection = s; view.paint(); },
+    event(type, d) {
+      switch (type) {
+        case 'turn.started': state.status = 'running'; break;
+        case 'token': state.status = 'running'; state.text += d.text || ''; break;
+        case 'thinking': state.thinking += d.text || ''; break;
+        case 'tool.started': state.calls.push({ id: d.call_id, name: d.name, args: d.args, status: 'running' }); break;
+        case 'tool.finished': {
+          let c = state.calls.find((x) => x.id === d.call_id);
+          if (!c) { c = { id: d.call_id, name: d.name, args: {} }; state.calls.push(c); }
+          Object.assign(c, { status: d.status, latency_ms: d.latency_ms, preview: d.preview });
+          break;
+        }
+        case 'turn.restarted': state.text = ''; state.thinking = ''; state.calls = []; break;
+        case 'turn.completed':
+          state.status = 'completed';
+          if (typeof d.answer === 'string') state.text = d.answer;
+          state.citations = d.citations || [];
+          state.usage = d.usage || null;
+          break;
+        case 'turn.failed': state.status = 'failed'; state.error = d.error; break;
+        case 'turn.cancelled': state.status = 'cancelled'; if (typeof d.answer === 'string') state.text = d.answer; break;
+        default:
+      }
+      view.paint();
+    },
+    fromTurn(t, keepText) {
+      state.status = t.status;
+      if (!keepText || !state.text) state.text = t.answer || '';
+      state.citations = t.citations || [];
+      state.calls = (t.tool_calls || []).map((c) => ({ ...c }));
+      state.error = t.error;
+      state.model = t.model || '';
+      state.usage = t.usage;
+      view.paint();
+    },
+  };
+  return view;
+}
+
+/** openCitation shows the cited passage, found again by searching for the question. */
+async function openCitation(c, question) {
+  const passage = h('div', { class: 'passage', 'data-testid': 'passage' }, h('p', { class: 'muted', text: 'Finding the passage…' }));
+  dialog(c.filename, (close) => h('div', { class: 'stack', 'data-testid': 'citation-dialog' },
+    h('p', { class: 'muted small', text: `Source ${c.index} · passage ${c.chunk_index + 1}` }),
+    passage,
+    h('div', { class: 'row end' },
+      h('a', { class: 'btn btn-ghost', href: '#/documents', text: 'All documents', onclick: () => close() }),
+      h('a', { class: 'btn btn-primary', href: `/v1/documents/${c.document_id}/content`, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'open-document' }, icon('doc'), h('span', { text: 'Open document' })))));
+  try {
+    const res = await api('POST', '/v1/search', { query: question.slice(0, 2000) || c.filename, limit: 50 });
+    const hit = res.hits.find((x) => x.document_id === c.document_id && x.chunk_index === c.chunk_index);
+    if (!hit) { replace(passage, h('p', { class: 'muted', text: 'This passage is not among the best matches any more; open the document to read it.' })); return; }
+    replace(passage,
+      hit.heading ? h('h3', { text: hit.heading }) : null,
+      hit.page ? h('p', { class: 'small muted', text: `Page ${hit.page}` }) : null,
+      h('blockquote', { class: 'pre', text: hit.text }));
+  } catch (err) {
+    replace(passage, h('p', { class: 'error-text', text: err.message }));
+  }
+}

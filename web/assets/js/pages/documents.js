@@ -1,0 +1,203 @@
+// Documents: drag-and-drop upload with progress, live ingestion status, filters,
+// sharing, retry, download and delete.
+import { api, qs, upload } from '../api.js';
+import { h, icon, replace, when, bytes } from '../dom.js';
+import { badge, button, confirmAction, dialog, fail, field, pageHead, select, setOptions, toast, empty } from '../ui.js';
+
+const ACTIVE = new Set(['queued', 'processing', 'deleting']);
+const STATUSES = [['', 'Any status'], ['queued', 'Queued'], ['processing', 'Processing'], ['ready', 'Ready'], ['failed', 'Failed']];
+
+export function mount(main, ctx) {
+  let groups = ctx.me.groups || [];
+  let docs = [];
+  let timer = 0;
+  let disposed = false;
+  const filter = { status: '', group_id: '' };
+  const rows = new Map(); // id -> { sig, tr }
+
+  const groupName = (id) => groups.find((g) => g.id === id)?.name || 'a group you left';
+  const groupOptions = (first) => [['', first], ...groups.map((g) => [g.id, g.name])];
+
+  // Upload panel.
+  const fileInput = h('input', { type: 'file', multiple: true, id: 'upload-input', class: 'visually-hidden', 'data-testid': 'upload-input' });
+  const uploadGroup = select(groupOptions('Only me'), '', { id: 'upload-group' });
+  const uploadPrivate = h('input', { type: 'checkbox', id: 'upload-private' });
+  const uploads = h('ul', { class: 'uploads', 'aria-label': 'Uploads', 'aria-live': 'polite' });
+  const drop = h('div', { class: 'dropzone', 'data-testid': 'dropzone' },
+    icon('upload'),
+    h('p', null, h('strong', { text: 'Drop files here' }), ' or '),
+    fileInput,
+    h('label', { for: 'upload-input', class: 'btn btn-primary' }, 'Choose files'),
+    h('p', { class: 'muted small', text: 'PDF, Word, PowerPoint, Excel, OpenDocument, EPUB, HTML, e-mail, text, Markdown, CSV, RTF.' }));
+  const uploadPanel = h('section', { class: 'card', 'aria-labelledby': 'upload-title' },
+    h('h2', { id: 'upload-title', text: 'Upload' }),
+    drop,
+    h('div', { class: 'row wrap' },
+      field('Share with', uploadGroup),
+      h('label', { class: 'check' }, uploadPrivate, ' Keep private even in the group')),
+    uploads);
+
+  fileInput.addEventListener('change', () => { send([...fileInput.files]); fileInput.value = ''; });
+  for (const type of ['dragenter', 'dragover']) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add('over'); });
+  for (const type of ['dragleave', 'drop']) drop.addEventListener(type, () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); send([...e.dataTransfer.files]); });
+
+  function send(files) {
+    if (!files.length) return;
+    const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Upload progress' });
+    const state = h('span', { class: 'small', text: 'Uploading…' });
+    const item = h('li', { class: 'upload' },
+      h('span', { class: 'upload-names', text: files.map((f) => f.name).join(', ') }), bar, state);
+    uploads.prepend(item);
+    const { promise } = upload(files, { group_id: uploadGroup.value, private: uploadPrivate.checked ? 'true' : '' },
+      (frac) => { bar.value = frac; state.textContent = `${Math.round(frac * 100)}%`; });
+    promise.then((res) => {
+      const dup = res.documents.filter((d) => d.duplicate).length;
+      state.textContent = dup ? `Uploaded (${dup} already here)` : 'Uploaded';
+      item.classList.add('done');
+      setTimeout(() => item.remove(), 6000);
+      refresh();
+    }).catch((err) => {
+      item.classList.add('failed');
+      state.textContent = err.message;
+      fail(err);
+    });
+  }
+
+  // Filters and the table.
+  const statusFilter = select(STATUSES, '', { id: 'filter-status', 'data-testid': 'filter-status', onchange: (e) => { filter.status = e.target.value; refresh(); } });
+  const groupFilter = select(groupOptions('Any group'), '', { id: 'filter-group', onchange: (e) => { filter.group_id = e.target.value; refresh(); } });
+  const tbody = h('tbody');
+  const table = h('table', { class: 'table cards', 'data-testid': 'documents' },
+    h('caption', { class: 'visually-hidden', text: 'Your documents and the documents shared with you' }),
+    h('thead', null, h('tr', null, ['Name', 'Status', 'Sharing', 'Size', 'Added', 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
+    tbody);
+  const emptyNote = empty('No documents yet. Upload some above.');
+  const listPanel = h('section', { class: 'card', 'aria-labelledby': 'list-title' },
+    h('div', { class: 'row between wrap' }, h('h2', { id: 'list-title', text: 'Library' }),
+      h('div', { class: 'row wrap' }, field('Status', statusFilter), field('Group', groupFilter))),
+    h('div', { class: 'table-wrap' }, table), emptyNote);
+
+  replace(main, h('div', { class: 'page' }, pageHead('Documents'), uploadPanel, listPanel));
+
+  function statusCell(d) {
+    const parts = [badge(d.status)];
+    if (d.status === 'processing') {
+      const { chunks_done: done, chunks_total: total } = d.progress || {};
+      parts.push(h('span', { class: 'small muted', text: ` ${d.stage || ''}` }));
+      if (total) parts.push(h('progress', { max: total, value: done, 'aria-label': `${d.filename}: ${done} of ${total} chunks` }),
+        h('span', { class: 'small muted', text: ` ${done}/${total}` }));
+      else parts.push(h('progress', { 'aria-label': `${d.filename}: ${d.stage || 'working'}` }));
+    }
+    if (d.status === 'ready') parts.push(h('span', { class: 'small muted', text: ` ${d.chunk_count} passages` }));
+    if (d.status === 'failed' && d.error) parts.push(h('div', { class: 'small error-text', 'data-testid': 'doc-error', text: d.error.message }));
+    return parts;
+  }
+
+  function sharingText(d) {
+    if (!d.group_id) return 'Only me';
+    return d.private ? `${groupName(d.group_id)} (private)` : groupName(d.group_id);
+  }
+
+  function row(d) {
+    const own = d.owner_id === ctx.me.id;
+    const key = (a) => `${d.id}:${a}`;
+    const actions = [
+      h('a', { class: 'btn btn-ghost btn-icon', href: `/v1/documents/${d.id}/content`, download: d.filename, title: `Download ${d.filename}`, 'aria-label': `Download ${d.filename}`, dataset: { key: key('download') } }, icon('download')),
+    ];
+    if (own && d.status !== 'deleting') {
+      actions.push(withKey(button(`Sharing of ${d.filename}`, () => share(d), { iconName: 'group', iconOnly: true, kind: 'ghost' }), key('share')));
+      if (d.status === 'failed') actions.push(withKey(button('Retry', () => retry(d), { iconName: 'retry', kind: 'ghost' }), key('retry')));
+      actions.push(withKey(button(`Delete ${d.filename}`, () => remove(d), { iconName: 'trash', iconOnly: true, kind: 'ghost' }), key('delete')));
+    }
+    return h('tr', { dataset: { id: d.id, status: d.status }, 'data-testid': 'doc-row' },
+      h('th', { scope: 'row', class: 'name' }, h('span', { class: 'filename', text: d.filename }),
+        own ? null : h('span', { class: 'small muted', text: ' · shared with you' })),
+      h('td', { class: 'status', 'data-label': 'Status' }, statusCell(d)),
+      h('td', { class: 'sharing', 'data-label': 'Sharing', text: own ? sharingText(d) : groupName(d.group_id) }),
+      h('td', { class: 'num', 'data-label': 'Size', text: bytes(d.size_bytes) }),
+      h('td', { 'data-label': 'Added' }, when(d.created_at)),
+      h('td', { class: 'actions' }, h('div', { class: 'row' }, actions)));
+  }
+
+  function withKey(el, key) { el.dataset.key = key; return el; }
+
+  function paint() {
+    const focused = document.activeElement?.dataset?.key;
+    const seen = new Set();
+    let prev = null;
+    for (const d of docs) {
+      seen.add(d.id);
+      const sig = JSON.stringify([d.status, d.stage, d.progress, d.group_id, d.private, d.error, d.chunk_count, groups.length]);
+      let entry = rows.get(d.id);
+      if (!entry || entry.sig !== sig) {
+        const tr = row(d);
+        if (entry) entry.tr.replaceWith(tr);
+        entry = { sig, tr };
+        rows.set(d.id, entry);
+      }
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== entry.tr) tbody.insertBefore(entry.tr, want);
+      prev = entry.tr;
+    }
+    for (const [id, entry] of rows) if (!seen.has(id)) { entry.tr.remove(); rows.delete(id); }
+    emptyNote.hidden = docs.length > 0;
+    if (focused && document.activeElement === document.body) tbody.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const res = await api('GET', `/v1/documents${qs({ ...filter, limit: 200 })}`);
+      if (disposed) return;
+      docs = res.documents;
+      paint();
+    } catch (err) {
+      if (!disposed) fail(err);
+    }
+    if (!disposed) timer = setTimeout(refresh, docs.some((d) => ACTIVE.has(d.status)) ? 1200 : 8000);
+  }
+
+  async function retry(d) {
+    try { await api('POST', `/v1/documents/${d.id}/retry`); toast(`${d.filename} queued again`); refresh(); } catch (err) { fail(err); }
+  }
+
+  async function remove(d) {
+    if (!await confirmAction('Delete document', `Delete “${d.filename}”? It disappears from search and chat at once.`)) return;
+    try { await api('DELETE', `/v1/documents/${d.id}`); toast(`${d.filename} deleted`); refresh(); } catch (err) { fail(err); }
+  }
+
+  function share(d) {
+    const group = select(groupOptions('Nobody (only me)'), d.group_id || '', { 'data-testid': 'share-group' });
+    const priv = h('input', { type: 'checkbox', checked: d.private });
+    dialog(`Sharing: ${d.filename}`, (close) => h('form', {
+      class: 'stack',
+      async onsubmit(e) {
+        e.preventDefault();
+        const body = group.value ? { group_id: group.value, private: priv.checked } : { group_id: null };
+        try {
+          await api('PATCH', `/v1/documents/${d.id}`, body);
+          toast(group.value ? (priv.checked ? 'Kept private in the group' : `Shared with ${groupName(group.value)}`) : 'No longer shared');
+          close();
+          refresh();
+        } catch (err) { fail(err); }
+      },
+    },
+    groups.length ? null : h('p', { class: 'muted', text: 'You are in no group yet. Create one on the Groups page.' }),
+    field('Group', group, 'Members of the group can find this document in search and chat.'),
+    h('label', { class: 'check' }, priv, ' Private: keep it in the group but visible only to me'),
+    h('div', { class: 'row end' }, button('Cancel', () => close(), { kind: 'ghost' }), button('Save', null, { kind: 'primary', type: 'submit' }))));
+  }
+
+  ctx.refreshMe().then((me) => {
+    groups = me.groups || [];
+    setOptions(uploadGroup, groupOptions('Only me'), uploadGroup.value);
+    setOptions(groupFilter, groupOptions('Any group'), filter.group_id);
+    rows.clear();
+    replace(tbody);
+    paint();
+  }).catch(fail);
+  refresh();
+
+  return { dispose() { disposed = true; clearTimeout(timer); } };
+}
