@@ -254,6 +254,9 @@ func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) err
 		return fmt.Errorf("store upload: %w", err)
 	}
 	if info.SHA256 != f.SHA256 || info.Size != f.Size {
+		if err := d.objects.Delete(context.WithoutCancel(ctx), objectKey(id)); err != nil {
+			d.logger.WarnContext(ctx, "remove mismatched upload", "document_id", id, "error", err)
+		}
 		return fmt.Errorf("store upload: stored bytes differ from the upload")
 	}
 	return nil
@@ -301,7 +304,7 @@ func cleanFilename(name string) (string, error) {
 		}
 		return r
 	}, name)
-	if name == "" || name == "." || name == "/" {
+	if name == "" || name == "." || name == ".." || name == "/" {
 		return "", &Error{Code: CodeInvalid, Message: "file: every file part needs a filename",
 			Fields: []FieldError{{Field: "file", Message: "filename required"}}}
 	}
