@@ -89,7 +89,7 @@ export function mount(main, ctx) {
         h('span', { class: 'small muted', text: ` ${done}/${total}` }));
       else parts.push(h('progress', { 'aria-label': `${d.filename}: ${d.stage || 'working'}` }));
     }
-    if (d.status === 'ready') parts.push(h('span', { class: 'small muted', text: ` ${d.chunk_count} passages` }));
+    if (d.status === 'ready') parts.push(h('span', { class: 'small muted', text: ` ${d.chunk_count} ${d.chunk_count === 1 ? 'passage' : 'passages'}` }));
     if (d.status === 'failed' && d.error) parts.push(h('div', { class: 'small error-text', 'data-testid': 'doc-error', text: d.error.message }));
     return parts;
   }
