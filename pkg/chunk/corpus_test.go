@@ -8,45 +8,18 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/parse"
 )
 
-// corpusDir finds the shared corpus of real documents: YW_TEST_CORPUS, else the
-// corpus folder next to the repository. It skips the test when there is none, except
-// under CI=true, where a missing corpus must fail rather than pass silently.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(corpus); err == nil {
-				return corpus
-			}
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("test corpus not found: set YW_TEST_CORPUS")
-	}
-	t.Skip("test corpus not found; set YW_TEST_CORPUS to run")
-	return ""
-}
-
 // TestSplitCorpus checks on real text that every word of the input comes out, in
 // order, exactly once once overlaps are removed, within budget, whatever the size.
 func TestSplitCorpus(t *testing.T) {
 	t.Parallel()
-	dir := corpusDir(t)
+	dir := corpustest.Dir(t)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	tested := 0

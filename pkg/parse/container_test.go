@@ -8,39 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 )
-
-// containerCorpus finds the shared test documents: YW_TEST_CORPUS, else
-// ../shared/corpus next to the module root. Missing documents skip the test,
-// except under CI=true, where they fail it.
-func containerCorpus(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(corpus); err == nil {
-				return corpus
-			}
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("test corpus not found (set YW_TEST_CORPUS)")
-	}
-	t.Skip("test corpus not found")
-	return ""
-}
 
 // readCorpus reads one corpus document.
 func readCorpus(t *testing.T, dir, name string) []byte {
@@ -154,7 +125,7 @@ func hasTableRow(doc *Document, want []string) bool {
 
 func TestContainerCorpus(t *testing.T) {
 	t.Parallel()
-	dir := containerCorpus(t)
+	dir := corpustest.Dir(t)
 	cases := []containerCase{
 		{file: "docx-hdrftr.docx", format: FormatDOCX,
 			phrases: []string{"First header para", "Main document", "para2"},

@@ -8,37 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 )
-
-// findTestCorpus returns the shared corpus of real-world documents: $YW_TEST_CORPUS,
-// else ../shared/corpus next to the module root. Without it the test is skipped,
-// except under CI=true where a missing corpus is a failure.
-func findTestCorpus(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(dir, "..", "shared", "corpus")
-			if st, err := os.Stat(corpus); err == nil && st.IsDir() {
-				return corpus
-			}
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("test corpus not found: set YW_TEST_CORPUS or provide ../shared/corpus next to the module")
-	}
-	t.Skip("test corpus not found (set YW_TEST_CORPUS)")
-	return ""
-}
 
 // detectFile runs Detect on a corpus file under the given name.
 func detectFile(t *testing.T, path, name string) (Format, error) {
@@ -63,7 +36,7 @@ func requireCode(t *testing.T, err error, code, msg string) {
 
 func TestDetectCorpus(t *testing.T) {
 	t.Parallel()
-	dir := findTestCorpus(t)
+	dir := corpustest.Dir(t)
 	type want struct {
 		format Format
 		code   string // error code when the file is refused
@@ -113,7 +86,7 @@ func TestDetectCorpus(t *testing.T) {
 // only chooses among text formats.
 func TestDetectCorpusContentWins(t *testing.T) {
 	t.Parallel()
-	dir := findTestCorpus(t)
+	dir := corpustest.Dir(t)
 	cases := []struct {
 		file, name string
 		want       Format

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 )
 
 func TestPDFCorpus(t *testing.T) {
 	t.Parallel()
-	dir := containerCorpus(t)
+	dir := corpustest.Dir(t)
 	cases := []containerCase{
 		{file: "DA-1p.pdf", format: FormatPDF, pages: 1,
 			headings: []string{"MAIN GAME", "CREATURES"},

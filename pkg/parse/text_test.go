@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,7 +29,7 @@ type corpusCase struct {
 
 func TestParseCorpusTextFormats(t *testing.T) {
 	t.Parallel()
-	dir := findTestCorpus(t)
+	dir := corpustest.Dir(t)
 	cases := []corpusCase{
 		{file: "fake-text.txt", format: FormatText,
 			phrases: []string{"This is a test document to use for unit tests.", "Hamburgers are delicious", "Doylestown, PA 18901"}},

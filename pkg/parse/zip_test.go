@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/youworker/youworker/pkg/corpustest"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -179,7 +181,7 @@ func TestSniffZip(t *testing.T) {
 
 func TestSniffZipCorpus(t *testing.T) {
 	t.Parallel()
-	dir := containerCorpus(t)
+	dir := corpustest.Dir(t)
 	for name, want := range map[string]Format{
 		"fake.docx": FormatDOCX, "sample-presentation.pptx": FormatPPTX, "stanley-cups.xlsx": FormatXLSX,
 		"fake.odt": FormatODT, "winter-sports.epub": FormatEPUB,

@@ -6,10 +6,17 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/youworker/youworker/pkg/api/apitest"
+	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/queuetest"
+	"github.com/youworker/youworker/pkg/vector/vectortest"
 )
 
 // Buffer is a bytes.Buffer safe for a program's writes and the test's reads.
@@ -83,4 +90,27 @@ func (p *Program) Stop(t *testing.T) (int, time.Duration) {
 		t.Fatal("program did not stop within 15s")
 	}
 	return -1, 0
+}
+
+// RequireStandalone starts the program on its own against an external NATS, vector
+// store and database, requires every readiness check to pass, and requires it to
+// stop with exit code 0 within 10 s.
+func RequireStandalone(t *testing.T, run Run) {
+	t.Helper()
+	_, dbURL := pgtest.NewDB(t)
+	nats := queuetest.Start(t)
+	lite, _ := vectortest.StartLite(t, t.TempDir())
+	prog := Start(t, run, map[string]string{
+		"YW_DATABASE_URL": dbURL, "YW_NATS_URL": nats.URL, "YW_QDRANT_URL": "http://" + lite.Addr(),
+		"YW_HTTP_ADDR": "127.0.0.1:0", "YW_LOG_LEVEL": "warn", "YW_DATA_DIR": t.TempDir(),
+	})
+	c := apitest.NewClient(t, prog.Base)
+	resp := c.Send(c.Request("GET", "/readyz", "", nil), http.StatusOK, nil)
+	for _, check := range []string{"postgres", "nats", "vectors", "embedder", "llm"} {
+		require.Contains(t, resp.Body, `"`+check+`":{"ok":true`)
+	}
+	c.Do("GET", "/healthz", "", nil, http.StatusOK, nil)
+	code, took := prog.Stop(t)
+	require.Equal(t, 0, code, prog.Stderr.String())
+	require.Less(t, took, 10*time.Second)
 }
