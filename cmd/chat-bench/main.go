@@ -3,7 +3,9 @@
 // scripted Ollama-protocol model → turn events → SSE client. It prints
 // time-to-first-token overhead, token relay latency, lost and duplicated tokens,
 // the API memory per open stream, and the raw JetStream floor (publish → ordered
-// consumer) measured in the same run under the same load shape.
+// consumer) measured in the same run under the same load shape, both alone and
+// by a probe running alongside the turns. The relay is also split at the moment
+// JetStream stored each event.
 //
 //	go run ./cmd/chat-bench -k 100
 package main

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -86,7 +87,6 @@ type rig struct {
 	client *http.Client
 
 	mu     sync.Mutex
-	byGoID map[uint64]int // model handler goroutine → turn index
 	emits  [][]time.Time  // per turn index, per chunk: when the model flushed it
 	byText map[string]int // user message → turn index
 	script llmtest.Script
@@ -134,6 +134,10 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 		ms(res.relay.p(50)), ms(res.relay.p(99)),
 		verdict(float64(res.relay.p(50)) <= 1.5*float64(floor.p(50)) && float64(res.relay.p(99)) <= 2*float64(floor.p(99))))
 	fmt.Fprintf(tw, "  relay / floor\t%s\t%s\t\t\t\n", ratio(res.relay.p(50), floor.p(50)), ratio(res.relay.p(99), floor.p(99)))
+	fmt.Fprintf(tw, "JetStream floor measured during the relay (probe)\t%s\t%s\t\t\t\n", ms(res.probe.p(50)), ms(res.probe.p(99)))
+	fmt.Fprintf(tw, "  relay / floor during the relay\t%s\t%s\t\t\t\n", ratio(res.relay.p(50), res.probe.p(50)), ratio(res.relay.p(99), res.probe.p(99)))
+	fmt.Fprintf(tw, "  model emit → stored in JetStream\t%s\t%s\t\t\t\n", ms(res.toStore.p(50)), ms(res.toStore.p(99)))
+	fmt.Fprintf(tw, "  stored → SSE client\t%s\t%s\t\t\t\n", ms(res.fromStore.p(50)), ms(res.fromStore.p(99)))
 	fmt.Fprintf(tw, "TTFT overhead (client first token − model first emit)\t%s\t%s\tp50 ≤ 10ms, p99 ≤ 50ms\t%s\t\n",
 		ms(res.ttft.p(50)), ms(res.ttft.p(99)), verdict(res.ttft.p(50) <= 10*time.Millisecond && res.ttft.p(99) <= 50*time.Millisecond))
 	fmt.Fprintf(tw, "turn wall time (submit → turn.completed)\t%s\t%s\t\t\t\n", ms(res.wall.p(50)), ms(res.wall.p(99)))
@@ -160,14 +164,17 @@ func kb(b float64) string       { return fmt.Sprintf("%.1f KiB", b/1024) }
 // start opens the platform on a fresh database with embedded NATS and vector store,
 // and serves the API, the outbox relay and the agent worker as `api -dev` does.
 func start(ctx context.Context, tb *benchTB, o options, getenv func(string) string) (*rig, error) {
-	r := &rig{byGoID: map[uint64]int{}, byText: map[string]int{}, model: llmtest.New(tb)}
+	r := &rig{byText: map[string]int{}, model: llmtest.New(tb)}
 	r.model.Handle(r.scriptFor)
-	r.model.OnEmit(r.emitted)
+	// The platform talks to the model through front, which serves the model's own
+	// handler and timestamps each chunk as it is flushed.
+	front := httptest.NewServer(http.HandlerFunc(r.serveModel))
+	tb.Cleanup(front.Close)
 	_, dbURL := pgtest.NewDB(tb)
 	env := map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": tb.TempDir(),
 		"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0",
-		"YW_OLLAMA_URL": r.model.URL, "YW_CHAT_MODEL": llmtest.ChatModel,
+		"YW_OLLAMA_URL": front.URL, "YW_CHAT_MODEL": llmtest.ChatModel,
 		"YW_RATE_LIMIT_RPS": "1000000", "YW_RATE_LIMIT_BURST": "1000000",
 		"YW_CHAT_CONCURRENCY": strconv.Itoa(min(max(o.k*2, 128), 1024)),
 		"YW_LOG_LEVEL":        "error",
@@ -226,54 +233,75 @@ func start(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 	return r, nil
 }
 
-// scriptFor runs on the model's handler goroutine: it remembers which turn this
-// goroutine serves, so emitted can attribute chunk times to turns.
-func (r *rig) scriptFor(req api.ChatRequest) llmtest.Script {
-	var content string
-	for _, m := range req.Messages {
-		if m.Role == "user" {
-			content = m.Content
-		}
-	}
+// scriptFor answers every chat request with the phase's script.
+func (r *rig) scriptFor(api.ChatRequest) llmtest.Script {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	idx, ok := r.byText[content]
-	if !ok {
-		return llmtest.Text("unknown turn")
-	}
-	r.byGoID[goid()] = idx
 	return r.script
 }
 
-func (r *rig) emitted(i int, t time.Time) {
-	id := goid()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	idx, ok := r.byGoID[id]
-	if !ok || idx >= len(r.emits) || i >= len(r.emits[idx]) {
+// serveModel passes a request to the model's handler with a writer that records,
+// per chunk of a chat stream, when it was flushed to the platform. The turn is
+// known from the user message; this costs one decode per request, where reading
+// the handler goroutine's id from its stack on every chunk cost a tenth of the
+// process's CPU at k=100.
+func (r *rig) serveModel(w http.ResponseWriter, req *http.Request) {
+	idx := -1
+	if req.URL.Path == "/api/chat" {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var creq api.ChatRequest
+		if json.Unmarshal(body, &creq) == nil {
+			for _, m := range creq.Messages {
+				if m.Role == "user" {
+					r.mu.Lock()
+					if i, ok := r.byText[m.Content]; ok {
+						idx = i
+					}
+					r.mu.Unlock()
+				}
+			}
+		}
+	}
+	if idx < 0 {
+		r.model.Config.Handler.ServeHTTP(w, req)
 		return
 	}
-	r.emits[idx][i] = t
+	r.model.Config.Handler.ServeHTTP(&emitRecorder{ResponseWriter: w, r: r, turn: idx}, req)
 }
 
-// goid is the current goroutine's id, read from its stack header.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	n, _ := strconv.ParseUint(string(b), 10, 64)
-	return n
+// emitRecorder times the flushes of one chat stream: the model flushes once per chunk.
+type emitRecorder struct {
+	http.ResponseWriter
+	r    *rig
+	turn int
+	n    int
 }
+
+func (e *emitRecorder) Flush() {
+	if f, ok := e.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	at := time.Now()
+	e.r.mu.Lock()
+	if e.turn < len(e.r.emits) && e.n < len(e.r.emits[e.turn]) {
+		e.r.emits[e.turn][e.n] = at
+	}
+	e.r.mu.Unlock()
+	e.n++
+}
+
+func (e *emitRecorder) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 // prepare resets the per-turn bookkeeping for a phase of k turns.
 func (r *rig) prepare(k, chunks int, prefix string, script llmtest.Script) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byText = map[string]int{}
-	r.byGoID = map[uint64]int{}
 	r.emits = make([][]time.Time, k)
 	r.script = script
 	texts := make([]string, k)
@@ -336,6 +364,7 @@ func (r *rig) submit(ctx context.Context, content string) (string, error) {
 
 // sseEvent is one received event with its arrival time.
 type sseEvent struct {
+	seq  uint64
 	typ  string
 	data []byte
 	at   time.Time
@@ -370,6 +399,8 @@ func (r *rig) stream(ctx context.Context, turnID string, onEvent func(sseEvent))
 				}
 			}
 			cur = sseEvent{}
+		case bytes.HasPrefix(line, []byte("id: ")):
+			cur.seq, _ = strconv.ParseUint(string(line[len("id: "):]), 10, 64)
 		case bytes.HasPrefix(line, []byte("event: ")):
 			cur.typ = string(line[len("event: "):])
 		case bytes.HasPrefix(line, []byte("data: ")):
@@ -493,6 +524,11 @@ func memNow() (heap, stack uint64) {
 
 type relayResult struct {
 	relay, ttft, wall samples
+	// The relay split at the moment JetStream stored the event: model → worker →
+	// JetStream, and JetStream → API → SSE client.
+	toStore, fromStore samples
+	// probe is the JetStream floor measured alongside the turns, under their load.
+	probe             samples
 	lost, dup, events int
 }
 
@@ -505,9 +541,15 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 	}
 	width := len(tokens[0])
 	texts := r.prepare(o.k, o.tokens, "relay", llmtest.Script{Tokens: tokens, TokenDelay: o.interval, FirstTokenDelay: o.firstDelay})
+	stopProbe, err := startProbe(ctx, r, o.interval)
+	if err != nil {
+		return relayResult{}, fmt.Errorf("floor probe: %w", err)
+	}
 	type turnResult struct {
 		text     strings.Builder
 		arrivals []time.Time // per token index: arrival of the event that completed it
+		seqs     []uint64    // per token index: the event that completed it
+		turnID   string
 		events   int
 		wall     time.Duration
 	}
@@ -515,13 +557,14 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 	var failed atomic.Value
 	var wg sync.WaitGroup
 	for i, text := range texts {
-		results[i] = &turnResult{arrivals: make([]time.Time, 0, o.tokens)}
+		results[i] = &turnResult{arrivals: make([]time.Time, 0, o.tokens), seqs: make([]uint64, 0, o.tokens)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := results[i]
 			begin := time.Now()
 			id, err := r.submit(ctx, text)
+			res.turnID = id
 			if err == nil {
 				err = r.stream(ctx, id, func(e sseEvent) {
 					if e.typ != "token" {
@@ -535,6 +578,7 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 					res.text.WriteString(d.Text)
 					for len(res.arrivals) < res.text.Len()/width {
 						res.arrivals = append(res.arrivals, e.at)
+						res.seqs = append(res.seqs, e.seq)
 					}
 				})
 			}
@@ -545,10 +589,19 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 		}()
 	}
 	wg.Wait()
+	probe := stopProbe()
 	if err, ok := failed.Load().(error); ok {
 		return relayResult{}, err
 	}
-	var out relayResult
+	stored := make([]map[uint64]time.Time, len(results))
+	for i, res := range results {
+		st, err := r.storedTimes(ctx, res.turnID)
+		if err != nil {
+			return relayResult{}, err
+		}
+		stored[i] = st
+	}
+	out := relayResult{probe: probe}
 	want := strings.Join(tokens, "")
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -577,12 +630,89 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 				return relayResult{}, fmt.Errorf("turn %d token %d: emission not recorded", i, j)
 			}
 			out.relay = append(out.relay, at.Sub(emit))
+			if st, ok := stored[i][res.seqs[j]]; ok {
+				out.toStore = append(out.toStore, st.Sub(emit))
+				out.fromStore = append(out.fromStore, at.Sub(st))
+			}
 			if j == 0 {
 				out.ttft = append(out.ttft, at.Sub(emit))
 			}
 		}
 	}
 	return out, nil
+}
+
+// probeLogs is how many logs the floor probe writes during the relay phase.
+const probeLogs = 4
+
+// startProbe measures the JetStream floor while the turns run: a few logs written
+// at the token interval by a synchronous publisher, each read by its own ordered
+// consumer, as jetStreamFloor does alone. stop ends it and returns the latencies.
+func startProbe(ctx context.Context, r *rig, interval time.Duration) (stop func() samples, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	var lat samples
+	var wg sync.WaitGroup
+	run := time.Now().UnixNano()
+	for i := range probeLogs {
+		id := fmt.Sprintf("probe-%d-%d", run, i)
+		ch, err := r.p.Turns.Events(ctx, id, 0)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, err
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for ev := range ch {
+				at := time.Now()
+				sent, _ := strconv.ParseInt(string(ev.Data), 10, 64)
+				mu.Lock()
+				lat = append(lat, at.Sub(time.Unix(0, sent)))
+				mu.Unlock()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+				now := strconv.FormatInt(time.Now().UnixNano(), 10)
+				if _, err := r.p.Turns.PublishEvent(ctx, id, "token", []byte(now)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return func() samples {
+		cancel()
+		wg.Wait()
+		return lat
+	}, nil
+}
+
+// storedTimes replays a finished turn's log: when JetStream stored each event.
+func (r *rig) storedTimes(ctx context.Context, turnID string) (map[uint64]time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch, err := r.p.Turns.Events(ctx, turnID, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]time.Time{}
+	for ev := range ch {
+		out[ev.Seq] = ev.Time
+		if service.IsTerminalEvent(ev.Type) {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("replay of turn %s: %w", turnID, ctx.Err())
 }
 
 // samples are latencies.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/service"
 )
 
@@ -171,6 +172,7 @@ func (s *Server) turnEvents(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	w.Flush()
 
+	var buf []byte
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
 	// A turn that ended long ago may have no events left to replay; do not wait forever.
@@ -195,15 +197,49 @@ func (s *Server) turnEvents(c echo.Context) error {
 			if !ok {
 				return nil
 			}
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data); err != nil {
+			// Events already waiting go out in the same write and flush: under
+			// load that saves syscalls, and a lone event still leaves at once.
+			buf = appendEvent(buf[:0], ev)
+			end := service.IsTerminalEvent(ev.Type)
+			closed := false
+		drain:
+			for n := 1; !end && n < maxEventsPerWrite; n++ {
+				select {
+				case next, more := <-events:
+					if !more {
+						closed = true
+						break drain
+					}
+					buf = appendEvent(buf, next)
+					end = service.IsTerminalEvent(next.Type)
+				default:
+					break drain
+				}
+			}
+			if _, err := w.Write(buf); err != nil {
 				return nil
 			}
 			w.Flush()
-			if service.IsTerminalEvent(ev.Type) {
+			if end || closed {
 				return nil
 			}
 		}
 	}
+}
+
+// maxEventsPerWrite bounds how many waiting events one write joins, so a long
+// replay is still sent in pieces.
+const maxEventsPerWrite = 64
+
+// appendEvent appends ev in the event-stream format.
+func appendEvent(b []byte, ev queue.Event) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, ev.Seq, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, ev.Type...)
+	b = append(b, "\ndata: "...)
+	b = append(b, ev.Data...)
+	return append(b, "\n\n"...)
 }
 
 func lastEventID(c echo.Context) (uint64, error) {

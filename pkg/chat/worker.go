@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -172,7 +173,9 @@ func (w *Worker) watch(ctx context.Context, turn store.Turn, stop context.Cancel
 		sub, _ = w.nc.Subscribe(CancelSubject(turn.ID), func(*nats.Msg) { stop(errCancelled) })
 	}
 	go func() {
-		t := time.NewTicker(w.cfg.FenceEvery)
+		// Turns submitted together would check together, a burst of queries every
+		// period; a random phase spreads them.
+		t := time.NewTimer(w.cfg.FenceEvery/2 + rand.N(w.cfg.FenceEvery))
 		defer t.Stop()
 		for {
 			select {
@@ -181,6 +184,7 @@ func (w *Worker) watch(ctx context.Context, turn store.Turn, stop context.Cancel
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				t.Reset(w.cfg.FenceEvery)
 				cancel, err := w.store.CheckFence(ctx, turn.ID, turn.Attempt)
 				switch {
 				case errors.Is(err, store.ErrFenced):

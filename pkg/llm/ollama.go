@@ -68,10 +68,13 @@ func (c OllamaConfig) Validate() error {
 // Ollama is a ChatModel backed by an Ollama server. It is safe for concurrent
 // use.
 type Ollama struct {
-	cfg    OllamaConfig
-	client *api.Client
-	owned  *http.Transport // closed by Close when we built it
-	log    *slog.Logger
+	cfg     OllamaConfig
+	client  *api.Client
+	http    *http.Client
+	chatURL string
+	signed  bool            // chat goes through the library, which signs requests
+	owned   *http.Transport // closed by Close when we built it
+	log     *slog.Logger
 }
 
 var (
@@ -97,6 +100,9 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 		httpClient = &http.Client{Transport: o.owned}
 	}
 	o.client = api.NewClient(base, httpClient)
+	o.http = httpClient
+	o.chatURL = base.JoinPath("/api/chat").String()
+	o.signed = signedRequests(base)
 	return o, nil
 }
 
@@ -144,9 +150,8 @@ func (o *Ollama) Close() error {
 	return nil
 }
 
-// errIncomplete marks a stream that ended without its done chunk, which is
-// what a crashing or restarting server looks like to the client library (it
-// swallows read errors).
+// errIncomplete marks a stream that ended or broke off without its done
+// chunk, which is what a crashing or restarting server looks like.
 var errIncomplete = errors.New("stream ended before the final chunk")
 
 // errTurnTimeout is the cancellation cause of Config.Timeout, to tell it apart
@@ -166,10 +171,14 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) erro
 	if err != nil {
 		return Response{}, err
 	}
+	body, err := json.Marshal(areq)
+	if err != nil {
+		return Response{}, fmt.Errorf("encode chat request: %w", err)
+	}
 	firstID := countToolCalls(req.Messages) + 1
 	b := o.newBackOff()
 	for attempt := 1; ; attempt++ {
-		resp, streamed, err := o.chatOnce(ctx, areq, firstID, onDelta)
+		resp, streamed, err := o.chatOnce(ctx, areq, body, firstID, onDelta)
 		if err == nil {
 			return resp, nil
 		}
@@ -216,19 +225,19 @@ func (o *Ollama) ctxError(ctx context.Context, op string) error {
 	return fmt.Errorf("ollama %s: %w", op, ctx.Err())
 }
 
-// callbackError carries an error returned by onDelta through the client
-// library untouched.
+// callbackError carries an error returned by onDelta through the stream
+// reader untouched.
 type callbackError struct{ err error }
 
 func (e callbackError) Error() string { return e.err.Error() }
 func (e callbackError) Unwrap() error { return e.err }
 
 // chatOnce makes one attempt. streamed reports whether onDelta was called.
-func (o *Ollama) chatOnce(ctx context.Context, areq *api.ChatRequest, firstID int, onDelta func(Delta) error) (resp Response, streamed bool, err error) {
+func (o *Ollama) chatOnce(ctx context.Context, areq *api.ChatRequest, body []byte, firstID int, onDelta func(Delta) error) (resp Response, streamed bool, err error) {
 	var content, thinking strings.Builder
 	var calls []ToolCall
 	done := false
-	err = o.client.Chat(ctx, areq, func(c api.ChatResponse) error {
+	onChunk := func(c *api.ChatResponse) error {
 		d := Delta{Content: c.Message.Content, Thinking: c.Message.Thinking}
 		for _, tc := range c.Message.ToolCalls {
 			call, err := fromAPIToolCall(tc, firstID+len(calls))
@@ -256,7 +265,12 @@ func (o *Ollama) chatOnce(ctx context.Context, areq *api.ChatRequest, firstID in
 			}
 		}
 		return nil
-	})
+	}
+	if o.signed {
+		err = o.client.Chat(ctx, areq, func(c api.ChatResponse) error { return onChunk(&c) })
+	} else {
+		err = o.streamChat(ctx, body, onChunk)
+	}
 	if err == nil && !done {
 		err = errIncomplete
 	}

@@ -86,12 +86,18 @@ func (t *Turns) PublishEvent(ctx context.Context, turnID, eventType string, data
 	return ack.Sequence, nil
 }
 
+// eventAckTimeout bounds the wait for the stream to acknowledge an event
+// published asynchronously, as the client's default does for a synchronous
+// publish.
+const eventAckTimeout = 5 * time.Second
+
 // PublishEventAsync appends an event without waiting for the stream, so a
 // fast token stream is not paced by round trips. Events published on one
-// connection keep their order. The returned future reports the sequence or
-// the error; call Flush before publishing a terminal event so nothing is
-// still in flight when the turn is declared finished.
-func (t *Turns) PublishEventAsync(ctx context.Context, turnID, eventType string, data []byte) (jetstream.PubAckFuture, error) {
+// connection keep their order. wait reports the event's sequence once it is
+// stored, or why not (within eventAckTimeout); call Flush before publishing a
+// terminal event so nothing is still in flight when the turn is declared
+// finished.
+func (t *Turns) PublishEventAsync(ctx context.Context, turnID, eventType string, data []byte) (wait func(context.Context) (uint64, error), err error) {
 	m, err := eventMsg(turnID, eventType, data)
 	if err != nil {
 		return nil, err
@@ -104,7 +110,20 @@ func (t *Turns) PublishEventAsync(ctx context.Context, turnID, eventType string,
 		return nil, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, err)
 	}
 	t.metrics.eventPublished(eventType)
-	return f, nil
+	return func(ctx context.Context) (uint64, error) {
+		timer := time.NewTimer(eventAckTimeout)
+		defer timer.Stop()
+		select {
+		case ack := <-f.Ok():
+			return ack.Sequence, nil
+		case err := <-f.Err():
+			return 0, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, err)
+		case <-timer.C:
+			return 0, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, jetstream.ErrAsyncPublishTimeout)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("publish %s event for turn %s: %w", eventType, turnID, ctx.Err())
+		}
+	}, nil
 }
 
 // Flush waits until every asynchronously published event was stored, or ctx
@@ -117,6 +136,9 @@ func (t *Turns) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush turn events: %w", ctx.Err())
 	}
 }
+
+// eventsBuffer is how many events Events holds for a slow reader.
+const eventsBuffer = 16
 
 // Events replays a turn's events after afterSeq (0 for all of them), then
 // follows new ones live, until ctx ends. Each event arrives once, in order:
@@ -145,7 +167,9 @@ func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-c
 	if err != nil {
 		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
 	}
-	out := make(chan Event)
+	// A little room lets the consumer read ahead while the reader writes, and
+	// lets the reader send what arrived meanwhile in one go.
+	out := make(chan Event, eventsBuffer)
 	stop := context.AfterFunc(ctx, it.Stop)
 	go func() {
 		defer close(out)

@@ -55,12 +55,19 @@ func TestTurnEventsReplayThenFollow(t *testing.T) {
 	}
 
 	// Then it follows live events, in order, once each.
-	var live []uint64
+	var live, acked []uint64
+	var waits []func(context.Context) (uint64, error)
 	for i := range 3 {
-		_, err := turns.PublishEventAsync(ctx, "turn-a", "token", fmt.Appendf(nil, `{"text":"live%d"}`, i))
+		wait, err := turns.PublishEventAsync(ctx, "turn-a", "token", fmt.Appendf(nil, `{"text":"live%d"}`, i))
 		require.NoError(t, err)
+		waits = append(waits, wait)
 	}
 	require.NoError(t, turns.Flush(ctx))
+	for _, wait := range waits {
+		seq, err := wait(ctx)
+		require.NoError(t, err)
+		acked = append(acked, seq)
+	}
 	final, err := turns.PublishEvent(ctx, "turn-a", "turn.completed", []byte(`{}`))
 	require.NoError(t, err)
 	for {
@@ -73,6 +80,7 @@ func TestTurnEventsReplayThenFollow(t *testing.T) {
 		require.Equal(t, "token", ev.Type)
 	}
 	require.Len(t, live, 4, "three live tokens and the terminal event, no duplicates")
+	require.Equal(t, live[:3], acked, "acknowledged sequences are the stored ones, in order")
 	require.IsIncreasing(t, live)
 	require.Greater(t, live[0], seqs[3])
 
