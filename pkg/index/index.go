@@ -1,6 +1,11 @@
 // Package index is the chunk index of the platform: the vector collection behind the
 // alias every reader and writer uses, bound to the embedder that fills it. It turns
 // the generic vector adapter into the few operations ingestion and search need.
+//
+// Which collection is active, and which embedder fills it, is recorded in PostgreSQL
+// (store.VectorIndex). Every program builds its embedder from that record, not from
+// its own configuration, so a re-embed with another model is followed by the API and
+// all workers without a restart.
 package index
 
 import (
@@ -10,6 +15,8 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/qdrant/go-client/qdrant"
 
@@ -24,17 +31,32 @@ const Alias = "yw_chunks"
 // with another dimension than the one configured now.
 var ErrEmbedderMismatch = errors.New("the vector index was built with another embedder: run a re-embed job")
 
+// ErrEmbedderChanged means vectors were made by an embedder the index no longer
+// holds: a re-embed switched it meanwhile. It wraps embed.ErrUnavailable because the
+// remedy is the same: try again, and the retry embeds with the new embedder.
+var ErrEmbedderChanged = fmt.Errorf("%w: the index switched to another embedder", embed.ErrUnavailable)
+
 // Index writes and searches chunk vectors through the alias.
 type Index struct {
-	vectors  *vector.Store
-	embedder embed.Embedder
-	logger   *slog.Logger
+	vectors *vector.Store
+	logger  *slog.Logger
+
+	// fixed is the one embedder of an index opened with Open; nil when the index
+	// follows the recorded state (OpenActive).
+	fixed embed.Embedder
+	cfg   Config
+	cur   atomic.Pointer[active]
+
+	mu    sync.Mutex // guards built and orders installs
+	built map[embed.Spec]embed.Embedder
 }
 
 // Open makes sure the alias points at a collection fit for embedder, creating the
-// first collection on a fresh store.
+// first collection on a fresh store, and binds the index to embedder for good. It
+// records no state: it serves tests and tools that only ever embed with one
+// embedder. Programs use OpenActive, which follows re-embeds.
 func Open(ctx context.Context, vs *vector.Store, embedder embed.Embedder, logger *slog.Logger) (*Index, error) {
-	ix := &Index{vectors: vs, embedder: embedder, logger: logger.With("component", "index")}
+	ix := &Index{vectors: vs, fixed: embedder, logger: logger.With("component", "index")}
 	id := embedder.Identity()
 	target, err := vs.ResolveAlias(ctx, Alias)
 	switch {
@@ -51,14 +73,22 @@ func Open(ctx context.Context, vs *vector.Store, embedder embed.Embedder, logger
 	case err != nil:
 		return nil, fmt.Errorf("resolve %s: %w", Alias, err)
 	}
-	dim, err := vs.CollectionDim(ctx, target)
-	if err != nil {
-		return nil, fmt.Errorf("read collection %s: %w", target, err)
-	}
-	if dim != id.Dim {
-		return nil, fmt.Errorf("%w (collection %s has dimension %d, embedder %s has %d)", ErrEmbedderMismatch, target, dim, id, id.Dim)
+	if err := checkDim(ctx, vs, target, id); err != nil {
+		return nil, err
 	}
 	return ix, nil
+}
+
+// checkDim refuses a collection whose vectors are not of id's dimension.
+func checkDim(ctx context.Context, vs *vector.Store, collection string, id embed.Identity) error {
+	dim, err := vs.CollectionDim(ctx, collection)
+	if err != nil {
+		return fmt.Errorf("read collection %s: %w", collection, err)
+	}
+	if dim != id.Dim {
+		return fmt.Errorf("%w (collection %s has dimension %d, embedder %s has %d)", ErrEmbedderMismatch, collection, dim, id, id.Dim)
+	}
+	return nil
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9]+`)
@@ -69,20 +99,51 @@ func CollectionName(id embed.Identity, n int) string {
 	return fmt.Sprintf("%s_%s_%d_v%d", Alias, slug, id.Dim, n)
 }
 
-// Embedder is the embedder whose vectors this index holds.
-func (ix *Index) Embedder() embed.Embedder { return ix.embedder }
+// Embedder is the embedder whose vectors the collection behind the alias holds, as
+// last read from the recorded state (see Watch and Refresh). It never blocks. When
+// that embedder cannot be built here, the one returned has the active identity and
+// fails every call with embed.ErrUnavailable: vectors of another embedder are never
+// a substitute.
+func (ix *Index) Embedder() embed.Embedder {
+	if ix.fixed != nil {
+		return ix.fixed
+	}
+	return ix.cur.Load().emb
+}
+
+// identity is the identity recorded on the points of the active collection.
+func (ix *Index) identity() string {
+	if ix.fixed != nil {
+		return ix.fixed.Identity().String()
+	}
+	return ix.cur.Load().state.Embedder
+}
 
 // Vectors is the underlying adapter, for operator jobs.
 func (ix *Index) Vectors() *vector.Store { return ix.vectors }
 
-// Upsert writes points through the alias.
+// Upsert writes points through the alias. Points of an embedder the index no longer
+// holds are refused with ErrEmbedderChanged (see checkWrite).
 func (ix *Index) Upsert(ctx context.Context, points []vector.Point) error {
+	if err := ix.checkWrite(ctx, points); err != nil {
+		return err
+	}
 	return ix.vectors.Upsert(ctx, Alias, points)
 }
 
-// Search returns the nearest points that pass filter.
+// Search returns the nearest points that pass filter. A query of another dimension
+// than the collection's was embedded before a switch this process had not seen: the
+// record is re-read, so the caller's retry embeds with the new embedder, and the
+// search fails with ErrEmbedderChanged (a 503 to retry) instead of a store error.
 func (ix *Index) Search(ctx context.Context, vec []float32, filter *qdrant.Filter, limit int) ([]vector.Hit, error) {
-	return ix.vectors.Search(ctx, Alias, vec, filter, limit)
+	hits, err := ix.vectors.Search(ctx, Alias, vec, filter, limit)
+	if err != nil && ix.fixed == nil && errors.Is(err, vector.ErrDimensionMismatch) {
+		if rerr := ix.Refresh(ctx); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrEmbedderChanged, err)
+	}
+	return hits, err
 }
 
 // DeleteDocument removes every point of a document.
@@ -100,7 +161,7 @@ func (ix *Index) DeleteStale(ctx context.Context, documentID string, chunkCount 
 		return fmt.Errorf("delete chunks beyond %d: %w", chunkCount, err)
 	}
 	other := &qdrant.Filter{Must: []*qdrant.Condition{doc},
-		MustNot: []*qdrant.Condition{qdrant.NewMatchKeyword(vector.FieldEmbedder, ix.embedder.Identity().String())}}
+		MustNot: []*qdrant.Condition{qdrant.NewMatchKeyword(vector.FieldEmbedder, ix.identity())}}
 	if err := ix.vectors.DeleteByFilter(ctx, Alias, other); err != nil {
 		return fmt.Errorf("delete points of other embedders: %w", err)
 	}

@@ -12,10 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/chunk"
+	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/parse"
@@ -135,19 +138,28 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 			rows[i].Page = &page
 		}
 	}
-	if err := w.store.InTx(ctx, func(st *store.Store) error { return st.ReplaceChunks(ctx, id, rows) }); err != nil {
+	// The chunk rows, the removal of stale points and the new points are
+	// independent until the document is marked ready: stale points are those
+	// past the new chunk count or of another embedder, never one this run
+	// writes, and nothing reads a document's chunks or points before it is
+	// ready. So the two round trips run while the embedder works rather than
+	// before or after it, where they would leave it idle.
+	// One embedder for the whole document, so the identity recorded as ready is the
+	// one its points carry even when a re-embed switches the index meanwhile.
+	embedder := w.index.Embedder()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return w.store.InTx(gctx, func(st *store.Store) error { return st.ReplaceChunks(gctx, id, rows) })
+	})
+	g.Go(func() error { return w.index.DeleteStale(gctx, id, len(rows)) })
+	g.Go(func() error { return w.embedAndIndex(gctx, doc, rows, embedder) })
+	if err := g.Wait(); err != nil {
+		if errors.Is(err, index.ErrEmbedderChanged) {
+			return job.RetryAfter(time.Second, err) // the index moved to a new embedder: redo with it
+		}
 		return err
 	}
-	if err := w.embedAndIndex(ctx, doc, rows); err != nil {
-		return err
-	}
-	if err := w.store.SetStage(ctx, id, doc.Generation, "indexing", len(rows), len(rows)); err != nil {
-		return err
-	}
-	if err := w.index.DeleteStale(ctx, id, len(rows)); err != nil {
-		return err
-	}
-	ready, err := w.store.MarkReady(ctx, id, doc.Generation, len(rows), w.index.Embedder().Identity().String())
+	ready, err := w.store.MarkReady(ctx, id, doc.Generation, len(rows), embedder.Identity().String())
 	if err != nil {
 		return err
 	}
@@ -200,83 +212,172 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, doc store.Document,
 	return nil
 }
 
-// embedAndIndex embeds the chunks in batches with bounded concurrency and upserts
-// each batch as soon as it is embedded, recording progress.
-func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk) error {
+// maxUpsert bounds the points of one vector upsert. Embedding requests stay
+// small (BatchSize texts, the embedder's sweet spot) while upserts are large:
+// each upsert is a durable write to the vector store, so its fixed cost (an
+// fsync, a progress UPDATE) is paid once per up to maxUpsert chunks.
+const maxUpsert = 256
+
+// embedAndIndex embeds the chunks in batches with bounded concurrency and hands
+// the vectors to an indexer, which upserts whatever has been embedded whenever
+// an upsert may start; progress is recorded after each upsert.
+//
+// Memory stays bounded: embedders block once the indexer is a channel's worth of
+// batches behind. Point ids are deterministic, so a job cut short and redone
+// overwrites what it had written.
+func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder) error {
 	total := len(rows)
-	if err := w.store.SetStage(ctx, doc.ID, doc.Generation, "embedding", 0, total); err != nil {
-		return err
-	}
-	embedder := w.index.Embedder()
 	identity := embedder.Identity().String()
 	acl := vector.Payload{DocumentID: doc.ID, OwnerID: doc.OwnerID, Private: doc.Private, Embedder: identity, ACLVersion: doc.ACLVersion}
 	if doc.GroupID != nil {
 		acl.GroupID = *doc.GroupID
 	}
-	// Buffered for every batch, and drained in one go before each write: an indexed
-	// batch never waits for a progress UPDATE, and progress costs one write per
-	// round trip to Postgres rather than one per batch.
-	progress := make(chan int, (total+w.cfg.BatchSize-1)/w.cfg.BatchSize)
+	size := w.cfg.BatchSize
+	embedded := make(chan []vector.Point, max(1, maxUpsert/size))
+	// One send per upsert, and there are at most as many upserts as batches:
+	// the indexer never waits for a progress UPDATE.
+	progress := make(chan int, (total+size-1)/size)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.cfg.EmbedConcurrency + 1)
+	g.Go(func() error { return w.recordProgress(gctx, doc, progress, total) })
 	g.Go(func() error {
-		done := 0
-		for n := range progress {
-			done += n
-		drain:
-			for {
-				select {
-				case m, ok := <-progress:
-					if !ok {
-						break drain
-					}
-					done += m
-				default:
-					break drain
+		defer close(progress)
+		return w.indexPoints(gctx, embedded, progress, maxUpsert-size)
+	})
+	g.Go(func() error {
+		defer close(embedded)
+		work, wctx := errgroup.WithContext(gctx)
+		work.SetLimit(w.cfg.EmbedConcurrency)
+		for start := 0; start < total && wctx.Err() == nil; start += size {
+			batch := rows[start:min(start+size, total)]
+			work.Go(func() error {
+				texts := make([]string, len(batch))
+				for i, c := range batch {
+					texts[i] = embedText(c)
 				}
+				vecs, err := embedder.Embed(wctx, texts)
+				if err != nil {
+					return fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
+				}
+				points := make([]vector.Point, len(batch))
+				for i, c := range batch {
+					p := acl
+					p.ChunkIndex = c.Index
+					points[i] = vector.Point{ID: vector.PointID(doc.ID, c.Index, identity), Vector: vecs[i], Payload: p}
+				}
+				select {
+				case embedded <- points:
+					return nil
+				case <-wctx.Done():
+					return wctx.Err()
+				}
+			})
+		}
+		return work.Wait()
+	})
+	return g.Wait()
+}
+
+// upsertsInFlight is how many upserts of one document may run at once. Two
+// let a large upsert start while a small first one is still waiting for its
+// fsync, and both then share one (the vector store commits concurrent writes
+// together), instead of paying for two in a row.
+const upsertsInFlight = 2
+
+// indexPoints upserts embedded batches until in is closed, sending the number
+// of chunks indexed so far after each upsert. Once an upsert may start, it
+// waits for one batch, then takes every batch already waiting while the upsert
+// has room (fill is the size past which another batch might not fit), so
+// upserts grow when the vector store is the slower side and stay prompt when it
+// is not.
+func (w *Worker) indexPoints(ctx context.Context, in <-chan []vector.Point, progress chan<- int, fill int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	slots := make(chan struct{}, upsertsInFlight)
+	var mu sync.Mutex // orders progress sends, so counts only grow
+	done := 0
+	upsert := func(points []vector.Point) error {
+		defer func() { <-slots }()
+		if err := w.index.Upsert(gctx, points); err != nil {
+			return fmt.Errorf("upsert chunks: %w", err)
+		}
+		mu.Lock()
+		done += len(points)
+		progress <- done
+		mu.Unlock()
+		return nil
+	}
+	// gctx ends when an upsert fails or ctx does.
+	stopped := func() error {
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	for {
+		// Take a slot before collecting: batches embedded while both slots
+		// were busy join this upsert.
+		select {
+		case slots <- struct{}{}:
+		case <-gctx.Done():
+			return stopped()
+		}
+		var buf []vector.Point
+		select {
+		case batch, ok := <-in:
+			if !ok {
+				return g.Wait()
 			}
-			if err := w.store.SetStage(gctx, doc.ID, doc.Generation, "embedding", done, total); err != nil {
-				return err
+			buf = append(make([]vector.Point, 0, maxUpsert), batch...)
+		case <-gctx.Done():
+			return stopped()
+		}
+	collect:
+		for len(buf) <= fill {
+			select {
+			case batch, ok := <-in:
+				if !ok {
+					break collect // the next receive sees the close
+				}
+				buf = append(buf, batch...)
+			default:
+				break collect
 			}
 		}
-		return nil
-	})
-	var work errgroup.Group
-	work.SetLimit(w.cfg.EmbedConcurrency)
-	for start := 0; start < total; start += w.cfg.BatchSize {
-		batch := rows[start:min(start+w.cfg.BatchSize, total)]
-		work.Go(func() error {
-			if gctx.Err() != nil {
-				return gctx.Err()
-			}
-			texts := make([]string, len(batch))
-			for i, c := range batch {
-				texts[i] = embedText(c)
-			}
-			vecs, err := embedder.Embed(gctx, texts)
-			if err != nil {
-				return fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
-			}
-			points := make([]vector.Point, len(batch))
-			for i, c := range batch {
-				p := acl
-				p.ChunkIndex = c.Index
-				points[i] = vector.Point{ID: vector.PointID(doc.ID, c.Index, identity), Vector: vecs[i], Payload: p}
-			}
-			if err := w.index.Upsert(gctx, points); err != nil {
-				return fmt.Errorf("upsert chunks: %w", err)
-			}
-			select {
-			case progress <- len(batch):
-			case <-gctx.Done():
-			}
-			return nil
-		})
+		g.Go(func() error { return upsert(buf) })
 	}
-	werr := work.Wait()
-	close(progress)
-	gerr := g.Wait()
-	return errors.Join(werr, gerr)
+}
+
+// recordProgress enters the embedding stage, then writes the latest count of
+// indexed chunks whenever it changes, skipping counts superseded while the
+// previous UPDATE ran: one write per round trip to Postgres, however fast the
+// indexer goes. The first write runs alongside the first embedding requests
+// rather than delaying them.
+func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progress <-chan int, total int) error {
+	if err := w.store.SetStage(ctx, doc.ID, doc.Generation, "embedding", 0, total); err != nil {
+		return err
+	}
+	for done := range progress {
+	latest:
+		for {
+			select {
+			case d, ok := <-progress:
+				if !ok {
+					break latest
+				}
+				done = d
+			default:
+				break latest
+			}
+		}
+		stage := "embedding"
+		if done == total {
+			// Every chunk is indexed; what is left is finishing the document.
+			stage = "indexing"
+		}
+		if err := w.store.SetStage(ctx, doc.ID, doc.Generation, stage, done, total); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // embedText is what the embedder sees: the heading path gives a chunk its context.

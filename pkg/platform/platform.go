@@ -55,12 +55,15 @@ type Platform struct {
 	Objects      *queue.Objects
 	Turns        *queue.Turns
 
-	Vectors  *vector.Store
-	Embedder embed.Embedder
-	Index    *index.Index
+	Vectors *vector.Store
+	// Index embeds with the embedder of the active collection, as recorded in
+	// PostgreSQL, and follows re-embeds while the program runs.
+	Index *index.Index
 
 	embeddedNATS *queue.Embedded
 	lite         *qdrantlite.Server
+	stopWatch    context.CancelFunc
+	watchDone    chan struct{}
 }
 
 // Open opens everything, closing what it opened when a later step fails.
@@ -163,12 +166,34 @@ func (p *Platform) openVectors(ctx context.Context) error {
 		return err
 	}
 	p.Vectors = vs
-	p.Embedder, err = embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
+	// The configured model decides only the first collection (falling back to the
+	// lexical embedder when Ollama does not answer, as a fresh install must serve)
+	// and what a re-embed without embed_model builds. From then on the recorded
+	// state decides, so a worker starting while Ollama is down waits for it instead
+	// of writing lexical vectors into an Ollama collection.
+	ollama := embed.OllamaConfig{URL: p.Config.OllamaURL}
+	configured := embed.Spec{Provider: embed.ProviderLexical}
+	if p.Config.OllamaURL != "" && p.Config.EmbedModel != "" {
+		configured = embed.Spec{Provider: embed.ProviderOllama, Model: p.Config.EmbedModel}
+	}
+	p.Index, err = index.OpenActive(ctx, vs, index.Config{
+		States:     p.Store,
+		Ollama:     ollama,
+		Configured: configured,
+		Initial: func(ctx context.Context) (embed.Embedder, error) {
+			return embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
+		},
+	}, p.Logger)
 	if err != nil {
 		return err
 	}
-	p.Index, err = index.Open(ctx, vs, p.Embedder, p.Logger)
-	return err
+	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	p.stopWatch, p.watchDone = stop, make(chan struct{})
+	go func() {
+		defer close(p.watchDone)
+		p.Index.Watch(watchCtx)
+	}()
+	return nil
 }
 
 // Checks are the readiness probes of the platform, by the names /readyz reports.
@@ -184,12 +209,19 @@ func (p *Platform) Checks() map[string]func(context.Context) error {
 		"postgres": p.Store.Ping,
 		"nats":     func(ctx context.Context) error { return queue.Health(ctx, p.JS) },
 		"vectors":  p.Vectors.Health,
-		"embedder": func(ctx context.Context) error { return embed.Check(ctx, p.Embedder) },
+		"embedder": p.Index.CheckEmbedder,
 	}
 }
 
 // Close releases everything in reverse order of opening.
 func (p *Platform) Close() {
+	if p.stopWatch != nil {
+		p.stopWatch()
+		<-p.watchDone
+	}
+	if p.Index != nil {
+		p.Index.Close()
+	}
 	if p.Vectors != nil {
 		_ = p.Vectors.Close()
 	}

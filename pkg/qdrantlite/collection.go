@@ -28,7 +28,10 @@ const (
 )
 
 // collection holds one collection in memory: points live in slots, vectors in
-// one contiguous []float32 (slot*dim), payloads as plain Go maps. mu guards
+// fixed-size segments of segSlots slots each, payloads as plain Go maps.
+// Segments rather than one growing slice: growing a slice copies every vector
+// under the write lock, stalling all writers and searches on a large
+// collection and briefly needing twice its memory. mu guards
 // everything below it; writers also append to the log while holding it, so
 // the log order is the apply order.
 type collection struct {
@@ -42,7 +45,11 @@ type collection struct {
 	dropped  bool
 	keys     []pointKey
 	alive    []bool
-	vecs     []float32
+	vecs     [][]float32
+	segSlots int
+	// shared marks segments that a snapshot being written may still read:
+	// a write to one copies it first, so snapshots need not copy vectors.
+	shared   []bool
 	payloads []map[string]any
 	byKey    map[pointKey]uint32
 	free     []uint32
@@ -53,21 +60,29 @@ type collection struct {
 	// under the read lock and dropped by any write that adds or removes ids.
 	sorted atomic.Pointer[[]uint32]
 
-	wal        *walFile
-	walGen     uint64
-	snapBytes  int64
-	compacting atomic.Bool
+	wal       *walFile
+	walGen    uint64
+	snapBytes int64
+
+	// compactMu is held for a whole compaction, so there is at most one per
+	// collection and closing or dropping it can wait for the running one.
+	// It guards retired: logs of failed compactions, still needed on disk
+	// until a snapshot covers them.
+	compactMu sync.Mutex
+	retired   []string
 }
 
 func newCollection(name, dir string, meta collectionMeta) *collection {
 	c := &collection{
-		name:    name,
-		dir:     dir,
-		dim:     meta.Dim,
-		dist:    qdrant.Distance(meta.Distance),
-		meta:    meta,
-		byKey:   make(map[pointKey]uint32),
-		indexes: make(map[string]*fieldIndex),
+		name: name,
+		dir:  dir,
+		dim:  meta.Dim,
+		dist: qdrant.Distance(meta.Distance),
+		meta: meta,
+		// About 1 MiB of vectors per segment.
+		segSlots: max(1, (256<<10)/max(meta.Dim, 1)),
+		byKey:    make(map[pointKey]uint32),
+		indexes:  make(map[string]*fieldIndex),
 	}
 	for _, ix := range meta.Indexes {
 		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant)
@@ -133,20 +148,29 @@ func (c *collection) prepareUpsert(points []*qdrant.PointStruct) ([]preparedPoin
 	return out, nil
 }
 
-func (c *collection) applyUpsert(points []preparedPoint, normalise bool) {
-	if need := len(c.vecs) + len(points)*c.dim; need > cap(c.vecs) {
-		// Grow by doubling ourselves: slices.Grow only adds 25% at this size,
-		// which copies a 150 MB slice over and over during a bulk load.
-		grown := make([]float32, len(c.vecs), max(need, 2*cap(c.vecs)))
-		copy(grown, c.vecs)
-		c.vecs = grown
+// vec is the vector of a slot, stored in place.
+func (c *collection) vec(slot uint32) []float32 {
+	off := int(slot) % c.segSlots * c.dim
+	return c.vecs[int(slot)/c.segSlots][off : off+c.dim : off+c.dim]
+}
+
+// writableVec is vec for a slot about to be overwritten, first giving its
+// segment a private copy if a snapshot shares it.
+func (c *collection) writableVec(slot uint32) []float32 {
+	if seg := int(slot) / c.segSlots; seg < len(c.shared) && c.shared[seg] {
+		c.vecs[seg] = slices.Clone(c.vecs[seg])
+		c.shared[seg] = false
 	}
+	return c.vec(slot)
+}
+
+func (c *collection) applyUpsert(points []preparedPoint, normalise bool) {
 	for _, p := range points {
 		slot, ok := c.byKey[p.key]
 		if !ok {
 			slot = c.allocSlot(p.key)
 		}
-		v := c.vecs[int(slot)*c.dim : int(slot+1)*c.dim]
+		v := c.writableVec(slot)
 		copy(v, p.vec)
 		if normalise && c.dist == qdrant.Distance_Cosine {
 			normalize(v)
@@ -169,7 +193,9 @@ func (c *collection) allocSlot(k pointKey) uint32 {
 		c.keys = append(c.keys, k)
 		c.alive = append(c.alive, true)
 		c.payloads = append(c.payloads, nil)
-		c.vecs = slices.Grow(c.vecs, c.dim)[:len(c.vecs)+c.dim]
+		if int(slot)/c.segSlots == len(c.vecs) {
+			c.vecs = append(c.vecs, make([]float32, c.segSlots*c.dim))
+		}
 	}
 	c.byKey[k] = slot
 	c.sorted.Store(nil)
@@ -352,7 +378,7 @@ func (c *collection) retrieved(s uint32, wp *qdrant.WithPayloadSelector, withVec
 }
 
 func (c *collection) vectorOutput(s uint32) *qdrant.VectorsOutput {
-	v := slices.Clone(c.vecs[int(s)*c.dim : int(s+1)*c.dim])
+	v := slices.Clone(c.vec(s))
 	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vector{
 		Vector: &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: v}}},
 	}}

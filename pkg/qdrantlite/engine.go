@@ -32,6 +32,10 @@ type engine struct {
 	mu      sync.RWMutex
 	colls   map[string]*collection
 	aliases map[string]string
+
+	// compactions tracks background compactions so closeAll can wait for
+	// them.
+	compactions sync.WaitGroup
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}$`)
@@ -83,11 +87,15 @@ func openEngine(dir string, compactBytes int64, logger *slog.Logger) (*engine, e
 	return e, nil
 }
 
+// closeAll waits for running compactions, then makes every log durable and
+// closes it. compactMu stays locked afterwards: a closed collection must
+// never start another compaction.
 func (e *engine) closeAll() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
 	for _, c := range e.colls {
+		c.compactMu.Lock()
 		c.mu.Lock()
 		if c.wal != nil {
 			errs = append(errs, c.wal.close())
@@ -95,7 +103,27 @@ func (e *engine) closeAll() error {
 		c.dropped = true
 		c.mu.Unlock()
 	}
+	e.compactions.Wait()
 	return errors.Join(errs...)
+}
+
+// startCompaction compacts c in the background unless a compaction of it is
+// already running: the write that crossed the threshold is not held up by
+// it, and neither are the writes that follow.
+func (e *engine) startCompaction(c *collection) {
+	if !c.compactMu.TryLock() {
+		return
+	}
+	e.compactions.Add(1)
+	go func() {
+		defer e.compactions.Done()
+		defer c.compactMu.Unlock()
+		if err := c.compact(e.compactBytes); err != nil {
+			// Every acknowledged operation is durable in a log; a failed
+			// compaction only means the logs keep growing.
+			e.logger.Error("compaction failed", "collection", c.name, "error", err)
+		}
+	}()
 }
 
 // resolve finds a collection by name or alias, as every points RPC does.
@@ -186,6 +214,9 @@ func (e *engine) drop(name string) (bool, error) {
 		}
 		e.aliases = aliases
 	}
+	// Wait for a running compaction: it writes into the directory that is
+	// about to move. compactMu stays locked, as in closeAll.
+	c.compactMu.Lock()
 	c.mu.Lock()
 	c.dropped = true
 	werr := c.wal.close()
@@ -305,18 +336,24 @@ func (e *engine) mutate(name string, op byte, req proto.Message, wait bool) (*qd
 		c.mu.Unlock()
 		return nil, errNotFound(name)
 	}
-	apply, err := c.prepare(op, req)
+	apply, changes, err := c.prepare(op, req)
 	if err != nil {
 		c.mu.Unlock()
 		return nil, err
 	}
 	w := c.wal
-	seq, err := w.append(rec)
-	if err != nil {
-		c.mu.Unlock()
-		return nil, status.Errorf(codes.Internal, "collection %s: %v", c.name, err)
+	// An operation that selects nothing is not logged: replay would find it
+	// selects nothing too. Waiting for it still waits for everything logged
+	// before it, as it would if it were logged. This spares an append and an
+	// fsync for the common cleanup that finds nothing to delete.
+	end := w.size
+	if changes {
+		if end, err = w.append(rec); err != nil {
+			c.mu.Unlock()
+			return nil, status.Errorf(codes.Internal, "collection %s: %v", c.name, err)
+		}
+		apply()
 	}
-	apply()
 	c.opSeq++
 	opID := c.opSeq
 	needCompact := w.size >= max(e.compactBytes, c.snapBytes)
@@ -324,17 +361,13 @@ func (e *engine) mutate(name string, op byte, req proto.Message, wait bool) (*qd
 
 	res := &qdrant.UpdateResult{OperationId: &opID, Status: qdrant.UpdateStatus_Acknowledged}
 	if wait {
-		if err := w.sync(seq); err != nil {
+		if err := w.sync(end); err != nil {
 			return nil, status.Errorf(codes.Internal, "collection %s: %v", c.name, err)
 		}
 		res.Status = qdrant.UpdateStatus_Completed
 	}
 	if needCompact {
-		if err := c.compact(e.compactBytes); err != nil {
-			// The operation itself is durable in the log; a failed
-			// compaction only means the log keeps growing.
-			e.logger.Error("compaction failed", "collection", c.name, "error", err)
-		}
+		e.startCompaction(c)
 	}
 	return res, nil
 }

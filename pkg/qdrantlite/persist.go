@@ -55,47 +55,48 @@ func writeMeta(dir string, m collectionMeta) error {
 }
 
 // prepare validates a logged operation against the current state and returns
-// the function that applies it. Splitting validation from application lets a
+// the function that applies it, and whether it changes anything (it does not
+// when it selects no point). Splitting validation from application lets a
 // write be refused before it reaches the log, and makes replay run the same
 // code as the RPC that produced the record.
-func (c *collection) prepare(op byte, msg proto.Message) (func(), error) {
+func (c *collection) prepare(op byte, msg proto.Message) (apply func(), changes bool, err error) {
 	switch req := msg.(type) {
 	case *qdrant.UpsertPoints:
 		pts, err := c.prepareUpsert(req.GetPoints())
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return func() { c.applyUpsert(pts, op == opUpsert) }, nil
+		return func() { c.applyUpsert(pts, op == opUpsert) }, len(pts) > 0, nil
 	case *qdrant.DeletePoints:
 		slots, err := c.selectSlots(req.GetPoints())
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return func() { c.deleteSlots(slots) }, nil
+		return func() { c.deleteSlots(slots) }, len(slots) > 0, nil
 	case *qdrant.SetPayloadPoints:
 		slots, err := c.selectSlots(req.GetPointsSelector())
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		payload := fromPayload(req.GetPayload())
 		if op == opOverwritePayload {
-			return func() { c.overwritePayload(slots, payload) }, nil
+			return func() { c.overwritePayload(slots, payload) }, len(slots) > 0, nil
 		}
-		return func() { c.setPayload(slots, payload, req.GetKey()) }, nil
+		return func() { c.setPayload(slots, payload, req.GetKey()) }, len(slots) > 0, nil
 	case *qdrant.DeletePayloadPoints:
 		slots, err := c.selectSlots(req.GetPointsSelector())
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return func() { c.deletePayload(slots, req.GetKeys()) }, nil
+		return func() { c.deletePayload(slots, req.GetKeys()) }, len(slots) > 0, nil
 	case *qdrant.ClearPayloadPoints:
 		slots, err := c.selectSlots(req.GetPoints())
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return func() { c.overwritePayload(slots, nil) }, nil
+		return func() { c.overwritePayload(slots, nil) }, len(slots) > 0, nil
 	}
-	return nil, fmt.Errorf("unknown operation %d", op)
+	return nil, false, fmt.Errorf("unknown operation %d", op)
 }
 
 func newOpMessage(op byte) (proto.Message, error) {
@@ -122,7 +123,7 @@ func (c *collection) replay(op byte, body []byte) error {
 	if err := proto.Unmarshal(body, msg); err != nil {
 		return fmt.Errorf("decode operation %d: %w", op, err)
 	}
-	apply, err := c.prepare(op, msg)
+	apply, _, err := c.prepare(op, msg)
 	if err != nil {
 		return fmt.Errorf("replay operation %d: %w", op, err)
 	}
@@ -256,45 +257,118 @@ func (c *collection) replayLog(path string, logger *slog.Logger) (int64, error) 
 	}
 }
 
-// compact writes a snapshot of the current state and starts a new log. It
-// holds the read lock: searches continue, writers wait, and the state on disk
-// is exactly the state covered by the log being retired.
+// snapshotView is a consistent, immutable view of a collection's live
+// points, taken under the write lock so a snapshot can be written without
+// holding it. Nothing bulky is copied: vector segments are shared and
+// copied by the first writer that changes one (see writableVec), and payload
+// maps are shared because writers replace a point's map, never modify it.
+type snapshotView struct {
+	dim, segSlots int
+	segs          [][]float32
+	slots         []uint32
+	keys          []pointKey
+	payloads      []map[string]any
+}
+
+// view captures the live points. The caller holds the write lock.
+func (c *collection) view() snapshotView {
+	n := len(c.byKey)
+	v := snapshotView{dim: c.dim, segSlots: c.segSlots, segs: slices.Clone(c.vecs),
+		slots: make([]uint32, 0, n), keys: make([]pointKey, 0, n), payloads: make([]map[string]any, 0, n)}
+	for s, ok := range c.alive {
+		if !ok {
+			continue
+		}
+		v.slots = append(v.slots, uint32(s))
+		v.keys = append(v.keys, c.keys[s])
+		v.payloads = append(v.payloads, c.payloads[s])
+	}
+	c.shared = make([]bool, len(c.vecs))
+	for i := range c.shared {
+		c.shared[i] = true
+	}
+	return v
+}
+
+func (v snapshotView) vec(i int) []float32 {
+	s := int(v.slots[i])
+	off := s % v.segSlots * v.dim
+	return v.segs[s/v.segSlots][off : off+v.dim]
+}
+
+// compact writes a snapshot of the current state and retires the log it
+// covers, while writers and searches carry on. The slow parts (creating the
+// next log, encoding and fsyncing the snapshot) run without the collection
+// lock; under it, only a view of the live points is taken (see view) and the
+// logs swapped, so the view is exactly the state produced by the retired log
+// and everything after it lands in the next log. The caller holds compactMu.
+//
+// Crash safety: until the snapshot is renamed into place the retired log is
+// still on disk and replayed on load; afterwards load discards it because
+// the snapshot's generation covers it.
 func (c *collection) compact(threshold int64) error {
-	if !c.compacting.CompareAndSwap(false, true) {
-		return nil
-	}
-	defer c.compacting.Store(false)
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.dropped || c.wal.size < max(threshold, c.snapBytes) {
+	skip := c.dropped || c.wal.size < max(threshold, c.snapBytes)
+	gen := c.walGen
+	c.mu.RUnlock()
+	if skip {
 		return nil
 	}
-	gen := c.walGen
-	size, err := c.writeSnapshot(gen)
-	if err != nil {
-		return err
-	}
+	// Only compaction changes walGen, and compactMu keeps it to one at a
+	// time, so gen is still current when the logs are swapped below.
 	next, err := openWAL(filepath.Join(c.dir, walName(gen+1)), 0)
 	if err != nil {
 		return err
 	}
+	// The new log's directory entry must be durable before any write in it
+	// is acknowledged as durable.
 	if err := syncDir(c.dir); err != nil {
 		_ = next.close()
 		return fmt.Errorf("sync collection dir: %w", err)
 	}
+
+	c.mu.Lock()
+	if c.dropped {
+		c.mu.Unlock()
+		return errors.Join(next.close(), os.Remove(next.path))
+	}
+	view := c.view()
 	old := c.wal
-	c.wal, c.walGen, c.snapBytes = next, gen+1, size
-	if err := old.close(); err != nil {
-		return err
+	c.wal, c.walGen = next, gen+1
+	c.mu.Unlock()
+
+	size, werr := view.write(c.dir, gen)
+	c.mu.Lock()
+	c.shared = nil // the view is done with: writers may write in place again
+	if werr == nil {
+		c.snapBytes = size
 	}
-	if err := os.Remove(old.path); err != nil {
-		return fmt.Errorf("remove compacted log: %w", err)
+	c.mu.Unlock()
+	// Closing waits for the retired log's last records to be durable, so
+	// writers still waiting on it are answered whatever happens to the
+	// snapshot.
+	cerr := old.close()
+	if werr != nil {
+		// The retired log stays on disk and keeps its records; the next
+		// successful snapshot covers it and removes it.
+		c.retired = append(c.retired, old.path)
+		return fmt.Errorf("write snapshot of %s: %w", c.name, errors.Join(werr, cerr))
 	}
-	return nil
+	var errs []error
+	for _, p := range append(c.retired, old.path) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove compacted log: %w", err))
+		}
+	}
+	c.retired = nil
+	return errors.Join(errs...)
 }
 
-func (c *collection) writeSnapshot(gen uint64) (int64, error) {
-	path := filepath.Join(c.dir, snapshotFile)
+// write stores the view as the snapshot of generation gen: through a
+// temporary file, fsynced and renamed into place, so a crash leaves either
+// the previous snapshot or this one.
+func (v snapshotView) write(dir string, gen uint64) (int64, error) {
+	path := filepath.Join(dir, snapshotFile)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -305,31 +379,20 @@ func (c *collection) writeSnapshot(gen uint64) (int64, error) {
 	binary.LittleEndian.PutUint64(hdr[:], gen)
 	_, err = w.Write(frame(opSnapshotHeader, hdr[:]))
 	batch := &qdrant.UpsertPoints{}
-	flush := func() {
-		if err != nil || len(batch.Points) == 0 {
-			return
+	for i := 0; i < len(v.keys) && err == nil; i += snapshotBatch {
+		batch.Points = batch.Points[:0]
+		for j := i; j < min(i+snapshotBatch, len(v.keys)); j++ {
+			batch.Points = append(batch.Points, &qdrant.PointStruct{
+				Id:      v.keys[j].proto(),
+				Payload: toPayload(v.payloads[j]),
+				Vectors: qdrant.NewVectorsDense(v.vec(j)),
+			})
 		}
 		var body []byte
 		if body, err = proto.Marshal(batch); err == nil {
 			_, err = w.Write(frame(opSnapshotPoints, body))
 		}
-		batch.Points = batch.Points[:0]
 	}
-	for s, ok := range c.alive {
-		if !ok || err != nil {
-			continue
-		}
-		slot := uint32(s)
-		batch.Points = append(batch.Points, &qdrant.PointStruct{
-			Id:      c.keys[slot].proto(),
-			Payload: toPayload(c.payloads[slot]),
-			Vectors: qdrant.NewVectorsDense(c.vecs[s*c.dim : (s+1)*c.dim]),
-		})
-		if len(batch.Points) == snapshotBatch {
-			flush()
-		}
-	}
-	flush()
 	if err == nil {
 		_, err = w.Write(frame(opSnapshotEnd, nil))
 	}
@@ -350,11 +413,11 @@ func (c *collection) writeSnapshot(gen uint64) (int64, error) {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(c.dir)
+		err = syncDir(dir)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return 0, fmt.Errorf("write snapshot of %s: %w", c.name, err)
+		return 0, err
 	}
 	return size, nil
 }

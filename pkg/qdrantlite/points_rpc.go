@@ -239,7 +239,7 @@ func (s *pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdra
 			if !ok {
 				return status.Errorf(codes.NotFound, "Not found: No point with id %v found", v.Id)
 			}
-			q = slices.Clone(c.vecs[int(slot)*c.dim : int(slot+1)*c.dim])
+			q = slices.Clone(c.vec(slot))
 		default:
 			return errWrongInput("only dense vectors and point ids are supported as query")
 		}

@@ -190,7 +190,7 @@ func (c *collection) search(sp searchParams) ([]hit, error) {
 	scan := func(part []uint32) *topK {
 		t := &topK{k: k, ascending: ascending}
 		for _, s := range part {
-			sc := score(c.vecs[int(s)*c.dim : int(s+1)*c.dim])
+			sc := score(c.vec(s))
 			if hasThr && ((ascending && sc > thr) || (!ascending && sc < thr)) {
 				continue
 			}

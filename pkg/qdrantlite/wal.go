@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 )
 
 // Records in logs and snapshots are framed as
@@ -67,18 +66,34 @@ func readRecord(r *bufio.Reader, scratch []byte) (op byte, body []byte, n int, e
 	return buf[0], buf[1:], recordHeader + int(size), nil
 }
 
-// walFile is an append-only operation log with group commit: appends happen
-// under the collection's write lock, fsync happens after it is released, and
-// one fsync covers every append made before it started.
+// walFile is an append-only operation log with group commit. Appends happen
+// under the collection's write lock, so the log order is the apply order;
+// fsync happens after that lock is released. A writer that needs durability
+// waits until a sync covers its offset: if none is running it becomes the
+// leader and syncs everything appended so far, otherwise it waits for the
+// running sync and, if that one started before its append, for the next.
+// Writers arriving during one fsync are thus all committed by a single
+// following fsync, whatever their number.
 type walFile struct {
-	path     string
-	f        *os.File
-	size     int64
-	broken   error
-	appended atomic.Uint64
+	path string
+	f    *os.File
+	// fsync is f.Sync; tests replace it to observe and stall syncs.
+	fsync func() error
+	// size and broken are only touched by appends, under the collection's
+	// write lock.
+	size   int64
+	broken error
 
-	syncMu sync.Mutex
-	synced uint64
+	mu   sync.Mutex
+	cond sync.Cond // signalled when a sync ends or the log closes
+	// written is the end offset of the last append; synced the offset the
+	// last successful fsync covered.
+	written, synced int64
+	syncing         bool
+	// failed records a failed fsync. After one, the kernel may have dropped
+	// the dirty pages and a later fsync could succeed without them, so the
+	// log never claims durability again: every waiter and append fails.
+	failed error
 	closed bool
 }
 
@@ -95,15 +110,23 @@ func openWAL(path string, size int64) (*walFile, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("seek log: %w", err)
 	}
-	return &walFile{path: path, f: f, size: size}, nil
+	w := &walFile{path: path, f: f, fsync: f.Sync, size: size, written: size, synced: size}
+	w.cond.L = &w.mu
+	return w, nil
 }
 
-// append writes one record and returns its sequence number for sync. The
-// caller holds the collection write lock. A failed write is rolled back so
-// later records are never stranded behind garbage.
-func (w *walFile) append(rec []byte) (uint64, error) {
+// append writes one record and returns the offset a sync must reach for it
+// to be durable. The caller holds the collection write lock. A failed write
+// is rolled back so later records are never stranded behind garbage.
+func (w *walFile) append(rec []byte) (int64, error) {
 	if w.broken != nil {
 		return 0, w.broken
+	}
+	w.mu.Lock()
+	failed := w.failed
+	w.mu.Unlock()
+	if failed != nil {
+		return 0, failed
 	}
 	if _, err := w.f.Write(rec); err != nil {
 		if terr := w.f.Truncate(w.size); terr != nil {
@@ -114,35 +137,68 @@ func (w *walFile) append(rec []byte) (uint64, error) {
 		return 0, fmt.Errorf("append to log: %w", err)
 	}
 	w.size += int64(len(rec))
-	return w.appended.Add(1), nil
+	w.mu.Lock()
+	w.written = w.size
+	w.mu.Unlock()
+	return w.size, nil
 }
 
-// sync makes every record up to seq durable. A log closed by compaction has
-// had its contents captured in a durable snapshot, so there is nothing left
-// to do.
-func (w *walFile) sync(seq uint64) error {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
-	if w.closed || w.synced >= seq {
-		return nil
+// sync returns once every record up to offset is durable.
+func (w *walFile) sync(offset int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		switch {
+		case w.synced >= offset:
+			return nil
+		case w.failed != nil:
+			return w.failed
+		case w.closed:
+			// close syncs everything it can; only a failure leaves a gap.
+			return errors.New("sync log: log closed")
+		case w.syncing:
+			w.cond.Wait()
+		default:
+			w.syncOnce()
+		}
 	}
-	target := w.appended.Load()
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sync log: %w", err)
-	}
-	w.synced = target
-	return nil
 }
 
+// syncOnce fsyncs everything written so far, releasing mu during the fsync
+// so appends and new waiters are not held up by the disk. mu is held on
+// entry and on return.
+func (w *walFile) syncOnce() {
+	target := w.written
+	w.syncing = true
+	w.mu.Unlock()
+	err := w.fsync()
+	w.mu.Lock()
+	w.syncing = false
+	if err != nil {
+		w.failed = fmt.Errorf("sync log: %w", err)
+	} else {
+		w.synced = max(w.synced, target)
+	}
+	w.cond.Broadcast()
+}
+
+// close makes the log durable and closes it. Waiters still blocked in sync
+// return once it is done; no append may follow.
 func (w *walFile) close() error {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.syncing {
+		w.cond.Wait()
+	}
 	if w.closed {
 		return nil
 	}
+	if w.failed == nil && w.synced < w.written {
+		w.syncOnce()
+	}
 	w.closed = true
-	err := w.f.Sync()
-	return errors.Join(err, w.f.Close())
+	w.cond.Broadcast()
+	return errors.Join(w.failed, w.f.Close())
 }
 
 func walName(gen uint64) string { return fmt.Sprintf("wal-%08d.log", gen) }

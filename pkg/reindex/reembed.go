@@ -84,11 +84,7 @@ func (r *Runner) reEmbed(ctx context.Context, t *task) (map[string]any, error) {
 		return extra, err
 	}
 	if t.cp.Phase == phaseSwitch {
-		if err := r.vectors.SwitchAlias(ctx, index.Alias, t.cp.Collection); err != nil {
-			return extra, err
-		}
-		t.log.InfoContext(ctx, "search switched to the new collection", "collection", t.cp.Collection, "previous", t.cp.Previous)
-		if _, err := r.store.SetDocumentsEmbedder(ctx, t.cp.Embedder); err != nil {
+		if err := r.switchIndex(ctx, t, emb); err != nil {
 			return extra, err
 		}
 		t.cp.Phase, t.cp.AfterID = phaseSettle, ""
@@ -121,12 +117,51 @@ func (r *Runner) reEmbed(ctx context.Context, t *task) (map[string]any, error) {
 	return extra, err
 }
 
-// targetEmbedder is the configured embedder for a rebuild, or one built for the
-// job's embed_model; built reports whether the job owns it.
+// switchIndex makes the new collection the active one. The recorded state, from
+// which every program builds its embedder, is written first and in one transaction
+// with the documents' embedder; then the alias moves. A job stopped in between
+// redoes both on resume, and a program starting meanwhile points the alias where
+// the record says.
+func (r *Runner) switchIndex(ctx context.Context, t *task, emb embed.Embedder) error {
+	state, err := index.StateOf(t.cp.Collection, emb)
+	if err != nil {
+		return job.Permanent(err)
+	}
+	err = r.store.InTx(ctx, func(st *store.Store) error {
+		if _, err := st.SetVectorIndex(ctx, state); err != nil {
+			return err
+		}
+		_, err := st.SetDocumentsEmbedder(ctx, t.cp.Embedder)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.vectors.SwitchAlias(ctx, index.Alias, t.cp.Collection); err != nil {
+		return err
+	}
+	t.log.InfoContext(ctx, "search switched to the new collection", "collection", t.cp.Collection, "previous", t.cp.Previous)
+	// This process follows at once; the others within their refresh interval, and
+	// their writes are checked against the record meanwhile.
+	return r.index.Refresh(ctx)
+}
+
+// targetEmbedder is the configured embedder (YW_EMBED_MODEL, not necessarily the
+// active one) for a job without embed_model, or one built for the job's
+// embed_model; built reports whether the job owns it.
 func (r *Runner) targetEmbedder(ctx context.Context, t *task) (embed.Embedder, bool, error) {
 	model, _ := t.job.Params["embed_model"].(string)
 	if model == "" {
-		return r.index.Embedder(), false, nil
+		e, err := r.index.Configured(ctx)
+		switch {
+		case err == nil:
+			return e, false, nil
+		case ctx.Err() != nil:
+			return nil, false, ctx.Err()
+		case errors.Is(err, embed.ErrUnavailable):
+			return nil, false, err // Ollama is down: retry later rather than fall back
+		}
+		return nil, false, job.Permanent(fmt.Errorf("the configured embedding model is not usable: %w", err))
 	}
 	if r.cfg.Embedders == nil {
 		return nil, false, job.Permanent(fmt.Errorf("embedding model %q: this reindexer cannot build embedders (no Ollama configured)", model))

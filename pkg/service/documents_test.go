@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/access"
@@ -40,7 +41,7 @@ type docsFixture struct {
 	docs     *Documents
 	search   *Search
 	store    *store.Store
-	tx       pgx.Tx
+	tx       *pgxpool.Pool // raw SQL on the fixture's own database
 	objects  *recordingObjects
 	index    *index.Index
 	worker   *ingest.Worker
@@ -53,8 +54,10 @@ const testMaxUpload = 64 << 10
 func newDocsFixture(t *testing.T) *docsFixture {
 	t.Helper()
 	ctx := context.Background()
-	tx := pgtest.Tx(t)
-	st := store.NewTx(tx)
+	// A database of its own rather than a rolled-back transaction: the ingest worker
+	// runs steps concurrently, which a single transaction cannot serve.
+	tx, _ := pgtest.NewDB(t)
+	st := store.New(tx)
 	qs := queuetest.Start(t)
 	objs, err := queue.NewObjects(ctx, qs.JS)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -83,12 +84,12 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 	}
 	vecs, err := s.index.Embedder().Embed(ctx, []string{req.Query})
 	if err != nil {
-		return nil, fmt.Errorf("embed query: %w", err)
+		return nil, embedUnavailable(fmt.Errorf("embed query: %w", err))
 	}
 	// Over-fetch: some hits may fail the Postgres re-check.
 	hits, err := s.index.Search(ctx, vecs[0], filter, req.Limit*2+4)
 	if err != nil {
-		return nil, fmt.Errorf("search vectors: %w", err)
+		return nil, embedUnavailable(fmt.Errorf("search vectors: %w", err))
 	}
 	keys := make([]store.ChunkKey, len(hits))
 	for i, h := range hits {
@@ -119,6 +120,17 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 		}
 	}
 	return out, nil
+}
+
+// embedUnavailable turns an embedder that cannot answer (Ollama down, or the index
+// switching to another model) into a 503 the client may retry, keeping the cause
+// wrapped for logs.
+func embedUnavailable(err error) error {
+	if errors.Is(err, embed.ErrUnavailable) {
+		return fmt.Errorf("%w (%w)", &Error{Code: CodeUnavailable,
+			Message: "search is unavailable: the embedding model of the document index cannot be reached; try again shortly"}, err)
+	}
+	return err
 }
 
 func chunkInGroup(c store.VisibleChunk, groupID string) bool {
