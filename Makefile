@@ -28,4 +28,4 @@ bench-reindex:
 
 # The chat path end to end under load: API → JetStream → agent worker → SSE (flags: -k turns, -tokens, -interval, -first).
 bench-chat:
-	$(GO) run ./cmd/chat-bench $(BENCH_CHAT_FLAGS)
+	$(GO) run ./pkg/chat/bench $(BENCH_CHAT_FLAGS)

@@ -7,7 +7,7 @@
 // by a probe running alongside the turns. The relay is also split at the moment
 // JetStream stored each event.
 //
-//	go run ./cmd/chat-bench -k 100
+//	go run ./pkg/chat/bench -k 100   (or: make bench-chat)
 package main
 
 import (
