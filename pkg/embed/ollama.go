@@ -1,7 +1,9 @@
 package embed
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
+	"github.com/ollama/ollama/envconfig"
 )
 
 // Defaults applied by NewOllama to zero fields of OllamaConfig.
@@ -78,8 +82,15 @@ type Ollama struct {
 	cfg    OllamaConfig
 	client *api.Client
 	owned  *http.Transport
-	log    *slog.Logger
-	name   string
+	// http and embedURL serve /api/embed without api.Client, which reads each
+	// response whole before decoding it, doubling the work on the hot path.
+	// direct is false when requests must be signed for ollama.com, which only
+	// api.Client does.
+	http     *http.Client
+	embedURL string
+	direct   bool
+	log      *slog.Logger
+	name     string
 
 	mu  sync.Mutex
 	dim int
@@ -115,6 +126,9 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 		httpClient = &http.Client{Transport: o.owned}
 	}
 	o.client = api.NewClient(base, httpClient)
+	o.http = httpClient
+	o.embedURL = base.JoinPath("/api/embed").String()
+	o.direct = !envconfig.UseAuth() && base.Hostname() != "ollama.com"
 	return o, nil
 }
 
@@ -220,9 +234,9 @@ func (o *Ollama) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 		input[i] = t
 	}
 	for attempt := 1; ; attempt++ {
-		resp, err := o.client.Embed(ctx, &api.EmbedRequest{Model: o.cfg.Model, Input: input})
+		vecs, err := o.request(ctx, input)
 		if err == nil {
-			return o.accept(resp, len(batch))
+			return o.accept(vecs, len(batch))
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ollama embed: %w", ctx.Err())
@@ -248,15 +262,15 @@ func (o *Ollama) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 
 // accept checks the response's shape against the batch and the known
 // dimension, records the dimension on first use and normalises in place.
-func (o *Ollama) accept(resp *api.EmbedResponse, n int) ([][]float32, error) {
-	if len(resp.Embeddings) != n {
-		return nil, fmt.Errorf("ollama embed: got %d vectors for %d texts", len(resp.Embeddings), n)
+func (o *Ollama) accept(vecs [][]float32, n int) ([][]float32, error) {
+	if len(vecs) != n {
+		return nil, fmt.Errorf("ollama embed: got %d vectors for %d texts", len(vecs), n)
 	}
-	dim := len(resp.Embeddings[0])
+	dim := len(vecs[0])
 	if dim == 0 {
 		return nil, errors.New("ollama embed: empty vector")
 	}
-	for i, v := range resp.Embeddings {
+	for i, v := range vecs {
 		if len(v) != dim {
 			return nil, fmt.Errorf("ollama embed: vector %d has %d dimensions, vector 0 has %d", i, len(v), dim)
 		}
@@ -270,7 +284,151 @@ func (o *Ollama) accept(resp *api.EmbedResponse, n int) ([][]float32, error) {
 	case o.dim != dim:
 		return nil, fmt.Errorf("ollama embed: model %q now returns %d dimensions, was %d", o.cfg.Model, dim, o.dim)
 	}
-	return resp.Embeddings, nil
+	return vecs, nil
+}
+
+// embedRequest and embedResponse are the parts of /api/embed's wire format the
+// embedder uses; decoding skips the rest.
+type (
+	embedRequest struct {
+		Model string   `json:"model"`
+		Input []string `json:"input"`
+	}
+	embedResponse struct {
+		Embeddings vectors `json:"embeddings"`
+	}
+)
+
+// vectors decodes a JSON array of number arrays without reflection: with
+// encoding/json's generic path, decoding dominates the cost of a request
+// once vectors have hundreds of dimensions.
+type vectors [][]float32
+
+// UnmarshalJSON parses b, which encoding/json has already checked is valid
+// JSON, so only the shape needs checking here.
+func (v *vectors) UnmarshalJSON(b []byte) error {
+	i := skipSpace(b, 0)
+	if strings.HasPrefix(string(b[i:]), "null") {
+		*v = nil
+		return nil
+	}
+	if i >= len(b) || b[i] != '[' {
+		return errors.New("embeddings: not an array")
+	}
+	var out [][]float32
+	dim := 0 // capacity for the next row: rows share a dimension
+	for i = skipSpace(b, i+1); i < len(b) && b[i] != ']'; {
+		if b[i] != '[' {
+			return fmt.Errorf("embeddings: vector %d is not an array", len(out))
+		}
+		row := make([]float32, 0, dim)
+		for i = skipSpace(b, i+1); i < len(b) && b[i] != ']'; {
+			j := i
+			for j < len(b) && strings.IndexByte("+-0123456789.eE", b[j]) >= 0 {
+				j++
+			}
+			f, err := strconv.ParseFloat(string(b[i:j]), 32)
+			if err != nil {
+				return fmt.Errorf("embeddings: vector %d: %w", len(out), err)
+			}
+			row = append(row, float32(f))
+			if i = skipSpace(b, j); i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+			}
+		}
+		out = append(out, row)
+		dim = len(row)
+		if i = skipSpace(b, i+1); i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	*v = out
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// requestBuffers recycles encoded request bodies: a batch of chunk texts is
+// tens of kilobytes, sent many times a second while ingesting.
+var requestBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// pooledBody returns its buffer to requestBuffers when the transport closes
+// it, the only point at which nothing reads the body any more.
+type pooledBody struct {
+	*bytes.Reader
+	buf  *bytes.Buffer
+	once sync.Once
+}
+
+func (b *pooledBody) Close() error {
+	b.once.Do(func() { requestBuffers.Put(b.buf) })
+	return nil
+}
+
+// maxErrorBody bounds what is read of an error response.
+const maxErrorBody = 64 << 10
+
+// request makes one /api/embed call. The response is decoded as it arrives,
+// straight into float32 vectors; errors are api's types, so transient and
+// classify treat both paths alike.
+func (o *Ollama) request(ctx context.Context, input []string) ([][]float32, error) {
+	if !o.direct {
+		resp, err := o.client.Embed(ctx, &api.EmbedRequest{Model: o.cfg.Model, Input: input})
+		if err != nil {
+			return nil, err
+		}
+		return resp.Embeddings, nil
+	}
+	buf := requestBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(embedRequest{Model: o.cfg.Model, Input: input}); err != nil {
+		requestBuffers.Put(buf)
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	body := &pooledBody{Reader: bytes.NewReader(buf.Bytes()), buf: buf}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.embedURL, body)
+	if err != nil {
+		_ = body.Close()
+		return nil, err
+	}
+	req.ContentLength = int64(buf.Len())
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := o.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= http.StatusBadRequest {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, statusError(resp, msg)
+	}
+	var out embedResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	// Drain what follows the object so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	return out.Embeddings, nil
+}
+
+// statusError builds the error api.Client returns for a failed response.
+func statusError(resp *http.Response, body []byte) error {
+	if resp.StatusCode == http.StatusUnauthorized {
+		e := api.AuthorizationError{StatusCode: resp.StatusCode}
+		_ = json.Unmarshal(body, &e)
+		return e
+	}
+	e := api.StatusError{StatusCode: resp.StatusCode}
+	if json.Unmarshal(body, &e) != nil {
+		e.ErrorMessage = string(body) // not JSON: the body is the message
+	}
+	return e
 }
 
 // transient reports whether a failed request may succeed if repeated.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -215,5 +217,23 @@ func TestSelect(t *testing.T) {
 			require.Contains(t, logs.String(), tt.warning)
 			require.Contains(t, logs.String(), "lexical")
 		})
+	}
+}
+
+// Real servers write fractions, exponents and whitespace that the scripted
+// server does not; the vectors must survive them.
+func TestOllamaEmbedDecodesNumberForms(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"model":"m", "embeddings": [ [0.6, -8e-1 ] ,[1.5E0,0],[ -3 , 4.0]],"total_duration":5}`)
+	}))
+	t.Cleanup(srv.Close)
+	o := newOllama(t, ollamaConfig(srv.URL))
+	vecs, err := o.Embed(t.Context(), []string{"a", "b", "c"})
+	require.NoError(t, err)
+	want := [][]float32{{0.6, -0.8}, {1, 0}, {-0.6, 0.8}}
+	require.Len(t, vecs, len(want))
+	for i := range want {
+		require.InDeltaSlice(t, want[i], vecs[i], 1e-6, "vector %d", i)
 	}
 }

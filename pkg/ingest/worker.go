@@ -39,8 +39,15 @@ type Config struct {
 	Chunk  chunk.Options
 	// BatchSize is the number of chunks per embedding request.
 	BatchSize int
-	// EmbedConcurrency bounds the embedding requests of one document in flight.
+	// EmbedConcurrency is each job's share of the embedding requests in flight;
+	// it sizes the pool when EmbedPool is 0.
 	EmbedConcurrency int
+	// EmbedPool bounds the embedding requests in flight across all documents the
+	// worker runs at once, typically job concurrency × EmbedConcurrency. One pool
+	// rather than a share per job, because a job spends part of its life
+	// downloading, parsing and finishing, when a share of its own would sit idle
+	// while another document has batches waiting. 0 means EmbedConcurrency.
+	EmbedPool int
 	// TmpDir holds downloaded objects while they are parsed; "" is the system default.
 	TmpDir string
 }
@@ -52,6 +59,10 @@ type Worker struct {
 	index   *index.Index
 	cfg     Config
 	logger  *slog.Logger
+	// embedSlots holds a token per embedding request in flight, shared by all
+	// documents; a document blocked on a full pool queues behind those already
+	// waiting, so documents take turns rather than one starving the others.
+	embedSlots chan struct{}
 }
 
 // New returns the worker.
@@ -62,7 +73,11 @@ func New(st *store.Store, objects Objects, ix *index.Index, cfg Config, logger *
 	if cfg.EmbedConcurrency <= 0 {
 		cfg.EmbedConcurrency = 4
 	}
-	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest")}
+	if cfg.EmbedPool <= 0 {
+		cfg.EmbedPool = cfg.EmbedConcurrency
+	}
+	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest"),
+		embedSlots: make(chan struct{}, cfg.EmbedPool)}
 }
 
 // Handle runs one job from the ingest consumer.
@@ -245,18 +260,39 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 	})
 	g.Go(func() error {
 		defer close(embedded)
-		work, wctx := errgroup.WithContext(gctx)
-		work.SetLimit(w.cfg.EmbedConcurrency)
-		for start := 0; start < total && wctx.Err() == nil; start += size {
+		// A document may use every slot of the pool, but holds one only for
+		// the request itself: a batch waiting for this document's indexer
+		// gives its slot to whichever document can use it. local bounds the
+		// batches this document has started and not yet handed over, so its
+		// memory stays bounded however far the indexer falls behind.
+		local := make(chan struct{}, w.cfg.EmbedPool)
+		var work errgroup.Group
+		wctx, cancel := context.WithCancelCause(gctx)
+		defer cancel(nil)
+		fail := func(err error) error { cancel(err); return err }
+	batches:
+		for start := 0; start < total; start += size {
+			select {
+			case local <- struct{}{}:
+			case <-wctx.Done():
+				break batches
+			}
+			select {
+			case w.embedSlots <- struct{}{}:
+			case <-wctx.Done():
+				break batches
+			}
 			batch := rows[start:min(start+size, total)]
 			work.Go(func() error {
+				defer func() { <-local }()
 				texts := make([]string, len(batch))
 				for i, c := range batch {
 					texts[i] = embedText(c)
 				}
 				vecs, err := embedder.Embed(wctx, texts)
+				<-w.embedSlots
 				if err != nil {
-					return fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
+					return fail(fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err))
 				}
 				points := make([]vector.Point, len(batch))
 				for i, c := range batch {
@@ -268,11 +304,14 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 				case embedded <- points:
 					return nil
 				case <-wctx.Done():
-					return wctx.Err()
+					return context.Cause(wctx)
 				}
 			})
 		}
-		return work.Wait()
+		if err := work.Wait(); err != nil {
+			return err
+		}
+		return context.Cause(wctx)
 	})
 	return g.Wait()
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -370,12 +371,52 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	texts := inputs(req.Input)
-	out := api.EmbedResponse{Model: req.Model, Embeddings: make([][]float32, len(texts))}
+	vecs := make([][]float32, len(texts))
+	tokens := 0
 	for i, t := range texts {
-		out.Embeddings[i] = Vector(t, dim)
-		out.PromptEvalCount += len(strings.Fields(t))
+		vecs[i] = Vector(t, dim)
+		tokens += len(strings.Fields(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	bp := embedBuffers.Get().(*[]byte)
+	b := appendEmbedResponse((*bp)[:0], req.Model, vecs, tokens)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	*bp = b
+	embedBuffers.Put(bp)
+}
+
+// embedBuffers recycles encoded /api/embed responses: benchmarks send many
+// per second, and the time spent encoding adds to every request's latency.
+var embedBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// appendEmbedResponse encodes what api.EmbedResponse would, writing each
+// float32 with the shortest text that reads back as the same float32 rather
+// than going through reflection and float64.
+func appendEmbedResponse(b []byte, model string, vecs [][]float32, tokens int) []byte {
+	name, _ := json.Marshal(model) // a string always encodes
+	b = append(b, `{"model":`...)
+	b = append(b, name...)
+	b = append(b, `,"embeddings":[`...)
+	for i, v := range vecs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, f := range v {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, ']')
+	if tokens > 0 {
+		b = append(b, `,"prompt_eval_count":`...)
+		b = strconv.AppendInt(b, int64(tokens), 10)
+	}
+	return append(b, '}', '\n')
 }
 
 // Vector is the deterministic, unnormalised vector the server returns for a

@@ -140,5 +140,7 @@ func TestEmbedEndpoint(t *testing.T) {
 	resp, err := client(t, s).Embed(t.Context(), &api.EmbedRequest{Model: llmtest.EmbedModel, Input: []string{"a b", "c"}})
 	require.NoError(t, err)
 	require.Equal(t, [][]float32{llmtest.Vector("a b", 5), llmtest.Vector("c", 5)}, resp.Embeddings)
+	require.Equal(t, llmtest.EmbedModel, resp.Model)
+	require.Equal(t, 3, resp.PromptEvalCount, "one token per word")
 	require.Equal(t, [][]string{{"a b", "c"}}, s.EmbedInputs())
 }

@@ -148,33 +148,54 @@ func (c *collection) prepareUpsert(points []*qdrant.PointStruct) ([]preparedPoin
 	return out, nil
 }
 
-// vec is the vector of a slot, stored in place.
-func (c *collection) vec(slot uint32) []float32 {
-	off := int(slot) % c.segSlots * c.dim
-	return c.vecs[int(slot)/c.segSlots][off : off+c.dim : off+c.dim]
+// Within a segment vectors are stored dimension-major: component d of the
+// slot at offset j is seg[d*segSlots+j]. An exact scan then streams each
+// component row it needs once per segment, and a sparse query (a short
+// lexical query sets a few dozen of hundreds of components) reads only its
+// non-zero rows instead of every vector in full.
+
+// readVec gathers the vector of a slot into dst, allocating when dst is too
+// small.
+func (c *collection) readVec(slot uint32, dst []float32) []float32 {
+	if cap(dst) < c.dim {
+		dst = make([]float32, c.dim)
+	}
+	dst = dst[:c.dim]
+	seg, j, n := c.vecs[int(slot)/c.segSlots], int(slot)%c.segSlots, c.segSlots
+	for d := range dst {
+		dst[d] = seg[d*n+j]
+	}
+	return dst
 }
 
-// writableVec is vec for a slot about to be overwritten, first giving its
-// segment a private copy if a snapshot shares it.
-func (c *collection) writableVec(slot uint32) []float32 {
-	if seg := int(slot) / c.segSlots; seg < len(c.shared) && c.shared[seg] {
-		c.vecs[seg] = slices.Clone(c.vecs[seg])
-		c.shared[seg] = false
+// writeVec stores v as the vector of a slot, first giving its segment a
+// private copy if a snapshot shares it.
+func (c *collection) writeVec(slot uint32, v []float32) {
+	si := int(slot) / c.segSlots
+	if si < len(c.shared) && c.shared[si] {
+		c.vecs[si] = slices.Clone(c.vecs[si])
+		c.shared[si] = false
 	}
-	return c.vec(slot)
+	seg, j, n := c.vecs[si], int(slot)%c.segSlots, c.segSlots
+	for d, x := range v[:c.dim] {
+		seg[d*n+j] = x
+	}
 }
 
 func (c *collection) applyUpsert(points []preparedPoint, normalise bool) {
+	// Normalising works on a copy: the request's vector may be shared
+	// with the log record being replayed or the caller.
+	buf := make([]float32, c.dim)
 	for _, p := range points {
 		slot, ok := c.byKey[p.key]
 		if !ok {
 			slot = c.allocSlot(p.key)
 		}
-		v := c.writableVec(slot)
-		copy(v, p.vec)
+		copy(buf, p.vec)
 		if normalise && c.dist == qdrant.Distance_Cosine {
-			normalize(v)
+			normalize(buf)
 		}
+		c.writeVec(slot, buf)
 		old := c.payloads[slot]
 		c.payloads[slot] = p.payload
 		c.reindex(slot, old, p.payload)
@@ -262,22 +283,66 @@ func (c *collection) filterSlots(f *qdrant.Filter) ([]uint32, error) {
 }
 
 func (c *collection) setPayload(slots []uint32, payload map[string]any, key string) {
+	// Work that depends only on the request is done once, not per point:
+	// the key path, and which indexed fields the change can reach, so the
+	// indexes of untouched fields are never looked at.
+	var path []string
+	if key != "" {
+		path = strings.Split(key, ".")
+	}
+	touched := c.touchedIndexes(payload, path)
 	for _, s := range slots {
 		old := c.payloads[s]
+		// The old map may be held by a snapshot being written, so it is
+		// copied, never changed; values are shared, as they are immutable.
 		cur := make(map[string]any, len(old)+len(payload))
 		for k, v := range old {
 			cur[k] = v
 		}
-		if key == "" {
+		if path == nil {
 			for k, v := range payload {
 				cur[k] = v
 			}
 		} else {
-			setPath(cur, strings.Split(key, "."), payload)
+			setPath(cur, path, payload)
 		}
 		c.payloads[s] = cur
-		c.reindex(s, old, cur)
+		for _, ti := range touched {
+			ov, nv := lookup(old, ti.field), lookup(cur, ti.field)
+			if len(ov) == len(nv) && (len(ov) == 0 || (len(ov) == 1 && equalValues(ov[0], nv[0]))) {
+				continue
+			}
+			ti.ix.update(s, ov, nv)
+		}
 	}
+}
+
+type touchedIndex struct {
+	field string
+	ix    *fieldIndex
+}
+
+// touchedIndexes lists the indexes whose field a set-payload can change:
+// those under a top-level key it writes. An index on "a.b" or "a[].b" is
+// reached by a write to "a".
+func (c *collection) touchedIndexes(payload map[string]any, path []string) []touchedIndex {
+	var out []touchedIndex
+	for field, ix := range c.indexes {
+		top := field
+		if i := strings.IndexAny(field, ".["); i >= 0 {
+			top = field[:i]
+		}
+		var hit bool
+		if path != nil {
+			hit = strings.TrimSuffix(path[0], "[]") == top
+		} else {
+			_, hit = payload[top]
+		}
+		if hit {
+			out = append(out, touchedIndex{field: field, ix: ix})
+		}
+	}
+	return out
 }
 
 // setPath merges payload into the object at path, copying every object on
@@ -378,7 +443,7 @@ func (c *collection) retrieved(s uint32, wp *qdrant.WithPayloadSelector, withVec
 }
 
 func (c *collection) vectorOutput(s uint32) *qdrant.VectorsOutput {
-	v := slices.Clone(c.vec(s))
+	v := c.readVec(s, nil)
 	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vector{
 		Vector: &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: v}}},
 	}}

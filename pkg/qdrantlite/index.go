@@ -361,3 +361,30 @@ func (c *collection) candidates(p plan, fn func(slot uint32)) {
 	}
 	bm.each(fn)
 }
+
+func (b bitmap) count() int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// appendRange appends to dst the offsets from lo of the slots set in
+// [lo, hi).
+func (b bitmap) appendRange(dst []int, lo, hi int) []int {
+	for wi := lo >> 6; wi <= (hi-1)>>6 && wi < len(b); wi++ {
+		w := b[wi]
+		if first := wi << 6; first < lo {
+			w &= ^uint64(0) << (lo - first)
+		}
+		if end := (wi + 1) << 6; end > hi {
+			w &= ^uint64(0) >> (end - hi)
+		}
+		for w != 0 {
+			dst = append(dst, wi<<6+bits.TrailingZeros64(w)-lo)
+			w &= w - 1
+		}
+	}
+	return dst
+}

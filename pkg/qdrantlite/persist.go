@@ -290,10 +290,17 @@ func (c *collection) view() snapshotView {
 	return v
 }
 
-func (v snapshotView) vec(i int) []float32 {
-	s := int(v.slots[i])
-	off := s % v.segSlots * v.dim
-	return v.segs[s/v.segSlots][off : off+v.dim]
+// gather copies the vectors of live points [lo, hi) into dst, point after
+// point. It walks component rows in the outer loop: live points are in slot
+// order, so each row of a segment (see readVec for the layout) is read
+// sequentially instead of one cache line per component per point.
+func (v snapshotView) gather(lo, hi int, dst []float32) {
+	for d := range v.dim {
+		for i := lo; i < hi; i++ {
+			s := int(v.slots[i])
+			dst[(i-lo)*v.dim+d] = v.segs[s/v.segSlots][d*v.segSlots+s%v.segSlots]
+		}
+	}
 }
 
 // compact writes a snapshot of the current state and retires the log it
@@ -379,13 +386,19 @@ func (v snapshotView) write(dir string, gen uint64) (int64, error) {
 	binary.LittleEndian.PutUint64(hdr[:], gen)
 	_, err = w.Write(frame(opSnapshotHeader, hdr[:]))
 	batch := &qdrant.UpsertPoints{}
+	// One gather buffer, reused: a batch is marshalled before the next
+	// overwrites it.
+	vbuf := make([]float32, snapshotBatch*v.dim)
 	for i := 0; i < len(v.keys) && err == nil; i += snapshotBatch {
 		batch.Points = batch.Points[:0]
-		for j := i; j < min(i+snapshotBatch, len(v.keys)); j++ {
+		end := min(i+snapshotBatch, len(v.keys))
+		v.gather(i, end, vbuf)
+		for j := i; j < end; j++ {
+			off := (j - i) * v.dim
 			batch.Points = append(batch.Points, &qdrant.PointStruct{
 				Id:      v.keys[j].proto(),
 				Payload: toPayload(v.payloads[j]),
-				Vectors: qdrant.NewVectorsDense(v.vec(j)),
+				Vectors: qdrant.NewVectorsDense(vbuf[off : off+v.dim : off+v.dim]),
 			})
 		}
 		var body []byte

@@ -2,7 +2,6 @@ package qdrantlite
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/qdrant/go-client/qdrant"
@@ -239,7 +238,7 @@ func (s *pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdra
 			if !ok {
 				return status.Errorf(codes.NotFound, "Not found: No point with id %v found", v.Id)
 			}
-			q = slices.Clone(c.vec(slot))
+			q = c.readVec(slot, nil)
 		default:
 			return errWrongInput("only dense vectors and point ids are supported as query")
 		}

@@ -1,7 +1,6 @@
 package qdrantlite
 
 import (
-	"container/heap"
 	"math"
 	"runtime"
 	"slices"
@@ -24,97 +23,84 @@ func normalize(v []float32) {
 	}
 }
 
-// dot is unrolled with four accumulators: the compiler does not vectorise,
-// and independent accumulators let the CPU overlap the multiply-adds.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		aa, bb := a[i:i+8:i+8], b[i:i+8:i+8]
-		s0 += aa[0]*bb[0] + aa[4]*bb[4]
-		s1 += aa[1]*bb[1] + aa[5]*bb[5]
-		s2 += aa[2]*bb[2] + aa[6]*bb[6]
-		s3 += aa[3]*bb[3] + aa[7]*bb[7]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
-}
-
-func sqDist(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		aa, bb := a[i:i+4:i+4], b[i:i+4:i+4]
-		d0, d1, d2, d3 := aa[0]-bb[0], aa[1]-bb[1], aa[2]-bb[2], aa[3]-bb[3]
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(a); i++ {
-		d := a[i] - b[i]
-		s0 += d * d
-	}
-	return s0 + s1 + s2 + s3
-}
-
-func manhattan(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s float32
-	for i := range a {
-		s += float32(math.Abs(float64(a[i] - b[i])))
-	}
-	return s
-}
-
 type hit struct {
 	slot  uint32
 	score float32
 }
 
-// topK keeps the k best hits; the heap root is the worst kept hit so a
-// candidate is compared once and usually rejected without allocation.
+// topK keeps the k best hits in a binary heap whose root is the worst kept
+// hit, so most candidates cost one comparison. It is hand-rolled rather than
+// container/heap because boxing each pushed hit in an interface allocates.
 type topK struct {
 	k         int
 	ascending bool // smaller is better (distances)
 	h         []hit
 }
 
-func (t *topK) Len() int { return len(t.h) }
-func (t *topK) Less(i, j int) bool {
-	if t.ascending {
-		return t.h[i].score > t.h[j].score
-	}
-	return t.h[i].score < t.h[j].score
-}
-func (t *topK) Swap(i, j int) { t.h[i], t.h[j] = t.h[j], t.h[i] }
-func (t *topK) Push(x any)    { t.h = append(t.h, x.(hit)) }
-func (t *topK) Pop() any {
-	x := t.h[len(t.h)-1]
-	t.h = t.h[:len(t.h)-1]
-	return x
+func newTopK(k int, ascending bool) *topK {
+	return &topK{k: k, ascending: ascending, h: make([]hit, 0, k)}
 }
 
-func (t *topK) better(a, b float32) bool {
-	if t.ascending {
-		return a < b
+// worse reports whether a ranks below b; ties go to the higher slot so the
+// result does not depend on scan order or on how the scan was split.
+func (t *topK) worse(a, b hit) bool {
+	if a.score != b.score {
+		if t.ascending {
+			return a.score > b.score
+		}
+		return a.score < b.score
 	}
-	return a > b
+	return a.slot > b.slot
 }
 
-func (t *topK) offer(h hit) {
-	if len(t.h) < t.k {
-		heap.Push(t, h)
+func (t *topK) offer(x hit) {
+	h := t.h
+	if len(h) < t.k {
+		h = append(h, x)
+		i := len(h) - 1
+		for i > 0 {
+			p := (i - 1) / 2
+			if !t.worse(h[i], h[p]) {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
+		}
+		t.h = h
 		return
 	}
-	if t.better(h.score, t.h[0].score) {
-		t.h[0] = h
-		heap.Fix(t, 0)
+	if !t.worse(h[0], x) {
+		return
 	}
+	h[0] = x
+	i, n := 0, len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && t.worse(h[r], h[l]) {
+			m = r
+		}
+		if !t.worse(h[m], h[i]) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// admits reports whether a score could enter the heap; the scan checks it
+// before building a hit.
+func (t *topK) admits(score float32) bool {
+	if len(t.h) < t.k {
+		return true
+	}
+	if t.ascending {
+		return score <= t.h[0].score
+	}
+	return score >= t.h[0].score
 }
 
 // sorted returns the kept hits best first.
@@ -122,19 +108,21 @@ func (t *topK) sorted() []hit {
 	out := slices.Clone(t.h)
 	slices.SortFunc(out, func(a, b hit) int {
 		switch {
-		case t.better(a.score, b.score):
+		case t.worse(b, a):
 			return -1
-		case t.better(b.score, a.score):
+		case t.worse(a, b):
 			return 1
 		}
-		return int(a.slot) - int(b.slot)
+		return 0
 	})
 	return out
 }
 
-// parallelThreshold is the candidate count above which scoring is split
-// across CPUs; below it goroutine start-up costs more than it saves.
-const parallelThreshold = 32768
+// parallelWork is the scan size (candidates times active components) above
+// which scoring is split across CPUs. Below it, about a millisecond of
+// work, a split saves less than it risks: on a busy machine the search waits
+// for the slowest part, which hurts the tail more than it helps the median.
+const parallelWork = 4 << 20
 
 type searchParams struct {
 	query     []float32
@@ -144,6 +132,114 @@ type searchParams struct {
 	threshold *float32
 }
 
+// Score kinds. Every kind is a sum over the query's active components of a
+// per-component term, which is what lets the scan work a component row at a
+// time over the dimension-major segments.
+const (
+	scoreDot = iota
+	scoreEuclid
+	scoreManhattan
+)
+
+// query is a search vector reduced to its active components. For dot and
+// cosine a component that is zero contributes exactly zero, so only the
+// non-zero ones are kept; distances need every component.
+type query struct {
+	kind int
+	idx  []int
+	val  []float32
+}
+
+func newQuery(q []float32, kind int) query {
+	qq := query{kind: kind, idx: make([]int, 0, len(q)), val: make([]float32, 0, len(q))}
+	for d, x := range q {
+		if kind != scoreDot || x != 0 {
+			qq.idx = append(qq.idx, d)
+			qq.val = append(qq.val, x)
+		}
+	}
+	return qq
+}
+
+// scoreSegment writes into acc[j] the score of every slot j < len(acc) of a
+// segment with rows of length stride. Each component row is read
+// sequentially and acc stays in L1, so the loop runs at memory speed; the
+// bounds checks are hoisted out of the inner loops.
+func (q *query) scoreSegment(seg []float32, stride int, acc []float32) {
+	clear(acc)
+	n := len(acc)
+	row := func(t int) []float32 {
+		d := q.idx[t]
+		return seg[d*stride : d*stride+n : d*stride+n]
+	}
+	t := 0
+	if q.kind != scoreManhattan {
+		// Four components per pass: acc is loaded and stored once for
+		// four multiply-adds instead of one.
+		for ; t+4 <= len(q.idx); t += 4 {
+			q0, q1, q2, q3 := q.val[t], q.val[t+1], q.val[t+2], q.val[t+3]
+			r0, r1, r2, r3 := row(t), row(t+1), row(t+2), row(t+3)
+			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+			a := acc[:len(r0)]
+			if q.kind == scoreDot {
+				for i := range a {
+					a[i] += q0*r0[i] + q1*r1[i] + q2*r2[i] + q3*r3[i]
+				}
+				continue
+			}
+			for i := range a {
+				d0, d1, d2, d3 := r0[i]-q0, r1[i]-q1, r2[i]-q2, r3[i]-q3
+				a[i] += d0*d0 + d1*d1 + d2*d2 + d3*d3
+			}
+		}
+	}
+	for ; t < len(q.idx); t++ {
+		qd, r := q.val[t], row(t)
+		a := acc[:len(r)]
+		switch q.kind {
+		case scoreDot:
+			for i := range a {
+				a[i] += qd * r[i]
+			}
+		case scoreEuclid:
+			for i := range a {
+				x := r[i] - qd
+				a[i] += x * x
+			}
+		case scoreManhattan:
+			for i := range a {
+				a[i] += float32(math.Abs(float64(r[i] - qd)))
+			}
+		}
+	}
+}
+
+// scoreSlot scores one slot of a segment; the scan uses it when so few
+// slots of a segment are candidates that reading whole rows would waste
+// more than it saves.
+func (q *query) scoreSlot(seg []float32, stride, j int) float32 {
+	var s float32
+	val := q.val[:len(q.idx)]
+	for t, d := range q.idx {
+		x := seg[d*stride+j]
+		switch q.kind {
+		case scoreDot:
+			s += val[t] * x
+		case scoreEuclid:
+			x -= val[t]
+			s += x * x
+		case scoreManhattan:
+			s += float32(math.Abs(float64(x - val[t])))
+		}
+	}
+	return s
+}
+
+// sparseSegment is the candidate density of a segment below which its
+// candidates are scored one by one: a strided read of one slot touches a
+// cache line per component, a row read shares each line among 16 slots.
+const sparseSegment = 16
+
 // search runs an exact nearest-neighbour search over the points matching the
 // filter. Scores follow Qdrant: cosine and dot are similarities (higher is
 // better), euclid and manhattan are distances (lower is better).
@@ -151,24 +247,20 @@ func (c *collection) search(sp searchParams) ([]hit, error) {
 	if len(sp.query) != c.dim {
 		return nil, errWrongInput("Vector dimension error: expected dim: %d, got %d", c.dim, len(sp.query))
 	}
-	q := slices.Clone(sp.query)
-	var score func(v []float32) float32
-	ascending := false
+	qv := slices.Clone(sp.query)
+	kind, ascending := scoreDot, false
 	switch c.dist {
 	case qdrant.Distance_Cosine:
-		normalize(q)
-		score = func(v []float32) float32 { return dot(q, v) }
+		normalize(qv)
 	case qdrant.Distance_Dot:
-		score = func(v []float32) float32 { return dot(q, v) }
 	case qdrant.Distance_Euclid:
-		ascending = true
-		score = func(v []float32) float32 { return sqDist(q, v) }
+		kind, ascending = scoreEuclid, true
 	case qdrant.Distance_Manhattan:
-		ascending = true
-		score = func(v []float32) float32 { return manhattan(q, v) }
+		kind, ascending = scoreManhattan, true
 	default:
 		return nil, errWrongInput("unsupported distance %v", c.dist)
 	}
+	q := newQuery(qv, kind)
 	var thr float32
 	hasThr := sp.threshold != nil
 	if hasThr {
@@ -182,40 +274,75 @@ func (c *collection) search(sp searchParams) ([]hit, error) {
 		return nil, nil
 	}
 
-	var slots []uint32
-	if err := c.forMatches(sp.filter, func(s uint32) { slots = append(slots, s) }); err != nil {
-		return nil, err
+	// Candidates stay a bitmap: the authorization filter is answered by
+	// the indexes as one, and the scan walks it a segment at a time.
+	var cands bitmap
+	switch bm, ok := c.exactFilter(sp.filter); {
+	case sp.filter == nil:
+		cands = c.aliveBitmap()
+	case ok:
+		cands = bm
+	default:
+		cands = newBitmap(len(c.keys))
+		if err := c.forMatches(sp.filter, cands.set); err != nil {
+			return nil, err
+		}
 	}
 
-	scan := func(part []uint32) *topK {
-		t := &topK{k: k, ascending: ascending}
-		for _, s := range part {
-			sc := score(c.vec(s))
-			if hasThr && ((ascending && sc > thr) || (!ascending && sc < thr)) {
+	S := c.segSlots
+	scan := func(segLo, segHi int) *topK {
+		t := newTopK(k, ascending)
+		acc := make([]float32, S)
+		offs := make([]int, 0, S)
+		for si := segLo; si < segHi; si++ {
+			base := si * S
+			n := min(S, len(c.keys)-base)
+			offs = cands.appendRange(offs[:0], base, base+n)
+			if len(offs) == 0 {
 				continue
 			}
-			t.offer(hit{slot: s, score: sc})
+			seg := c.vecs[si]
+			dense := len(offs)*sparseSegment >= n
+			if dense {
+				q.scoreSegment(seg, S, acc[:n])
+			}
+			for _, j := range offs {
+				var score float32
+				if dense {
+					score = acc[j]
+				} else {
+					score = q.scoreSlot(seg, S, j)
+				}
+				if hasThr && ((ascending && score > thr) || (!ascending && score < thr)) {
+					continue
+				}
+				if t.admits(score) {
+					t.offer(hit{slot: uint32(base + j), score: score})
+				}
+			}
 		}
 		return t
 	}
 	var best *topK
-	if n := runtime.GOMAXPROCS(0); n > 1 && len(slots) >= parallelThreshold {
+	segs := (len(c.keys) + S - 1) / S
+	if n := runtime.GOMAXPROCS(0); n > 1 && segs > 1 && cands.count()*len(q.idx) >= parallelWork {
+		n = min(n, segs)
 		parts := make([]*topK, n)
 		var wg sync.WaitGroup
-		chunk := (len(slots) + n - 1) / n
+		chunk := (segs + n - 1) / n
 		for i := range n {
-			lo, hi := min(i*chunk, len(slots)), min((i+1)*chunk, len(slots))
-			wg.Go(func() { parts[i] = scan(slots[lo:hi]) })
+			lo, hi := min(i*chunk, segs), min((i+1)*chunk, segs)
+			wg.Go(func() { parts[i] = scan(lo, hi) })
 		}
 		wg.Wait()
-		best = &topK{k: k, ascending: ascending}
+		best = newTopK(k, ascending)
 		for _, pt := range parts {
 			for _, h := range pt.h {
 				best.offer(h)
 			}
 		}
 	} else {
-		best = scan(slots)
+		best = scan(0, segs)
 	}
 	out := best.sorted()
 	if sp.offset >= len(out) {
