@@ -147,6 +147,9 @@ func (u *Users) Delete(ctx context.Context, actor *access.Principal, id string) 
 				return fmt.Errorf("purge user data: %w", err)
 			}
 		}
+		if _, err := st.PromoteSuccessors(ctx, id); err != nil {
+			return err
+		}
 		if err := st.DeleteUser(ctx, id); err != nil {
 			return err
 		}

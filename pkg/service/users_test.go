@@ -203,3 +203,47 @@ func TestMeListsGroups(t *testing.T) {
 	require.NotNil(t, me.Groups)
 	require.Empty(t, me.Groups)
 }
+
+func TestDeletingAGroupsOnlyAdminPromotesTheNextMember(t *testing.T) {
+	t.Parallel()
+	u, st := newUsers(t)
+	groups := NewGroups(st, NewAuditor(st, logging.Discard()), GroupsConfig{}, logging.Discard())
+	ctx := context.Background()
+	root := admin(t, u)
+	principal := func(name string) access.Principal {
+		_, key, err := u.Create(ctx, &root, name, false)
+		require.NoError(t, err)
+		p, err := u.Authenticate(ctx, key.Secret)
+		require.NoError(t, err)
+		return p
+	}
+	owner, first, second := principal("gina"), principal("hank"), principal("ines")
+	g, err := groups.Create(ctx, owner, "team-"+owner.UserID[:8], nil)
+	require.NoError(t, err)
+	for _, m := range []access.Principal{first, second} {
+		id := m.UserID
+		_, err := groups.AddMember(ctx, owner, g.ID, MemberRequest{UserID: &id})
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, u.Delete(ctx, &root, owner.UserID))
+
+	first, err = u.Authenticate(ctx, mustKey(t, u, first.Name))
+	require.NoError(t, err)
+	detail, err := groups.Get(ctx, first, g.ID)
+	require.NoError(t, err)
+	roles := map[string]string{}
+	for _, m := range detail.Members {
+		roles[m.Name] = m.Role
+	}
+	require.Equal(t, map[string]string{"hank": "admin", "ines": "member"}, roles,
+		"the longest-standing member takes over; the group is never left without an admin")
+}
+
+// mustKey issues a fresh key for the named user.
+func mustKey(t *testing.T, u *Users, name string) string {
+	t.Helper()
+	key, err := u.RotateKeys(context.Background(), name)
+	require.NoError(t, err)
+	return key.Secret
+}

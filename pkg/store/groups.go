@@ -271,3 +271,24 @@ func foreignKeyNotFound(err error) error {
 	}
 	return translate(err)
 }
+
+// PromoteSuccessors makes, in every group where userID is the only admin, the
+// longest-standing other member an admin, so removing the user (deleting their
+// account) never leaves a group nobody can manage. It returns how many were promoted.
+func (s *Store) PromoteSuccessors(ctx context.Context, userID string) (int64, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE memberships m SET role = 'admin'
+		FROM (
+			SELECT DISTINCT ON (o.group_id) o.group_id, o.user_id
+			FROM memberships o
+			WHERE o.user_id <> $1
+			  AND o.group_id IN (SELECT group_id FROM memberships WHERE user_id = $1 AND role = 'admin')
+			  AND NOT EXISTS (SELECT 1 FROM memberships a
+			                  WHERE a.group_id = o.group_id AND a.role = 'admin' AND a.user_id <> $1)
+			ORDER BY o.group_id, o.joined_at, o.user_id
+		) next
+		WHERE m.group_id = next.group_id AND m.user_id = next.user_id`, userID)
+	if err != nil {
+		return 0, fmt.Errorf("promote successors: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
