@@ -17,9 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/youworker/youworker/pkg/ollamahttp"
+
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
-	"github.com/ollama/ollama/envconfig"
 )
 
 // Defaults applied by NewOllama to zero fields of OllamaConfig.
@@ -59,10 +60,8 @@ type OllamaConfig struct {
 // Validate reports every configuration problem at once.
 func (c OllamaConfig) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("ollama url is required"))
-	} else if u, err := url.Parse(c.URL); err != nil || u.Scheme == "" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("ollama url %q is not an absolute URL", c.URL))
+	if err := ollamahttp.ValidateURL(c.URL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Model == "" {
 		errs = append(errs, errors.New("ollama embedding model is required"))
@@ -115,20 +114,13 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 	o := &Ollama{cfg: cfg, log: logger.With("component", "embed.ollama"), name: "ollama:" + modelName(cfg.Model)}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		o.owned = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: cfg.ConnectTimeout,
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-		}
+		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
 		httpClient = &http.Client{Transport: o.owned}
 	}
 	o.client = api.NewClient(base, httpClient)
 	o.http = httpClient
 	o.embedURL = base.JoinPath("/api/embed").String()
-	o.direct = !envconfig.UseAuth() && base.Hostname() != "ollama.com"
+	o.direct = !ollamahttp.SignedRequests(base)
 	return o, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/youworker/youworker/pkg/ollamahttp"
+
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
 )
@@ -51,10 +53,8 @@ type OllamaConfig struct {
 // Validate reports every configuration problem at once.
 func (c OllamaConfig) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("ollama url is required"))
-	} else if u, err := url.Parse(c.URL); err != nil || u.Scheme == "" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("ollama url %q is not an absolute URL", c.URL))
+	if err := ollamahttp.ValidateURL(c.URL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Model == "" {
 		errs = append(errs, errors.New("ollama chat model is required"))
@@ -96,13 +96,13 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 	o := &Ollama{cfg: cfg, log: logger.With("component", "llm.ollama")}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		o.owned = newTransport(cfg.ConnectTimeout)
+		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
 		httpClient = &http.Client{Transport: o.owned}
 	}
 	o.client = api.NewClient(base, httpClient)
 	o.http = httpClient
 	o.chatURL = base.JoinPath("/api/chat").String()
-	o.signed = signedRequests(base)
+	o.signed = ollamahttp.SignedRequests(base)
 	return o, nil
 }
 
@@ -126,17 +126,6 @@ func withDefaults(cfg OllamaConfig) OllamaConfig {
 		cfg.RetryMax = cfg.RetryInitial
 	}
 	return cfg
-}
-
-func newTransport(connect time.Duration) *http.Transport {
-	return &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout: connect,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
 }
 
 // Model returns the configured default model.

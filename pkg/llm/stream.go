@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 
 	"github.com/ollama/ollama/api"
-	"github.com/ollama/ollama/envconfig"
 )
 
 // The client library reserves an 8 MB line buffer for every streamed call,
@@ -35,13 +33,6 @@ var errLineTooLong = fmt.Errorf("ollama chat: stream line longer than %d bytes",
 type chatChunk struct {
 	api.ChatResponse
 	Error string `json:"error,omitempty"`
-}
-
-// signedRequests reports whether the library must make the call: requests
-// to ollama.com (or with OLLAMA_AUTH set) are signed with the user's key,
-// which only the library knows how to do.
-func signedRequests(base *url.URL) bool {
-	return envconfig.UseAuth() || base.Hostname() == "ollama.com"
 }
 
 // streamChat posts body (an encoded api.ChatRequest) to /api/chat and calls
