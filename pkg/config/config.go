@@ -52,11 +52,16 @@ type Config struct {
 	// ChatConcurrency bounds the turns one agent worker runs at once; turns mostly
 	// wait on the model, so it is much higher than the job concurrency.
 	ChatConcurrency int
-	ChunkTokens     int
-	ChunkOverlap    int
-	AgentMaxSteps   int
-	MCPServers      []string
-	SystemPrompt    string
+	// EmbedConcurrency bounds the embedding requests one worker has in flight,
+	// across all the documents it processes. A few more than the embedder's own
+	// parallelism (Ollama's OLLAMA_NUM_PARALLEL) keeps it busy without queueing
+	// work there that a cancelled job could not take back.
+	EmbedConcurrency int
+	ChunkTokens      int
+	ChunkOverlap     int
+	AgentMaxSteps    int
+	MCPServers       []string
+	SystemPrompt     string
 }
 
 // Load reads the configuration from getenv, applying defaults. It returns every
@@ -89,6 +94,7 @@ func Load(getenv func(string) string) (Config, error) {
 		JobMaxDeliver:     r.int("YW_JOB_MAX_DELIVER", 5),
 		JobConcurrency:    r.int("YW_JOB_CONCURRENCY", 4),
 		ChatConcurrency:   r.int("YW_CHAT_CONCURRENCY", 128),
+		EmbedConcurrency:  r.int("YW_EMBED_CONCURRENCY", 8),
 		ChunkTokens:       r.int("YW_CHUNK_TOKENS", 500),
 		ChunkOverlap:      r.int("YW_CHUNK_OVERLAP", 60),
 		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
@@ -171,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.ChatConcurrency < 1 || c.ChatConcurrency > 1024 {
 		bad("YW_CHAT_CONCURRENCY", "must be between 1 and 1024")
+	}
+	if c.EmbedConcurrency < 1 || c.EmbedConcurrency > 256 {
+		bad("YW_EMBED_CONCURRENCY", "must be between 1 and 256")
 	}
 	if c.ChunkTokens < 50 || c.ChunkTokens > 8000 {
 		bad("YW_CHUNK_TOKENS", "must be between 50 and 8000")

@@ -16,6 +16,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.NoError(t, c.Validate())
 	require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
 	require.Equal(t, int64(100<<20), c.MaxUploadBytes)
+	require.Equal(t, 8, c.EmbedConcurrency)
 }
 
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
@@ -34,11 +35,11 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"YW_DATABASE_URL": "mysql://x", "YW_HTTP_ADDR": "nohost", "YW_LOG_FORMAT": "xml",
-		"YW_BOOTSTRAP_ADMIN_KEY": "short", "YW_CHUNK_OVERLAP": "900",
+		"YW_BOOTSTRAP_ADMIN_KEY": "short", "YW_CHUNK_OVERLAP": "900", "YW_EMBED_CONCURRENCY": "0",
 	}))
 	require.NoError(t, err)
 	err = c.Validate()
-	for _, name := range []string{"YW_DATABASE_URL", "YW_HTTP_ADDR", "YW_LOG_FORMAT", "YW_BOOTSTRAP_ADMIN_KEY", "YW_CHUNK_OVERLAP"} {
+	for _, name := range []string{"YW_DATABASE_URL", "YW_HTTP_ADDR", "YW_LOG_FORMAT", "YW_BOOTSTRAP_ADMIN_KEY", "YW_CHUNK_OVERLAP", "YW_EMBED_CONCURRENCY"} {
 		require.ErrorContains(t, err, name)
 	}
 }

@@ -39,15 +39,12 @@ type Config struct {
 	Chunk  chunk.Options
 	// BatchSize is the number of chunks per embedding request.
 	BatchSize int
-	// EmbedConcurrency is each job's share of the embedding requests in flight;
-	// it sizes the pool when EmbedPool is 0.
+	// EmbedConcurrency bounds the embedding requests in flight across all
+	// documents the worker runs at once. One pool rather than a share per job,
+	// because a job spends part of its life downloading, parsing and finishing,
+	// when a share of its own would sit idle while another document has batches
+	// waiting. 0 means 8.
 	EmbedConcurrency int
-	// EmbedPool bounds the embedding requests in flight across all documents the
-	// worker runs at once, typically job concurrency × EmbedConcurrency. One pool
-	// rather than a share per job, because a job spends part of its life
-	// downloading, parsing and finishing, when a share of its own would sit idle
-	// while another document has batches waiting. 0 means EmbedConcurrency.
-	EmbedPool int
 	// TmpDir holds downloaded objects while they are parsed; "" is the system default.
 	TmpDir string
 }
@@ -71,13 +68,10 @@ func New(st *store.Store, objects Objects, ix *index.Index, cfg Config, logger *
 		cfg.BatchSize = 16
 	}
 	if cfg.EmbedConcurrency <= 0 {
-		cfg.EmbedConcurrency = 4
-	}
-	if cfg.EmbedPool <= 0 {
-		cfg.EmbedPool = cfg.EmbedConcurrency
+		cfg.EmbedConcurrency = 8
 	}
 	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest"),
-		embedSlots: make(chan struct{}, cfg.EmbedPool)}
+		embedSlots: make(chan struct{}, cfg.EmbedConcurrency)}
 }
 
 // Handle runs one job from the ingest consumer.
@@ -265,7 +259,7 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 		// gives its slot to whichever document can use it. local bounds the
 		// batches this document has started and not yet handed over, so its
 		// memory stays bounded however far the indexer falls behind.
-		local := make(chan struct{}, w.cfg.EmbedPool)
+		local := make(chan struct{}, w.cfg.EmbedConcurrency)
 		var work errgroup.Group
 		wctx, cancel := context.WithCancelCause(gctx)
 		defer cancel(nil)

@@ -16,7 +16,7 @@ import (
 // model cannot be used: it never falls back to the lexical embedder.
 func (p *Platform) ReindexRunner() *reindex.Runner {
 	return reindex.New(p.Store, p.Index, reindex.Config{
-		EmbedConcurrency: 4,
+		EmbedConcurrency: p.Config.EmbedConcurrency,
 		Embedders: func(ctx context.Context, model string) (embed.Embedder, error) {
 			if p.Config.OllamaURL == "" {
 				return nil, errors.New("YW_OLLAMA_URL is not set")

@@ -16,17 +16,12 @@ func (p *Platform) Relay() *outbox.Relay {
 	return outbox.NewRelay(p.Store, p.Publisher, time.Second, p.Logger)
 }
 
-// embedShare is each ingest job's share of the worker's embedding requests.
-const embedShare = 4
-
 // IngestWorker builds the ingest job handler from the configuration.
 func (p *Platform) IngestWorker() *ingest.Worker {
 	return ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    parse.DefaultLimits(),
 		Chunk:     chunk.Options{TargetTokens: p.Config.ChunkTokens, OverlapTokens: p.Config.ChunkOverlap, MaxChunks: 50000},
-		BatchSize: 16, EmbedConcurrency: embedShare,
-		// One pool for all jobs, so a job parsing or finishing lends its share to the others.
-		EmbedPool: embedShare * p.Config.JobConcurrency,
+		BatchSize: 16, EmbedConcurrency: p.Config.EmbedConcurrency,
 	}, p.Logger)
 }
 
