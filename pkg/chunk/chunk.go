@@ -275,7 +275,7 @@ func (sp *splitter) pack(path []string) error {
 				b = n
 			}
 		}
-		text, proseStart, page := sp.build(prevText, ovStart, ovPage, atoms[s:b])
+		text, tokens, proseStart, page := sp.build(prevText, ovStart, ovPage, atoms[s:b])
 		rep := atoms[s].repeat
 		if ovStart >= 0 {
 			rep = len(prevText) - ovStart
@@ -285,7 +285,7 @@ func (sp *splitter) pack(path []string) error {
 			Text:        text,
 			HeadingPath: append([]string(nil), path...),
 			Page:        page,
-			Tokens:      CountTokens(text),
+			Tokens:      tokens,
 		})
 		sp.repeat = append(sp.repeat, rep)
 		if sp.maxChunks > 0 && len(sp.out) > sp.maxChunks {
@@ -325,9 +325,9 @@ func (sp *splitter) absorbs(atoms []atom, pre []int, s, b, ovTok int) bool {
 }
 
 // build writes the overlap (prevText[ovStart:], when ovStart >= 0) and the atoms into
-// a chunk's text. It returns where the trailing run of prose starts (-1 when the chunk
-// ends with code or a table) and the chunk's first known page.
-func (sp *splitter) build(prevText string, ovStart, ovPage int, atoms []atom) (text string, proseStart, page int) {
+// a chunk's text. It returns CountTokens of the text, where the trailing run of prose
+// starts (-1 when the chunk ends with code or a table) and the chunk's first known page.
+func (sp *splitter) build(prevText string, ovStart, ovPage int, atoms []atom) (text string, tokens, proseStart, page int) {
 	size := 0
 	if ovStart >= 0 {
 		size = len(prevText) - ovStart
@@ -339,15 +339,24 @@ func (sp *splitter) build(prevText string, ovStart, ovPage int, atoms []atom) (t
 	sb.Grow(size)
 	sp.starts, sp.pages = sp.starts[:0], sp.pages[:0]
 	proseStart = -1
+	// The text is priced from the prices of its parts, known already, as long as they
+	// are joined by whitespace: whitespace ends any word or number in progress and
+	// costs nothing, so the parts are priced as if alone. Pieces of a word, or of text
+	// cut between CJK characters, are joined without it and then the text is priced
+	// afresh.
+	additive := true
 	if ovStart >= 0 {
+		tokens = CountTokens(prevText[ovStart:])
 		sb.WriteString(prevText[ovStart:])
 		sp.starts, sp.pages = append(sp.starts, 0), append(sp.pages, ovPage)
 		proseStart, page = 0, ovPage
 	}
 	for _, a := range atoms {
 		if sb.Len() > 0 {
+			additive = additive && isSpaces(a.sep)
 			sb.WriteString(a.sep)
 		}
+		tokens += a.tokens
 		off := sb.Len()
 		sp.starts, sp.pages = append(sp.starts, off), append(sp.pages, a.page)
 		switch {
@@ -361,7 +370,23 @@ func (sp *splitter) build(prevText string, ovStart, ovPage int, atoms []atom) (t
 			page = a.page
 		}
 	}
-	return sb.String(), proseStart, page
+	text = sb.String()
+	if !additive {
+		tokens = CountTokens(text)
+	}
+	return text, tokens, proseStart, page
+}
+
+// isSpaces reports whether s is a non-empty run of whitespace, which counter treats as
+// the end of any run in progress and prices at nothing.
+func isSpaces(s string) bool {
+	for _, r := range s {
+		// Invalid UTF-8 decodes as U+FFFD, which is not a space.
+		if !unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // pageAt is the page of the atom of the last chunk built that holds offset off.

@@ -449,6 +449,15 @@ func TestSplitSanitizesText(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, chunks, 1)
 	require.Equal(t, "bad \uFFFD bytes and a NUL here", chunks[0].Text)
+
+	// Table cells reach the text only through the rows.
+	doc = &parse.Document{Blocks: []parse.Block{{Kind: parse.KindTable, Page: 1, Rows: [][]string{{"name", "note"}, {"a\xff", "b\x00c"}}}}}
+	chunks, err = Split(doc, Options{})
+	require.NoError(t, err)
+	require.Len(t, chunks, 1)
+	require.True(t, utf8.ValidString(chunks[0].Text))
+	require.NotContains(t, chunks[0].Text, "\x00")
+	require.Contains(t, chunks[0].Text, "| a\uFFFD | bc |")
 }
 
 func TestSplitDefaultsAndDeterminism(t *testing.T) {

@@ -44,7 +44,7 @@ func renderRow(cells []string) string {
 	for _, c := range cells {
 		b.WriteString(" ")
 		// A pipe would end the cell and a newline the row.
-		c = strings.ReplaceAll(strings.TrimSpace(c), "|", `\|`)
+		c = strings.ReplaceAll(strings.TrimSpace(sanitize(c)), "|", `\|`)
 		b.WriteString(strings.Join(strings.Fields(c), " "))
 		b.WriteString(" |")
 	}
@@ -104,7 +104,9 @@ func (sp *splitter) splitTable(rows [][]string, text, sep string, page int) {
 		} else {
 			a.repeat = len(hdr) + 1
 		}
-		a.tokens = CountTokens(a.text)
+		// Line breaks end any word or number in progress and cost nothing, so the
+		// piece costs what its lines cost one by one.
+		a.tokens = hTok + tok
 		sp.atoms = append(sp.atoms, a)
 		piece, tok, first = piece[:0], 0, false
 	}
@@ -113,7 +115,7 @@ func (sp *splitter) splitTable(rows [][]string, text, sep string, page int) {
 		if rt > limit {
 			flush()
 			splitWords(row, false, limit, levelWord, "", func(frag, _ string, _ int8) {
-				piece = append(piece, frag)
+				piece, tok = append(piece, frag), CountTokens(frag)
 				flush()
 			})
 			continue

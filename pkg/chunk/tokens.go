@@ -20,20 +20,103 @@ import (
 //   - every other character (punctuation, symbols, emoji, invalid bytes) costs one.
 //
 // It does not allocate and runs in one pass over s.
+//
+// Most text is ASCII, so runs of ASCII letters and digits are priced in one step and
+// only text around non-ASCII bytes goes through counter rune by rune: a run followed by
+// such a byte may go on with an accented letter, a combining mark or a digit of
+// another script, which only counter knows how to price.
 func CountTokens(s string) int {
-	var c counter
+	tokens := 0
 	for i := 0; i < len(s); {
+		switch byteClasses[s[i]] {
+		case classSpace:
+			i++
+		case classOther:
+			tokens++
+			i++
+		case classLetter:
+			j := i + 1
+			for j < len(s) && byteClasses[s[j]] == classLetter {
+				j++
+			}
+			if j < len(s) && s[j] >= utf8.RuneSelf {
+				// counter as it would be after the j-i letters.
+				n, next := countSlow(s, j, counter{run: runWord, latin: j - i})
+				tokens, i = tokens+n, next
+				continue
+			}
+			// An ASCII byte other than a letter ends the word, so its price is final.
+			tokens += (j - i + 3) / 4
+			i = j
+		case classDigit:
+			j := i + 1
+			for j < len(s) && byteClasses[s[j]] == classDigit {
+				j++
+			}
+			if j < len(s) && s[j] >= utf8.RuneSelf {
+				// counter as it would be after the j-i digits.
+				n, next := countSlow(s, j, counter{run: runDigits, digits: j - i})
+				tokens, i = tokens+n, next
+				continue
+			}
+			// An ASCII byte other than a digit ends the number.
+			tokens += (j - i + 2) / 3
+			i = j
+		default:
+			n, next := countSlow(s, i, counter{})
+			tokens, i = tokens+n, next
+		}
+	}
+	return tokens
+}
+
+// countSlow goes on counting s from offset i with c, rune by rune, until c holds no run
+// in progress and the next byte is ASCII, where the fast path of CountTokens can take
+// over again. It returns the tokens counted by c and the offset where it stopped.
+func countSlow(s string, i int, c counter) (tokens, next int) {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			c.addASCII(b)
 			i++
-			continue
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			c.add(r)
+			i += size
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		c.add(r)
-		i += size
+		if c.run == runNone && (i == len(s) || s[i] < utf8.RuneSelf) {
+			// With no run in progress, everything c counted is final.
+			return c.done, i
+		}
 	}
-	return c.total()
+	return c.total(), i
 }
+
+// Byte classes for the fast path of CountTokens, matching counter.addASCII.
+const (
+	classOther  = iota // ASCII punctuation, symbols and controls: a token each
+	classSpace         // free
+	classLetter        // Latin letter: part of a word
+	classDigit         // part of a number
+	classHigh          // starts a multi-byte character, or is invalid: left to counter
+)
+
+var byteClasses = func() (t [256]uint8) {
+	for b := range 256 {
+		switch {
+		case b >= utf8.RuneSelf:
+			t[b] = classHigh
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z':
+			t[b] = classLetter
+		case '0' <= b && b <= '9':
+			t[b] = classDigit
+		case b == ' ', b == '\n', b == '\t', b == '\r', b == '\v', b == '\f':
+			t[b] = classSpace
+		default:
+			t[b] = classOther
+		}
+	}
+	return t
+}()
 
 // Run kinds tracked by counter: a word or a number is priced as a whole.
 const (
