@@ -57,7 +57,7 @@ const (
 type Lexical struct {
 	dim   int
 	fold  foldTable
-	stop  map[uint64]struct{}
+	stop  stopSet
 	pool  sync.Pool
 	empty uint64
 }
@@ -77,9 +77,8 @@ func NewLexical(dim int) (*Lexical, error) {
 		return nil, fmt.Errorf("lexical embedder: dimension %d out of range [16, 65536]", dim)
 	}
 	l := &Lexical{dim: dim, fold: newFoldTable(), empty: mix(seedEmpty)}
-	l.stop = make(map[uint64]struct{}, len(stopwords))
 	for _, w := range stopwords {
-		l.stop[hashRunes(seedUnigram, []rune(w))] = struct{}{}
+		l.stop.add(hashRunes(seedUnigram, []rune(w)))
 	}
 	l.pool.New = func() any { return &featurizer{l: l, word: make([]rune, 0, 64)} }
 	return l, nil
@@ -121,20 +120,24 @@ type featurizer struct {
 	l        *Lexical
 	v        []float32
 	word     []rune
+	wordHash uint64 // hashRunes(seedUnigram, word), kept up to date by appendRune
 	latin    bool   // word only has Latin letters and digits: stemmable
 	digits   bool   // word only has digits
 	prev     uint64 // hash of the previous content word, 0 at a boundary
 	prevCJK  rune   // previous CJK character, -1 at a boundary
 	features int
+	logs     logCache
 }
 
+// wordHashStart is hashRunes(seedUnigram, nil): the hash of an empty word.
+const wordHashStart = fnvOffset ^ seedUnigram
+
 func (f *featurizer) embed(text string, v []float32) {
-	f.v, f.word, f.latin, f.digits, f.prev, f.prevCJK, f.features = v, f.word[:0], true, true, 0, -1, 0
+	f.v, f.word, f.wordHash, f.latin, f.digits, f.prev, f.prevCJK, f.features = v, f.word[:0], wordHashStart, true, true, 0, -1, 0
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
-			i++
-			f.ascii(c)
+			i = f.asciiRun(text, i)
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -147,9 +150,16 @@ func (f *featurizer) embed(text string, v []float32) {
 	}
 	var sum float64
 	for i, x := range v {
+		if x == 0 {
+			// The formula below turns both +0 and -0 into +0 (Abs drops the
+			// sign, and -0 < 0 is false), which adds nothing to sum. Empty
+			// buckets are common in short texts, so skip the logarithm.
+			v[i] = 0
+			continue
+		}
 		// Sublinear term frequency, per bucket: repeated words count, but
 		// with diminishing returns.
-		y := math.Log1p(math.Abs(float64(x)))
+		y := f.logs.log1pAbs(x)
 		if x < 0 {
 			y = -y
 		}
@@ -163,20 +173,81 @@ func (f *featurizer) embed(text string, v []float32) {
 	f.v = nil
 }
 
+// asciiFold maps an ASCII byte to its lower-case form if it is a letter or a
+// digit, and to 0 if it separates words.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
+	}
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c] = c
+		t[c-'a'+'A'] = c
+	}
+	return t
+}()
+
+// asciiRun handles the ASCII byte at text[i] and the run of ASCII letters
+// and digits that follows it, and returns the index after them. It does what
+// calling ascii on each byte would do, but keeps the word and its hash in
+// locals: these runs are the bulk of most text.
+func (f *featurizer) asciiRun(text string, i int) int {
+	// The caller checked text[i] < utf8.RuneSelf; the mask only spares
+	// a bounds check.
+	c := asciiFold[text[i]&(utf8.RuneSelf-1)]
+	if c == 0 {
+		if len(f.word) != 0 {
+			f.endWord()
+		}
+		return i + 1
+	}
+	word, h, digits := f.word, f.wordHash, f.digits
+	for {
+		if c > '9' {
+			digits = false
+		}
+		word = append(word, rune(c))
+		h = (h ^ uint64(c)) * fnvPrime
+		i++
+		if i == len(text) || text[i] >= utf8.RuneSelf {
+			break
+		}
+		if c = asciiFold[text[i]]; c == 0 {
+			break
+		}
+	}
+	if cap(word) == cap(f.word) {
+		// Same backing array: only the length changes, and re-slicing
+		// f.word in place spares the GC write barrier of a pointer store.
+		f.word = f.word[:len(word)]
+	} else {
+		f.word = word
+	}
+	f.wordHash, f.digits, f.prevCJK = h, digits, -1
+	return i
+}
+
+// ascii handles one ASCII letter, digit or separator that did not come as
+// a plain ASCII byte (full-width forms); it must agree with asciiRun.
 func (f *featurizer) ascii(c byte) {
-	switch {
-	case c >= 'a' && c <= 'z':
-		f.digits = false
-	case c >= 'A' && c <= 'Z':
-		c += 'a' - 'A'
-		f.digits = false
-	case c >= '0' && c <= '9':
-	default:
-		f.endWord()
+	c = asciiFold[c&(utf8.RuneSelf-1)]
+	if c == 0 {
+		if len(f.word) != 0 {
+			f.endWord()
+		}
 		return
 	}
+	if c > '9' {
+		f.digits = false
+	}
 	f.prevCJK = -1
-	f.word = append(f.word, rune(c))
+	f.appendRune(rune(c))
+}
+
+// appendRune adds r to the current word and to its running hash, so that
+// endWord needs no second pass over the word.
+func (f *featurizer) appendRune(r rune) {
+	f.word = append(f.word, r)
+	f.wordHash = (f.wordHash ^ uint64(r)) * fnvPrime
 }
 
 func (f *featurizer) rune(r rune) {
@@ -192,31 +263,35 @@ func (f *featurizer) rune(r rune) {
 	if r >= 0x300 && r < 0x370 { // combining diacritics (decomposed text): strip
 		return
 	}
-	if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.In(r, unicode.Mn, unicode.Mc) {
+	letter := unicode.IsLetter(r)
+	if !letter && !unicode.IsDigit(r) && !unicode.In(r, unicode.Mn, unicode.Mc) {
 		f.endWord()
 		return
 	}
 	f.prevCJK = -1
-	if unicode.IsLetter(r) {
+	if letter {
 		f.digits = false
 	}
 	r = unicode.ToLower(r)
 	switch r {
 	case 'ß':
-		f.word = append(f.word, 's', 's')
+		f.appendRune('s')
+		f.appendRune('s')
 		return
 	case 'æ':
-		f.word = append(f.word, 'a', 'e')
+		f.appendRune('a')
+		f.appendRune('e')
 		return
 	case 'œ':
-		f.word = append(f.word, 'o', 'e')
+		f.appendRune('o')
+		f.appendRune('e')
 		return
 	}
 	r = f.l.fold.base(r)
 	if r >= 0x250 {
 		f.latin = false
 	}
-	f.word = append(f.word, r)
+	f.appendRune(r)
 }
 
 // cjk adds a character of a script written without spaces: the character
@@ -236,12 +311,12 @@ func (f *featurizer) endWord() {
 	if len(w) == 0 {
 		return
 	}
-	f.word = w[:0]
+	h := f.wordHash
+	f.word, f.wordHash = f.word[:0], wordHashStart // f.word[:0], not w[:0]: no write barrier
 	latin, digits := f.latin, f.digits
 	f.latin, f.digits = true, true
 
-	h := hashRunes(seedUnigram, w)
-	if _, stop := f.l.stop[h]; stop {
+	if f.l.stop.has(h) {
 		return // stopwords are skipped, so bigrams join the words around them
 	}
 	if latin && !digits {
@@ -261,6 +336,9 @@ func (f *featurizer) endWord() {
 }
 
 func (f *featurizer) trigrams(w []rune) {
+	// v in a local, and the count added once: the compiler cannot keep
+	// f.v in registers across the stores into the vector.
+	v := f.v
 	a, b := rune(markStart), w[0]
 	for i := 1; i <= len(w); i++ {
 		c := rune(markEnd)
@@ -271,21 +349,27 @@ func (f *featurizer) trigrams(w []rune) {
 		h = (h ^ uint64(a)) * fnvPrime
 		h = (h ^ uint64(b)) * fnvPrime
 		h = (h ^ uint64(c)) * fnvPrime
-		f.add(h, wTrigram)
+		addTo(v, h, wTrigram)
 		a, b = b, c
 	}
+	f.features += len(w)
 }
 
-// add hashes a feature into a bucket with a hash-derived sign, so collisions
-// cancel out on average instead of piling up.
+// add adds one feature to the vector.
 func (f *featurizer) add(h uint64, w float32) {
+	addTo(f.v, h, w)
+	f.features++
+}
+
+// addTo hashes a feature into a bucket of v with a hash-derived sign, so
+// collisions cancel out on average instead of piling up.
+func addTo(v []float32, h uint64, w float32) {
 	m := mix(h)
-	idx := ((m >> 32) * uint64(len(f.v))) >> 32
+	idx := ((m >> 32) * uint64(len(v))) >> 32
 	if m&1 == 1 {
 		w = -w
 	}
-	f.v[idx] += w
-	f.features++
+	v[idx] += w
 }
 
 // stem strips common plural and verb suffixes of Latin-script words. It is
@@ -294,6 +378,11 @@ func (f *featurizer) add(h uint64, w float32) {
 func stem(w []rune) []rune {
 	n := len(w)
 	if n < minStemWord {
+		return w
+	}
+	switch w[n-1] {
+	case 's', 'g', 'd': // the last letters of the suffixes below
+	default:
 		return w
 	}
 	end := func(s string) bool {
@@ -328,6 +417,87 @@ func hashRunes(seed uint64, rs []rune) uint64 {
 		h = (h ^ uint64(r)) * fnvPrime
 	}
 	return h
+}
+
+// stopSet is the set of stop-word hashes: an open-addressing table with
+// linear probing, cheaper than a map for the lookup done on every word. It
+// holds the same 64-bit hashes a map would, so membership is unchanged.
+type stopSet struct {
+	slots [stopSlots]uint64 // 0 marks an empty slot
+	zero  bool              // whether the hash 0 itself is in the set
+}
+
+// stopSlots keeps the table at most half full, so probes stay short and
+// always reach an empty slot.
+const (
+	stopSlots = 512
+	stopShift = 64 - 9 // log2(stopSlots)
+)
+
+// Fails to compile if the stop-word list outgrows half the table.
+var _ [stopSlots/2 - len(stopwords)]struct{}
+
+func (s *stopSet) add(h uint64) {
+	if h == 0 {
+		s.zero = true
+		return
+	}
+	for i := stopSlot(h); ; i = (i + 1) % stopSlots {
+		switch s.slots[i] {
+		case h:
+			return // the list has duplicates across languages
+		case 0:
+			s.slots[i] = h
+			return
+		}
+	}
+}
+
+// stopSlot is where the probe for h starts. The FNV hashes of short words
+// differ in few bits, so they are spread by a multiplication (Fibonacci
+// hashing) before the top bits are taken.
+func stopSlot(h uint64) uint64 {
+	return (h * 0x9e3779b97f4a7c15) >> stopShift
+}
+
+func (s *stopSet) has(h uint64) bool {
+	if h == 0 {
+		return s.zero
+	}
+	for i := stopSlot(h); ; i = (i + 1) % stopSlots {
+		switch s.slots[i] {
+		case h:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+// logCache memoises log1p of bucket magnitudes. Buckets hold sums of a few
+// feature weights, so the same values recur across buckets and texts, and a
+// table lookup is several times cheaper than math.Log1p. It returns exactly
+// what math.Log1p returns, so vectors are unchanged.
+type logCache struct {
+	key [logSlots]uint32 // float32 bits of the magnitude; 0 (for +0) marks an empty slot
+	val [logSlots]float64
+}
+
+const (
+	logSlots = 256
+	logShift = 32 - 8 // log2(logSlots)
+)
+
+// log1pAbs returns math.Log1p(math.Abs(float64(x))) for a non-zero x.
+func (c *logCache) log1pAbs(x float32) float64 {
+	bits := math.Float32bits(x) &^ (1 << 31)
+	i := (bits * 0x9e3779b1) >> logShift // Fibonacci hashing: mixes exponent and mantissa
+	if c.key[i] == bits {
+		return c.val[i]
+	}
+	y := math.Log1p(float64(math.Float32frombits(bits)))
+	c.key[i], c.val[i] = bits, y
+	return y
 }
 
 // mix is the MurmurHash3 finaliser: FNV's low bits are weak, and both the
