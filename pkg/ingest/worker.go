@@ -56,10 +56,8 @@ type Worker struct {
 	index   *index.Index
 	cfg     Config
 	logger  *slog.Logger
-	// embedSlots holds a token per embedding request in flight, shared by all
-	// documents; a document blocked on a full pool queues behind those already
-	// waiting, so documents take turns rather than one starving the others.
-	embedSlots chan struct{}
+	// embedSlots bounds the embedding requests in flight across all documents.
+	embedSlots *slotPool
 }
 
 // New returns the worker.
@@ -71,7 +69,7 @@ func New(st *store.Store, objects Objects, ix *index.Index, cfg Config, logger *
 		cfg.EmbedConcurrency = 8
 	}
 	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest"),
-		embedSlots: make(chan struct{}, cfg.EmbedConcurrency)}
+		embedSlots: newSlotPool(cfg.EmbedConcurrency)}
 }
 
 // Handle runs one job from the ingest consumer.
@@ -271,9 +269,7 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 			case <-wctx.Done():
 				break batches
 			}
-			select {
-			case w.embedSlots <- struct{}{}:
-			case <-wctx.Done():
+			if w.embedSlots.acquire(wctx, total-start) != nil {
 				break batches
 			}
 			batch := rows[start:min(start+size, total)]
@@ -284,7 +280,7 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 					texts[i] = embedText(c)
 				}
 				vecs, err := embedder.Embed(wctx, texts)
-				<-w.embedSlots
+				w.embedSlots.release()
 				if err != nil {
 					return fail(fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err))
 				}
