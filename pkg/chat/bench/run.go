@@ -104,6 +104,11 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 	if err != nil {
 		return fmt.Errorf("jetstream floor: %w", err)
 	}
+	hop := newHTTPHop(tb, o.k)
+	hopFloor, err := hop.floor(ctx, o.k, o)
+	if err != nil {
+		return fmt.Errorf("http floor: %w", err)
+	}
 	perStream, stackPerStream, err := streamMemory(ctx, r, o)
 	if err != nil {
 		return fmt.Errorf("stream memory: %w", err)
@@ -118,7 +123,7 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 			return err
 		}
 	}
-	res, err := relay(ctx, r, o)
+	res, err := relay(ctx, r, hop, o)
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -136,6 +141,10 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 	fmt.Fprintf(tw, "  relay / floor\t%s\t%s\t\t\t\n", ratio(res.relay.p(50), floor.p(50)), ratio(res.relay.p(99), floor.p(99)))
 	fmt.Fprintf(tw, "JetStream floor measured during the relay (probe)\t%s\t%s\t\t\t\n", ms(res.probe.p(50)), ms(res.probe.p(99)))
 	fmt.Fprintf(tw, "  relay / floor during the relay\t%s\t%s\t\t\t\n", ratio(res.relay.p(50), res.probe.p(50)), ratio(res.relay.p(99), res.probe.p(99)))
+	fmt.Fprintf(tw, "loopback HTTP stream hop (same load shape)\t%s\t%s\t\t\t\n", ms(hopFloor.p(50)), ms(hopFloor.p(99)))
+	fmt.Fprintf(tw, "HTTP hop measured during the relay (probe)\t%s\t%s\t\t\t\n", ms(res.hopProbe.p(50)), ms(res.hopProbe.p(99)))
+	hops := func(q float64) time.Duration { return res.probe.p(q) + 2*res.hopProbe.p(q) }
+	fmt.Fprintf(tw, "  relay / (JetStream + 2 HTTP hops) during the relay\t%s\t%s\t\t\t\n", ratio(res.relay.p(50), hops(50)), ratio(res.relay.p(99), hops(99)))
 	fmt.Fprintf(tw, "  model emit → stored in JetStream\t%s\t%s\t\t\t\n", ms(res.toStore.p(50)), ms(res.toStore.p(99)))
 	fmt.Fprintf(tw, "  stored → SSE client\t%s\t%s\t\t\t\n", ms(res.fromStore.p(50)), ms(res.fromStore.p(99)))
 	fmt.Fprintf(tw, "TTFT overhead (client first token − model first emit)\t%s\t%s\tp50 ≤ 10ms, p99 ≤ 50ms\t%s\t\n",
@@ -527,14 +536,15 @@ type relayResult struct {
 	// The relay split at the moment JetStream stored the event: model → worker →
 	// JetStream, and JetStream → API → SSE client.
 	toStore, fromStore samples
-	// probe is the JetStream floor measured alongside the turns, under their load.
-	probe             samples
+	// probe is the JetStream floor measured alongside the turns, under their load;
+	// hopProbe the loopback HTTP stream hop, likewise.
+	probe, hopProbe   samples
 	lost, dup, events int
 }
 
 // relay runs k turns at once and attributes every model token to the SSE event
 // that carried it (token events join tokens published while one was in flight).
-func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
+func relay(ctx context.Context, r *rig, hop *httpHop, o options) (relayResult, error) {
 	tokens := make([]string, o.tokens)
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("t%04d ", i) // fixed width: byte offsets map to tokens
@@ -545,6 +555,7 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 	if err != nil {
 		return relayResult{}, fmt.Errorf("floor probe: %w", err)
 	}
+	stopHopProbe := hop.probe(ctx, probeLogs, o.interval)
 	type turnResult struct {
 		text     strings.Builder
 		arrivals []time.Time // per token index: arrival of the event that completed it
@@ -590,6 +601,10 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 	}
 	wg.Wait()
 	probe := stopProbe()
+	hopProbe, err := stopHopProbe()
+	if err != nil {
+		return relayResult{}, fmt.Errorf("http probe: %w", err)
+	}
 	if err, ok := failed.Load().(error); ok {
 		return relayResult{}, err
 	}
@@ -601,7 +616,7 @@ func relay(ctx context.Context, r *rig, o options) (relayResult, error) {
 		}
 		stored[i] = st
 	}
-	out := relayResult{probe: probe}
+	out := relayResult{probe: probe, hopProbe: hopProbe}
 	want := strings.Join(tokens, "")
 	r.mu.Lock()
 	defer r.mu.Unlock()
