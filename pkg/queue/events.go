@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,6 +29,10 @@ type Turns struct {
 	js      jetstream.JetStream
 	metrics *Metrics
 	log     *slog.Logger
+	hub     *turnHub
+
+	mu     sync.Mutex
+	stream jetstream.Stream // looked up on first use
 }
 
 // NewTurns returns the turn event log on js. metrics and logger may be nil.
@@ -35,7 +40,8 @@ func NewTurns(js jetstream.JetStream, metrics *Metrics, logger *slog.Logger) *Tu
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Turns{js: js, metrics: metrics, log: logger.With("component", "turns")}
+	logger = logger.With("component", "turns")
+	return &Turns{js: js, metrics: metrics, log: logger, hub: &turnHub{js: js, log: logger}}
 }
 
 // TurnSubject returns the subject of a turn's events.
@@ -137,19 +143,21 @@ func (t *Turns) Flush(ctx context.Context) error {
 	}
 }
 
-// eventsBuffer is how many events Events holds for a slow reader.
+// eventsBuffer is how many events Follow holds for a slow reader.
 const eventsBuffer = 16
 
-// Events replays a turn's events after afterSeq (0 for all of them), then
-// follows new ones live, until ctx ends. Each event arrives once, in order:
-// the ordered consumer underneath recreates itself after a gap or a
-// reconnect, starting after the last event it delivered, and Events drops
-// anything at or before a sequence already sent.
+// Follow reads a turn's events after afterSeq (0 for all of them) with an
+// ordered consumer of its own, replaying and then following live, until ctx
+// ends. Each event arrives once, in order: the ordered consumer underneath
+// recreates itself after a gap or a reconnect, starting after the last event it
+// delivered, and Follow drops anything at or before a sequence already sent.
+// Events serves readers from one consumer per process instead; Follow is its
+// replay, and the plain JetStream path that benchmarks compare with.
 //
 // The channel is closed when ctx ends or the log cannot be followed any
 // longer (the error is logged); the caller must cancel ctx to release the
-// consumer. Callers stop reading after a terminal event by cancelling ctx.
-func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan Event, error) {
+// consumer.
+func (t *Turns) Follow(ctx context.Context, turnID string, afterSeq uint64) (<-chan Event, error) {
 	if err := validToken(turnID); err != nil {
 		return nil, fmt.Errorf("turn events: %w", err)
 	}

@@ -424,7 +424,7 @@ func (r *rig) stream(ctx context.Context, turnID string, onEvent func(sseEvent))
 
 // jetStreamFloor measures publish → ordered consumer on the same server, with the
 // same load shape as the relay phase: k logs, each written at the token interval
-// by a synchronous publisher and read by its own ordered consumer.
+// by a synchronous publisher and read by its own ordered consumer (Follow).
 func jetStreamFloor(ctx context.Context, r *rig, o options) (samples, error) {
 	var mu sync.Mutex
 	var lat samples
@@ -433,7 +433,7 @@ func jetStreamFloor(ctx context.Context, r *rig, o options) (samples, error) {
 	for i := range o.k {
 		id := fmt.Sprintf("floor-%d-%d", run, i)
 		rctx, cancel := context.WithCancel(gctx)
-		ch, err := r.p.Turns.Events(rctx, id, 0)
+		ch, err := r.p.Turns.Follow(rctx, id, 0)
 		if err != nil {
 			cancel()
 			return nil, err
@@ -671,7 +671,7 @@ func startProbe(ctx context.Context, r *rig, interval time.Duration) (stop func(
 	run := time.Now().UnixNano()
 	for i := range probeLogs {
 		id := fmt.Sprintf("probe-%d-%d", run, i)
-		ch, err := r.p.Turns.Events(ctx, id, 0)
+		ch, err := r.p.Turns.Follow(ctx, id, 0)
 		if err != nil {
 			cancel()
 			wg.Wait()

@@ -1,0 +1,355 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Events replays a turn's events after afterSeq (0 for all of them), then
+// follows new ones live, until ctx ends. Each event arrives once, in order.
+//
+// Live events come from one ordered consumer per process over every turn
+// (turnHub), not from a consumer per reader: a JetStream consumer filtered on
+// one turn makes the server step over every other turn's events to find the
+// next of its own, so a thousand open streams would cost the server a thousand
+// scans of the same messages. A reader that connects mid-turn first replays
+// what the hub had already passed with a consumer of its own (Follow), then
+// takes the hub's events from there.
+//
+// The channel is closed when ctx ends, when the reader falls too far behind
+// (readerBacklog events), or when the log cannot be followed any longer; a
+// client then resumes with the last sequence it received. The caller must
+// cancel ctx to release the reader.
+func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan Event, error) {
+	if err := validToken(turnID); err != nil {
+		return nil, fmt.Errorf("turn events: %w", err)
+	}
+	r := &hubReader{out: make(chan Event, readerBacklog), gone: make(chan struct{})}
+	passed, err := t.hub.register(ctx, turnID, r)
+	if err != nil {
+		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
+	}
+	go func() {
+		// Unregistered first, so the hub never sends on a closed channel.
+		defer close(r.out)
+		defer t.hub.unregister(turnID, r)
+		last := afterSeq
+		if afterSeq < passed {
+			var err error
+			if last, err = t.replay(ctx, turnID, afterSeq, passed, r.out); err != nil {
+				if ctx.Err() == nil {
+					t.log.Warn("turn events replay stopped", "turn_id", turnID, "error", err)
+				}
+				return
+			}
+		}
+		if !r.goLive(ctx, last) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.gone:
+		}
+	}()
+	return r.out, nil
+}
+
+// replay sends the turn's events after afterSeq up to and including passed
+// (the hub's position when the reader registered; the hub brings everything
+// later) and returns the last sequence sent.
+func (t *Turns) replay(ctx context.Context, turnID string, afterSeq, passed uint64, out chan<- Event) (uint64, error) {
+	last := afterSeq
+	end, err := t.lastSeqOf(ctx, turnID)
+	if err != nil {
+		return last, err
+	}
+	end = min(end, passed)
+	if end <= afterSeq {
+		return last, nil // nothing of this turn was stored in between
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := t.Follow(rctx, turnID, afterSeq)
+	if err != nil {
+		return last, err
+	}
+	for ev := range ch {
+		if ev.Seq > passed {
+			return last, nil
+		}
+		select {
+		case out <- ev:
+			last = ev.Seq
+		case <-ctx.Done():
+			return last, ctx.Err()
+		}
+		if ev.Seq >= end {
+			return last, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return last, ctx.Err()
+	}
+	return last, errors.New("replay ended early")
+}
+
+// lastSeqOf returns the sequence of the turn's last stored event, 0 if none.
+func (t *Turns) lastSeqOf(ctx context.Context, turnID string) (uint64, error) {
+	stream, err := t.turnsStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, TurnSubject(turnID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return msg.Sequence, nil
+}
+
+// turnsStream returns the turn event stream's handle, looked up once.
+func (t *Turns) turnsStream(ctx context.Context) (jetstream.Stream, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stream == nil {
+		s, err := t.js.Stream(ctx, StreamTurns)
+		if err != nil {
+			return nil, err
+		}
+		t.stream = s
+	}
+	return t.stream, nil
+}
+
+// readerBacklog is how many events a reader may have waiting. The hub never
+// waits for a reader: one that lets this many pile up is disconnected.
+const readerBacklog = 128
+
+// hubReader is one Events call. Until it goes live, the hub parks the turn's
+// events in pending while the reader replays what came before; from then on
+// the hub sends straight to out.
+type hubReader struct {
+	out chan Event
+
+	mu      sync.Mutex
+	live    bool
+	dead    bool
+	pending []Event
+	last    uint64
+	gone    chan struct{} // closed when the hub gives up on the reader
+}
+
+// offer hands the reader an event; the hub's lock is held.
+func (r *hubReader) offer(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.dead:
+	case !r.live:
+		if len(r.pending) >= readerBacklog {
+			r.drop()
+			return
+		}
+		r.pending = append(r.pending, ev)
+	case ev.Seq <= r.last:
+	default:
+		select {
+		case r.out <- ev:
+			r.last = ev.Seq
+		default:
+			r.drop()
+		}
+	}
+}
+
+// drop gives up on the reader; r.mu is held.
+func (r *hubReader) drop() {
+	if !r.dead {
+		r.dead = true
+		r.pending = nil
+		close(r.gone)
+	}
+}
+
+// goLive sends what the hub parked after last, then lets the hub send
+// directly. It reports false if the reader is done.
+func (r *hubReader) goLive(ctx context.Context, last uint64) bool {
+	for {
+		r.mu.Lock()
+		if r.dead {
+			r.mu.Unlock()
+			return false
+		}
+		batch := r.pending
+		r.pending = nil
+		if len(batch) == 0 {
+			r.live, r.last = true, last
+			r.mu.Unlock()
+			return true
+		}
+		r.mu.Unlock()
+		for _, ev := range batch {
+			if ev.Seq <= last {
+				continue
+			}
+			select {
+			case r.out <- ev:
+				last = ev.Seq
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+}
+
+// turnHub follows every turn's events with one ordered consumer while this
+// process has readers, and hands each event to the readers of its turn.
+type turnHub struct {
+	js  jetstream.JetStream
+	log *slog.Logger
+
+	mu      sync.Mutex
+	run     *hubRun // nil while nobody reads
+	readers map[string]map[*hubReader]struct{}
+	count   int
+}
+
+// hubRun is one life of the hub's consumer, from the first reader to the last.
+type hubRun struct {
+	it     jetstream.MessagesContext
+	passed uint64 // sequence of the last event dispatched (or skipped at start)
+	done   chan struct{}
+}
+
+// register adds r to turnID's readers, starting the hub if it is idle, and
+// returns the hub's position: events after it reach r through offer.
+func (h *turnHub) register(ctx context.Context, turnID string, r *hubReader) (uint64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.run == nil {
+		run, err := h.start(ctx)
+		if err != nil {
+			return 0, err
+		}
+		h.run = run
+	}
+	if h.readers == nil {
+		h.readers = map[string]map[*hubReader]struct{}{}
+	}
+	set := h.readers[turnID]
+	if set == nil {
+		set = map[*hubReader]struct{}{}
+		h.readers[turnID] = set
+	}
+	set[r] = struct{}{}
+	h.count++
+	return h.run.passed, nil
+}
+
+// unregister removes r; the last reader out stops the hub.
+func (h *turnHub) unregister(turnID string, r *hubReader) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.readers[turnID]
+	if _, ok := set[r]; !ok {
+		return // dropped with the rest when the hub failed
+	}
+	delete(set, r)
+	if len(set) == 0 {
+		delete(h.readers, turnID)
+	}
+	h.count--
+	if h.count == 0 && h.run != nil {
+		h.run.it.Stop()
+		h.run = nil
+	}
+}
+
+// start opens the consumer just past the stream's last event; h.mu is held.
+func (h *turnHub) start(ctx context.Context) (*hubRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := h.js.Stream(ctx, StreamTurns)
+	if err != nil {
+		return nil, err
+	}
+	last := stream.CachedInfo().State.LastSeq
+	cons, err := h.js.OrderedConsumer(ctx, StreamTurns, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{SubjectTurnsAll},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       last + 1,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, err
+	}
+	run := &hubRun{it: it, passed: last, done: make(chan struct{})}
+	go h.follow(run)
+	return run, nil
+}
+
+// follow dispatches the run's events until its iterator stops.
+func (h *turnHub) follow(run *hubRun) {
+	defer close(run.done)
+	for {
+		msg, err := run.it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				h.fail(run, err)
+			}
+			return
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		turnID, ok := strings.CutPrefix(msg.Subject(), SubjectTurnPrefix)
+		if !ok {
+			continue
+		}
+		ev := Event{Seq: md.Sequence.Stream, Type: msg.Headers().Get(HeaderEventType), Data: msg.Data(), Time: md.Timestamp}
+		h.mu.Lock()
+		if h.run != run {
+			h.mu.Unlock()
+			return // stopped meanwhile
+		}
+		run.passed = ev.Seq
+		for r := range h.readers[turnID] {
+			r.offer(ev)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// fail disconnects every reader of a run whose consumer broke; the next
+// reader starts a new run.
+func (h *turnHub) fail(run *hubRun, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.run != run {
+		return
+	}
+	h.log.Warn("turn events stopped", "error", err)
+	for _, set := range h.readers {
+		for r := range set {
+			r.mu.Lock()
+			r.drop()
+			r.mu.Unlock()
+		}
+	}
+	h.readers, h.count, h.run = nil, 0, nil
+	run.it.Stop()
+}

@@ -1,0 +1,185 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/queuetest"
+)
+
+// readSeqs reads n events and returns their sequences.
+func readSeqs(t *testing.T, ch <-chan queue.Event, n int) []uint64 {
+	t.Helper()
+	seqs := make([]uint64, 0, n)
+	for range n {
+		seqs = append(seqs, nextEvent(t, ch).Seq)
+	}
+	return seqs
+}
+
+func TestTurnEventsReadersJoiningMidTurnMissNothing(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+
+	// A reader of another turn keeps the shared consumer running throughout,
+	// so readers below join it mid-stream rather than start it.
+	otherCtx, stopOther := context.WithCancel(ctx)
+	defer stopOther()
+	other, err := turns.Events(otherCtx, "turn-other", 0)
+	require.NoError(t, err)
+
+	const total = 300
+	var (
+		mu     sync.Mutex
+		stored []uint64
+	)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range total {
+			seq, err := turns.PublishEvent(ctx, "turn-x", "token", fmt.Appendf(nil, `{"text":"%d"}`, i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			stored = append(stored, seq)
+			mu.Unlock()
+			if i%3 == 0 {
+				_, _ = turns.PublishEvent(ctx, "turn-noise", "token", []byte(`{}`))
+			}
+		}
+	}()
+
+	// Readers join while the turn is being written, each from a different
+	// point, and read as a client does until the terminal event.
+	type joined struct {
+		after uint64
+		got   []uint64
+		done  chan struct{}
+	}
+	var readers []*joined
+	for len(readers) < 6 {
+		mu.Lock()
+		n := len(stored)
+		var after uint64
+		if n > 0 && len(readers)%2 == 1 {
+			after = stored[n/2] // a client resuming from an event it saw
+		}
+		mu.Unlock()
+		ch, err := turns.Events(ctx, "turn-x", after)
+		require.NoError(t, err)
+		r := &joined{after: after, done: make(chan struct{})}
+		readers = append(readers, r)
+		go func() {
+			defer close(r.done)
+			for ev := range ch {
+				r.got = append(r.got, ev.Seq)
+				if ev.Type == "turn.completed" {
+					return
+				}
+			}
+		}()
+		time.Sleep(5 * time.Millisecond)
+	}
+	<-published
+	final, err := turns.PublishEvent(ctx, "turn-x", "turn.completed", []byte(`{}`))
+	require.NoError(t, err)
+	stored = append(stored, final)
+
+	for i, r := range readers {
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("reader %d: no terminal event within 10s", i)
+		}
+		var want []uint64
+		for _, seq := range stored {
+			if seq > r.after {
+				want = append(want, seq)
+			}
+		}
+		require.Equal(t, want, r.got, "reader %d after %d", i, r.after)
+	}
+	select {
+	case ev := <-other:
+		t.Fatalf("another turn's reader got event %d", ev.Seq)
+	default:
+	}
+}
+
+func TestTurnEventsSlowReaderIsDisconnectedOthersUnaffected(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+
+	slow, err := turns.Events(ctx, "turn-s", 0)
+	require.NoError(t, err)
+	fast, err := turns.Events(ctx, "turn-s", 0)
+	require.NoError(t, err)
+
+	const total = 400 // far past a reader's backlog
+	var got []uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range fast {
+			got = append(got, ev.Seq)
+			if len(got) == total {
+				return
+			}
+		}
+	}()
+	var want []uint64
+	for range total {
+		seq, err := turns.PublishEvent(ctx, "turn-s", "token", []byte(`{}`))
+		require.NoError(t, err)
+		want = append(want, seq)
+	}
+	<-done
+	require.Equal(t, want, got)
+
+	// The reader that never read is cut off after its backlog, in order, and
+	// its channel closes: the client resumes from the last event it received.
+	var last uint64
+	n := 0
+	for ev := range slow {
+		require.Greater(t, ev.Seq, last)
+		last = ev.Seq
+		n++
+	}
+	require.Less(t, n, total)
+	resumed, err := turns.Events(ctx, "turn-s", last)
+	require.NoError(t, err)
+	require.Equal(t, want[n:], readSeqs(t, resumed, total-n))
+}
+
+func TestTurnEventsRestartAfterEveryReaderLeft(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+
+	for round := range 3 {
+		rctx, cancel := context.WithCancel(ctx)
+		ch, err := turns.Events(rctx, "turn-r", 0)
+		require.NoError(t, err)
+		seq, err := turns.PublishEvent(ctx, "turn-r", "token", fmt.Appendf(nil, `{"round":%d}`, round))
+		require.NoError(t, err)
+		// Every round replays the earlier rounds' events, then gets the new one live.
+		seqs := readSeqs(t, ch, round+1)
+		require.Equal(t, seq, seqs[round])
+		cancel()
+		for range ch { //nolint:revive // drain until closed
+		}
+	}
+}
