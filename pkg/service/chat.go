@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/youworker/youworker/pkg/access"
@@ -246,19 +247,43 @@ func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (s
 // WaitTurn follows a turn's events until its terminal event (or ctx ends) and
 // returns the turn as stored.
 func (c *Chat) WaitTurn(ctx context.Context, p access.Principal, turnID string) (store.Turn, error) {
-	t, ch, err := c.Events(ctx, p, turnID, 0)
-	if err != nil {
-		return store.Turn{}, err
-	}
-	if !t.Terminal() {
-		for ev := range ch {
-			if IsTerminalEvent(ev.Type) {
-				break
-			}
+	var after uint64
+	for {
+		ended, err := c.followUntilTerminal(ctx, p, turnID, &after)
+		if err != nil {
+			return store.Turn{}, err
 		}
-		if ctx.Err() != nil {
+		if ended {
+			return c.GetTurn(context.WithoutCancel(ctx), p, turnID)
+		}
+		// The event log let go of us (a reader too far behind, a lost
+		// connection): follow again from the last event seen, after a pause
+		// so a log that keeps failing is not hammered.
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
 			return store.Turn{}, ctx.Err()
 		}
 	}
-	return c.GetTurn(context.WithoutCancel(ctx), p, turnID)
+}
+
+// followUntilTerminal reads the turn's events after *after, advancing it, and
+// reports whether the turn has ended.
+func (c *Chat) followUntilTerminal(ctx context.Context, p access.Principal, turnID string, after *uint64) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // releases the reader
+	t, ch, err := c.Events(ctx, p, turnID, *after)
+	if err != nil {
+		return false, err
+	}
+	if t.Terminal() {
+		return true, nil
+	}
+	for ev := range ch {
+		*after = ev.Seq
+		if IsTerminalEvent(ev.Type) {
+			return true, nil
+		}
+	}
+	return false, ctx.Err()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,9 @@ type memEvents struct {
 	waiters    map[string][]chan struct{}
 	publishErr error
 	followErr  error
+	// cutAfter, when set, closes every reader's channel after that many events,
+	// as the real log does to a reader that falls behind.
+	cutAfter int
 }
 
 func newMemEvents() *memEvents {
@@ -59,6 +63,7 @@ func (m *memEvents) Events(ctx context.Context, turnID string, after uint64) (<-
 	go func() {
 		defer close(out)
 		last := after
+		sent := 0
 		for {
 			m.mu.Lock()
 			var next []queue.Event
@@ -69,11 +74,16 @@ func (m *memEvents) Events(ctx context.Context, turnID string, after uint64) (<-
 			}
 			wake := make(chan struct{})
 			m.waiters[turnID] = append(m.waiters[turnID], wake)
+			cutAfter := m.cutAfter
 			m.mu.Unlock()
 			for _, e := range next {
+				if cutAfter > 0 && sent == cutAfter {
+					return
+				}
 				select {
 				case out <- e:
 					last = e.Seq
+					sent++
 				case <-ctx.Done():
 					return
 				}
@@ -463,6 +473,36 @@ func TestChatWaitTurn(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("WaitTurn did not return after the terminal event")
 	}
+
+	// A waiter the log lets go of mid-turn follows again from where it was.
+	cut := f.submit(t, alice, f.session(t, alice), "cut")
+	cc, _, err := f.store.ClaimTurn(ctx, cut.ID)
+	require.NoError(t, err)
+	f.events.mu.Lock()
+	f.events.cutAfter = 1
+	f.events.mu.Unlock()
+	go func() {
+		got, err := f.chat.WaitTurn(ctx, alice, cut.ID)
+		done <- result{got, err}
+	}()
+	for _, text := range []string{"a", "b", "c"} {
+		_, err = f.events.PublishEvent(ctx, cut.ID, "token", fmt.Appendf(nil, `{"text":%q}`, text))
+		require.NoError(t, err)
+	}
+	_, err = f.store.FinishTurn(ctx, cut.ID, cc.Attempt, store.TurnOutcome{Status: store.TurnCompleted, Answer: "abc", SaveMessage: true})
+	require.NoError(t, err)
+	_, err = f.events.PublishEvent(ctx, cut.ID, EventCompleted, []byte(`{"answer":"abc"}`))
+	require.NoError(t, err)
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		require.Equal(t, store.TurnCompleted, r.turn.Status)
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitTurn did not follow the log again after it was let go")
+	}
+	f.events.mu.Lock()
+	f.events.cutAfter = 0
+	f.events.mu.Unlock()
 
 	// An ended turn returns at once, even when its log holds no terminal event.
 	silent := f.submit(t, alice, f.session(t, alice), "silent")
