@@ -16,7 +16,10 @@
 //     concurrency and MaxAckPending in one place; a work-queue stream requires
 //     the consumers' filters not to overlap, which these do not.
 //   - YW_TURNS: limits stream on "turns.>", one subject per chat turn
-//     ("turns.<turn_id>"); the stream sequence is the SSE event id.
+//     ("turns.<turn_id>"); the stream sequence is the SSE event id. Each API
+//     process follows it live with one ordered consumer over "turns.>" while
+//     it has readers, and replays with a consumer filtered on one turn only
+//     what a reader missed before joining.
 //   - YW_DLQ: limits stream on "dlq.>" holding a copy of every job that was
 //     terminated or ran out of deliveries, under "dlq.<original subject>".
 //   - yw_uploads: object store bucket for uploaded files.
