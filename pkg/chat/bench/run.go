@@ -41,6 +41,7 @@ type options struct {
 	interval   time.Duration
 	firstDelay time.Duration
 	cpuProfile string
+	memProfile string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (code int) {
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.interval, "interval", 10*time.Millisecond, "time between tokens")
 	fs.DurationVar(&o.firstDelay, "first", 200*time.Millisecond, "delay before the first token")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the relay phase to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run, taken after the relay phase, to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -127,6 +129,11 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	if o.memProfile != "" {
+		if err := writeAllocs(o.memProfile); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -158,6 +165,19 @@ func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) stri
 	}
 	fmt.Fprintln(stdout, "memory includes the in-process SSE client's side of each connection (one goroutine, 4 KiB read buffer, the transport's conn)")
 	return nil
+}
+
+// writeAllocs writes the allocations made since the program started.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func verdict(ok bool) string {
