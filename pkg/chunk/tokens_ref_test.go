@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -13,11 +12,11 @@ import (
 	"github.com/youworker/youworker/pkg/corpustest"
 )
 
-// countTokensReference is the byte-by-byte CountTokens that the ASCII fast path
-// replaced, kept verbatim (its counter and helpers renamed with a ref prefix) so that
-// tests and the fuzz target can prove that the two agree on every input.
+// countTokensReference counts s the plain way, every byte or rune through counter.
+// CountTokens skips counter for runs of ASCII letters and digits, and must agree with
+// it on every input: tests and the fuzz target check that it does.
 func countTokensReference(s string) int {
-	var c refCounter
+	var c counter
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
 			c.addASCII(b)
@@ -29,104 +28,6 @@ func countTokensReference(s string) int {
 		i += size
 	}
 	return c.total()
-}
-
-// Run kinds of refCounter, copied so that the reference owns all of its state.
-const (
-	refRunNone = iota
-	refRunWord
-	refRunDigits
-)
-
-// refCounter is a verbatim copy of counter as it was when the fast path was written.
-type refCounter struct {
-	done   int // tokens of finished runs and single characters
-	run    int // kind of the run in progress
-	latin  int // Latin letters in the word in progress
-	other  int // letters of other scripts in the word in progress
-	digits int // digits in the number in progress
-}
-
-func (c *refCounter) pending() int {
-	switch c.run {
-	case refRunWord:
-		return (c.latin + 2*c.other + 3) / 4
-	case refRunDigits:
-		return (c.digits + 2) / 3
-	}
-	return 0
-}
-
-func (c *refCounter) total() int { return c.done + c.pending() }
-
-func (c *refCounter) flush() {
-	c.done += c.pending()
-	c.run, c.latin, c.other, c.digits = refRunNone, 0, 0, 0
-}
-
-func (c *refCounter) addASCII(b byte) {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z':
-		c.letter(true)
-	case '0' <= b && b <= '9':
-		c.digit()
-	case b == ' ', b == '\n', b == '\t', b == '\r', b == '\v', b == '\f':
-		c.flush()
-	default:
-		c.flush()
-		c.done++
-	}
-}
-
-func (c *refCounter) add(r rune) {
-	if r < utf8.RuneSelf {
-		c.addASCII(byte(r))
-		return
-	}
-	switch {
-	case unicode.IsSpace(r):
-		c.flush()
-	case refIsIdeographic(r):
-		c.flush()
-		c.done++
-	case unicode.IsLetter(r):
-		c.letter(unicode.Is(unicode.Latin, r))
-	case unicode.IsMark(r):
-		if c.run != refRunWord {
-			c.flush()
-			c.done++
-		}
-	case unicode.IsDigit(r):
-		c.digit()
-	default:
-		c.flush()
-		c.done++
-	}
-}
-
-func (c *refCounter) letter(latin bool) {
-	if c.run != refRunWord {
-		c.flush()
-		c.run = refRunWord
-	}
-	if latin {
-		c.latin++
-	} else {
-		c.other++
-	}
-}
-
-func (c *refCounter) digit() {
-	if c.run != refRunDigits {
-		c.flush()
-		c.run = refRunDigits
-	}
-	c.digits++
-}
-
-func refIsIdeographic(r rune) bool {
-	return r >= 0x1100 && (unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) ||
-		unicode.Is(unicode.Katakana, r) || unicode.Is(unicode.Hangul, r))
 }
 
 // trickyTokenTexts are inputs where the ASCII fast path of CountTokens hands over to
