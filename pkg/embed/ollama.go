@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/youworker/youworker/pkg/ollamahttp"
@@ -25,12 +23,8 @@ import (
 
 // Defaults applied by NewOllama to zero fields of OllamaConfig.
 const (
-	DefaultBatchSize      = 16
-	DefaultTimeout        = 2 * time.Minute
-	DefaultConnectTimeout = 5 * time.Second
-	DefaultMaxRetries     = 3
-	DefaultRetryInitial   = 250 * time.Millisecond
-	DefaultRetryMax       = 5 * time.Second
+	DefaultBatchSize = 16
+	DefaultTimeout   = 2 * time.Minute
 )
 
 // probeText is embedded once to learn the model's dimension.
@@ -49,7 +43,7 @@ type OllamaConfig struct {
 	// ConnectTimeout bounds establishing a TCP connection.
 	ConnectTimeout time.Duration
 	// MaxRetries is the number of retries of a failed batch: 0 means
-	// DefaultMaxRetries, negative means none.
+	// ollamahttp.DefaultMaxRetries, negative means none.
 	MaxRetries int
 	// RetryInitial and RetryMax bound the exponential backoff between retries.
 	RetryInitial, RetryMax time.Duration
@@ -90,6 +84,7 @@ type Ollama struct {
 	direct   bool
 	log      *slog.Logger
 	name     string
+	retry    ollamahttp.Retry
 
 	mu  sync.Mutex
 	dim int
@@ -111,7 +106,8 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Ollama{cfg: cfg, log: logger.With("component", "embed.ollama"), name: "ollama:" + modelName(cfg.Model)}
+	o := &Ollama{cfg: cfg, log: logger.With("component", "embed.ollama"), name: "ollama:" + modelName(cfg.Model),
+		retry: ollamahttp.Retry{MaxRetries: cfg.MaxRetries, Initial: cfg.RetryInitial, Max: cfg.RetryMax}.WithDefaults()}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
 		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
@@ -132,22 +128,7 @@ func withDefaults(cfg OllamaConfig) OllamaConfig {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = DefaultMaxRetries
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
-	}
-	if cfg.RetryInitial == 0 {
-		cfg.RetryInitial = DefaultRetryInitial
-	}
-	if cfg.RetryMax == 0 {
-		cfg.RetryMax = DefaultRetryMax
-	}
-	if cfg.RetryMax < cfg.RetryInitial {
-		cfg.RetryMax = cfg.RetryInitial
+		cfg.ConnectTimeout = ollamahttp.DefaultConnectTimeout
 	}
 	return cfg
 }
@@ -211,11 +192,7 @@ func (o *Ollama) Embed(ctx context.Context, texts []string) ([][]float32, error)
 func (o *Ollama) embedBatch(ctx context.Context, batch []string) ([][]float32, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
-	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(o.cfg.RetryInitial),
-		backoff.WithMaxInterval(o.cfg.RetryMax),
-		backoff.WithMaxElapsedTime(0),
-	), uint64(o.cfg.MaxRetries))
+	b := o.retry.BackOff()
 	// Ollama rejects an empty input string with some models; a space embeds
 	// the same "nothing" and keeps positions aligned.
 	input := make([]string, len(batch))
@@ -233,7 +210,7 @@ func (o *Ollama) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ollama embed: %w", ctx.Err())
 		}
-		if !transient(err) {
+		if !ollamahttp.Transient(err) {
 			return nil, classify("ollama embed", o.cfg.Model, err)
 		}
 		wait := b.NextBackOff()
@@ -424,30 +401,11 @@ func statusError(resp *http.Response, body []byte) error {
 }
 
 // transient reports whether a failed request may succeed if repeated.
-func transient(err error) bool {
-	var se api.StatusError
-	if errors.As(err, &se) {
-		return se.StatusCode >= 500 || se.StatusCode == http.StatusTooManyRequests ||
-			se.StatusCode == http.StatusRequestTimeout
-	}
-	var ae api.AuthorizationError
-	if errors.As(err, &ae) {
-		return false
-	}
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
-}
-
 func classify(op, model string, err error) error {
-	var se api.StatusError
-	if errors.As(err, &se) && (se.StatusCode == http.StatusNotFound ||
-		(se.StatusCode < 500 && strings.Contains(strings.ToLower(se.ErrorMessage), "not found"))) {
+	if ollamahttp.ModelNotFound(err) {
 		return fmt.Errorf("%w: %s %q: %w", ErrModelNotFound, op, model, err)
 	}
-	if transient(err) {
+	if ollamahttp.Transient(err) {
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

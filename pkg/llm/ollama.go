@@ -5,28 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/youworker/youworker/pkg/ollamahttp"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
-)
-
-// Defaults applied by NewOllama to zero fields of OllamaConfig.
-const (
-	DefaultConnectTimeout = 5 * time.Second
-	DefaultMaxRetries     = 3
-	DefaultRetryInitial   = 250 * time.Millisecond
-	DefaultRetryMax       = 5 * time.Second
 )
 
 // OllamaConfig configures the Ollama chat adapter.
@@ -42,7 +31,7 @@ type OllamaConfig struct {
 	// response timeout because loading a model can take minutes.
 	ConnectTimeout time.Duration
 	// MaxRetries is the number of retries after a transient failure: 0 means
-	// DefaultMaxRetries, negative means none.
+	// ollamahttp.DefaultMaxRetries, negative means none.
 	MaxRetries int
 	// RetryInitial and RetryMax bound the exponential backoff between retries.
 	RetryInitial, RetryMax time.Duration
@@ -74,6 +63,7 @@ type Ollama struct {
 	chatURL string
 	signed  bool            // chat goes through the library, which signs requests
 	owned   *http.Transport // closed by Close when we built it
+	retry   ollamahttp.Retry
 	log     *slog.Logger
 }
 
@@ -93,7 +83,8 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Ollama{cfg: cfg, log: logger.With("component", "llm.ollama")}
+	o := &Ollama{cfg: cfg, log: logger.With("component", "llm.ollama"),
+		retry: ollamahttp.Retry{MaxRetries: cfg.MaxRetries, Initial: cfg.RetryInitial, Max: cfg.RetryMax}.WithDefaults()}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
 		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
@@ -108,22 +99,7 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 
 func withDefaults(cfg OllamaConfig) OllamaConfig {
 	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = DefaultMaxRetries
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
-	}
-	if cfg.RetryInitial == 0 {
-		cfg.RetryInitial = DefaultRetryInitial
-	}
-	if cfg.RetryMax == 0 {
-		cfg.RetryMax = DefaultRetryMax
-	}
-	if cfg.RetryMax < cfg.RetryInitial {
-		cfg.RetryMax = cfg.RetryInitial
+		cfg.ConnectTimeout = ollamahttp.DefaultConnectTimeout
 	}
 	return cfg
 }
@@ -165,7 +141,7 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) erro
 		return Response{}, fmt.Errorf("encode chat request: %w", err)
 	}
 	firstID := countToolCalls(req.Messages) + 1
-	b := o.newBackOff()
+	b := o.retry.BackOff()
 	for attempt := 1; ; attempt++ {
 		resp, streamed, err := o.chatOnce(ctx, areq, body, firstID, onDelta)
 		if err == nil {
@@ -194,15 +170,6 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) erro
 			return Response{}, o.ctxError(ctx, "chat")
 		}
 	}
-}
-
-func (o *Ollama) newBackOff() backoff.BackOff {
-	eb := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(o.cfg.RetryInitial),
-		backoff.WithMaxInterval(o.cfg.RetryMax),
-		backoff.WithMaxElapsedTime(0), // the retry count and ctx bound it
-	)
-	return backoff.WithMaxRetries(eb, uint64(o.cfg.MaxRetries))
 }
 
 // ctxError explains why ctx ended: our own turn timeout makes the model
@@ -319,20 +286,7 @@ func (o *Ollama) Models(ctx context.Context) ([]ModelInfo, error) {
 
 // transient reports whether a failed attempt may succeed if repeated.
 func transient(err error) bool {
-	var se api.StatusError
-	if errors.As(err, &se) {
-		return se.StatusCode >= 500 || se.StatusCode == http.StatusTooManyRequests ||
-			se.StatusCode == http.StatusRequestTimeout
-	}
-	var ae api.AuthorizationError
-	if errors.As(err, &ae) {
-		return false
-	}
-	var ue *url.Error
-	var ne net.Error
-	return errors.Is(err, errIncomplete) || errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, errIncomplete) || ollamahttp.Transient(err)
 }
 
 // classify maps a non-context failure to the package's sentinels.
@@ -349,8 +303,7 @@ func classify(op, model string, err error) error {
 func notFound(err error) bool {
 	var se api.StatusError
 	if errors.As(err, &se) {
-		return se.StatusCode == http.StatusNotFound ||
-			(se.StatusCode < 500 && strings.Contains(strings.ToLower(se.ErrorMessage), "not found"))
+		return ollamahttp.ModelNotFound(err)
 	}
 	// Ollama reports some failures as a plain error line in a 200 stream.
 	msg := strings.ToLower(err.Error())

@@ -1,6 +1,7 @@
 // Package ollamahttp holds what the chat and embedding adapters both need to talk to
-// an Ollama server over HTTP: the transport, the URL check and whether requests must
-// go through the official client because they have to be signed.
+// an Ollama server over HTTP: the transport, the URL check, whether requests must
+// go through the official client because they have to be signed, the retry policy,
+// and which failures are worth retrying or mean the model does not exist.
 package ollamahttp
 
 import (
