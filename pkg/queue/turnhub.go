@@ -19,7 +19,9 @@ import (
 // (turnHub), not from a consumer per reader: a JetStream consumer filtered on
 // one turn makes the server step over every other turn's events to find the
 // next of its own, so a thousand open streams would cost the server a thousand
-// scans of the same messages. A reader that connects mid-turn first replays
+// scans of the same messages. The price is that a process with any reader
+// receives every turn's events, including those nobody reads there: cheap while
+// API replicas are few. A reader that connects mid-turn first replays
 // what the hub had already passed with a consumer of its own (Follow), then
 // takes the hub's events from there.
 //
