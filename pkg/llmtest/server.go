@@ -273,6 +273,7 @@ func (s *Server) EmbedInputs() [][]string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -300,7 +301,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/show" && r.Method == http.MethodPost:
 		s.show(w, body)
 	case r.URL.Path == "/api/embed" && r.Method == http.MethodPost:
-		s.embed(w, r, body)
+		s.embed(w, r, body, arrived)
 	case r.URL.Path == "/api/chat" && r.Method == http.MethodPost:
 		s.chat(w, r, body)
 	default:
@@ -351,7 +352,10 @@ func (s *Server) show(w http.ResponseWriter, body []byte) {
 	})
 }
 
-func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte) {
+// embed answers /api/embed once the embed delay has passed since the request
+// arrived: decoding the request and computing the vectors happen within the
+// delay, as a model's work would, so the delay is the embedder's whole time.
+func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte, arrived time.Time) {
 	var req api.EmbedRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -367,9 +371,6 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte) {
 	if req.Dimensions > 0 && req.Dimensions < dim {
 		dim = req.Dimensions
 	}
-	if !s.wait(r, delay) {
-		return
-	}
 	texts := inputs(req.Input)
 	vecs := make([][]float32, len(texts))
 	tokens := 0
@@ -379,11 +380,13 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	bp := embedBuffers.Get().(*[]byte)
 	b := appendEmbedResponse((*bp)[:0], req.Model, vecs, tokens)
+	defer func() { *bp = b; embedBuffers.Put(bp) }()
+	if !s.wait(r, delay-time.Since(arrived)) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
-	*bp = b
-	embedBuffers.Put(bp)
 }
 
 // embedBuffers recycles encoded /api/embed responses: benchmarks send many
