@@ -183,3 +183,23 @@ func TestTurnEventsRestartAfterEveryReaderLeft(t *testing.T) {
 		}
 	}
 }
+
+func TestTurnEventsOutliveTheReaderThatStartedThem(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+
+	firstCtx, leave := context.WithCancel(ctx)
+	first, err := turns.Events(firstCtx, "turn-first", 0)
+	require.NoError(t, err)
+	second, err := turns.Events(ctx, "turn-second", 0)
+	require.NoError(t, err)
+	leave()
+	for range first { //nolint:revive // drain until closed
+	}
+
+	seq, err := turns.PublishEvent(ctx, "turn-second", "token", []byte(`{}`))
+	require.NoError(t, err)
+	require.Equal(t, seq, nextEvent(t, second).Seq)
+}
