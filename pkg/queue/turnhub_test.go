@@ -179,7 +179,7 @@ func TestTurnEventsRestartAfterEveryReaderLeft(t *testing.T) {
 		seqs := readSeqs(t, ch, round+1)
 		require.Equal(t, seq, seqs[round])
 		cancel()
-		for range ch { //nolint:revive // drain until closed
+		for range ch { // drain until closed
 		}
 	}
 }
@@ -196,7 +196,7 @@ func TestTurnEventsOutliveTheReaderThatStartedThem(t *testing.T) {
 	second, err := turns.Events(ctx, "turn-second", 0)
 	require.NoError(t, err)
 	leave()
-	for range first { //nolint:revive // drain until closed
+	for range first { // drain until closed
 	}
 
 	seq, err := turns.PublishEvent(ctx, "turn-second", "token", []byte(`{}`))
