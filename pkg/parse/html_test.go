@@ -29,16 +29,7 @@ func TestParseHTMLStructure(t *testing.T) {
 	doc, err := parseString(t, FormatHTML, src)
 	require.NoError(t, err)
 	require.Equal(t, "The Title", doc.Title)
-	type blk struct {
-		Kind  BlockKind
-		Level int
-		Text  string
-	}
-	var got []blk
-	for _, b := range doc.Blocks {
-		got = append(got, blk{b.Kind, b.Level, b.Text})
-	}
-	require.Equal(t, []blk{
+	require.Equal(t, []shapedBlock{
 		{KindHeading, 2, "Intro part"},
 		{KindParagraph, 0, "First bold paragraph.\nSecond line."},
 		{KindListItem, 1, "one"},
@@ -47,7 +38,7 @@ func TestParseHTMLStructure(t *testing.T) {
 		{KindParagraph, 0, "Prices"},
 		{KindTable, 0, "| Item | Price |\n| --- | --- |\n| Tea \\| green | 3 |\n| total 3 |  |"},
 		{KindCode, 0, "  code\n    indented <x>"},
-	}, got)
+	}, blockShapes(doc))
 	all := docText(doc)
 	for _, absent := range []string{"script text", "color:red", "Menu entry", "Home", "Search", "hidden text",
 		"invisible", "svg text", "enable js", "tpl", "Copyright footer"} {

@@ -17,16 +17,7 @@ func TestParseMarkdownBlocks(t *testing.T) {
 		"~~~\nunclosed fence\n"
 	doc, err := parseString(t, FormatMarkdown, src)
 	require.NoError(t, err)
-	type blk struct {
-		Kind  BlockKind
-		Level int
-		Text  string
-	}
-	var got []blk
-	for _, b := range doc.Blocks {
-		got = append(got, blk{b.Kind, b.Level, b.Text})
-	}
-	require.Equal(t, []blk{
+	require.Equal(t, []shapedBlock{
 		{KindHeading, 1, "Top"},
 		{KindParagraph, 0, "Intro line one\nline two"},
 		{KindHeading, 1, "Setext Title"},
@@ -40,7 +31,7 @@ func TestParseMarkdownBlocks(t *testing.T) {
 		{KindCode, 0, "func main() {\n\n    fmt.Println(\"|\")\n}"},
 		{KindTable, 0, "| A | B \\| C |\n| --- | --- |\n| 1 | 2 |\n| 3 |  |"},
 		{KindCode, 0, "unclosed fence"},
-	}, got)
+	}, blockShapes(doc))
 	require.Equal(t, "Top", doc.Title)
 	require.Equal(t, [][]string{{"A", "B | C"}, {"1", "2"}, {"3", ""}}, doc.Blocks[11].Rows)
 }

@@ -189,6 +189,22 @@ func parseString(t *testing.T, format Format, s string) (*Document, error) {
 	return Parse(context.Background(), format, strings.NewReader(s), int64(len(s)), DefaultLimits())
 }
 
+// shapedBlock is what structure tests compare of a block.
+type shapedBlock struct {
+	Kind  BlockKind
+	Level int
+	Text  string
+}
+
+// blockShapes lists the document's blocks as shapedBlocks.
+func blockShapes(doc *Document) []shapedBlock {
+	var out []shapedBlock
+	for _, b := range doc.Blocks {
+		out = append(out, shapedBlock{b.Kind, b.Level, b.Text})
+	}
+	return out
+}
+
 func TestParseTextParagraphs(t *testing.T) {
 	t.Parallel()
 	doc, err := parseString(t, FormatText, "first line\r\nsecond line  \r\n\r\n\r\n  second\x00 para\x07graph\f\nthird")
