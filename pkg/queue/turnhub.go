@@ -222,14 +222,12 @@ type turnHub struct {
 	mu      sync.Mutex
 	run     *hubRun // nil while nobody reads
 	readers map[string]map[*hubReader]struct{}
-	count   int
 }
 
 // hubRun is one life of the hub's consumer, from the first reader to the last.
 type hubRun struct {
 	it     jetstream.MessagesContext
 	passed uint64 // sequence of the last event dispatched (or skipped at start)
-	done   chan struct{}
 }
 
 // register adds r to turnID's readers, starting the hub if it is idle, and
@@ -253,7 +251,6 @@ func (h *turnHub) register(ctx context.Context, turnID string, r *hubReader) (ui
 		h.readers[turnID] = set
 	}
 	set[r] = struct{}{}
-	h.count++
 	return h.run.passed, nil
 }
 
@@ -269,8 +266,8 @@ func (h *turnHub) unregister(turnID string, r *hubReader) {
 	if len(set) == 0 {
 		delete(h.readers, turnID)
 	}
-	h.count--
-	if h.count == 0 && h.run != nil {
+	// Empty sets are deleted, so no turns means no readers.
+	if len(h.readers) == 0 && h.run != nil {
 		h.run.it.Stop()
 		h.run = nil
 	}
@@ -298,14 +295,13 @@ func (h *turnHub) start(ctx context.Context) (*hubRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &hubRun{it: it, passed: last, done: make(chan struct{})}
+	run := &hubRun{it: it, passed: last}
 	go h.follow(run)
 	return run, nil
 }
 
 // follow dispatches the run's events until its iterator stops.
 func (h *turnHub) follow(run *hubRun) {
-	defer close(run.done)
 	for {
 		msg, err := run.it.Next()
 		if err != nil {
@@ -352,6 +348,6 @@ func (h *turnHub) fail(run *hubRun, err error) {
 			r.mu.Unlock()
 		}
 	}
-	h.readers, h.count, h.run = nil, 0, nil
+	h.readers, h.run = nil, nil
 	run.it.Stop()
 }
