@@ -17,13 +17,14 @@ import (
 	"github.com/youworker/youworker/pkg/agent"
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 )
 
 // newOllama returns an adapter for url with no retries, so failure tests are fast.
 func newOllama(t *testing.T, url string) *llm.Ollama {
 	t.Helper()
 	o, err := llm.NewOllama(llm.OllamaConfig{
-		URL: url, Model: llmtest.ChatModel, MaxRetries: -1, ConnectTimeout: time.Second,
+		URL: url, Model: llmtest.ChatModel, Settings: ollamahttp.Settings{MaxRetries: -1, ConnectTimeout: time.Second},
 	}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })

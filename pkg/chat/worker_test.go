@@ -17,6 +17,7 @@ import (
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
@@ -41,7 +42,7 @@ func newRig(t *testing.T, opts ...queuetest.Option) *rig {
 // runner is the production agent loop on the scripted model.
 func (r *rig) runner(t *testing.T, tools ...agent.Tool) *agent.Runner {
 	t.Helper()
-	model, err := llm.NewOllama(llm.OllamaConfig{URL: r.llm.URL, Model: llmtest.ChatModel, MaxRetries: -1}, logging.Discard())
+	model, err := llm.NewOllama(llm.OllamaConfig{URL: r.llm.URL, Model: llmtest.ChatModel, Settings: ollamahttp.Settings{MaxRetries: -1}}, logging.Discard())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = model.Close() })
 	run, err := agent.NewRunner(model, agent.Toolset{Tools: tools}, agent.Config{}, logging.Discard())

@@ -40,31 +40,20 @@ type OllamaConfig struct {
 	BatchSize int
 	// Timeout bounds each request (one batch), including its retries' waits.
 	Timeout time.Duration
-	// ConnectTimeout bounds establishing a TCP connection.
-	ConnectTimeout time.Duration
-	// MaxRetries is the number of retries of a failed batch: 0 means
-	// ollamahttp.DefaultMaxRetries, negative means none.
-	MaxRetries int
-	// RetryInitial and RetryMax bound the exponential backoff between retries.
-	RetryInitial, RetryMax time.Duration
-	// HTTPClient replaces the default client (then ConnectTimeout is unused).
-	HTTPClient *http.Client
+	ollamahttp.Settings
 }
 
 // Validate reports every configuration problem at once.
 func (c OllamaConfig) Validate() error {
-	var errs []error
-	if err := ollamahttp.ValidateURL(c.URL); err != nil {
-		errs = append(errs, err)
-	}
+	errs := c.Settings.Validate(c.URL)
 	if c.Model == "" {
 		errs = append(errs, errors.New("ollama embedding model is required"))
 	}
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("batch size must not be negative"))
 	}
-	if c.Timeout < 0 || c.ConnectTimeout < 0 || c.RetryInitial < 0 || c.RetryMax < 0 {
-		errs = append(errs, errors.New("ollama timeouts must not be negative"))
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("ollama embed timeout must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -107,12 +96,9 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Ollama{cfg: cfg, log: logger.With("component", "embed.ollama"), name: "ollama:" + modelName(cfg.Model),
-		retry: ollamahttp.Retry{MaxRetries: cfg.MaxRetries, Initial: cfg.RetryInitial, Max: cfg.RetryMax}.WithDefaults()}
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
-		httpClient = &http.Client{Transport: o.owned}
-	}
+		retry: cfg.Retry()}
+	var httpClient *http.Client
+	httpClient, o.owned = cfg.Client()
 	o.client = api.NewClient(base, httpClient)
 	o.http = httpClient
 	o.embedURL = base.JoinPath("/api/embed").String()
@@ -126,9 +112,6 @@ func withDefaults(cfg OllamaConfig) OllamaConfig {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = ollamahttp.DefaultConnectTimeout
 	}
 	return cfg
 }

@@ -16,12 +16,13 @@ import (
 
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 )
 
 func ollamaConfig(url string) embed.OllamaConfig {
 	return embed.OllamaConfig{
-		URL: url, Model: llmtest.EmbedModel, MaxRetries: 2,
-		RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond, ConnectTimeout: time.Second,
+		URL: url, Model: llmtest.EmbedModel, Settings: ollamahttp.Settings{MaxRetries: 2,
+			RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond, ConnectTimeout: time.Second},
 	}
 }
 

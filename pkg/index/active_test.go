@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queue"
@@ -108,7 +109,7 @@ type program struct {
 func (w *world) start(refreshEvery time.Duration) *program {
 	w.t.Helper()
 	ctx := context.Background()
-	ollama := embed.OllamaConfig{URL: w.ollama, MaxRetries: -1, Timeout: 10 * time.Second}
+	ollama := embed.OllamaConfig{URL: w.ollama, Settings: ollamahttp.Settings{MaxRetries: -1}, Timeout: 10 * time.Second}
 	initials := &atomic.Int32{}
 	ix, err := index.OpenActive(ctx, w.vs, index.Config{
 		States:       w.st,

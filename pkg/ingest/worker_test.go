@@ -12,6 +12,7 @@ import (
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/store"
@@ -21,7 +22,7 @@ import (
 // its own retries so failures reach the queue.
 func ollamaEmbedder(t *testing.T, llm *llmtest.Server) *embed.Ollama {
 	t.Helper()
-	emb, err := embed.NewOllama(embed.OllamaConfig{URL: llm.URL, Model: llmtest.EmbedModel, MaxRetries: -1}, logging.Discard())
+	emb, err := embed.NewOllama(embed.OllamaConfig{URL: llm.URL, Model: llmtest.EmbedModel, Settings: ollamahttp.Settings{MaxRetries: -1}}, logging.Discard())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = emb.Close() })
 	require.NoError(t, emb.Probe(context.Background()))

@@ -27,29 +27,17 @@ type OllamaConfig struct {
 	// Timeout bounds a whole Chat call, retries included; 0 means only the
 	// caller's context bounds it.
 	Timeout time.Duration
-	// ConnectTimeout bounds establishing a TCP connection; it is not a
-	// response timeout because loading a model can take minutes.
-	ConnectTimeout time.Duration
-	// MaxRetries is the number of retries after a transient failure: 0 means
-	// ollamahttp.DefaultMaxRetries, negative means none.
-	MaxRetries int
-	// RetryInitial and RetryMax bound the exponential backoff between retries.
-	RetryInitial, RetryMax time.Duration
-	// HTTPClient replaces the default client (then ConnectTimeout is unused).
-	HTTPClient *http.Client
+	ollamahttp.Settings
 }
 
 // Validate reports every configuration problem at once.
 func (c OllamaConfig) Validate() error {
-	var errs []error
-	if err := ollamahttp.ValidateURL(c.URL); err != nil {
-		errs = append(errs, err)
-	}
+	errs := c.Settings.Validate(c.URL)
 	if c.Model == "" {
 		errs = append(errs, errors.New("ollama chat model is required"))
 	}
-	if c.Timeout < 0 || c.ConnectTimeout < 0 || c.RetryInitial < 0 || c.RetryMax < 0 {
-		errs = append(errs, errors.New("ollama timeouts must not be negative"))
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("ollama chat timeout must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -78,30 +66,19 @@ func NewOllama(cfg OllamaConfig, logger *slog.Logger) (*Ollama, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ollama chat config: %w", err)
 	}
-	cfg = withDefaults(cfg)
 	base, _ := url.Parse(cfg.URL) // validated above
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Ollama{cfg: cfg, log: logger.With("component", "llm.ollama"),
-		retry: ollamahttp.Retry{MaxRetries: cfg.MaxRetries, Initial: cfg.RetryInitial, Max: cfg.RetryMax}.WithDefaults()}
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		o.owned = ollamahttp.NewTransport(cfg.ConnectTimeout)
-		httpClient = &http.Client{Transport: o.owned}
-	}
+		retry: cfg.Retry()}
+	var httpClient *http.Client
+	httpClient, o.owned = cfg.Client()
 	o.client = api.NewClient(base, httpClient)
 	o.http = httpClient
 	o.chatURL = base.JoinPath("/api/chat").String()
 	o.signed = ollamahttp.SignedRequests(base)
 	return o, nil
-}
-
-func withDefaults(cfg OllamaConfig) OllamaConfig {
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = ollamahttp.DefaultConnectTimeout
-	}
-	return cfg
 }
 
 // Model returns the configured default model.

@@ -15,15 +15,16 @@ import (
 
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/ollamahttp"
 )
 
 // newOllama returns an adapter with a tiny backoff so retry tests are fast.
 func newOllama(t *testing.T, url string, mod func(*llm.OllamaConfig)) *llm.Ollama {
 	t.Helper()
 	cfg := llm.OllamaConfig{
-		URL: url, Model: llmtest.ChatModel, MaxRetries: 3,
-		RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond,
-		ConnectTimeout: time.Second,
+		URL: url, Model: llmtest.ChatModel, Settings: ollamahttp.Settings{MaxRetries: 3,
+			RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond,
+			ConnectTimeout: time.Second},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -59,3 +59,21 @@ func TestModelNotFound(t *testing.T) {
 	require.False(t, ModelNotFound(api.StatusError{StatusCode: http.StatusInternalServerError, ErrorMessage: "runner not found"}))
 	require.False(t, ModelNotFound(errors.New("model not found"))) // only statuses; a plain line is the caller's business
 }
+
+func TestSettings(t *testing.T) {
+	t.Parallel()
+	require.Empty(t, Settings{}.Validate("http://127.0.0.1:11434"))
+	errs := Settings{ConnectTimeout: -1}.Validate("localhost")
+	require.Len(t, errs, 2, "the URL and the negative timeout, at once")
+
+	require.Equal(t, Retry{MaxRetries: DefaultMaxRetries, Initial: DefaultRetryInitial, Max: DefaultRetryMax}, Settings{}.Retry())
+	require.Equal(t, 0, Settings{MaxRetries: -1}.Retry().MaxRetries)
+
+	client, owned := Settings{}.Client()
+	require.NotNil(t, owned, "a client of ours comes with its transport to close")
+	require.Same(t, owned, client.Transport)
+	mine := &http.Client{}
+	client, owned = Settings{HTTPClient: mine}.Client()
+	require.Same(t, mine, client)
+	require.Nil(t, owned)
+}
