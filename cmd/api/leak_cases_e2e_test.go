@@ -435,29 +435,41 @@ func listDocuments(w *world, route string) []row {
 	return rows
 }
 
+// searchModes are the retrievers a search may ask for: each is its own query path
+// into the vector store, so each must keep to the rule.
+var searchModes = []string{"hybrid", "lexical", "dense"}
+
 func searchCases(w *world, route string) []row {
 	var rows []row
 	for _, g := range groupFilters {
-		body := map[string]any{"query": w.canaryQuestion(), "limit": 50}
-		if g != "" {
-			body["group_id"] = w.id[g]
+		for _, mode := range searchModes {
+			rows = append(rows, searchRows(w, route, g, mode)...)
 		}
-		for _, who := range principals {
-			r := row{route: route, who: who, object: filterName(g), want: gate(who, g == "" || isMember(who, g), http.StatusOK),
-				call: fixed(call{path: "/v1/search", body: body})}
-			if r.want.class == "allowed" {
-				r.check = func(t *testing.T, body string) {
-					want := func(d string) bool { return sees(who, d) && (g == "" || docSpecs[d].group == g) }
-					w.requireExactly(t, body, want)
-					for _, d := range docNames {
-						if want(d) {
-							require.Contains(t, body, w.canary[d], "the hit carries its text")
-						}
+	}
+	return rows
+}
+
+func searchRows(w *world, route, g, mode string) []row {
+	body := map[string]any{"query": w.canaryQuestion(), "limit": 50, "mode": mode}
+	if g != "" {
+		body["group_id"] = w.id[g]
+	}
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: filterName(g) + " " + mode, want: gate(who, g == "" || isMember(who, g), http.StatusOK),
+			call: fixed(call{path: "/v1/search", body: body})}
+		if r.want.class == "allowed" {
+			r.check = func(t *testing.T, body string) {
+				want := func(d string) bool { return sees(who, d) && (g == "" || docSpecs[d].group == g) }
+				w.requireExactly(t, body, want)
+				for _, d := range docNames {
+					if want(d) {
+						require.Contains(t, body, w.canary[d], "the hit carries its text")
 					}
 				}
 			}
-			rows = append(rows, r)
 		}
+		rows = append(rows, r)
 	}
 	return rows
 }

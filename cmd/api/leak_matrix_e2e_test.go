@@ -30,6 +30,7 @@ import (
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/index"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/vector"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
@@ -615,7 +616,12 @@ func TestLeakMatrixCoversEveryRoute(t *testing.T) {
 
 func TestLeakMatrixEndToEnd(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, nil)
+	// An embedding model (the test server) makes search hybrid: the dense and the
+	// lexical retriever each run with the access filter, and fusion must not let a
+	// point in that either filter kept out. Chat stays extractive, so its answers
+	// quote the passages and a leak would show.
+	llm := llmtest.New(t)
+	w := newWorld(t, map[string]string{"YW_OLLAMA_URL": llm.URL, "YW_EMBED_MODEL": llmtest.EmbedModel, "YW_CHAT_BACKEND": "extractive"})
 	routes := routeTable(t)
 	var rows []row
 	for _, route := range routes {

@@ -437,6 +437,8 @@ func chatInBrowser(t *testing.T, p *page) {
 	// The citation opens the cited passage and a link to the document.
 	p.click("[data-testid=citation]", "book-war-and-peace")
 	p.waitFor(`document.querySelector('[data-testid=citation-dialog] blockquote')?.textContent.length > 20`, "the cited passage")
+	// It says why search chose the passage: the lexical retriever found it.
+	p.waitFor(`/^Found by keywords \(rank \d+\)$/.test(document.querySelector('[data-testid=citation-matched]')?.textContent || '')`, "which retriever found the passage")
 	p.screenshot("06-citation")
 	href := p.evalString(`document.querySelector('[data-testid=open-document]').getAttribute('href')`)
 	require.Regexp(t, `^/v1/documents/[0-9a-f-]{36}/content$`, href)

@@ -25,9 +25,14 @@ func DocumentPredicate(alias string, n int) string {
 
 // VectorFilter returns the vector-store filter for the chunks the principal may see.
 // It is a pre-filter only: every hit is re-checked against Postgres before anyone
-// sees it, so a stale payload can never leak.
-func VectorFilter(p Principal) *qdrant.Filter {
+// sees it, so a stale payload can never leak. pending are documents the principal
+// may see whose payloads may not mirror a recent sharing change yet: their points
+// are admitted whatever their payloads say, so a grant holds at once.
+func VectorFilter(p Principal, pending ...string) *qdrant.Filter {
 	should := []*qdrant.Condition{qdrant.NewMatchKeyword(FieldOwner, p.UserID)}
+	if len(pending) > 0 {
+		should = append(should, qdrant.NewMatchKeywords(FieldDocument, pending...))
+	}
 	if len(p.GroupIDs) > 0 {
 		should = append(should, qdrant.NewFilterAsCondition(&qdrant.Filter{
 			Must: []*qdrant.Condition{

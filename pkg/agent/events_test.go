@@ -17,6 +17,7 @@ import (
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
+	"github.com/youworker/youworker/pkg/vector"
 )
 
 type published struct {
@@ -251,7 +252,7 @@ func TestEventPayloads(t *testing.T) {
 	require.NoError(t, w.ToolFinished("call_1", "x", agent.StatusError, 1500*time.Millisecond, "bad"))
 	require.NoError(t, w.TurnFailed("llm_unavailable", "the model server is down"))
 	require.NoError(t, w.TurnCancelled("part"))
-	require.NoError(t, w.TurnCompleted("m1", "A [1]", []agent.Citation{{Index: 1, DocumentID: "d", Filename: "f.pdf", ChunkIndex: 3, Score: 0.5}}, llm.Usage{PromptTokens: 1, CompletionTokens: 2}))
+	require.NoError(t, w.TurnCompleted("m1", "A [1]", []agent.Citation{{Index: 1, DocumentID: "d", Filename: "f.pdf", ChunkIndex: 3, Score: 0.5, Matched: vector.Matched{Lexical: new(2)}}}, llm.Usage{PromptTokens: 1, CompletionTokens: 2}))
 	require.NoError(t, w.Close(context.Background()))
 	want := []published{
 		{agent.EventTurnRestarted, `{"attempt":2}`},
@@ -259,7 +260,7 @@ func TestEventPayloads(t *testing.T) {
 		{agent.EventToolFinished, `{"call_id":"call_1","name":"x","status":"error","latency_ms":1500,"preview":"bad"}`},
 		{agent.EventTurnFailed, `{"error":{"code":"llm_unavailable","message":"the model server is down"}}`},
 		{agent.EventTurnCancelled, `{"answer":"part"}`},
-		{agent.EventTurnCompleted, `{"message_id":"m1","answer":"A [1]","citations":[{"index":1,"document_id":"d","filename":"f.pdf","chunk_index":3,"score":0.5}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
+		{agent.EventTurnCompleted, `{"message_id":"m1","answer":"A [1]","citations":[{"index":1,"document_id":"d","filename":"f.pdf","chunk_index":3,"score":0.5,"matched":{"dense":null,"lexical":2}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
 	}
 	got := pub.all()
 	require.Len(t, got, len(want))

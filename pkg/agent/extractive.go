@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/llm"
 )
 
@@ -147,7 +148,7 @@ func (e Extractive) compose(query string, passages []parsedPassage) string {
 	if limit <= 0 {
 		limit = DefaultExtractivePassages
 	}
-	terms := queryTerms(query)
+	count := termCounter(query)
 	var b strings.Builder
 	b.WriteString(extractiveIntro)
 	for i, p := range passages {
@@ -155,7 +156,7 @@ func (e Extractive) compose(query string, passages []parsedPassage) string {
 			break
 		}
 		b.WriteString("\n\n- ")
-		b.WriteString(snippet(p.text, terms))
+		b.WriteString(snippet(p.text, count))
 		b.WriteString(" (")
 		b.WriteString(p.source)
 		b.WriteString(") [")
@@ -245,21 +246,38 @@ func queryTerms(q string) map[string]bool {
 	return terms
 }
 
-// snippet picks the sentence that shares the most words with the query, and
+// termCounter returns how many of the query's terms a sentence contains. Terms
+// are analysed as search analyses them (stemmed, stop words dropped, codes kept
+// whole), so "forms" in a question finds "form" in a passage; a query of stop
+// words alone falls back to its plain words.
+func termCounter(query string) func(sentence string) int {
+	if enc, err := bm25.New(bm25.Params{}); err == nil {
+		if m := enc.Matcher(query); m.Len() > 0 {
+			return m.Count
+		}
+	}
+	terms := queryTerms(query)
+	return func(sentence string) int {
+		n := 0
+		for w := range queryTerms(sentence) {
+			if terms[w] {
+				n++
+			}
+		}
+		return n
+	}
+}
+
+// snippet picks the sentence that contains the most query terms (count), and
 // the one after it when the first is short, capped at a few hundred runes.
-func snippet(text string, terms map[string]bool) string {
+func snippet(text string, count func(string) int) string {
 	sentences := splitSentences(text)
 	if len(sentences) == 0 {
 		return ""
 	}
 	best, bestScore := 0, -1
 	for i, s := range sentences {
-		score := 0
-		for w := range queryTerms(s) {
-			if terms[w] {
-				score++
-			}
-		}
+		score := count(s)
 		if score > bestScore {
 			best, bestScore = i, score
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/vector"
 )
 
 // SearchToolName is the name of the document search tool; the extractive
@@ -45,6 +46,8 @@ type Passage struct {
 	Page *int
 	// Heading is the section heading the chunk belongs to, if known.
 	Heading string
+	// Matched says which retrievers found the passage and at what rank.
+	Matched vector.Matched
 }
 
 // NumberedPassage is a passage with the number [n] the model saw it under.
@@ -60,6 +63,8 @@ type Citation struct {
 	Filename   string  `json:"filename"`
 	ChunkIndex int     `json:"chunk_index"`
 	Score      float32 `json:"score"`
+	// Matched says which retrievers found the passage and at what rank.
+	Matched vector.Matched `json:"matched"`
 }
 
 // SearchTool is search_documents for one turn. It numbers passages across all
@@ -200,7 +205,7 @@ func CitationsFor(answer string, passages []NumberedPassage) []Citation {
 		}
 		out = append(out, Citation{
 			Index: p.Index, DocumentID: p.DocumentID, Filename: p.Filename,
-			ChunkIndex: p.ChunkIndex, Score: p.Score,
+			ChunkIndex: p.ChunkIndex, Score: p.Score, Matched: p.Matched,
 		})
 		delete(used, p.Index) // a passage shown twice is cited once
 	}

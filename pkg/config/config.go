@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/logging"
 )
 
@@ -62,6 +63,17 @@ type Config struct {
 	AgentMaxSteps    int
 	MCPServers       []string
 	SystemPrompt     string
+
+	// SearchFusion merges the dense and lexical retrievers of a hybrid search:
+	// "rrf" (reciprocal rank fusion) or "dbsf" (distribution-based score fusion).
+	SearchFusion string
+	// SearchLanguage forces the language the lexical index analyses text in
+	// ("en", "it", "de", "fr", "es"); empty detects it per chunk. BM25K1 and
+	// BM25B are BM25's term-frequency saturation and length normalisation. The
+	// three apply to collections built from now on: the first, and each re-embed's.
+	SearchLanguage string
+	BM25K1         float64
+	BM25B          float64
 }
 
 // Load reads the configuration from getenv, applying defaults. It returns every
@@ -100,6 +112,10 @@ func Load(getenv func(string) string) (Config, error) {
 		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
 		MCPServers:        r.list("YW_MCP_SERVERS"),
 		SystemPrompt:      r.str("YW_SYSTEM_PROMPT", ""),
+		SearchFusion:      r.str("YW_SEARCH_FUSION", "rrf"),
+		SearchLanguage:    r.str("YW_SEARCH_LANGUAGE", ""),
+		BM25K1:            r.float("YW_BM25_K1", bm25.DefaultK1),
+		BM25B:             r.float("YW_BM25_B", bm25.DefaultB),
 	}
 	if lvl, err := logging.ParseLevel(getenv("YW_LOG_LEVEL")); err != nil {
 		r.fail("YW_LOG_LEVEL", err)
@@ -190,6 +206,14 @@ func (c Config) Validate() error {
 	if c.AgentMaxSteps < 1 || c.AgentMaxSteps > 64 {
 		bad("YW_AGENT_MAX_STEPS", "must be between 1 and 64")
 	}
+	switch c.SearchFusion {
+	case "rrf", "dbsf":
+	default:
+		bad("YW_SEARCH_FUSION", "must be rrf or dbsf")
+	}
+	if err := c.Lexical().Validate(); err != nil {
+		bad("YW_SEARCH_LANGUAGE, YW_BM25_K1, YW_BM25_B", "%v", err)
+	}
 	for _, s := range c.MCPServers {
 		if name, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(name, "/") {
 			s = rest // "name=URL" names the server
@@ -199,6 +223,11 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Lexical is the configured analysis of the lexical index.
+func (c Config) Lexical() bm25.Params {
+	return bm25.Params{K1: c.BM25K1, B: c.BM25B, Language: c.SearchLanguage}.WithDefaults()
 }
 
 // String renders the configuration for logs, with secrets and URL passwords redacted.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
@@ -37,12 +38,20 @@ type Config struct {
 	Initial func(ctx context.Context) (embed.Embedder, error)
 	// RefreshEvery is how often Watch re-reads the state (DefaultRefreshEvery).
 	RefreshEvery time.Duration
+	// Lexical holds the BM25 parameters and the language of the lexical vectors of
+	// collections built from now on: the first one, and each re-embed's, which also
+	// measures the average chunk length. Zero fields take bm25's defaults.
+	Lexical bm25.Params
+	// Fusion merges the retrievers of a hybrid search; empty means RRF.
+	Fusion vector.Fusion
 }
 
-// active is one recorded state with the embedder built for it.
+// active is one recorded state with the embedder and the lexical encoder built
+// for it; lexical is nil when the collection has no lexical vectors.
 type active struct {
-	state store.VectorIndex
-	emb   embed.Embedder
+	state   store.VectorIndex
+	emb     embed.Embedder
+	lexical *bm25.Encoder
 }
 
 // OpenActive opens the index the recorded state describes, recording the first
@@ -53,6 +62,9 @@ func OpenActive(ctx context.Context, vs *vector.Store, cfg Config, logger *slog.
 	}
 	if cfg.RefreshEvery <= 0 {
 		cfg.RefreshEvery = DefaultRefreshEvery
+	}
+	if err := cfg.Lexical.WithDefaults().Validate(); err != nil {
+		return nil, fmt.Errorf("open index: lexical parameters: %w", err)
 	}
 	ix := &Index{vectors: vs, cfg: cfg, logger: logger.With("component", "index"), built: map[embed.Spec]embed.Embedder{}}
 	state, err := cfg.States.GetVectorIndex(ctx, Alias)
@@ -71,17 +83,47 @@ func OpenActive(ctx context.Context, vs *vector.Store, cfg Config, logger *slog.
 	ix.install(state)
 	ix.mu.Unlock()
 	ix.logger.InfoContext(ctx, "chunk index open", "collection", state.Collection, "embedder", state.Embedder)
+	if state.Lexical == nil {
+		ix.logger.WarnContext(ctx, "the chunk index has no lexical vectors, so search is dense only: run a re-embed job (reindexer trigger re-embed) to build them",
+			"collection", state.Collection)
+	}
 	return ix, nil
 }
 
-// StateOf is the state saying that the alias points at collection, filled by emb.
-func StateOf(collection string, emb embed.Embedder) (store.VectorIndex, error) {
+// NewLexical is how the lexical vectors of a collection built now are encoded: the
+// configured BM25 parameters and language, with avgLen as the average chunk length
+// (zero: the default, for a first collection that has no chunks to measure yet).
+func (ix *Index) NewLexical(avgLen float64) *store.LexicalIndex {
+	p := ix.cfg.Lexical
+	p.AvgLen = avgLen
+	p = p.WithDefaults()
+	return &store.LexicalIndex{Encoder: bm25.Name, K1: p.K1, B: p.B, AvgLen: p.AvgLen, Language: p.Language}
+}
+
+// LexicalEncoder builds the lexical encoder a recorded state describes; nil for none.
+func LexicalEncoder(l *store.LexicalIndex) (*bm25.Encoder, error) {
+	if l == nil {
+		return nil, nil
+	}
+	if l.Encoder != bm25.Name {
+		return nil, fmt.Errorf("the index's lexical vectors were encoded by %q, which this version does not have (it has %s): run a re-embed", l.Encoder, bm25.Name)
+	}
+	enc, err := bm25.New(bm25.Params{K1: l.K1, B: l.B, AvgLen: l.AvgLen, Language: l.Language})
+	if err != nil {
+		return nil, fmt.Errorf("lexical encoder of the index: %w", err)
+	}
+	return enc, nil
+}
+
+// StateOf is the state saying that the alias points at collection, filled by emb,
+// with lexical vectors encoded as lexical describes (nil: none).
+func StateOf(collection string, emb embed.Embedder, lexical *store.LexicalIndex) (store.VectorIndex, error) {
 	spec, err := embed.SpecOf(emb)
 	if err != nil {
 		return store.VectorIndex{}, fmt.Errorf("record the index state: %w", err)
 	}
 	return store.VectorIndex{Alias: Alias, Collection: collection, Embedder: emb.Identity().String(),
-		Provider: spec.Provider, Model: spec.Model, Dim: spec.Dim}, nil
+		Provider: spec.Provider, Model: spec.Model, Dim: spec.Dim, Lexical: lexical}, nil
 }
 
 // recordFirst records the first state: the collection the alias already points at
@@ -95,17 +137,25 @@ func (ix *Index) recordFirst(ctx context.Context) (store.VectorIndex, error) {
 	}
 	id := emb.Identity()
 	collection := CollectionName(id, 1)
+	lexical := ix.NewLexical(0)
 	target, err := ix.vectors.ResolveAlias(ctx, Alias)
 	switch {
 	case err == nil:
 		if err := checkDim(ctx, ix.vectors, target, id); err != nil {
 			return store.VectorIndex{}, err
 		}
+		info, err := ix.vectors.Info(ctx, target)
+		if err != nil {
+			return store.VectorIndex{}, fmt.Errorf("read collection %s: %w", target, err)
+		}
+		if !info.Lexical {
+			lexical = nil
+		}
 		collection = target
 	case !errors.Is(err, vector.ErrNotFound):
 		return store.VectorIndex{}, fmt.Errorf("resolve %s: %w", Alias, err)
 	}
-	want, err := StateOf(collection, emb)
+	want, err := StateOf(collection, emb, lexical)
 	if err != nil {
 		return store.VectorIndex{}, err
 	}
@@ -130,7 +180,11 @@ func (ix *Index) ensureAlias(ctx context.Context, state store.VectorIndex) error
 	case err != nil && !errors.Is(err, vector.ErrNotFound):
 		return fmt.Errorf("resolve %s: %w", Alias, err)
 	}
-	if err := ix.vectors.EnsureCollection(ctx, state.Collection, state.Dim, vector.Cosine); err != nil {
+	ensure := ix.vectors.EnsureCollection
+	if state.Lexical != nil {
+		ensure = ix.vectors.EnsureHybridCollection
+	}
+	if err := ensure(ctx, state.Collection, state.Dim, vector.Cosine); err != nil {
 		return fmt.Errorf("create chunk collection %s: %w", state.Collection, err)
 	}
 	if err := ix.vectors.SwitchAlias(ctx, Alias, state.Collection); err != nil {
@@ -255,7 +309,14 @@ func (ix *Index) install(state store.VectorIndex) {
 		}
 		emb = unavailable{id: spec.Identity(), err: err}
 	}
-	ix.cur.Store(&active{state: state, emb: emb})
+	lexical, err := LexicalEncoder(state.Lexical)
+	if err != nil {
+		// Without the encoder this process could neither write chunks the
+		// collection expects nor encode queries for it: search falls back to
+		// dense and writes are refused by checkWrite until a re-embed.
+		ix.logger.Error("cannot build the index's lexical encoder", "error", err)
+	}
+	ix.cur.Store(&active{state: state, emb: emb, lexical: lexical})
 }
 
 // build returns the cached embedder of spec, building it on first use; ix.mu is
@@ -275,7 +336,14 @@ func (ix *Index) build(spec embed.Spec) (embed.Embedder, error) {
 
 func sameIndex(a, b store.VectorIndex) bool {
 	return a.Collection == b.Collection && a.Embedder == b.Embedder && a.Provider == b.Provider &&
-		a.Model == b.Model && a.Dim == b.Dim
+		a.Model == b.Model && a.Dim == b.Dim && sameLexical(a.Lexical, b.Lexical)
+}
+
+func sameLexical(a, b *store.LexicalIndex) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // checkWrite refuses points of an embedder the index no longer holds. A worker that
@@ -291,10 +359,15 @@ func (ix *Index) checkWrite(ctx context.Context, points []vector.Point) error {
 	if err := ix.Refresh(ctx); err != nil {
 		return err
 	}
-	want := ix.identity()
+	cur := ix.cur.Load()
+	want := cur.state.Embedder
+	lexical := cur.state.Lexical != nil
 	for _, p := range points {
 		if p.Payload.Embedder != want {
 			return fmt.Errorf("%w: points embedded by %s, the index holds %s", ErrEmbedderChanged, p.Payload.Embedder, want)
+		}
+		if (p.Sparse != nil) != lexical {
+			return fmt.Errorf("%w: points with lexical vectors %t, the index has them %t", ErrEmbedderChanged, p.Sparse != nil, lexical)
 		}
 	}
 	return nil

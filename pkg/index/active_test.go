@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/chunk"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
@@ -108,13 +110,19 @@ type program struct {
 // lexical embedder when Ollama does not answer), everything else by the record.
 func (w *world) start(refreshEvery time.Duration) *program {
 	w.t.Helper()
+	return w.startWith(refreshEvery, embed.Spec{Provider: embed.ProviderOllama, Model: llmtest.EmbedModel})
+}
+
+// startWith is start with another configured embedder (YW_EMBED_MODEL, or none).
+func (w *world) startWith(refreshEvery time.Duration, configured embed.Spec) *program {
+	w.t.Helper()
 	ctx := context.Background()
 	ollama := embed.OllamaConfig{URL: w.ollama, Settings: ollamahttp.Settings{MaxRetries: -1}, Timeout: 10 * time.Second}
 	initials := &atomic.Int32{}
 	ix, err := index.OpenActive(ctx, w.vs, index.Config{
 		States:       w.st,
 		Ollama:       ollama,
-		Configured:   embed.Spec{Provider: embed.ProviderOllama, Model: llmtest.EmbedModel},
+		Configured:   configured,
 		RefreshEvery: refreshEvery,
 		Initial: func(ctx context.Context) (embed.Embedder, error) {
 			initials.Add(1)
@@ -230,7 +238,7 @@ func TestReEmbedToAnotherModelIsFollowedWithoutRestart(t *testing.T) {
 	// The first open records the first collection, with what rebuilds its embedder.
 	s1 := w.state()
 	require.Equal(t, store.VectorIndex{Alias: index.Alias, Collection: index.CollectionName(first, 1), Embedder: first.String(),
-		Provider: embed.ProviderOllama, Model: llmtest.EmbedModel, Dim: first.Dim, SwitchedAt: s1.SwitchedAt}, s1)
+		Provider: embed.ProviderOllama, Model: llmtest.EmbedModel, Dim: first.Dim, Lexical: defaultLexical(), SwitchedAt: s1.SwitchedAt}, s1)
 	volcano := api.upload("volcano.txt", volcanoText)
 	require.NoError(t, api.ingest(volcano))
 	w.requireEmbeddedBy(volcano, first)
@@ -248,9 +256,14 @@ func TestReEmbedToAnotherModelIsFollowedWithoutRestart(t *testing.T) {
 	require.Equal(t, index.CollectionName(next, 2), done.Result["collection"])
 
 	// The switch recorded the new state in the same step.
+	// The new collection's lexical vectors are normalised against the average
+	// length of the chunks the job measured, not the default.
 	s2 := w.state()
+	require.NotNil(t, s2.Lexical)
+	require.InDelta(t, float64(len(strings.Fields(volcanoText)))/2, s2.Lexical.AvgLen, 8, "about half the words are stop words")
 	require.Equal(t, store.VectorIndex{Alias: index.Alias, Collection: index.CollectionName(next, 2), Embedder: next.String(),
-		Provider: embed.ProviderOllama, Model: otherModel, Dim: 48, SwitchedAt: s2.SwitchedAt}, s2)
+		Provider: embed.ProviderOllama, Model: otherModel, Dim: 48, SwitchedAt: s2.SwitchedAt,
+		Lexical: &store.LexicalIndex{Encoder: bm25.Name, K1: bm25.DefaultK1, B: bm25.DefaultB, AvgLen: s2.Lexical.AvgLen}}, s2)
 	require.True(t, s2.SwitchedAt.After(s1.SwitchedAt))
 
 	// The process that ran the job searches and ingests with the new model at once.
@@ -381,8 +394,13 @@ func TestOllamaDownAtStartDoesNotFallBackToLexical(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, lexical, "no vectors of another embedder in the collection")
 
-	// Search answers 503 with a clear message.
-	_, err = worker.search.Search(ctx, w.user, service.SearchRequest{Query: "volcano"})
+	// Search degrades to the lexical index; dense search answers 503 with a clear
+	// message.
+	hits, err := worker.search.Search(ctx, w.user, service.SearchRequest{Query: "volcano"})
+	require.NoError(t, err)
+	require.NotEmpty(t, hits)
+	require.Nil(t, hits[0].Matched.Dense)
+	_, err = worker.search.Search(ctx, w.user, service.SearchRequest{Query: "volcano", Mode: "dense"})
 	require.Equal(t, service.CodeUnavailable, service.ErrorCode(err), "error: %v", err)
 	var se *service.Error
 	require.ErrorAs(t, err, &se)
@@ -404,7 +422,7 @@ func TestFirstOpenWithoutOllamaRecordsTheLexicalCollection(t *testing.T) {
 	require.Equal(t, lexical, p.ix.Embedder().Identity())
 	s := w.state()
 	require.Equal(t, store.VectorIndex{Alias: index.Alias, Collection: index.CollectionName(lexical, 1), Embedder: lexical.String(),
-		Provider: embed.ProviderLexical, Dim: 64, SwitchedAt: s.SwitchedAt}, s)
+		Provider: embed.ProviderLexical, Dim: 64, Lexical: defaultLexical(), SwitchedAt: s.SwitchedAt}, s)
 
 	// Ollama comes up later; the lexical collection stays until a re-embed, and a
 	// re-embed without embed_model builds with the configured model.
@@ -433,4 +451,9 @@ func TestOpenPointsTheAliasAtTheRecordedCollection(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, recorded, target)
 	require.Equal(t, llmtest.DefaultEmbedDim, p.ix.Embedder().Identity().Dim)
+}
+
+// defaultLexical is how a first collection's lexical vectors are encoded.
+func defaultLexical() *store.LexicalIndex {
+	return &store.LexicalIndex{Encoder: bm25.Name, K1: bm25.DefaultK1, B: bm25.DefaultB, AvgLen: bm25.DefaultAvgLen}
 }

@@ -20,7 +20,9 @@ import (
 
 	"github.com/qdrant/go-client/qdrant"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
@@ -52,30 +54,46 @@ type Index struct {
 }
 
 // Open makes sure the alias points at a collection fit for embedder, creating the
-// first collection on a fresh store, and binds the index to embedder for good. It
-// records no state: it serves tests and tools that only ever embed with one
-// embedder. Programs use OpenActive, which follows re-embeds.
+// first collection on a fresh store (with lexical vectors of the default BM25
+// parameters), and binds the index to embedder for good. It records no state: it
+// serves tests and tools that only ever embed with one embedder. Programs use
+// OpenActive, which follows re-embeds.
 func Open(ctx context.Context, vs *vector.Store, embedder embed.Embedder, logger *slog.Logger) (*Index, error) {
 	ix := &Index{vectors: vs, fixed: embedder, logger: logger.With("component", "index")}
 	id := embedder.Identity()
+	lexical := ix.NewLexical(0)
 	target, err := vs.ResolveAlias(ctx, Alias)
 	switch {
 	case errors.Is(err, vector.ErrNotFound):
 		name := CollectionName(id, 1)
-		if err := vs.EnsureCollection(ctx, name, id.Dim, vector.Cosine); err != nil {
+		if err := vs.EnsureHybridCollection(ctx, name, id.Dim, vector.Cosine); err != nil {
 			return nil, fmt.Errorf("create chunk collection: %w", err)
 		}
 		if err := vs.SwitchAlias(ctx, Alias, name); err != nil {
 			return nil, fmt.Errorf("point alias at %s: %w", name, err)
 		}
 		ix.logger.Info("created chunk collection", "collection", name, "embedder", id.String())
-		return ix, nil
+		target = name
 	case err != nil:
 		return nil, fmt.Errorf("resolve %s: %w", Alias, err)
+	default:
+		if err := checkDim(ctx, vs, target, id); err != nil {
+			return nil, err
+		}
+		info, err := vs.Info(ctx, target)
+		if err != nil {
+			return nil, fmt.Errorf("read collection %s: %w", target, err)
+		}
+		if !info.Lexical {
+			lexical = nil
+		}
 	}
-	if err := checkDim(ctx, vs, target, id); err != nil {
+	enc, err := LexicalEncoder(lexical)
+	if err != nil {
 		return nil, err
 	}
+	ix.cur.Store(&active{state: store.VectorIndex{Alias: Alias, Collection: target, Embedder: id.String(), Dim: id.Dim, Lexical: lexical},
+		emb: embedder, lexical: enc})
 	return ix, nil
 }
 
@@ -105,10 +123,14 @@ func CollectionName(id embed.Identity, n int) string {
 // fails every call with embed.ErrUnavailable: vectors of another embedder are never
 // a substitute.
 func (ix *Index) Embedder() embed.Embedder {
-	if ix.fixed != nil {
-		return ix.fixed
-	}
 	return ix.cur.Load().emb
+}
+
+// Lexical is the encoder of the lexical vectors of the collection behind the alias,
+// as last read from the recorded state; nil when that collection has none. Chunks
+// written through the index must carry vectors of this encoder.
+func (ix *Index) Lexical() *bm25.Encoder {
+	return ix.cur.Load().lexical
 }
 
 // identity is the identity recorded on the points of the active collection.
@@ -137,13 +159,19 @@ func (ix *Index) Upsert(ctx context.Context, points []vector.Point) error {
 // search fails with ErrEmbedderChanged (a 503 to retry) instead of a store error.
 func (ix *Index) Search(ctx context.Context, vec []float32, filter *qdrant.Filter, limit int) ([]vector.Hit, error) {
 	hits, err := ix.vectors.Search(ctx, Alias, vec, filter, limit)
+	return hits, ix.searchError(ctx, err)
+}
+
+// searchError turns a dimension mismatch (a query embedded before a switch this
+// process had not seen) into ErrEmbedderChanged after re-reading the record.
+func (ix *Index) searchError(ctx context.Context, err error) error {
 	if err != nil && ix.fixed == nil && errors.Is(err, vector.ErrDimensionMismatch) {
 		if rerr := ix.Refresh(ctx); rerr != nil {
-			return nil, errors.Join(err, rerr)
+			return errors.Join(err, rerr)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrEmbedderChanged, err)
+		return fmt.Errorf("%w: %w", ErrEmbedderChanged, err)
 	}
-	return hits, err
+	return err
 }
 
 // DeleteDocument removes every point of a document.

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/chunk"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
@@ -153,13 +154,13 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 	// before or after it, where they would leave it idle.
 	// One embedder for the whole document, so the identity recorded as ready is the
 	// one its points carry even when a re-embed switches the index meanwhile.
-	embedder := w.index.Embedder()
+	embedder, lexical := w.index.Embedder(), w.index.Lexical()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return w.store.InTx(gctx, func(st *store.Store) error { return st.ReplaceChunks(gctx, id, rows) })
 	})
 	g.Go(func() error { return w.index.DeleteStale(gctx, id, len(rows)) })
-	g.Go(func() error { return w.embedAndIndex(gctx, doc, rows, embedder) })
+	g.Go(func() error { return w.embedAndIndex(gctx, doc, rows, embedder, lexical) })
 	if err := g.Wait(); err != nil {
 		if errors.Is(err, index.ErrEmbedderChanged) {
 			return job.RetryAfter(time.Second, err) // the index moved to a new embedder: redo with it
@@ -227,12 +228,13 @@ const maxUpsert = 256
 
 // embedAndIndex embeds the chunks in batches with bounded concurrency and hands
 // the vectors to an indexer, which upserts whatever has been embedded whenever
-// an upsert may start; progress is recorded after each upsert.
+// an upsert may start; progress is recorded after each upsert. Each point also
+// carries the chunk's lexical vector when the index has them (lexical not nil).
 //
 // Memory stays bounded: embedders block once the indexer is a channel's worth of
 // batches behind. Point ids are deterministic, so a job cut short and redone
 // overwrites what it had written.
-func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder) error {
+func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder, lexical *bm25.Encoder) error {
 	total := len(rows)
 	identity := embedder.Identity().String()
 	acl := vector.Payload{DocumentID: doc.ID, OwnerID: doc.OwnerID, Private: doc.Private, Embedder: identity, ACLVersion: doc.ACLVersion}
@@ -288,7 +290,8 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 				for i, c := range batch {
 					p := acl
 					p.ChunkIndex = c.Index
-					points[i] = vector.Point{ID: vector.PointID(doc.ID, c.Index, identity), Vector: vecs[i], Payload: p}
+					points[i] = vector.Point{ID: vector.PointID(doc.ID, c.Index, identity), Vector: vecs[i],
+						Sparse: LexicalVector(lexical, texts[i]), Payload: p}
 				}
 				select {
 				case embedded <- points:
@@ -410,6 +413,16 @@ func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progres
 }
 
 // embedText is what the embedder sees: the heading path gives a chunk its context.
+// LexicalVector is the lexical vector of a chunk's text, or nil without an
+// encoder (an index without lexical vectors).
+func LexicalVector(enc *bm25.Encoder, text string) *vector.SparseVector {
+	if enc == nil {
+		return nil
+	}
+	v, _ := enc.Document(text)
+	return &vector.SparseVector{Indices: v.Indices, Values: v.Values}
+}
+
 func embedText(c store.Chunk) string {
 	if len(c.HeadingPath) == 0 {
 		return c.Text

@@ -96,7 +96,8 @@ func (s searcher) Search(ctx context.Context, p access.Principal, query string, 
 	}
 	out := make([]agent.Passage, len(hits))
 	for i, h := range hits {
-		out[i] = agent.Passage{DocumentID: h.DocumentID, Filename: h.Filename, ChunkIndex: h.ChunkIndex, Score: h.Score, Text: h.Text, Page: h.Page}
+		out[i] = agent.Passage{DocumentID: h.DocumentID, Filename: h.Filename, ChunkIndex: h.ChunkIndex, Score: h.Score, Text: h.Text, Page: h.Page,
+			Matched: h.Matched}
 		if h.Heading != nil {
 			out[i].Heading = *h.Heading
 		}

@@ -183,6 +183,8 @@ func (p *Platform) openVectors(ctx context.Context) error {
 		Initial: func(ctx context.Context) (embed.Embedder, error) {
 			return embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
 		},
+		Lexical: p.Config.Lexical(),
+		Fusion:  vector.Fusion(p.Config.SearchFusion),
 	}, p.Logger)
 	if err != nil {
 		return err

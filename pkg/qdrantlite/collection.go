@@ -54,7 +54,10 @@ type collection struct {
 	byKey    map[pointKey]uint32
 	free     []uint32
 	indexes  map[string]*fieldIndex
-	opSeq    uint64
+	// sparse holds the inverted index of each named sparse vector; the
+	// set of names is fixed when the collection is created.
+	sparse map[string]*sparseIndex
+	opSeq  uint64
 
 	// sorted caches live slots ordered by point id for scroll; it is rebuilt
 	// under the read lock and dropped by any write that adds or removes ids.
@@ -83,9 +86,13 @@ func newCollection(name, dir string, meta collectionMeta) *collection {
 		segSlots: max(1, (256<<10)/max(meta.Dim, 1)),
 		byKey:    make(map[pointKey]uint32),
 		indexes:  make(map[string]*fieldIndex),
+		sparse:   make(map[string]*sparseIndex, len(meta.Sparse)),
 	}
 	for _, ix := range meta.Indexes {
 		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant)
+	}
+	for name, sm := range meta.Sparse {
+		c.sparse[name] = newSparseIndex(sm.idf())
 	}
 	return c
 }
@@ -100,30 +107,10 @@ func errWrongInput(format string, args ...any) error {
 
 func (c *collection) count() int { return len(c.byKey) }
 
-// denseVector extracts the single unnamed dense vector of a point.
-func denseVector(v *qdrant.Vectors) ([]float32, error) {
-	switch x := v.GetVectorsOptions().(type) {
-	case *qdrant.Vectors_Vector:
-		if d := x.Vector.GetDense(); d != nil {
-			return d.GetData(), nil
-		}
-		if x.Vector.GetIndices() != nil || x.Vector.GetVector() != nil {
-			return nil, fmt.Errorf("only dense vectors are supported")
-		}
-		return x.Vector.GetData(), nil
-	case *qdrant.Vectors_Vectors:
-		named := x.Vectors.GetVectors()
-		if dv, ok := named[""]; ok && len(named) == 1 {
-			return denseVector(qdrant.NewVectorsDense(dv.GetDense().GetData()))
-		}
-		return nil, fmt.Errorf("named vectors are not supported")
-	}
-	return nil, fmt.Errorf("point has no vector")
-}
-
 type preparedPoint struct {
 	key     pointKey
 	vec     []float32
+	sparse  map[string]*sparseDoc
 	payload map[string]any
 }
 
@@ -136,16 +123,87 @@ func (c *collection) prepareUpsert(points []*qdrant.PointStruct) ([]preparedPoin
 		if err != nil {
 			return nil, errWrongInput("%v", err)
 		}
-		vec, err := denseVector(p.GetVectors())
+		vec, sparse, err := c.pointVectors(p.GetVectors())
 		if err != nil {
-			return nil, errWrongInput("%v", err)
+			return nil, errWrongInput("point %s: %v", k, err)
 		}
 		if len(vec) != c.dim {
 			return nil, errWrongInput("Vector dimension error: expected dim: %d, got %d", c.dim, len(vec))
 		}
-		out[i] = preparedPoint{key: k, vec: vec, payload: fromPayload(p.GetPayload())}
+		out[i] = preparedPoint{key: k, vec: vec, sparse: sparse, payload: fromPayload(p.GetPayload())}
 	}
 	return out, nil
+}
+
+// pointVectors reads a point's vectors: the unnamed dense vector alone, or
+// named vectors holding it under "" and any of the collection's sparse
+// vectors under their names. A point may lack a sparse vector, never the
+// dense one (the store keeps one per slot).
+func (c *collection) pointVectors(v *qdrant.Vectors) ([]float32, map[string]*sparseDoc, error) {
+	switch x := v.GetVectorsOptions().(type) {
+	case *qdrant.Vectors_Vector:
+		dense, err := denseOf(x.Vector)
+		return dense, nil, err
+	case *qdrant.Vectors_Vectors:
+		var dense []float32
+		var sparse map[string]*sparseDoc
+		for name, vec := range x.Vectors.GetVectors() {
+			if name == "" {
+				d, err := denseOf(vec)
+				if err != nil {
+					return nil, nil, err
+				}
+				dense = d
+				continue
+			}
+			if _, ok := c.sparse[name]; !ok {
+				return nil, nil, fmt.Errorf("Not existing vector name error: %s", name)
+			}
+			indices, values, ok := sparseOf(vec)
+			if !ok {
+				return nil, nil, fmt.Errorf("vector %q is sparse, the point gives it a dense vector", name)
+			}
+			d, err := newSparseDoc(indices, values)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sparse vector %q: %w", name, err)
+			}
+			if sparse == nil {
+				sparse = make(map[string]*sparseDoc, len(c.sparse))
+			}
+			sparse[name] = d
+		}
+		if dense == nil {
+			return nil, nil, fmt.Errorf("the unnamed dense vector is missing (points without it are not supported)")
+		}
+		return dense, sparse, nil
+	}
+	return nil, nil, fmt.Errorf("point has no vector")
+}
+
+// denseOf reads a dense vector in the current or the deprecated encoding.
+func denseOf(v *qdrant.Vector) ([]float32, error) {
+	if d := v.GetDense(); d != nil {
+		return d.GetData(), nil
+	}
+	if _, _, ok := sparseOf(v); ok {
+		return nil, fmt.Errorf("the unnamed vector is dense, got a sparse vector (sparse vectors go under their name)")
+	}
+	if v.GetVector() != nil || v.VectorsCount != nil { //nolint:staticcheck // old clients send the deprecated fields
+		return nil, fmt.Errorf("only dense and sparse vectors are supported")
+	}
+	return v.GetData(), nil //nolint:staticcheck // old clients send the deprecated fields
+}
+
+// sparseOf reads a sparse vector in the current or the deprecated
+// encoding (values in data, indices beside them).
+func sparseOf(v *qdrant.Vector) (indices []uint32, values []float32, ok bool) {
+	if s := v.GetSparse(); s != nil {
+		return s.GetIndices(), s.GetValues(), true
+	}
+	if v.GetVector() == nil && v.Indices != nil { //nolint:staticcheck // old clients send the deprecated fields
+		return v.GetIndices().GetData(), v.GetData(), true //nolint:staticcheck // old clients send the deprecated fields
+	}
+	return nil, nil, false
 }
 
 // Within a segment vectors are stored dimension-major: component d of the
@@ -196,6 +254,11 @@ func (c *collection) applyUpsert(points []preparedPoint, normalise bool) {
 			normalize(buf)
 		}
 		c.writeVec(slot, buf)
+		// An upsert replaces the whole point, so a sparse vector it does
+		// not give is removed, as in Qdrant.
+		for name, ix := range c.sparse {
+			ix.set(slot, p.sparse[name])
+		}
 		old := c.payloads[slot]
 		c.payloads[slot] = p.payload
 		c.reindex(slot, old, p.payload)
@@ -229,6 +292,9 @@ func (c *collection) deleteSlots(slots []uint32) {
 			continue
 		}
 		c.reindex(s, c.payloads[s], nil)
+		for _, ix := range c.sparse {
+			ix.set(s, nil)
+		}
 		delete(c.byKey, c.keys[s])
 		c.alive[s] = false
 		c.payloads[s] = nil
@@ -434,24 +500,37 @@ func (c *collection) sortedSlots() []uint32 {
 }
 
 // retrieved builds the wire form of a stored point.
-func (c *collection) retrieved(s uint32, wp *qdrant.WithPayloadSelector, withVec bool) *qdrant.RetrievedPoint {
-	rp := &qdrant.RetrievedPoint{Id: c.keys[s].proto(), Payload: selectPayload(c.payloads[s], wp)}
-	if withVec {
-		rp.Vectors = c.vectorOutput(s)
-	}
-	return rp
+func (c *collection) retrieved(s uint32, wp *qdrant.WithPayloadSelector, vs vectorSelection) *qdrant.RetrievedPoint {
+	return &qdrant.RetrievedPoint{Id: c.keys[s].proto(), Payload: selectPayload(c.payloads[s], wp), Vectors: c.vectorOutput(s, vs)}
 }
 
-func (c *collection) vectorOutput(s uint32) *qdrant.VectorsOutput {
-	v := c.readVec(s, nil)
-	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vector{
-		Vector: &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: v}}},
-	}}
+// vectorOutput returns the selected vectors of a point as Qdrant does: the
+// dense vector alone when it is the only one to return (so also for every
+// point of a collection without sparse vectors, and for a point that has
+// none), else a map of named vectors with the dense one under "". A point
+// without a sparse vector has no entry for it.
+func (c *collection) vectorOutput(s uint32, vs vectorSelection) *qdrant.VectorsOutput {
+	if !vs.on {
+		return nil
+	}
+	named := make(map[string]*qdrant.VectorOutput, 1+len(c.sparse))
+	if vs.has("") {
+		named[""] = &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Dense{Dense: &qdrant.DenseVector{Data: c.readVec(s, nil)}}}
+	}
+	for name, ix := range c.sparse {
+		if d := ix.doc(s); d != nil && vs.has(name) {
+			named[name] = sparseOutput(d)
+		}
+	}
+	if dense, ok := named[""]; ok && len(named) == 1 {
+		return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vector{Vector: dense}}
+	}
+	return &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vectors{Vectors: &qdrant.NamedVectorsOutput{Vectors: named}}}
 }
 
 // scroll pages through matching points in id order; offset is inclusive and
 // the next offset is the first id of the following page, as in Qdrant.
-func (c *collection) scroll(f *qdrant.Filter, offset *qdrant.PointId, limit int, wp *qdrant.WithPayloadSelector, withVec bool) ([]*qdrant.RetrievedPoint, *qdrant.PointId, error) {
+func (c *collection) scroll(f *qdrant.Filter, offset *qdrant.PointId, limit int, wp *qdrant.WithPayloadSelector, vs vectorSelection) ([]*qdrant.RetrievedPoint, *qdrant.PointId, error) {
 	order := c.sortedSlots()
 	start := 0
 	if offset != nil {
@@ -485,7 +564,7 @@ func (c *collection) scroll(f *qdrant.Filter, offset *qdrant.PointId, limit int,
 		if len(out) == limit {
 			return out, c.keys[s].proto(), nil
 		}
-		out = append(out, c.retrieved(s, wp, withVec))
+		out = append(out, c.retrieved(s, wp, vs))
 	}
 	return out, nil, nil
 }

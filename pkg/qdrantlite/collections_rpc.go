@@ -70,6 +70,20 @@ func (s *collectionsService) Get(_ context.Context, req *qdrant.GetCollectionInf
 		}
 		schema[field] = info
 	}
+	// The adapter checks the sparse configuration (name and modifier) of an
+	// existing collection before writing to it.
+	var sparse *qdrant.SparseVectorConfig
+	if len(c.meta.Sparse) > 0 {
+		m := make(map[string]*qdrant.SparseVectorParams, len(c.meta.Sparse))
+		for name, sm := range c.meta.Sparse {
+			p := &qdrant.SparseVectorParams{}
+			if sm.Modifier != nil {
+				p.Modifier = qdrant.PtrOf(qdrant.Modifier(*sm.Modifier))
+			}
+			m[name] = p
+		}
+		sparse = qdrant.NewSparseVectorsConfig(m)
+	}
 	shards, repl := uint32(1), uint32(1)
 	return &qdrant.GetCollectionInfoResponse{
 		Result: &qdrant.CollectionInfo{
@@ -85,6 +99,7 @@ func (s *collectionsService) Get(_ context.Context, req *qdrant.GetCollectionInf
 						Size:     uint64(c.dim),
 						Distance: c.dist,
 					}),
+					SparseVectorsConfig: sparse,
 				},
 				HnswConfig:      &qdrant.HnswConfigDiff{},
 				OptimizerConfig: &qdrant.OptimizersConfigDiff{},

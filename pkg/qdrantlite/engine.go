@@ -148,6 +148,9 @@ func (e *engine) create(req *qdrant.CreateCollection) error {
 	}
 	params := req.GetVectorsConfig().GetParams()
 	if params == nil {
+		if req.GetVectorsConfig().GetParamsMap() != nil {
+			return status.Errorf(codes.Unimplemented, "collection %s: named dense vectors are not supported, only one unnamed dense vector (sparse vectors may be named)", name)
+		}
 		return errWrongInput("collection %s: a single unnamed dense vector config is required", name)
 	}
 	if params.GetSize() == 0 || params.GetSize() > 65536 {
@@ -158,6 +161,10 @@ func (e *engine) create(req *qdrant.CreateCollection) error {
 	default:
 		return errWrongInput("collection %s: unknown distance", name)
 	}
+	sparse, err := sparseConfig(name, req.GetSparseVectorsConfig())
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.colls[name]; ok {
@@ -166,7 +173,7 @@ func (e *engine) create(req *qdrant.CreateCollection) error {
 	if _, ok := e.aliases[name]; ok {
 		return errWrongInput("Collection `%s` already exists! (an alias has this name)", name)
 	}
-	meta := collectionMeta{Dim: int(params.GetSize()), Distance: int32(params.GetDistance())}
+	meta := collectionMeta{Dim: int(params.GetSize()), Distance: int32(params.GetDistance()), Sparse: sparse}
 	tmp := e.collDir("." + name + ".creating")
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("create collection %s: %w", name, err)
@@ -192,6 +199,36 @@ func (e *engine) create(req *qdrant.CreateCollection) error {
 	c.wal, c.walGen = w, 1
 	e.colls[name] = c
 	return nil
+}
+
+// sparseConfig checks the sparse vectors of a new collection. Their index
+// parameters (on disk, full scan threshold, datatype) only tune Qdrant's
+// storage and are accepted and ignored; the modifier changes scores, so an
+// unknown one is refused.
+func sparseConfig(coll string, cfg *qdrant.SparseVectorConfig) (map[string]sparseMeta, error) {
+	if len(cfg.GetMap()) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]sparseMeta, len(cfg.GetMap()))
+	for name, p := range cfg.GetMap() {
+		if name == "" {
+			return nil, errWrongInput("collection %s: a sparse vector needs a name (the unnamed vector is dense)", coll)
+		}
+		if len(name) > 255 {
+			return nil, errWrongInput("collection %s: sparse vector name %.20q... is longer than 255 bytes", coll, name)
+		}
+		var m sparseMeta
+		if p.Modifier != nil {
+			switch p.GetModifier() {
+			case qdrant.Modifier_None, qdrant.Modifier_Idf:
+				m.Modifier = qdrant.PtrOf(int32(p.GetModifier()))
+			default:
+				return nil, errWrongInput("collection %s: sparse vector %q: unknown modifier %d", coll, name, p.GetModifier())
+			}
+		}
+		out[name] = m
+	}
+	return out, nil
 }
 
 // drop deletes a collection and, as Qdrant does, the aliases pointing at it.

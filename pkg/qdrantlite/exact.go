@@ -137,3 +137,21 @@ func (c *collection) forMatches(f *qdrant.Filter, fn func(s uint32)) error {
 	})
 	return nil
 }
+
+// filterBitmap returns the live slots matching a filter (all live slots for
+// none) as a bitmap the caller owns: exactly from the indexes when they can
+// answer it, else by checking the payloads of the candidates they let
+// through.
+func (c *collection) filterBitmap(f *qdrant.Filter) (bitmap, error) {
+	if f == nil {
+		return c.aliveBitmap(), nil
+	}
+	if bm, ok := c.exactFilter(f); ok {
+		return bm, nil
+	}
+	bm := newBitmap(len(c.keys))
+	if err := c.forMatches(f, bm.set); err != nil {
+		return nil, err
+	}
+	return bm, nil
+}

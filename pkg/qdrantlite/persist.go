@@ -25,6 +25,19 @@ type collectionMeta struct {
 	Dim      int         `json:"dim"`
 	Distance int32       `json:"distance"`
 	Indexes  []indexMeta `json:"indexes,omitempty"`
+	// Sparse configures the named sparse vectors. Absent in files written
+	// before sparse vectors existed, which load as collections without any.
+	Sparse map[string]sparseMeta `json:"sparse,omitempty"`
+}
+
+// sparseMeta is the configuration of one sparse vector. Modifier is kept as
+// given (absent, None or Idf) so collection info reports it back unchanged.
+type sparseMeta struct {
+	Modifier *int32 `json:"modifier,omitempty"`
+}
+
+func (m sparseMeta) idf() bool {
+	return m.Modifier != nil && qdrant.Modifier(*m.Modifier) == qdrant.Modifier_Idf
 }
 
 type indexMeta struct {
@@ -268,6 +281,9 @@ type snapshotView struct {
 	slots         []uint32
 	keys          []pointKey
 	payloads      []map[string]any
+	// sparse holds, per sparse vector name, each live point's vector (nil
+	// when it has none). Only the immutable parts of a sparseDoc are read.
+	sparse map[string][]*sparseDoc
 }
 
 // view captures the live points. The caller holds the write lock.
@@ -282,6 +298,16 @@ func (c *collection) view() snapshotView {
 		v.slots = append(v.slots, uint32(s))
 		v.keys = append(v.keys, c.keys[s])
 		v.payloads = append(v.payloads, c.payloads[s])
+	}
+	if len(c.sparse) > 0 {
+		v.sparse = make(map[string][]*sparseDoc, len(c.sparse))
+		for name, ix := range c.sparse {
+			docs := make([]*sparseDoc, len(v.slots))
+			for i, s := range v.slots {
+				docs[i] = ix.doc(s)
+			}
+			v.sparse[name] = docs
+		}
 	}
 	c.shared = make([]bool, len(c.vecs))
 	for i := range c.shared {
@@ -301,6 +327,25 @@ func (v snapshotView) gather(lo, hi int, dst []float32) {
 			dst[(i-lo)*v.dim+d] = v.segs[s/v.segSlots][d*v.segSlots+s%v.segSlots]
 		}
 	}
+}
+
+// vectors is the wire form of live point i's vectors for a snapshot record:
+// the dense vector alone, or with the sparse vectors the point has, the
+// same forms an upsert takes.
+func (v snapshotView) vectors(i int, dense []float32) *qdrant.Vectors {
+	var named map[string]*qdrant.Vector
+	for name, docs := range v.sparse {
+		if d := docs[i]; d != nil {
+			if named == nil {
+				named = map[string]*qdrant.Vector{"": qdrant.NewVectorDense(dense)}
+			}
+			named[name] = qdrant.NewVectorSparse(d.idx, d.val)
+		}
+	}
+	if named == nil {
+		return qdrant.NewVectorsDense(dense)
+	}
+	return qdrant.NewVectorsMap(named)
 }
 
 // compact writes a snapshot of the current state and retires the log it
@@ -398,7 +443,7 @@ func (v snapshotView) write(dir string, gen uint64) (int64, error) {
 			batch.Points = append(batch.Points, &qdrant.PointStruct{
 				Id:      v.keys[j].proto(),
 				Payload: toPayload(v.payloads[j]),
-				Vectors: qdrant.NewVectorsDense(vbuf[off : off+v.dim : off+v.dim]),
+				Vectors: v.vectors(j, vbuf[off:off+v.dim:off+v.dim]),
 			})
 		}
 		var body []byte

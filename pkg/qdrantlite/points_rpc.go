@@ -181,70 +181,48 @@ func (s *pointsService) Search(_ context.Context, req *qdrant.SearchPoints) (*qd
 	return resp, nil
 }
 
-func (c *collection) scored(hits []hit, wp *qdrant.WithPayloadSelector, withVec bool) []*qdrant.ScoredPoint {
+func (c *collection) scored(hits []hit, wp *qdrant.WithPayloadSelector, vs vectorSelection) []*qdrant.ScoredPoint {
 	out := make([]*qdrant.ScoredPoint, len(hits))
 	for i, h := range hits {
-		sp := &qdrant.ScoredPoint{Id: c.keys[h.slot].proto(), Score: h.score, Payload: selectPayload(c.payloads[h.slot], wp)}
-		if withVec {
-			sp.Vectors = c.vectorOutput(h.slot)
-		}
-		out[i] = sp
+		out[i] = &qdrant.ScoredPoint{Id: c.keys[h.slot].proto(), Score: h.score, Payload: selectPayload(c.payloads[h.slot], wp), Vectors: c.vectorOutput(h.slot, vs)}
 	}
 	return out
 }
 
-// Query supports nearest-neighbour queries by dense vector or by point id,
-// and queries without a query, which list points in id order like Qdrant.
+// Query serves Qdrant's Query API for nearest queries by dense vector,
+// sparse vector or point id, prefetches with their own filters, limits and
+// thresholds, and RRF and DBSF fusion; see query.go for the semantics.
 func (s *pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdrant.QueryResponse, error) {
 	start := time.Now()
-	if len(req.GetPrefetch()) > 0 || req.LookupFrom != nil {
-		return nil, status.Error(codes.Unimplemented, "prefetch and lookup_from are not supported")
-	}
-	if req.GetUsing() != "" {
-		return nil, errWrongInput("only the unnamed dense vector is supported")
-	}
-	limit := defaultLimit
-	if req.Limit != nil {
-		limit = int(req.GetLimit())
-	}
-	offset := int(req.GetOffset())
 	resp := &qdrant.QueryResponse{}
 	err := s.read(req.GetCollectionName(), func(c *collection) error {
-		wv := wantVectors(req.GetWithVectors())
-		if req.Query == nil {
-			pts, _, err := c.scroll(req.GetFilter(), nil, offset+limit, req.GetWithPayload(), wv)
+		hits, err := c.query(req)
+		resp.Result = c.scored(hits, req.GetWithPayload(), wantVectors(req.GetWithVectors()))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Time = since(start)
+	return resp, nil
+}
+
+// QueryBatch answers several queries on one collection, as Qdrant does
+// with the batch's collection name. They run under one read lock, so they
+// see the same points: a caller comparing a fused list with each retriever's
+// own list (to show ranks) gets lists that agree.
+func (s *pointsService) QueryBatch(_ context.Context, req *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
+	start := time.Now()
+	resp := &qdrant.QueryBatchResponse{Result: make([]*qdrant.BatchResult, len(req.GetQueryPoints()))}
+	err := s.read(req.GetCollectionName(), func(c *collection) error {
+		for i, q := range req.GetQueryPoints() {
+			hits, err := c.query(q)
 			if err != nil {
 				return err
 			}
-			for _, p := range pts[min(offset, len(pts)):] {
-				resp.Result = append(resp.Result, &qdrant.ScoredPoint{Id: p.Id, Payload: p.Payload, Vectors: p.Vectors})
-			}
-			return nil
+			resp.Result[i] = &qdrant.BatchResult{Result: c.scored(hits, q.GetWithPayload(), wantVectors(q.GetWithVectors()))}
 		}
-		nearest := req.GetQuery().GetNearest()
-		if nearest == nil {
-			return status.Error(codes.Unimplemented, "only nearest queries are supported")
-		}
-		var q []float32
-		switch v := nearest.GetVariant().(type) {
-		case *qdrant.VectorInput_Dense:
-			q = v.Dense.GetData()
-		case *qdrant.VectorInput_Id:
-			k, err := keyFromProto(v.Id)
-			if err != nil {
-				return errWrongInput("%v", err)
-			}
-			slot, ok := c.byKey[k]
-			if !ok {
-				return status.Errorf(codes.NotFound, "Not found: No point with id %v found", v.Id)
-			}
-			q = c.readVec(slot, nil)
-		default:
-			return errWrongInput("only dense vectors and point ids are supported as query")
-		}
-		hits, err := c.search(searchParams{query: q, filter: req.GetFilter(), limit: limit, offset: offset, threshold: req.ScoreThreshold})
-		resp.Result = c.scored(hits, req.GetWithPayload(), wv)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err

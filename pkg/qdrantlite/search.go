@@ -125,8 +125,12 @@ func (t *topK) sorted() []hit {
 const parallelWork = 4 << 20
 
 type searchParams struct {
-	query     []float32
-	filter    *qdrant.Filter
+	query  []float32
+	filter *qdrant.Filter
+	// cands, when set, replaces filter: the query planner passes the
+	// points it already resolved (filters of nested prefetches, or the
+	// points prefetched for a rescore).
+	cands     bitmap
 	limit     int
 	offset    int
 	threshold *float32
@@ -276,15 +280,10 @@ func (c *collection) search(sp searchParams) ([]hit, error) {
 
 	// Candidates stay a bitmap: the authorization filter is answered by
 	// the indexes as one, and the scan walks it a segment at a time.
-	var cands bitmap
-	switch bm, ok := c.exactFilter(sp.filter); {
-	case sp.filter == nil:
-		cands = c.aliveBitmap()
-	case ok:
-		cands = bm
-	default:
-		cands = newBitmap(len(c.keys))
-		if err := c.forMatches(sp.filter, cands.set); err != nil {
+	cands := sp.cands
+	if cands == nil {
+		var err error
+		if cands, err = c.filterBitmap(sp.filter); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,10 @@
 // adapter built on the official go-client runs unchanged against it in
 // development and tests, and against a real Qdrant in production.
 //
+// A collection holds one unnamed dense vector per point and any number of
+// named sparse vectors (optionally with the idf modifier), searched exactly;
+// the Query API combines them with prefetches and RRF or DBSF fusion.
+//
 // Data is kept in memory and persisted under Config.Dir as an append-only,
 // checksummed operation log per collection that is compacted into a snapshot
 // as it grows. Writes with wait=true are durable when the RPC returns.

@@ -42,6 +42,14 @@ func (k pointKey) proto() *qdrant.PointId {
 	return qdrant.NewIDUUID(u.String())
 }
 
+// String formats the id as Qdrant does in messages: a number or a UUID.
+func (k pointKey) String() string {
+	if !k.isUUID {
+		return fmt.Sprint(k.lo)
+	}
+	return k.proto().GetUuid()
+}
+
 func (k pointKey) less(o pointKey) bool {
 	if k.isUUID != o.isUUID {
 		return !k.isUUID
@@ -146,14 +154,27 @@ func selectPayload(p map[string]any, sel *qdrant.WithPayloadSelector) map[string
 	}
 }
 
-func wantVectors(sel *qdrant.WithVectorsSelector) bool {
+// vectorSelection is which vectors a read returns: none, all (names nil),
+// or the named ones ("" is the dense vector).
+type vectorSelection struct {
+	on    bool
+	names map[string]bool
+}
+
+func (vs vectorSelection) has(name string) bool { return vs.on && (vs.names == nil || vs.names[name]) }
+
+func wantVectors(sel *qdrant.WithVectorsSelector) vectorSelection {
 	switch s := sel.GetSelectorOptions().(type) {
 	case *qdrant.WithVectorsSelector_Enable:
-		return s.Enable
+		return vectorSelection{on: s.Enable}
 	case *qdrant.WithVectorsSelector_Include:
-		return len(s.Include.GetNames()) > 0
+		names := make(map[string]bool, len(s.Include.GetNames()))
+		for _, n := range s.Include.GetNames() {
+			names[n] = true
+		}
+		return vectorSelection{on: len(names) > 0, names: names}
 	default:
-		return false
+		return vectorSelection{}
 	}
 }
 

@@ -67,7 +67,8 @@ func (r *Runner) syncAllACL(ctx context.Context, t *task, collection string) err
 // writeACLs sets the access fields of the documents' points to what Postgres says.
 // It touches only points whose version is not newer than the one read, so it never
 // overwrites a state a later ACL job already wrote, yet it does repair a point whose
-// fields are wrong under the current version.
+// fields are wrong under the current version. Written through the alias, the
+// documents are recorded as synced, which narrows search's filter again.
 func (r *Runner) writeACLs(ctx context.Context, collection string, docs []store.Document) error {
 	// Documents whose points get the same access fields share one request.
 	groups := map[vector.ACL][]string{}
@@ -92,7 +93,16 @@ func (r *Runner) writeACLs(ctx context.Context, collection string, docs []store.
 			return fmt.Errorf("sync access fields of %d documents: %w", len(ids), err)
 		}
 	}
-	return nil
+	if collection != index.Alias {
+		return nil // a collection being built: the one search uses may still lag
+	}
+	synced := make(map[string]int64, len(docs))
+	for _, k := range order {
+		for _, id := range groups[k] {
+			synced[id] = k.ACLVersion
+		}
+	}
+	return r.store.MarkACLSynced(ctx, synced)
 }
 
 // groupMigration gives every user without a group a personal group holding their

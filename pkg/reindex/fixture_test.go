@@ -128,7 +128,7 @@ func (f *fixture) indexDocuments(ids ...string) {
 	for start := 0; start < len(ids); start += 200 {
 		chunks, err := f.st.IndexChunksOf(ctx, ids[start:min(start+200, len(ids))])
 		require.NoError(f.t, err)
-		points, err := f.runner.embedPoints(ctx, f.emb, chunks)
+		points, err := f.runner.embedPoints(ctx, f.emb, f.ix.Lexical(), chunks)
 		require.NoError(f.t, err)
 		require.NoError(f.t, f.ix.Upsert(ctx, points))
 	}

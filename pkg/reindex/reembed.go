@@ -14,6 +14,7 @@ import (
 	"github.com/qdrant/go-client/qdrant"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/ingest"
@@ -71,7 +72,13 @@ func (r *Runner) reEmbed(ctx context.Context, t *task) (map[string]any, error) {
 		return nil, job.Permanent(fmt.Errorf("the embedder changed from %s to %s while the job ran", t.cp.Embedder, id))
 	}
 	extra := map[string]any{"collection": t.cp.Collection, "previous": t.cp.Previous, "embedder": t.cp.Embedder}
-	if err := r.vectors.EnsureCollection(ctx, t.cp.Collection, id.Dim, vector.Cosine); err != nil {
+	if t.lexical, err = index.LexicalEncoder(t.cp.Lexical); err != nil {
+		return extra, job.Permanent(err)
+	}
+	if t.cp.Lexical != nil {
+		extra["lexical_avg_len"] = t.cp.Lexical.AvgLen
+	}
+	if err := r.ensureCollection(ctx, t, id); err != nil {
 		return extra, err
 	}
 	err = r.buildCollection(ctx, t, emb)
@@ -123,7 +130,7 @@ func (r *Runner) reEmbed(ctx context.Context, t *task) (map[string]any, error) {
 // redoes both on resume, and a program starting meanwhile points the alias where
 // the record says.
 func (r *Runner) switchIndex(ctx context.Context, t *task, emb embed.Embedder) error {
-	state, err := index.StateOf(t.cp.Collection, emb)
+	state, err := index.StateOf(t.cp.Collection, emb, t.cp.Lexical)
 	if err != nil {
 		return job.Permanent(err)
 	}
@@ -196,13 +203,66 @@ func (r *Runner) planReEmbed(ctx context.Context, t *task, id embed.Identity) er
 	t.cp.Embedder = id.String()
 	t.cp.Since = *t.job.StartedAt
 	t.cp.Phase = phaseBulk
-	t.job.Progress = store.JobProgress{Total: total}
-	t.zero("chunks_embedded", "catch_up_documents", "catch_up_chunks", "catch_up_removed", "orphan_documents_removed")
-	if err := r.vectors.EnsureCollection(ctx, t.cp.Collection, id.Dim, vector.Cosine); err != nil {
+	if t.cp.Lexical, err = r.measureLexical(ctx); err != nil {
 		return err
 	}
-	t.log.InfoContext(ctx, "building a new collection", "collection", t.cp.Collection, "previous", prev, "embedder", id.String(), "chunks", total)
+	t.job.Progress = store.JobProgress{Total: total}
+	t.zero("chunks_embedded", "catch_up_documents", "catch_up_chunks", "catch_up_removed", "orphan_documents_removed")
+	if t.lexical, err = index.LexicalEncoder(t.cp.Lexical); err != nil {
+		return job.Permanent(err)
+	}
+	if err := r.ensureCollection(ctx, t, id); err != nil {
+		return err
+	}
+	t.log.InfoContext(ctx, "building a new collection", "collection", t.cp.Collection, "previous", prev, "embedder", id.String(),
+		"chunks", total, "lexical_avg_len", t.cp.Lexical.AvgLen)
 	return t.save(ctx)
+}
+
+// ensureCollection creates the collection the job builds: with lexical vectors
+// unless the job was planned before they existed.
+func (r *Runner) ensureCollection(ctx context.Context, t *task, id embed.Identity) error {
+	if t.cp.Lexical == nil {
+		return r.vectors.EnsureCollection(ctx, t.cp.Collection, id.Dim, vector.Cosine)
+	}
+	return r.vectors.EnsureHybridCollection(ctx, t.cp.Collection, id.Dim, vector.Cosine)
+}
+
+// lexicalSample is how many chunks measureLexical reads: enough for the average
+// to settle, few enough to take well under a second.
+const lexicalSample = 5000
+
+// measureLexical is how the new collection's lexical vectors are encoded: the
+// configured parameters, with the average chunk length BM25 normalises against
+// measured on a sample of the ready chunks. Chunks come in document id order, and
+// ids are random, so the sample spreads over the library.
+func (r *Runner) measureLexical(ctx context.Context) (*store.LexicalIndex, error) {
+	lexical := r.index.NewLexical(0)
+	enc, err := index.LexicalEncoder(lexical)
+	if err != nil {
+		return nil, job.Permanent(err)
+	}
+	var sum, n int
+	afterID, afterIndex := "", 0
+	for n < lexicalSample {
+		chunks, err := r.store.ReadyChunksAfter(ctx, afterID, afterIndex, min(r.cfg.ChunkBatch, lexicalSample-n))
+		if err != nil {
+			return nil, err
+		}
+		if len(chunks) == 0 {
+			break
+		}
+		for _, c := range chunks {
+			sum += enc.Length(ingest.EmbedText(c.Chunk))
+		}
+		n += len(chunks)
+		last := chunks[len(chunks)-1]
+		afterID, afterIndex = last.DocumentID, last.Index
+	}
+	if n > 0 && sum > 0 {
+		lexical.AvgLen = float64(sum) / float64(n)
+	}
+	return lexical, nil
 }
 
 // buildCollection runs the phases before the switch, each resumable.
@@ -215,7 +275,7 @@ func (r *Runner) buildCollection(ctx context.Context, t *task, emb embed.Embedde
 		if len(chunks) == 0 {
 			t.cp.Phase, t.cp.AfterID, t.cp.AfterIndex = phaseCatchUp, "", 0
 		} else {
-			points, err := r.embedPoints(ctx, emb, chunks)
+			points, err := r.embedPoints(ctx, emb, t.lexical, chunks)
 			if err != nil {
 				return err
 			}
@@ -321,7 +381,7 @@ func (r *Runner) reconcile(ctx context.Context, t *task, emb embed.Embedder, doc
 	if err != nil {
 		return err
 	}
-	points, err := r.embedPoints(ctx, emb, chunks)
+	points, err := r.embedPoints(ctx, emb, t.lexical, chunks)
 	if err != nil {
 		return err
 	}
@@ -440,8 +500,9 @@ func (r *Runner) sweepOrphans(ctx context.Context, collection string) (int64, er
 }
 
 // embedPoints embeds chunks in requests of EmbedBatch texts, EmbedConcurrency at a
-// time, and returns their points with deterministic ids.
-func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, chunks []store.IndexChunk) ([]vector.Point, error) {
+// time, and returns their points with deterministic ids, with lexical vectors
+// when lexical is not nil.
+func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *bm25.Encoder, chunks []store.IndexChunk) ([]vector.Point, error) {
 	identity := emb.Identity().String()
 	points := make([]vector.Point, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
@@ -458,7 +519,8 @@ func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, chunks []s
 				return fmt.Errorf("embed %d chunks: %w", len(texts), err)
 			}
 			for i, c := range batch {
-				points[start+i] = vector.Point{ID: vector.PointID(c.DocumentID, c.Index, identity), Vector: vecs[i], Payload: payloadOf(c, identity)}
+				points[start+i] = vector.Point{ID: vector.PointID(c.DocumentID, c.Index, identity), Vector: vecs[i],
+					Sparse: ingest.LexicalVector(lexical, texts[i]), Payload: payloadOf(c, identity)}
 			}
 			return nil
 		})

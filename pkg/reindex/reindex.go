@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/job"
@@ -152,7 +153,10 @@ func (r *Runner) syncDocumentACL(ctx context.Context, j job.ACLJob) error {
 	if doc.DeletedAt != nil {
 		return nil // the purge job removes the points
 	}
-	return r.index.SetACL(ctx, doc.ID, aclOf(doc))
+	if err := r.index.SetACL(ctx, doc.ID, aclOf(doc)); err != nil {
+		return err
+	}
+	return r.store.MarkACLSynced(ctx, map[string]int64{doc.ID: doc.ACLVersion})
 }
 
 // checkpoint is where a job resumes. One shape serves every kind; each uses the
@@ -168,6 +172,9 @@ type checkpoint struct {
 	Previous   string `json:"previous,omitempty"`
 	// Embedder is the identity a re-embed builds with.
 	Embedder string `json:"embedder,omitempty"`
+	// Lexical is how a re-embed encodes lexical vectors, with the average chunk
+	// length it measured; nil for a job planned before lexical vectors existed.
+	Lexical *store.LexicalIndex `json:"lexical,omitempty"`
 	// Since is the lower bound of the next catch-up pass; PassStart the database time
 	// the running pass began, which becomes the next Since.
 	Since     time.Time `json:"since,omitzero"`
@@ -186,6 +193,9 @@ type task struct {
 	job store.ReindexJob
 	cp  checkpoint
 	log *slog.Logger
+	// lexical encodes the lexical vectors of the collection a re-embed builds,
+	// as cp.Lexical describes; nil when it has none.
+	lexical *bm25.Encoder
 }
 
 // save writes progress and checkpoint; it returns errCancelled when the job should

@@ -175,7 +175,7 @@ func (r *Runner) embedMissing(ctx context.Context, missing map[string]map[int]bo
 			chunks = append(chunks, c)
 		}
 	}
-	points, err := r.embedPoints(ctx, r.index.Embedder(), chunks)
+	points, err := r.embedPoints(ctx, r.index.Embedder(), r.index.Lexical(), chunks)
 	if err != nil {
 		return 0, err
 	}
@@ -226,7 +226,7 @@ func (r *Runner) fixPayloads(ctx context.Context, wrong []string, expected map[s
 			got.ACLVersion <= want.ACLVersion:
 			aclDocs = append(aclDocs, d)
 		default:
-			rewrite = append(rewrite, vector.Point{ID: p.ID, Vector: p.Vector, Payload: want})
+			rewrite = append(rewrite, vector.Point{ID: p.ID, Vector: p.Vector, Sparse: p.Sparse, Payload: want})
 		}
 	}
 	if err := r.writeACLs(ctx, index.Alias, aclDocs); err != nil {

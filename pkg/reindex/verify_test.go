@@ -54,7 +54,7 @@ func TestVerifyRepairsWhatDiffersFromPostgres(t *testing.T) {
 	require.NoError(t, err)
 	chunks, err := f.st.IndexChunksOf(ctx, []string{f.docs[7]})
 	require.NoError(t, err)
-	want, err := f.runner.embedPoints(ctx, f.emb, chunks[3:4])
+	want, err := f.runner.embedPoints(ctx, f.emb, f.ix.Lexical(), chunks[3:4])
 	require.NoError(t, err)
 	require.InDeltaSlice(t, want[0].Vector, got[0].Vector, 1e-6)
 

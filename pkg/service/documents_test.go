@@ -53,6 +53,14 @@ const testMaxUpload = 64 << 10
 
 func newDocsFixture(t *testing.T) *docsFixture {
 	t.Helper()
+	lexical, err := embed.NewLexical(0)
+	require.NoError(t, err)
+	return newDocsFixtureWith(t, lexical)
+}
+
+// newDocsFixtureWith is newDocsFixture with the chunk index filled by embedder.
+func newDocsFixtureWith(t *testing.T, embedder embed.Embedder) *docsFixture {
+	t.Helper()
 	ctx := context.Background()
 	// A database of its own rather than a rolled-back transaction: the ingest worker
 	// runs steps concurrently, which a single transaction cannot serve.
@@ -61,9 +69,7 @@ func newDocsFixture(t *testing.T) *docsFixture {
 	qs := queuetest.Start(t)
 	objs, err := queue.NewObjects(ctx, qs.JS)
 	require.NoError(t, err)
-	lexical, err := embed.NewLexical(0)
-	require.NoError(t, err)
-	ix, err := index.Open(ctx, vectortest.Lite(t), lexical, logging.Discard())
+	ix, err := index.Open(ctx, vectortest.Lite(t), embedder, logging.Discard())
 	require.NoError(t, err)
 	f := &docsFixture{store: st, tx: tx, objects: &recordingObjects{Objects: objs}, index: ix, tmpDir: t.TempDir()}
 	f.docs = NewDocuments(st, f.objects, NewAuditor(st, logging.Discard()), DocumentsConfig{

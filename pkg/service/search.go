@@ -11,14 +11,14 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
 // ChunkIndex is the vector side of search.
 type ChunkIndex interface {
-	Search(ctx context.Context, vec []float32, filter *qdrant.Filter, limit int) ([]vector.Hit, error)
-	Embedder() embed.Embedder
+	Retrieve(ctx context.Context, q index.Query) (index.Result, error)
 }
 
 // Search finds the passages a user may see that best answer a query.
@@ -35,6 +35,8 @@ type SearchRequest struct {
 	Query   string `json:"query"`
 	Limit   int    `json:"limit"`
 	GroupID string `json:"group_id"`
+	// Mode is "hybrid" (default), "lexical" or "dense".
+	Mode string `json:"mode"`
 }
 
 // SearchHit is one passage.
@@ -46,7 +48,12 @@ type SearchHit struct {
 	Text       string  `json:"text"`
 	Page       *int    `json:"page"`
 	Heading    *string `json:"heading"`
+	// Matched says which retrievers found the passage and at what rank.
+	Matched vector.Matched `json:"matched"`
 }
+
+// searchModes are the modes a request may name.
+var searchModes = map[string]index.Mode{"": index.Hybrid, "hybrid": index.Hybrid, "lexical": index.Lexical, "dense": index.Dense}
 
 // Search limits.
 const (
@@ -71,26 +78,43 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 	if req.Limit < 1 || req.Limit > MaxSearchLimit {
 		v.add("limit", "must be from 1 to %d", MaxSearchLimit)
 	}
+	mode, ok := searchModes[req.Mode]
+	if !ok {
+		v.add("mode", "must be hybrid, lexical or dense")
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	filter := access.VectorFilter(p)
-	if req.GroupID != "" {
-		if !p.InGroup(req.GroupID) {
-			return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
-				Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
-		}
-		filter.Must = append(filter.Must, qdrant.NewMatchKeyword(access.FieldGroup, req.GroupID))
+	if req.GroupID != "" && !p.InGroup(req.GroupID) {
+		return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
+			Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
 	}
-	vecs, err := s.index.Embedder().Embed(ctx, []string{req.Query})
+	pending, err := s.store.PendingACLDocuments(ctx, p.UserID)
 	if err != nil {
-		return nil, embedUnavailable(fmt.Errorf("embed query: %w", err))
+		return nil, err
+	}
+	filter := access.VectorFilter(p, pending...)
+	if req.GroupID != "" {
+		group := qdrant.NewMatchKeyword(access.FieldGroup, req.GroupID)
+		if len(pending) > 0 {
+			// A pending document's payload may not name its new group yet.
+			group = qdrant.NewFilterAsCondition(&qdrant.Filter{Should: []*qdrant.Condition{group,
+				qdrant.NewMatchKeywords(access.FieldDocument, pending...)}})
+		}
+		filter.Must = append(filter.Must, group)
 	}
 	// Over-fetch: some hits may fail the Postgres re-check.
-	hits, err := s.index.Search(ctx, vecs[0], filter, req.Limit*2+4)
-	if err != nil {
-		return nil, embedUnavailable(fmt.Errorf("search vectors: %w", err))
+	found, err := s.index.Retrieve(ctx, index.Query{Text: req.Query, Mode: mode, Filter: filter, Limit: req.Limit*2 + 4,
+		Candidates: 2 * (req.Limit*2 + 4)})
+	var unavailable *index.ModeUnavailableError
+	if errors.As(err, &unavailable) {
+		v.add("mode", "%s", unavailable.Error())
+		return nil, v.err()
 	}
+	if err != nil {
+		return nil, embedUnavailable(fmt.Errorf("search the index: %w", err))
+	}
+	hits := found.Hits
 	keys := make([]store.ChunkKey, len(hits))
 	for i, h := range hits {
 		keys[i] = store.ChunkKey{DocumentID: h.Payload.DocumentID, Index: h.Payload.ChunkIndex}
@@ -108,7 +132,8 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 		if req.GroupID != "" && !chunkInGroup(c, req.GroupID) {
 			continue
 		}
-		hit := SearchHit{DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.Index, Score: h.Score, Text: c.Text, Page: c.Page}
+		hit := SearchHit{DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.Index, Score: h.Score, Text: c.Text, Page: c.Page,
+			Matched: h.Matched}
 		if n := len(c.HeadingPath); n > 0 {
 			heading := c.HeadingPath[n-1]
 			hit.Heading = &heading

@@ -2,12 +2,17 @@ package service
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/index"
+	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
 )
@@ -24,7 +29,12 @@ type searchFixture struct {
 
 func newSearchFixture(t *testing.T) *searchFixture {
 	t.Helper()
-	f := &searchFixture{docsFixture: newDocsFixture(t)}
+	return newSearchFixtureWith(t, newDocsFixture(t))
+}
+
+func newSearchFixtureWith(t *testing.T, docs *docsFixture) *searchFixture {
+	t.Helper()
+	f := &searchFixture{docsFixture: docs}
 	f.team, f.other = f.group(t), f.group(t)
 	f.alice = f.user(t, "alice", f.team)
 	f.bob = f.user(t, "bob", f.team)
@@ -85,8 +95,7 @@ func TestSearchReturnsOnlyWhatTheCallerMaySee(t *testing.T) {
 
 	hits, err := f.search.Search(ctx, f.alice, q)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{f.private.ID, f.shared.ID, f.markdown.ID}, hitDocs(hits))
-	require.ElementsMatch(t, []string{f.private.ID, f.shared.ID}, hitDocs(hits[:2]), "the passages about lava rank first")
+	require.ElementsMatch(t, []string{f.private.ID, f.shared.ID}, hitDocs(hits), "only her passages about volcanoes and lava match")
 	require.Contains(t, hits[0].Text, "lava")
 	require.Equal(t, 0, hits[0].ChunkIndex)
 	require.GreaterOrEqual(t, hits[0].Score, hits[1].Score, "best first")
@@ -134,7 +143,37 @@ func TestSearchReturnsOnlyWhatTheCallerMaySee(t *testing.T) {
 	require.NoError(t, f.docs.Delete(ctx, f.alice, f.private.ID))
 	hits, err = f.search.Search(ctx, f.alice, q)
 	require.NoError(t, err)
-	require.Equal(t, []string{f.shared.ID, f.markdown.ID}, hitDocs(hits))
+	require.Equal(t, []string{f.shared.ID}, hitDocs(hits))
+}
+
+// Without an embedding model the lexical retriever answers alone, and every hit
+// says so; dense retrieval is refused rather than served by hashed vectors.
+func TestSearchModesWithoutAnEmbeddingModel(t *testing.T) {
+	t.Parallel()
+	f := newSearchFixture(t)
+	ctx := context.Background()
+	for _, mode := range []string{"", "hybrid", "lexical"} {
+		hits, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "helmets near the crater", Mode: mode})
+		require.NoError(t, err, mode)
+		require.Equal(t, []string{f.markdown.ID}, hitDocs(hits), "stemming finds helmet for helmets (%q)", mode)
+		require.NotNil(t, hits[0].Matched.Lexical, mode)
+		require.Equal(t, 1, *hits[0].Matched.Lexical, mode)
+		require.Nil(t, hits[0].Matched.Dense, mode)
+	}
+	_, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "crater", Mode: "dense"})
+	e := requireCode(t, err, CodeInvalid, "mode")
+	require.Contains(t, e.Message, "embedding model")
+	_, err = f.search.Search(ctx, f.alice, SearchRequest{Query: "crater", Mode: "fuzzy"})
+	requireCode(t, err, CodeInvalid, "mode")
+
+	// A word in one document only finds that document first; stop words alone
+	// find nothing rather than everything.
+	hits, err := f.search.Search(ctx, f.carol, SearchRequest{Query: "ash"})
+	require.NoError(t, err)
+	require.Equal(t, []string{f.carolDoc.ID}, hitDocs(hits))
+	hits, err = f.search.Search(ctx, f.alice, SearchRequest{Query: "the and of"})
+	require.NoError(t, err)
+	require.Empty(t, hits)
 }
 
 // A vector payload that claims the searcher may see a chunk is not enough: Postgres
@@ -148,12 +187,10 @@ func TestSearchRechecksEveryHitAgainstPostgres(t *testing.T) {
 	require.NoError(t, f.index.SetACL(ctx, f.private.ID, vector.ACL{OwnerID: f.bob.UserID, GroupID: f.team, ACLVersion: 1000}))
 
 	// The corrupted point now passes Bob's vector filter ...
-	vec, err := f.index.Embedder().Embed(ctx, []string{"secret diary volcano"})
-	require.NoError(t, err)
-	raw, err := f.index.Search(ctx, vec[0], access.VectorFilter(f.bob), 10)
+	raw, err := f.index.Retrieve(ctx, index.Query{Text: "secret diary volcano", Filter: access.VectorFilter(f.bob), Limit: 10})
 	require.NoError(t, err)
 	var leaked bool
-	for _, h := range raw {
+	for _, h := range raw.Hits {
 		leaked = leaked || h.Payload.DocumentID == f.private.ID
 	}
 	require.True(t, leaked, "the corrupted payload must pass the vector filter for this test to mean anything")
@@ -177,4 +214,87 @@ func TestSearchRechecksEveryHitAgainstPostgres(t *testing.T) {
 	hits, err = f.search.Search(ctx, f.carol, SearchRequest{Query: "ash clouds", GroupID: f.other})
 	require.NoError(t, err)
 	require.Empty(t, hits, "the vector payload no longer says other; nothing may be invented either")
+}
+
+// With an embedding model the dense and the lexical retriever both run and are
+// fused; each hit says where each of them ranked it. When the model stops
+// answering, hybrid search degrades to lexical instead of failing.
+func TestHybridSearchFusesBothRetrievers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	llm := llmtest.New(t)
+	model, err := embed.NewOllama(embed.OllamaConfig{URL: llm.URL, Model: llmtest.EmbedModel}, logging.Discard())
+	require.NoError(t, err)
+	require.NoError(t, model.Probe(ctx))
+	t.Cleanup(func() { _ = model.Close() })
+	f := newSearchFixtureWith(t, newDocsFixtureWith(t, model))
+
+	hits, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "volcano lava"})
+	require.NoError(t, err)
+	require.NotEmpty(t, hits)
+	require.Contains(t, []string{f.private.ID, f.shared.ID}, hits[0].DocumentID)
+	require.NotNil(t, hits[0].Matched.Lexical, "the lexical retriever found the best hit")
+	require.NotNil(t, hits[0].Matched.Dense, "so did the dense one")
+	for i := 1; i < len(hits); i++ {
+		require.GreaterOrEqual(t, hits[i-1].Score, hits[i].Score, "fused scores, best first")
+	}
+	// The dense retriever ranks every point it may see, so the markdown guide comes
+	// back from it alone, and says so.
+	var guide *SearchHit
+	for i := range hits {
+		if hits[i].DocumentID == f.markdown.ID {
+			guide = &hits[i]
+		}
+	}
+	require.NotNil(t, guide, "%+v", hits)
+	require.Nil(t, guide.Matched.Lexical)
+	require.NotNil(t, guide.Matched.Dense)
+
+	dense, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "volcano lava", Mode: "dense"})
+	require.NoError(t, err)
+	require.NotEmpty(t, dense)
+	for _, h := range dense {
+		require.Nil(t, h.Matched.Lexical)
+		require.NotNil(t, h.Matched.Dense)
+	}
+	lexical, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "volcano lava", Mode: "lexical"})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{f.private.ID, f.shared.ID}, hitDocs(lexical))
+
+	// The model goes away: hybrid answers from the lexical index, dense cannot.
+	llm.FailNext("/api/embed", 1000, http.StatusServiceUnavailable)
+	degraded, err := f.search.Search(ctx, f.alice, SearchRequest{Query: "volcano lava"})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{f.private.ID, f.shared.ID}, hitDocs(degraded))
+	_, err = f.search.Search(ctx, f.alice, SearchRequest{Query: "volcano lava", Mode: "dense"})
+	requireCode(t, err, CodeUnavailable, "")
+}
+
+// A grant holds on the very next search, before the job that rewrites the vector
+// payloads has run: the filter admits the points of documents whose sync lags.
+func TestSearchObeysAGrantBeforeThePayloadsFollow(t *testing.T) {
+	t.Parallel()
+	f := newSearchFixture(t)
+	ctx := context.Background()
+	q := SearchRequest{Query: "secret diary"}
+	hits, err := f.search.Search(ctx, f.bob, q)
+	require.NoError(t, err)
+	require.Empty(t, hits)
+
+	_, err = f.docs.UpdateSharing(ctx, f.alice, f.private.ID, SharingChange{GroupID: &f.team})
+	require.NoError(t, err)
+	for _, req := range []SearchRequest{q, {Query: "secret diary", GroupID: f.team}} {
+		hits, err = f.search.Search(ctx, f.bob, req)
+		require.NoError(t, err)
+		require.Equal(t, []string{f.private.ID}, hitDocs(hits), "the payload still says private to Alice; Postgres says shared")
+	}
+	hits, err = f.search.Search(ctx, f.carol, SearchRequest{Query: "secret diary", GroupID: f.other})
+	require.NoError(t, err)
+	require.Empty(t, hits, "widening admits the document only where Postgres allows it")
+
+	// Once the payloads are synced, the document is no longer pending.
+	require.NoError(t, f.store.MarkACLSynced(ctx, map[string]int64{f.private.ID: 2}))
+	pending, err := f.store.PendingACLDocuments(ctx, f.bob.UserID)
+	require.NoError(t, err)
+	require.Empty(t, pending)
 }

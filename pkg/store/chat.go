@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/youworker/youworker/pkg/vector"
 )
 
 // Turn statuses.
@@ -45,6 +47,9 @@ type Citation struct {
 	Filename   string  `json:"filename"`
 	ChunkIndex int     `json:"chunk_index"`
 	Score      float32 `json:"score"`
+	// Matched says which retrievers found the passage and at what rank; turns
+	// from before hybrid search have none.
+	Matched vector.Matched `json:"matched"`
 }
 
 // ToolRun is one tool call of a turn.

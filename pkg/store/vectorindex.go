@@ -19,17 +19,34 @@ type VectorIndex struct {
 	// Embedder is the identity recorded on every point (embed.Identity.String()).
 	Embedder string
 	// Provider ("lexical" or "ollama"), Model and Dim rebuild the embedder.
-	Provider   string
-	Model      string
-	Dim        int
+	Provider string
+	Model    string
+	Dim      int
+	// Lexical describes the collection's lexical sparse vectors; nil when it has
+	// none (built before lexical search existed).
+	Lexical    *LexicalIndex
 	SwitchedAt time.Time
 }
 
-const vectorIndexColumns = `alias, collection, embedder, provider, model, dim, switched_at`
+// LexicalIndex is how the lexical vectors of a collection were encoded: the
+// encoder's name and the BM25 parameters of their stored weights. Queries and
+// new chunks must be encoded with the same ones.
+type LexicalIndex struct {
+	Encoder string  `json:"encoder"`
+	K1      float64 `json:"k1"`
+	B       float64 `json:"b"`
+	// AvgLen is the collection's average chunk length in terms, measured when
+	// the collection was built.
+	AvgLen float64 `json:"avg_len"`
+	// Language forces one language's analysis; "" detects it per text.
+	Language string `json:"language,omitempty"`
+}
+
+const vectorIndexColumns = `alias, collection, embedder, provider, model, dim, lexical, switched_at`
 
 func scanVectorIndex(row pgx.Row) (VectorIndex, error) {
 	var v VectorIndex
-	err := row.Scan(&v.Alias, &v.Collection, &v.Embedder, &v.Provider, &v.Model, &v.Dim, &v.SwitchedAt)
+	err := row.Scan(&v.Alias, &v.Collection, &v.Embedder, &v.Provider, &v.Model, &v.Dim, &v.Lexical, &v.SwitchedAt)
 	return v, err
 }
 
@@ -48,9 +65,9 @@ func (s *Store) GetVectorIndex(ctx context.Context, alias string) (VectorIndex, 
 // each pick an embedder (one of them may not reach the model), and the first to
 // commit decides for all of them.
 func (s *Store) CreateVectorIndex(ctx context.Context, v VectorIndex) (VectorIndex, error) {
-	created, err := scanVectorIndex(s.db.QueryRow(ctx, `INSERT INTO vector_indexes (alias, collection, embedder, provider, model, dim)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alias) DO NOTHING RETURNING `+vectorIndexColumns,
-		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim))
+	created, err := scanVectorIndex(s.db.QueryRow(ctx, `INSERT INTO vector_indexes (alias, collection, embedder, provider, model, dim, lexical)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (alias) DO NOTHING RETURNING `+vectorIndexColumns,
+		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, v.Lexical))
 	if err == nil {
 		return created, nil
 	}
@@ -63,12 +80,13 @@ func (s *Store) CreateVectorIndex(ctx context.Context, v VectorIndex) (VectorInd
 // SetVectorIndex records that alias now points at v's collection, filled by v's
 // embedder, and returns the stored row.
 func (s *Store) SetVectorIndex(ctx context.Context, v VectorIndex) (VectorIndex, error) {
-	stored, err := scanVectorIndex(s.db.QueryRow(ctx, `INSERT INTO vector_indexes (alias, collection, embedder, provider, model, dim)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	stored, err := scanVectorIndex(s.db.QueryRow(ctx, `INSERT INTO vector_indexes (alias, collection, embedder, provider, model, dim, lexical)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (alias) DO UPDATE SET collection = EXCLUDED.collection, embedder = EXCLUDED.embedder,
-			provider = EXCLUDED.provider, model = EXCLUDED.model, dim = EXCLUDED.dim, switched_at = now()
+			provider = EXCLUDED.provider, model = EXCLUDED.model, dim = EXCLUDED.dim, lexical = EXCLUDED.lexical,
+			switched_at = now()
 		RETURNING `+vectorIndexColumns,
-		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim))
+		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, v.Lexical))
 	if err != nil {
 		return VectorIndex{}, translate(fmt.Errorf("set vector index %s: %w", v.Alias, err))
 	}

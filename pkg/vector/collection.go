@@ -55,6 +55,18 @@ var payloadIndexes = []struct {
 // that an existing one has the same dimension and distance. It is idempotent
 // and safe to call from several processes at once.
 func (s *Store) EnsureCollection(ctx context.Context, name string, dim int, distance Distance) error {
+	return s.ensureCollection(ctx, name, dim, distance, false)
+}
+
+// EnsureHybridCollection is EnsureCollection for a collection that also holds
+// a lexical sparse vector per point (SparseName, with the idf modifier). An
+// existing collection without it is refused with ErrConflict: sparse vectors
+// cannot be added to a collection, only built into a new one (a re-embed).
+func (s *Store) EnsureHybridCollection(ctx context.Context, name string, dim int, distance Distance) error {
+	return s.ensureCollection(ctx, name, dim, distance, true)
+}
+
+func (s *Store) ensureCollection(ctx context.Context, name string, dim int, distance Distance, hybrid bool) error {
 	dist, err := distance.proto()
 	if err != nil {
 		return err
@@ -65,10 +77,16 @@ func (s *Store) EnsureCollection(ctx context.Context, name string, dim int, dist
 	info, err := s.client.GetCollectionInfo(ctx, name)
 	switch err = translate(err); {
 	case errors.Is(err, ErrNotFound):
-		err = s.client.CreateCollection(ctx, &qdrant.CreateCollection{
+		create := &qdrant.CreateCollection{
 			CollectionName: name,
 			VectorsConfig:  qdrant.NewVectorsConfig(&qdrant.VectorParams{Size: uint64(dim), Distance: dist}),
-		})
+		}
+		if hybrid {
+			create.SparseVectorsConfig = qdrant.NewSparseVectorsConfig(map[string]*qdrant.SparseVectorParams{
+				SparseName: {Modifier: qdrant.PtrOf(qdrant.Modifier_Idf)},
+			})
+		}
+		err = s.client.CreateCollection(ctx, create)
 		if err != nil && !alreadyExists(err) {
 			return fmt.Errorf("vector: create collection %s: %w", name, translate(err))
 		}
@@ -84,6 +102,9 @@ func (s *Store) EnsureCollection(ctx context.Context, name string, dim int, dist
 	}
 	if params.GetDistance() != dist {
 		return fmt.Errorf("%w: collection %s has distance %s, want %s", ErrConflict, name, params.GetDistance(), dist)
+	}
+	if hybrid && !hasLexical(info) {
+		return fmt.Errorf("%w: collection %s has no %s sparse vector with the idf modifier", ErrConflict, name, SparseName)
 	}
 	for _, ix := range payloadIndexes {
 		if _, ok := info.GetPayloadSchema()[ix.field]; ok {
@@ -115,6 +136,14 @@ type CollectionInfo struct {
 	Points   uint64
 	// Indexes lists the indexed payload fields, sorted.
 	Indexes []string
+	// Lexical says the collection holds lexical sparse vectors (SparseName,
+	// idf modifier) beside the dense ones.
+	Lexical bool
+}
+
+func hasLexical(info *qdrant.CollectionInfo) bool {
+	p, ok := info.GetConfig().GetParams().GetSparseVectorsConfig().GetMap()[SparseName]
+	return ok && p.GetModifier() == qdrant.Modifier_Idf
 }
 
 // Info describes a collection or the collection behind an alias.
@@ -124,7 +153,7 @@ func (s *Store) Info(ctx context.Context, name string) (CollectionInfo, error) {
 		return CollectionInfo{}, fmt.Errorf("vector: collection %s: %w", name, translate(err))
 	}
 	params := info.GetConfig().GetParams().GetVectorsConfig().GetParams()
-	out := CollectionInfo{Dim: int(params.GetSize()), Points: info.GetPointsCount()}
+	out := CollectionInfo{Dim: int(params.GetSize()), Points: info.GetPointsCount(), Lexical: hasLexical(info)}
 	switch params.GetDistance() {
 	case qdrant.Distance_Cosine:
 		out.Distance = Cosine

@@ -38,8 +38,11 @@ type Payload struct {
 
 // Point is one chunk vector. ID is a UUID, normally PointID(...).
 type Point struct {
-	ID      string
-	Vector  []float32
+	ID     string
+	Vector []float32
+	// Sparse is the chunk's lexical vector, stored under SparseName; nil for a
+	// collection without one (see EnsureHybridCollection).
+	Sparse  *SparseVector
 	Payload Payload
 }
 
@@ -139,7 +142,7 @@ func (s *Store) Upsert(ctx context.Context, collection string, points []Point) e
 	if len(points) == 0 {
 		return nil
 	}
-	per := max(1, min(256, batchBytes/(len(points[0].Vector)*4+256)))
+	per := max(1, min(256, batchBytes/(points[0].size()+256)))
 	for start := 0; start < len(points); start += per {
 		end := min(start+per, len(points))
 		batch := make([]*qdrant.PointStruct, 0, end-start)
@@ -149,7 +152,7 @@ func (s *Store) Upsert(ctx context.Context, collection string, points []Point) e
 			}
 			batch = append(batch, &qdrant.PointStruct{
 				Id:      qdrant.NewIDUUID(p.ID),
-				Vectors: qdrant.NewVectorsDense(p.Vector),
+				Vectors: p.vectors(),
 				Payload: p.Payload.proto(),
 			})
 		}
@@ -296,7 +299,7 @@ func (s *Store) Scroll(ctx context.Context, collection string, filter *qdrant.Fi
 	for i, p := range res {
 		points[i] = Point{ID: idString(p.GetId()), Payload: payloadFrom(p.GetPayload())}
 		if opts.WithVectors {
-			points[i].Vector = p.GetVectors().GetVector().GetDenseVector().GetData()
+			points[i].Vector, points[i].Sparse = vectorsFrom(p.GetVectors())
 		}
 	}
 	nextOffset := ""
@@ -355,7 +358,7 @@ func (s *Store) GetPoints(ctx context.Context, collection string, ids []string, 
 	for i, p := range res {
 		out[i] = Point{ID: idString(p.GetId()), Payload: payloadFrom(p.GetPayload())}
 		if withVectors {
-			out[i].Vector = p.GetVectors().GetVector().GetDenseVector().GetData()
+			out[i].Vector, out[i].Sparse = vectorsFrom(p.GetVectors())
 		}
 	}
 	return out, nil

@@ -373,11 +373,25 @@ function turnView(question) {
   return view;
 }
 
+/**
+ * matchedText says why search chose a passage: which retrievers found it and at
+ * what rank ("keywords" is the lexical one, "meaning" the embedding model's).
+ */
+function matchedText(m) {
+  if (!m) return '';
+  const parts = [];
+  if (m.lexical != null) parts.push(`keywords (rank ${m.lexical})`);
+  if (m.dense != null) parts.push(`meaning (rank ${m.dense})`);
+  return parts.length ? `Found by ${parts.join(' and ')}` : '';
+}
+
 /** openCitation shows the cited passage, found again by searching for the question. */
 async function openCitation(c, question) {
   const passage = h('div', { class: 'passage', 'data-testid': 'passage' }, h('p', { class: 'muted', text: 'Finding the passage…' }));
+  const why = matchedText(c.matched);
   dialog(c.filename, (close) => h('div', { class: 'stack', 'data-testid': 'citation-dialog' },
     h('p', { class: 'muted small', text: `Source ${c.index} · passage ${c.chunk_index + 1}` }),
+    why ? h('p', { class: 'muted small', 'data-testid': 'citation-matched', text: why }) : null,
     passage,
     h('div', { class: 'row end' },
       h('a', { class: 'btn btn-ghost', href: '#/documents', text: 'All documents', onclick: () => close() }),
