@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: run test build vet bench-ingest bench-chat bench-reindex fuzz
+.PHONY: run test build vet bench-ingest bench-chat bench-reindex bench-retrieval fuzz
 
 # Start the whole platform in one process on its embedded defaults.
 run:
@@ -29,3 +29,7 @@ bench-reindex:
 # The chat path end to end under load: API → JetStream → agent worker → SSE (flags: -k turns, -tokens, -interval, -first).
 bench-chat:
 	$(GO) run ./pkg/chat/bench $(BENCH_CHAT_FLAGS)
+
+# Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and ACL-filtered search latency at 100k chunks (flags: -corpus, -chunks, -skip-latency, -v).
+bench-retrieval:
+	$(GO) run ./pkg/retrievalbench $(BENCH_RETRIEVAL_FLAGS)

@@ -9,7 +9,8 @@ const (
 	cacheShardMax = 4096
 )
 
-// stemCache maps a language and a word to the term id of its stem.
+// stemCache maps a language and a word to the term ids of its stem and of its
+// exact form (see stemIDs).
 // Snowball stemming costs about ten times as much as the rest of the
 // analysis, and word frequencies are Zipfian, so most words of a chunk have
 // been stemmed before. It is shared by the encoder's goroutines; sharding
@@ -20,26 +21,32 @@ type stemCache struct {
 
 type stemShard struct {
 	mu sync.RWMutex
-	m  map[string]uint32
+	m  map[string]wordIDs
 }
 
-// get returns the cached id of key.
-func (c *stemCache) get(key []byte, h uint32) (uint32, bool) {
+// wordIDs are the term ids of a word: its stem, and its exact form when that
+// differs from the stem (0 otherwise).
+type wordIDs struct {
+	stem, exact uint32
+}
+
+// get returns the cached ids of key.
+func (c *stemCache) get(key []byte, h uint32) (wordIDs, bool) {
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
-	id, ok := s.m[string(key)]
+	ids, ok := s.m[string(key)]
 	s.mu.RUnlock()
-	return id, ok
+	return ids, ok
 }
 
-// put caches id for key. A full shard is emptied rather than evicted entry
+// put caches ids for key. A full shard is emptied rather than evicted entry
 // by entry: simpler, and the frequent words come back at once.
-func (c *stemCache) put(key []byte, h, id uint32) {
+func (c *stemCache) put(key []byte, h uint32, ids wordIDs) {
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	if s.m == nil || len(s.m) >= cacheShardMax {
-		s.m = make(map[string]uint32, 256)
+		s.m = make(map[string]wordIDs, 256)
 	}
-	s.m[string(key)] = id
+	s.m[string(key)] = ids
 	s.mu.Unlock()
 }

@@ -91,7 +91,7 @@ func TestForcedLanguage(t *testing.T) {
 	// English text forced to Italian: Italian stop words ("a") go, English
 	// ones ("the") stay, and the Italian stemmer runs.
 	e := newEncoder(t, Params{Language: "it"})
-	require.Equal(t, []string{"contratt", "the"}, docTerms(e, "the contratti a"))
+	require.Equal(t, []string{"\x01contratti", "contratt", "the"}, docTerms(e, "the contratti a"))
 }
 
 // languageName is the code of language index i, "" for noLanguage.

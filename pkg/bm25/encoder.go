@@ -62,27 +62,46 @@ func (e *Encoder) analyze(sc *scratch, text string) int {
 // termID returns the term id of token t in language lang, or false when t is
 // a stop word.
 func (e *Encoder) termID(sc *scratch, t token, lang int) (uint32, bool) {
-	b := sc.span(t)
-	if t.kind != kindWord {
-		return hash(b), true
-	}
-	if t.stop.has(lang) {
-		return 0, false
-	}
-	return e.stemID(sc, lang, b), true
+	ids, ok := e.termIDs(sc, t, lang)
+	return ids.stem, ok
 }
 
-// stemID returns the term id of the stem of word in language lang.
-func (e *Encoder) stemID(sc *scratch, lang int, word []byte) uint32 {
+// termIDs is termID with the id of a word's exact form beside its stem (0 when
+// the word is its own stem, and for codes and numbers, which are not stemmed).
+func (e *Encoder) termIDs(sc *scratch, t token, lang int) (wordIDs, bool) {
+	b := sc.span(t)
+	if t.kind != kindWord {
+		return wordIDs{stem: hash(b)}, true
+	}
+	if t.stop.has(lang) {
+		return wordIDs{}, false
+	}
+	return e.stemIDs(sc, lang, b), true
+}
+
+// exactMark starts the term of a word's exact form, so that it never equals
+// the stem of another word ("rained" the form, "rained" some stem).
+const exactMark = 0x01
+
+// stemIDs returns the term ids of the stem of word in language lang and of its
+// exact form. The exact form is indexed beside the stem so that the word as
+// written outranks its relatives: "rained" finds the one document that says
+// "rained" before the many that say "rain".
+func (e *Encoder) stemIDs(sc *scratch, lang int, word []byte) wordIDs {
 	sc.key = append(append(sc.key[:0], byte(lang)), word...)
 	h := hash(sc.key)
-	if id, ok := e.cache.get(sc.key, h); ok {
-		return id
+	if ids, ok := e.cache.get(sc.key, h); ok {
+		return ids
 	}
 	sc.term = stem(sc.env, lang, word, sc.term[:0])
-	id := hash(sc.term)
-	e.cache.put(sc.key, h, id)
-	return id
+	ids := wordIDs{stem: hash(sc.term)}
+	stemLen := len(sc.term)
+	sc.term = appendUnaccented(append(sc.term, exactMark), string(word))
+	if exact := sc.term[stemLen+1:]; string(exact) != string(sc.term[:stemLen]) {
+		ids.exact = max(hash(sc.term[stemLen:]), 1) // 0 means "none"
+	}
+	e.cache.put(sc.key, h, ids)
+	return ids
 }
 
 // docLanguage is the language of a document: detected, else English, the
@@ -101,16 +120,21 @@ func docLanguage(lang int) int {
 // the collection to set [Params.AvgLen].
 //
 // Each term's weight is tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)); Qdrant
-// multiplies it by the term's IDF at query time. A text without terms gives
-// an empty vector and length 0.
+// multiplies it by the term's IDF at query time. A word that is not its own
+// stem also gives a term for its exact form, which does not count in the
+// length. A text without terms gives an empty vector and length 0.
 func (e *Encoder) Document(text string) (v Vector, length int) {
 	sc := e.get()
 	defer e.put(sc)
 	lang := docLanguage(e.analyze(sc, text))
 	ids := sc.ids[:0]
 	for _, t := range sc.tokens {
-		if id, ok := e.termID(sc, t, lang); ok {
-			ids = append(ids, id)
+		if w, ok := e.termIDs(sc, t, lang); ok {
+			ids = append(ids, w.stem)
+			length++
+			if w.exact != 0 {
+				ids = append(ids, w.exact)
+			}
 		}
 	}
 	sc.ids = ids
@@ -126,7 +150,7 @@ func (e *Encoder) Document(text string) (v Vector, length int) {
 	}
 	v = Vector{Indices: make([]uint32, 0, n), Values: make([]float32, 0, n)}
 	k1, b := e.params.K1, e.params.B
-	lengthNorm := k1 * (1 - b + b*float64(len(ids))/e.params.AvgLen)
+	lengthNorm := k1 * (1 - b + b*float64(length)/e.params.AvgLen)
 	for i := 0; i < len(ids); {
 		j := i + 1
 		for j < len(ids) && ids[j] == ids[i] {
@@ -137,7 +161,7 @@ func (e *Encoder) Document(text string) (v Vector, length int) {
 		v.Values = append(v.Values, float32(tf*(k1+1)/(tf+lengthNorm)))
 		i = j
 	}
-	return v, len(ids)
+	return v, length
 }
 
 // Length returns the length in terms that [Encoder.Document] would return
@@ -166,7 +190,9 @@ func (e *Encoder) Length(text string) int {
 // not count more than a plain one. A word that is a stop word in two
 // languages or more ("la", "in", "se") is dropped; a word that is a stop
 // word in one language only ("die", "war", "car") keeps the other
-// languages' stems, since it is a content word there. An empty vector means
+// languages' stems, since it is a content word there. A word that is not its
+// own stem also asks for its exact form, with weight 1, so documents with the
+// word as written rank above those with its relatives. An empty vector means
 // there is nothing to search for.
 func (e *Encoder) Query(text string) Vector {
 	sc := e.get()
@@ -175,15 +201,21 @@ func (e *Encoder) Query(text string) Vector {
 	terms := sc.terms[:0]
 	for _, t := range sc.tokens {
 		if lang != noLanguage || t.kind != kindWord {
-			if id, ok := e.termID(sc, t, docLanguage(lang)); ok {
-				terms = append(terms, weighted{id: id, w: 1})
+			if w, ok := e.termIDs(sc, t, docLanguage(lang)); ok {
+				terms = append(terms, weighted{id: w.stem, w: 1})
+				if w.exact != 0 {
+					terms = append(terms, weighted{id: w.exact, w: 1})
+				}
 			}
 			continue
 		}
 		var variants [len(languages)]uint32
-		n := e.variants(sc, t, &variants)
+		n, exact := e.variants(sc, t, &variants)
 		for _, id := range variants[:n] {
 			terms = append(terms, weighted{id: id, w: 1 / float32(n)})
+		}
+		if exact != 0 {
+			terms = append(terms, weighted{id: exact, w: 1})
 		}
 	}
 	sc.terms = terms
@@ -191,25 +223,28 @@ func (e *Encoder) Query(text string) Vector {
 }
 
 // variants stores in vs the distinct term ids of word token t stemmed in each
-// language where it is not a stop word, and returns how many there are: 0
-// when the word is a stop word in dropShared languages or more.
-func (e *Encoder) variants(sc *scratch, t token, vs *[len(languages)]uint32) int {
+// language where it is not a stop word, and returns how many there are (0
+// when the word is a stop word in dropShared languages or more) and the id of
+// the word's exact form when some language stems it to something else (else 0).
+func (e *Encoder) variants(sc *scratch, t token, vs *[len(languages)]uint32) (n int, exact uint32) {
 	word, stop := sc.span(t), t.stop
 	if stop.count() >= dropShared {
-		return 0
+		return 0, 0
 	}
-	n := 0
 	for lang := range languages {
 		if stop.has(lang) {
 			continue
 		}
-		id := e.stemID(sc, lang, word)
-		if !slices.Contains(vs[:n], id) {
-			vs[n] = id
+		ids := e.stemIDs(sc, lang, word)
+		if ids.exact != 0 {
+			exact = ids.exact
+		}
+		if !slices.Contains(vs[:n], ids.stem) {
+			vs[n] = ids.stem
 			n++
 		}
 	}
-	return n
+	return n, exact
 }
 
 // mergeMax sorts terms by id and returns them as a vector, keeping the

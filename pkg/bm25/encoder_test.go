@@ -109,12 +109,12 @@ func TestDocumentTerms(t *testing.T) {
 		name, text string
 		want       []string
 	}{
-		{"english stop words and stems", "The contracts were running.", []string{"contract", "run"}},
+		{"english stop words, stems and exact forms", "The contracts were running.", []string{"\x01contracts", "\x01running", "contract", "run"}},
 		{"identifiers whole and split, whole not stemmed", "Running RFC-7231 and ACME_42 in v1.17 and the rules",
-			[]string{"17", "42", "7231", "acm", "acme_42", "rfc", "rfc-7231", "rule", "run", "v1", "v1.17"}},
+			[]string{"\x01acme", "\x01rules", "\x01running", "17", "42", "7231", "acm", "acme_42", "rfc", "rfc-7231", "rule", "run", "v1", "v1.17"}},
 		{"numbers kept", "In 2024 the price was 3.14 and the rest", []string{"14", "2024", "3", "3.14", "price", "rest"}},
 		{"italian detected", "I contratti di fornitura sono scaduti e non sono stati rinnovati",
-			[]string{"contratt", "fornitur", "rinnov", "scad"}},
+			[]string{"\x01contratti", "\x01fornitura", "\x01rinnovati", "\x01scaduti", "contratt", "fornitur", "rinnov", "scad"}},
 		{"undetected falls back to english", "Contratti fornitura", []string{"contratti", "fornitura"}},
 		{"case folding merges", "CONTRACT Contract contract the and", []string{"contract", "contract", "contract"}},
 		{"empty", "  ...  ", nil},
@@ -125,7 +125,7 @@ func TestDocumentTerms(t *testing.T) {
 			got := docTerms(e, tt.text)
 			require.Equal(t, tt.want, got)
 			v, n := e.Document(tt.text)
-			require.Equal(t, len(tt.want), n)
+			require.Equal(t, len(stemsOnly(tt.want)), n, "exact forms do not count in the length")
 			require.Equal(t, n, e.Length(tt.text))
 			requireWellFormed(t, v)
 			if len(tt.want) == 0 {
@@ -146,7 +146,8 @@ func TestDocumentWeights(t *testing.T) {
 	e := newEncoder(t, Params{K1: 1.2, B: 0.75, AvgLen: 4, Language: "en"})
 	v, n := e.Document("Apples, apple and a banana.")
 	require.Equal(t, 3, n)
-	want := map[uint32]float64{hash([]byte("appl")): 1.4789916, hash([]byte("banana")): 1.1139241}
+	want := map[uint32]float64{hash([]byte("appl")): 1.4789916, hash([]byte("banana")): 1.1139241,
+		hash([]byte(exactTerm("apples"))): 1.1139241, hash([]byte(exactTerm("apple"))): 1.1139241}
 	require.Len(t, v.Indices, len(want))
 	for i, id := range v.Indices {
 		require.InDelta(t, want[id], v.Values[i], 1e-6, "term %d", id)
@@ -184,7 +185,7 @@ func TestQuery(t *testing.T) {
 		t.Parallel()
 		v := e.Query("what is the notice period for running contracts and contracts")
 		requireWellFormed(t, v)
-		require.Equal(t, ids("notic", "period", "run", "contract"), v.Indices)
+		require.Equal(t, ids("notic", "period", "run", "contract", exactTerm("notice"), exactTerm("running"), exactTerm("contracts")), v.Indices)
 		for _, w := range v.Values {
 			require.Equal(t, float32(1), w)
 		}
@@ -199,7 +200,15 @@ func TestQuery(t *testing.T) {
 		for _, w := range v.Values {
 			total += float64(w)
 		}
-		require.InDelta(t, float64(len(words)), total, 1e-5)
+		exact := 0
+		for _, word := range words {
+			if valueOf(v, exactTerm(word)) > 0 {
+				exact++
+			}
+		}
+		require.Equal(t, len(words)-1, exact, "every word but war has a stem other than itself in some language")
+		require.Zero(t, valueOf(v, exactTerm("war")))
+		require.InDelta(t, float64(len(words)+exact), total, 1e-5, "1 per word over its stems, and 1 per exact form")
 		for _, word := range words {
 			stems := map[string]bool{}
 			for _, lang := range languages {

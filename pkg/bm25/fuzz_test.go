@@ -26,7 +26,7 @@ func FuzzDocument(f *testing.F) {
 		v, n := e.Document(text)
 		requireWellFormed(t, v)
 		require.Equal(t, n, e.Length(text))
-		require.LessOrEqual(t, len(v.Indices), n)
+		require.LessOrEqual(t, len(v.Indices), 2*n, "a stem and at most one exact form per term")
 		// Every term takes at least one letter or digit of the text.
 		require.LessOrEqual(t, n, 2*utf8.RuneCountInString(text))
 

@@ -2,6 +2,7 @@ package bm25
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,10 +59,30 @@ func docTerms(e *Encoder, text string) []string {
 		case t.kind != kindWord:
 			out = append(out, string(sc.span(t)))
 		case !t.stop.has(lang):
-			out = append(out, string(stem(sc.env, lang, sc.span(t), nil)))
+			s := string(stem(sc.env, lang, sc.span(t), nil))
+			out = append(out, s)
+			if x := exactTerm(string(sc.span(t))); x[1:] != s {
+				out = append(out, x)
+			}
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// exactTerm is the term of a word's exact form.
+func exactTerm(word string) string {
+	return string(appendUnaccented([]byte{exactMark}, word))
+}
+
+// stemsOnly drops the exact forms from terms: what the length counts.
+func stemsOnly(terms []string) []string {
+	var out []string
+	for _, t := range terms {
+		if !strings.HasPrefix(t, string(rune(exactMark))) {
+			out = append(out, t)
+		}
+	}
 	return out
 }
 

@@ -28,7 +28,7 @@ func (e *Encoder) Matcher(query string) *Matcher {
 			continue
 		}
 		var variants [len(languages)]uint32
-		n := e.variants(sc, t, &variants)
+		n, _ := e.variants(sc, t, &variants)
 		if n == 0 {
 			continue
 		}
@@ -111,7 +111,7 @@ func (m *Matcher) Count(text string) int {
 			continue
 		}
 		var variants [len(languages)]uint32
-		n := e.variants(sc, t, &variants)
+		n, _ := e.variants(sc, t, &variants)
 		for _, id := range variants[:n] {
 			mark(id)
 		}

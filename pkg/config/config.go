@@ -14,6 +14,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/vector"
 )
 
 // Config is the environment of every program. Each program validates the parts it uses.
@@ -67,6 +68,12 @@ type Config struct {
 	// SearchFusion merges the dense and lexical retrievers of a hybrid search:
 	// "rrf" (reciprocal rank fusion) or "dbsf" (distribution-based score fusion).
 	SearchFusion string
+	// SearchRRFK is the k of reciprocal rank fusion: larger flattens the
+	// advantage of a retriever's first hits.
+	SearchRRFK int
+	// SearchDenseWeight weighs the dense retriever's ranks against the lexical
+	// one's in RRF: below 1 trusts keywords more, above 1 the model more.
+	SearchDenseWeight float64
 	// SearchLanguage forces the language the lexical index analyses text in
 	// ("en", "it", "de", "fr", "es"); empty detects it per chunk. BM25K1 and
 	// BM25B are BM25's term-frequency saturation and length normalisation. The
@@ -113,6 +120,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MCPServers:        r.list("YW_MCP_SERVERS"),
 		SystemPrompt:      r.str("YW_SYSTEM_PROMPT", ""),
 		SearchFusion:      r.str("YW_SEARCH_FUSION", "rrf"),
+		SearchRRFK:        r.int("YW_SEARCH_RRF_K", vector.DefaultRRFK),
+		SearchDenseWeight: r.float("YW_SEARCH_DENSE_WEIGHT", 1),
 		SearchLanguage:    r.str("YW_SEARCH_LANGUAGE", ""),
 		BM25K1:            r.float("YW_BM25_K1", bm25.DefaultK1),
 		BM25B:             r.float("YW_BM25_B", bm25.DefaultB),
@@ -210,6 +219,12 @@ func (c Config) Validate() error {
 	case "rrf", "dbsf":
 	default:
 		bad("YW_SEARCH_FUSION", "must be rrf or dbsf")
+	}
+	if c.SearchRRFK < 1 || c.SearchRRFK > 1000 {
+		bad("YW_SEARCH_RRF_K", "must be between 1 and 1000")
+	}
+	if c.SearchDenseWeight <= 0 || c.SearchDenseWeight > 10 {
+		bad("YW_SEARCH_DENSE_WEIGHT", "must be above 0 and at most 10")
 	}
 	if err := c.Lexical().Validate(); err != nil {
 		bad("YW_SEARCH_LANGUAGE, YW_BM25_K1, YW_BM25_B", "%v", err)

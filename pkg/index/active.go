@@ -44,6 +44,11 @@ type Config struct {
 	Lexical bm25.Params
 	// Fusion merges the retrievers of a hybrid search; empty means RRF.
 	Fusion vector.Fusion
+	// RRFK is the k of RRF (zero: vector.DefaultRRFK).
+	RRFK int
+	// DenseWeight weighs the dense retriever against the lexical one in RRF
+	// (zero: equal).
+	DenseWeight float32
 }
 
 // active is one recorded state with the embedder and the lexical encoder built

@@ -86,7 +86,8 @@ func (ix *Index) Retrieve(ctx context.Context, q Query) (Result, error) {
 	default:
 		return Result{}, fmt.Errorf("unknown search mode %q", mode)
 	}
-	hq := vector.HybridQuery{Filter: q.Filter, Limit: q.Limit, Candidates: q.Candidates, Fusion: ix.cfg.Fusion}
+	hq := vector.HybridQuery{Filter: q.Filter, Limit: q.Limit, Candidates: q.Candidates, Fusion: ix.cfg.Fusion, RRFK: ix.cfg.RRFK,
+		DenseWeight: ix.cfg.DenseWeight}
 	if useLexical {
 		v := cur.lexical.Query(q.Text)
 		if len(v.Indices) > 0 {

@@ -183,8 +183,10 @@ func (p *Platform) openVectors(ctx context.Context) error {
 		Initial: func(ctx context.Context) (embed.Embedder, error) {
 			return embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
 		},
-		Lexical: p.Config.Lexical(),
-		Fusion:  vector.Fusion(p.Config.SearchFusion),
+		Lexical:     p.Config.Lexical(),
+		Fusion:      vector.Fusion(p.Config.SearchFusion),
+		RRFK:        p.Config.SearchRRFK,
+		DenseWeight: float32(p.Config.SearchDenseWeight),
 	}, p.Logger)
 	if err != nil {
 		return err
