@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/vector"
+	"github.com/youworker/youworker/pkg/vector/vectortest"
 )
 
 // benchCollection loads n points of dimension dim: 1000 owners, 100 groups
@@ -103,11 +104,15 @@ func BenchmarkSetPayloadByFilter(b *testing.B) {
 // hybridBench loads n points with a dense vector of dimension dim and a
 // lexical sparse vector (idf modifier) each: ~120 distinct terms drawn from
 // a Zipf vocabulary of 50k terms, valued by BM25's saturated term frequency,
-// and the ACL payload of benchCollection.
-func hybridBench(b *testing.B, n, dim int) (*qdrant.Client, string, *rand.Zipf) {
+// and the ACL payload of benchCollection. It returns a raw client and the
+// adapter, both connected to the server.
+func hybridBench(b *testing.B, n, dim int) (*qdrant.Client, *vector.Store, string, *rand.Zipf) {
 	b.Helper()
-	_, c := startRaw(b, b.TempDir(), 0)
+	srv, c := startRaw(b, b.TempDir(), 0)
 	ctx := context.Background()
+	st, err := vector.New(ctx, vector.Config{URL: srv.Addr()}, vectortest.Logger())
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = st.Close() })
 	const coll = "hybrid"
 	require.NoError(b, c.CreateCollection(ctx, &qdrant.CreateCollection{
 		CollectionName: coll,
@@ -156,7 +161,7 @@ func hybridBench(b *testing.B, n, dim int) (*qdrant.Client, string, *rand.Zipf) 
 			batch = batch[:0]
 		}
 	}
-	return c, coll, zipf
+	return c, st, coll, zipf
 }
 
 // aclFilter is the authorization filter of a user in 10 groups: their own
@@ -178,33 +183,39 @@ func aclFilter() *qdrant.Filter {
 // BenchmarkHybrid100k: queries over 100k points with dense (384) and
 // lexical vectors, through the raw client and gRPC: a lexical idf query of
 // 10 Zipf-drawn terms (common ones included) with and without the ACL
-// filter, and the fused dense + lexical queries the adapter sends, each
-// retriever handing 20 candidates to the fusion.
+// filter, the fused dense + lexical queries the adapter sends, each
+// retriever handing 20 candidates to the fusion, and the adapter's whole
+// hybrid search (the fused query batched with each retriever alone).
 func BenchmarkHybrid100k(b *testing.B) {
 	const dim = 384
-	c, coll, zipf := hybridBench(b, 100_000, dim)
+	c, st, coll, zipf := hybridBench(b, 100_000, dim)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
-	sparseQuery := func() *qdrant.Query {
+	sparseVector := func() *vector.SparseVector {
 		seen := map[uint32]bool{}
-		var idx []uint32
-		var val []float32
-		for len(idx) < 10 {
+		var v vector.SparseVector
+		for len(v.Indices) < 10 {
 			if t := uint32(zipf.Uint64()); !seen[t] {
 				seen[t] = true
-				idx = append(idx, t)
-				val = append(val, 1)
+				v.Indices = append(v.Indices, t)
+				v.Values = append(v.Values, 1)
 			}
 		}
-		return qdrant.NewQuerySparse(idx, val)
+		slices.Sort(v.Indices)
+		return &v
 	}
-	denseQuery := func() *qdrant.Query {
+	sparseQuery := func() *qdrant.Query {
+		v := sparseVector()
+		return qdrant.NewQuerySparse(v.Indices, v.Values)
+	}
+	denseVector := func() []float32 {
 		q := make([]float32, dim)
 		for j := range q {
 			q[j] = rng.Float32()*2 - 1
 		}
-		return qdrant.NewQueryDense(q)
+		return q
 	}
+	denseQuery := func() *qdrant.Query { return qdrant.NewQueryDense(denseVector()) }
 	fused := func(f *qdrant.Query) func() *qdrant.QueryPoints {
 		return func() *qdrant.QueryPoints {
 			return &qdrant.QueryPoints{CollectionName: coll, Query: f, Filter: aclFilter(), Limit: qdrant.PtrOf[uint64](10), WithPayload: qdrant.NewWithPayload(true),
@@ -240,6 +251,26 @@ func BenchmarkHybrid100k(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				if err != nil || len(res) != 10 {
 					b.Fatalf("query: %v (%d hits)", err, len(res))
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
+	// What a hybrid search of the application costs: the adapter's batch of
+	// the fused query and each retriever alone (for the ranks it shows),
+	// each retriever handing 20 candidates to the fusion.
+	for _, f := range []vector.Fusion{vector.RRF, vector.DBSF} {
+		b.Run("hybrid_search_"+string(f)+"_acl", func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				q := vector.HybridQuery{Dense: denseVector(), Sparse: sparseVector(), Filter: aclFilter(), Limit: 10, Candidates: 20, Fusion: f}
+				t0 := time.Now()
+				hits, err := st.HybridSearch(ctx, coll, q)
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(hits) != 10 {
+					b.Fatalf("hybrid search: %v (%d hits)", err, len(hits))
 				}
 			}
 			slices.Sort(lat)

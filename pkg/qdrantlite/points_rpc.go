@@ -196,7 +196,7 @@ func (s *pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdra
 	start := time.Now()
 	resp := &qdrant.QueryResponse{}
 	err := s.read(req.GetCollectionName(), func(c *collection) error {
-		hits, err := c.query(req)
+		hits, err := c.query(req, nil)
 		resp.Result = c.scored(hits, req.GetWithPayload(), wantVectors(req.GetWithVectors()))
 		return err
 	})
@@ -210,13 +210,15 @@ func (s *pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdra
 // QueryBatch answers several queries on one collection, as Qdrant does
 // with the batch's collection name. They run under one read lock, so they
 // see the same points: a caller comparing a fused list with each retriever's
-// own list (to show ranks) gets lists that agree.
+// own list (to show ranks) gets lists that agree. Searches the queries have
+// in common run once (see memo).
 func (s *pointsService) QueryBatch(_ context.Context, req *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
 	start := time.Now()
 	resp := &qdrant.QueryBatchResponse{Result: make([]*qdrant.BatchResult, len(req.GetQueryPoints()))}
 	err := s.read(req.GetCollectionName(), func(c *collection) error {
+		m := newMemo()
 		for i, q := range req.GetQueryPoints() {
-			hits, err := c.query(q)
+			hits, err := c.query(q, m)
 			if err != nil {
 				return err
 			}

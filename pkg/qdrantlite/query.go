@@ -1,9 +1,14 @@
 package qdrantlite
 
 import (
+	"encoding/binary"
+	"math"
+	"slices"
+
 	"github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // The Query API as Qdrant 1.17 plans it (lib/shard/src/query/planned_query.rs,
@@ -39,8 +44,9 @@ type queryLevel struct {
 
 // query answers a QueryPoints request, after offset and limit. The caller
 // holds the read lock; a batch holds it once for all its requests, so they
-// see the same points.
-func (c *collection) query(req *qdrant.QueryPoints) ([]hit, error) {
+// see the same points, and passes them one memo so that they share their
+// identical searches (nil: no sharing).
+func (c *collection) query(req *qdrant.QueryPoints, m *memo) ([]hit, error) {
 	if req.LookupFrom != nil {
 		return nil, status.Error(codes.Unimplemented, "lookup_from is not supported")
 	}
@@ -66,7 +72,7 @@ func (c *collection) query(req *qdrant.QueryPoints) ([]hit, error) {
 	if err := c.excludeReferenced(cands, req.Query, req.GetPrefetch()); err != nil {
 		return nil, err
 	}
-	hits, err := c.runLevel(root, cands)
+	hits, err := c.runLevel(root, cands, m)
 	if err != nil || offset >= len(hits) {
 		return nil, err
 	}
@@ -141,9 +147,9 @@ func (c *collection) pointSlot(id *qdrant.PointId) (uint32, error) {
 
 // runLevel answers one level over cands, the points that passed every
 // filter above and at this level, keeping its take best.
-func (c *collection) runLevel(l queryLevel, cands bitmap) ([]hit, error) {
+func (c *collection) runLevel(l queryLevel, cands bitmap, m *memo) ([]hit, error) {
 	if len(l.prefetch) == 0 {
-		return c.leaf(l.query, l.using, cands, l.take, l.threshold)
+		return m.leaf(c, l.query, l.using, cands, l.take, l.threshold)
 	}
 	sources := make([][]hit, len(l.prefetch))
 	for i, p := range l.prefetch {
@@ -169,7 +175,7 @@ func (c *collection) runLevel(l queryLevel, cands bitmap) ([]hit, error) {
 		if err := validateLevel(sub); err != nil {
 			return nil, err
 		}
-		src, err := c.runLevel(sub, pc)
+		src, err := c.runLevel(sub, pc, m)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +202,7 @@ func (c *collection) runLevel(l queryLevel, cands bitmap) ([]hit, error) {
 			union.set(h.slot)
 		}
 	}
-	return c.leaf(l.query, l.using, union, l.take, l.threshold)
+	return m.leaf(c, l.query, l.using, union, l.take, l.threshold)
 }
 
 // leaf runs a query directly on the points in cands.
@@ -266,4 +272,63 @@ func (c *collection) listByID(cands bitmap, take int) []hit {
 		}
 	}
 	return out
+}
+
+// memo holds the results of the searches of one batch (leaves: a nearest
+// query over a set of candidates), so that identical ones run once. The
+// adapter's hybrid search needs this: it batches a fused query with each of
+// its retrievers alone, and each retriever is also a prefetch of the fused
+// query, with the same vector, candidates and limit, so without it every
+// exact scan would run twice. A batch holds the read lock throughout, so a
+// result stays valid for all of it. Results are shared and never modified.
+type memo struct {
+	results map[string][]hit
+	// ran counts the searches run, by vector name; tests read it.
+	ran map[string]int
+}
+
+func newMemo() *memo { return &memo{results: make(map[string][]hit), ran: make(map[string]int)} }
+
+// leaf runs c.leaf unless an identical search ran before. Identical means
+// the same query (vector, sparse vector or point id, compared in the
+// deterministic encoding of the message), vector name, limit and threshold
+// over the same candidates: the candidate bitmap itself is the key, not the
+// filters that made it, so a prefetch filtered by the root filter and its
+// own (the same) matches a query filtered by the root filter alone.
+func (m *memo) leaf(c *collection, q *qdrant.Query, using string, cands bitmap, take int, threshold *float32) ([]hit, error) {
+	if m == nil || q.GetNearest() == nil {
+		return c.leaf(q, using, cands, take, threshold)
+	}
+	enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(q.GetNearest())
+	if err != nil {
+		return c.leaf(q, using, cands, take, threshold)
+	}
+	key := make([]byte, 0, 32+len(using)+len(enc)+8*len(cands))
+	key = binary.AppendUvarint(key, uint64(len(using)))
+	key = append(key, using...)
+	key = binary.AppendUvarint(key, uint64(take))
+	if threshold != nil {
+		key = append(key, 1)
+		key = binary.LittleEndian.AppendUint32(key, math.Float32bits(*threshold))
+	} else {
+		key = append(key, 0)
+	}
+	key = binary.AppendUvarint(key, uint64(len(enc)))
+	key = append(key, enc...)
+	for _, w := range cands {
+		key = binary.LittleEndian.AppendUint64(key, w)
+	}
+	if hits, ok := m.results[string(key)]; ok {
+		return hits, nil
+	}
+	hits, err := c.leaf(q, using, cands, take, threshold)
+	if err != nil {
+		return nil, err
+	}
+	m.ran[using]++
+	// Clipped, so that an append by a caller copies instead of writing
+	// into the shared array.
+	hits = slices.Clip(hits)
+	m.results[string(key)] = hits
+	return hits, nil
 }

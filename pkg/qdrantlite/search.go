@@ -119,9 +119,11 @@ func (t *topK) sorted() []hit {
 }
 
 // parallelWork is the scan size (candidates times active components) above
-// which scoring is split across CPUs. Below it, about a millisecond of
-// work, a split saves less than it risks: on a busy machine the search waits
-// for the slowest part, which hurts the tail more than it helps the median.
+// which scoring is split across CPUs. Below it a split saves less than it
+// risks: on a busy machine the search waits for the slowest part, which
+// hurts the tail more than it helps the median. (A tenth of 100k points of
+// dimension 384, 3.5M, split over two CPUs kept its median, about 13 ms,
+// and doubled its 99th percentile: the scan is bound by memory.)
 const parallelWork = 4 << 20
 
 type searchParams struct {
@@ -165,13 +167,21 @@ func newQuery(q []float32, kind int) query {
 	return qq
 }
 
-// scoreSegment writes into acc[j] the score of every slot j < len(acc) of a
-// segment with rows of length stride. Each component row is read
-// sequentially and acc stays in L1, so the loop runs at memory speed; the
-// bounds checks are hoisted out of the inner loops.
-func (q *query) scoreSegment(seg []float32, stride int, acc []float32) {
+// scoreRows writes into acc[k] the score of the slot at offset offs[k]
+// (increasing) of a segment with rows of length stride. It walks the query's
+// component rows four at a time and reads in each only the candidates'
+// entries, so that every row is read forward, as the hardware prefetches
+// best, and a filter keeping a tenth of the points costs a tenth of the
+// arithmetic of scoring every slot. Every candidate density takes this one
+// path, so a point's score never depends on which other points a filter
+// keeps. (Measured at 100k points of dimension 384: with a tenth of the
+// points kept, half the time of scoring whole rows, 12 ms against 25; with
+// a twentieth, half the time of reading each candidate's vector down its
+// column; with all kept, the same as whole rows.)
+func (q *query) scoreRows(seg []float32, stride int, offs []int, acc []float32) {
+	acc = acc[:len(offs)]
 	clear(acc)
-	n := len(acc)
+	n := offs[len(offs)-1] + 1
 	row := func(t int) []float32 {
 		d := q.idx[t]
 		return seg[d*stride : d*stride+n : d*stride+n]
@@ -184,65 +194,39 @@ func (q *query) scoreSegment(seg []float32, stride int, acc []float32) {
 			q0, q1, q2, q3 := q.val[t], q.val[t+1], q.val[t+2], q.val[t+3]
 			r0, r1, r2, r3 := row(t), row(t+1), row(t+2), row(t+3)
 			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
-			a := acc[:len(r0)]
 			if q.kind == scoreDot {
-				for i := range a {
-					a[i] += q0*r0[i] + q1*r1[i] + q2*r2[i] + q3*r3[i]
+				for k, j := range offs {
+					_ = r0[j] // one bounds check proves the other three
+					acc[k] += q0*r0[j] + q1*r1[j] + q2*r2[j] + q3*r3[j]
 				}
 				continue
 			}
-			for i := range a {
-				d0, d1, d2, d3 := r0[i]-q0, r1[i]-q1, r2[i]-q2, r3[i]-q3
-				a[i] += d0*d0 + d1*d1 + d2*d2 + d3*d3
+			for k, j := range offs {
+				_ = r0[j]
+				d0, d1, d2, d3 := r0[j]-q0, r1[j]-q1, r2[j]-q2, r3[j]-q3
+				acc[k] += d0*d0 + d1*d1 + d2*d2 + d3*d3
 			}
 		}
 	}
 	for ; t < len(q.idx); t++ {
 		qd, r := q.val[t], row(t)
-		a := acc[:len(r)]
 		switch q.kind {
 		case scoreDot:
-			for i := range a {
-				a[i] += qd * r[i]
+			for k, j := range offs {
+				acc[k] += qd * r[j]
 			}
 		case scoreEuclid:
-			for i := range a {
-				x := r[i] - qd
-				a[i] += x * x
+			for k, j := range offs {
+				x := r[j] - qd
+				acc[k] += x * x
 			}
 		case scoreManhattan:
-			for i := range a {
-				a[i] += float32(math.Abs(float64(r[i] - qd)))
+			for k, j := range offs {
+				acc[k] += float32(math.Abs(float64(r[j] - qd)))
 			}
 		}
 	}
 }
-
-// scoreSlot scores one slot of a segment; the scan uses it when so few
-// slots of a segment are candidates that reading whole rows would waste
-// more than it saves.
-func (q *query) scoreSlot(seg []float32, stride, j int) float32 {
-	var s float32
-	val := q.val[:len(q.idx)]
-	for t, d := range q.idx {
-		x := seg[d*stride+j]
-		switch q.kind {
-		case scoreDot:
-			s += val[t] * x
-		case scoreEuclid:
-			x -= val[t]
-			s += x * x
-		case scoreManhattan:
-			s += float32(math.Abs(float64(x - val[t])))
-		}
-	}
-	return s
-}
-
-// sparseSegment is the candidate density of a segment below which its
-// candidates are scored one by one: a strided read of one slot touches a
-// cache line per component, a row read shares each line among 16 slots.
-const sparseSegment = 16
 
 // search runs an exact nearest-neighbour search over the points matching the
 // filter. Scores follow Qdrant: cosine and dot are similarities (higher is
@@ -300,18 +284,9 @@ func (c *collection) search(sp searchParams) ([]hit, error) {
 			if len(offs) == 0 {
 				continue
 			}
-			seg := c.vecs[si]
-			dense := len(offs)*sparseSegment >= n
-			if dense {
-				q.scoreSegment(seg, S, acc[:n])
-			}
-			for _, j := range offs {
-				var score float32
-				if dense {
-					score = acc[j]
-				} else {
-					score = q.scoreSlot(seg, S, j)
-				}
+			q.scoreRows(c.vecs[si], S, offs, acc)
+			for k, j := range offs {
+				score := acc[k]
 				if hasThr && ((ascending && score > thr) || (!ascending && score < thr)) {
 					continue
 				}

@@ -31,6 +31,16 @@ func Run(t *testing.T, open func(t *testing.T) *vector.Store) {
 		{"DimensionMismatch", testDimensionMismatch},
 		{"NotFound", testNotFound},
 		{"Concurrency", testConcurrency},
+		{"HybridCollection", testHybridCollection},
+		{"LexicalVectors", testLexicalVectors},
+		{"LexicalIDF", testLexicalIDF},
+		{"PointWithoutLexicalVector", testPointWithoutLexical},
+		{"HybridRetrievers", testHybridRetrievers},
+		{"HybridRRF", testHybridRRF},
+		{"HybridDBSF", testHybridDBSF},
+		{"HybridFilter", testHybridFilter},
+		{"HybridCandidatesAndLimit", testHybridCandidates},
+		{"HybridDeleteUpdatesIDF", testHybridDeleteIDF},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
