@@ -36,7 +36,8 @@ const (
 
 // latencyResult is the latency phase's figures.
 type latencyResult struct {
-	chunks, visible                     int // in the store; visible to the searcher
+	config                              string // configDefault or configModel
+	chunks, visible                     int    // in the store; visible to the searcher
 	documents, owners, groups, memberOf int
 	synthetic, fillChunks               int
 	fill                                time.Duration

@@ -138,6 +138,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 		counts[setPhrase], counts[setRare], counts[setQuestion], o.seed, runtime.GOMAXPROCS(0), o.embedDim)
 
 	var results []runResult
+	var lats []latencyResult
 	var notes []string
 
 	// With an embedding model: every mode.
@@ -158,6 +159,15 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 			}
 			results = append(results, res)
 		}
+		if !o.skipLatency {
+			// With a model, hybrid search runs both retrievers and the fusion.
+			l, err := measureLatency(ctx, r, o, sources, queries, stderr)
+			if err != nil {
+				return "", fmt.Errorf("latency: %w", err)
+			}
+			l.config = configModel
+			lats = append(lats, l)
+		}
 		return summary, nil
 	})
 	if err != nil {
@@ -166,7 +176,6 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 	notes = append(notes, configModel+": "+model)
 
 	// The default configuration: what the targets apply to, then latency.
-	var lat *latencyResult
 	def, err := withRig(ctx, getenv, nil, func(r *rig) (string, error) {
 		docs, summary, err := uploadCorpus(ctx, r, sources)
 		if err != nil {
@@ -184,7 +193,8 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 			if err != nil {
 				return "", fmt.Errorf("latency: %w", err)
 			}
-			lat = &l
+			l.config = configDefault
+			lats = append([]latencyResult{l}, lats...)
 		}
 		return summary, nil
 	})
@@ -199,7 +209,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
-	if err := printTable(stdout, results, lat); err != nil {
+	if err := printTable(stdout, results, lats); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "took %s\n", time.Since(began).Round(time.Second))

@@ -17,7 +17,7 @@ const (
 )
 
 // printTable prints the quality table and the latency table.
-func printTable(w io.Writer, results []runResult, lat *latencyResult) error {
+func printTable(w io.Writer, results []runResult, lats []latencyResult) error {
 	results = ordered(results)
 	byMode := map[string]runResult{}
 	for _, r := range results {
@@ -58,24 +58,28 @@ func printTable(w io.Writer, results []runResult, lat *latencyResult) error {
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
-	if lat == nil {
+	if len(lats) == 0 {
 		fmt.Fprintln(w, "latency: skipped (-skip-latency)")
 		return nil
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "latency: %d sequential calls each, one client over loopback\tp50\tp99\ttarget\tverdict\t\n", len(lat.search))
-	p99 := percentile(lat.search, 99)
-	fmt.Fprintf(tw, "hybrid search (default), ACL-filtered, %d chunks, %.1f%% visible to the searcher\t%s\t%s\tp99 ≤ %s\t%s\t\n",
-		lat.chunks, 100*float64(lat.visible)/float64(max(lat.chunks, 1)), ms(percentile(lat.search, 50)), ms(p99), ms(targetP99), verdict(p99 <= targetP99))
-	fmt.Fprintf(tw, "floor: GET /v1/me (authentication + one database read)\t%s\t%s\t\t\t\n", ms(percentile(lat.me, 50)), ms(percentile(lat.me, 99)))
+	fmt.Fprintf(tw, "latency: %d sequential calls each, one client over loopback\tp50\tp99\ttarget\tverdict\t\n", len(lats[0].search))
+	for _, lat := range lats {
+		p99 := percentile(lat.search, 99)
+		fmt.Fprintf(tw, "%s: hybrid search, ACL-filtered, %d chunks, %.1f%% visible to the searcher\t%s\t%s\tp99 ≤ %s\t%s\t\n",
+			lat.config, lat.chunks, 100*float64(lat.visible)/float64(max(lat.chunks, 1)), ms(percentile(lat.search, 50)), ms(p99), ms(targetP99), verdict(p99 <= targetP99))
+		fmt.Fprintf(tw, "%s: floor, GET /v1/me (authentication + one database read)\t%s\t%s\t\t\t\n", lat.config, ms(percentile(lat.me, 50)), ms(percentile(lat.me, 99)))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "store: %d documents of %d owners in %d groups (the searcher is in %d); %d synthetic documents ingested in %s (%.0f chunks/s)\n",
-		lat.documents, lat.owners, lat.groups, lat.memberOf, lat.synthetic, lat.fill.Round(time.Second), float64(lat.fillChunks)/lat.fill.Seconds())
-	fmt.Fprintf(w, "timed calls: %.1f hits per search; %d garbage collections of this one process (platform, stores and client) during them\n",
-		lat.hitsPerSearch, lat.gcs)
+	for _, lat := range lats {
+		fmt.Fprintf(w, "%s store: %d documents of %d owners in %d groups (the searcher is in %d); %d synthetic documents ingested in %s (%.0f chunks/s)\n",
+			lat.config, lat.documents, lat.owners, lat.groups, lat.memberOf, lat.synthetic, lat.fill.Round(time.Second), float64(lat.fillChunks)/lat.fill.Seconds())
+		fmt.Fprintf(w, "%s timed calls: %.1f hits per search; %d garbage collections of this one process (platform, stores and client) during them\n",
+			lat.config, lat.hitsPerSearch, lat.gcs)
+	}
 	return nil
 }
 
