@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/pgtest"
@@ -27,7 +28,7 @@ import (
 // vector store, with the API served over loopback and the ingest worker running:
 // what `api -dev` serves for documents and search.
 type rig struct {
-	tb     *benchTB
+	tb     *benchtest.TB
 	p      *platform.Platform
 	users  *service.Users
 	base   string
@@ -38,7 +39,7 @@ type rig struct {
 
 // startRig opens the platform with env on top of the benchmark's settings; the
 // platform and its database go when tb closes.
-func startRig(ctx context.Context, tb *benchTB, env map[string]string, getenv func(string) string) (*rig, error) {
+func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, getenv func(string) string) (*rig, error) {
 	_, dbURL := pgtest.NewDB(tb)
 	all := map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": tb.TempDir(),

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/llmtest"
 )
 
@@ -77,11 +78,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			f, ok := p.(fatal)
+			f, ok := p.(benchtest.Fatal)
 			if !ok {
 				panic(p)
 			}
-			fmt.Fprintln(stderr, "retrieval-bench:", f.msg)
+			fmt.Fprintln(stderr, "retrieval-bench:", f.Msg)
 			code = 1
 		}
 	}()
@@ -142,7 +143,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 	var notes []string
 
 	// With an embedding model: every mode.
-	model, err := withRig(ctx, getenv, func(tb *benchTB) map[string]string {
+	model, err := withRig(ctx, getenv, func(tb *benchtest.TB) map[string]string {
 		llm := llmtest.New(tb)
 		llm.SetEmbedDim(o.embedDim)
 		return map[string]string{"YW_OLLAMA_URL": llm.URL, "YW_EMBED_MODEL": llmtest.EmbedModel}
@@ -219,9 +220,9 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, s
 // withRig starts a platform (env gives the extra settings, given a tb for the
 // servers they need), runs fn on it and closes it, so the next platform starts
 // with the machine to itself.
-func withRig(ctx context.Context, getenv func(string) string, env func(*benchTB) map[string]string, fn func(*rig) (string, error)) (string, error) {
-	tb := &benchTB{}
-	defer tb.close()
+func withRig(ctx context.Context, getenv func(string) string, env func(*benchtest.TB) map[string]string, fn func(*rig) (string, error)) (string, error) {
+	tb := benchtest.New("retrieval-bench")
+	defer tb.Close()
 	var extra map[string]string
 	if env != nil {
 		extra = env(tb)

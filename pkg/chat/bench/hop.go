@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/youworker/youworker/pkg/benchtest"
 )
 
 // httpHop measures one loopback HTTP stream hop of the kind a token crosses
@@ -22,7 +24,7 @@ type httpHop struct {
 	client *http.Client
 }
 
-func newHTTPHop(tb *benchTB, k int) *httpHop {
+func newHTTPHop(tb *benchtest.TB, k int) *httpHop {
 	srv := httptest.NewServer(http.HandlerFunc(serveTicks))
 	tb.Cleanup(srv.Close)
 	return &httpHop{srv: srv, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * k, MaxIdleConns: 2 * k}}}

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	ywapi "github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
@@ -61,15 +62,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "-k and -tokens must be positive (tokens at most 9999)")
 		return 2
 	}
-	tb := &benchTB{}
-	defer tb.close()
+	tb := benchtest.New("chat-bench")
+	defer tb.Close()
 	defer func() {
 		if p := recover(); p != nil {
-			f, ok := p.(fatal)
+			f, ok := p.(benchtest.Fatal)
 			if !ok {
 				panic(p)
 			}
-			fmt.Fprintln(stderr, "chat-bench:", f.msg)
+			fmt.Fprintln(stderr, "chat-bench:", f.Msg)
 			code = 1
 		}
 	}()
@@ -94,7 +95,7 @@ type rig struct {
 	script llmtest.Script
 }
 
-func bench(ctx context.Context, tb *benchTB, o options, getenv func(string) string, stdout io.Writer) error {
+func bench(ctx context.Context, tb *benchtest.TB, o options, getenv func(string) string, stdout io.Writer) error {
 	r, err := start(ctx, tb, o, getenv)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ func kb(b float64) string       { return fmt.Sprintf("%.1f KiB", b/1024) }
 
 // start opens the platform on a fresh database with embedded NATS and vector store,
 // and serves the API, the outbox relay and the agent worker as `api -dev` does.
-func start(ctx context.Context, tb *benchTB, o options, getenv func(string) string) (*rig, error) {
+func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string) string) (*rig, error) {
 	r := &rig{byText: map[string]int{}, model: llmtest.New(tb)}
 	r.model.Handle(r.scriptFor)
 	// The platform talks to the model through front, which serves the model's own
