@@ -516,7 +516,7 @@ func TestOllamaChatEndToEnd(t *testing.T) {
 		var sess map[string]any
 		c.Do("POST", "/v1/chat/sessions", key, nil, http.StatusCreated, &sess)
 		resp := c.Do("POST", "/v1/chat/sessions/"+sess["id"].(string)+"/messages", key, map[string]any{"content": "one more"}, http.StatusTooManyRequests, nil)
-		require.Contains(t, resp.Body, "rate_limited")
+		require.Contains(t, resp.Body, `"code":"too_many_turns"`)
 		for _, id := range turns {
 			c.Do("POST", "/v1/chat/turns/"+id+"/cancel", key, nil, http.StatusAccepted, nil)
 		}

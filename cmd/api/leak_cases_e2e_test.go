@@ -20,12 +20,13 @@ var matrixCases = map[string]caseFunc{
 	"GET /": public, "HEAD /": public, "GET /assets/*": public, "HEAD /assets/*": public, "GET /favicon.ico": public,
 	"POST /ui/session": uiSession, "GET /ui/session": uiSession, "DELETE /ui/session": uiSession,
 
-	"GET /v1/me": self, "GET /v1/me/keys": self, "POST /v1/me/keys": self,
+	"GET /v1/me": self, "GET /v1/me/keys": self, "POST /v1/me/keys": self, "GET /v1/status": self,
 	"DELETE /v1/me/keys/:id":                  revokeOwnKey,
 	"POST /v1/admin/users":                    adminCreateUser,
 	"GET /v1/admin/users":                     adminOnly,
 	"GET /v1/admin/audit":                     adminOnly,
 	"DELETE /v1/admin/users/:id":              adminDeleteUser,
+	"PATCH /v1/admin/users/:id":               adminPatchUser,
 	"GET /v1/admin/users/:id/keys":            adminUserKeys,
 	"DELETE /v1/admin/users/:id/keys/:key_id": adminUserKeys,
 
@@ -193,6 +194,26 @@ func adminDeleteUser(w *world, route string) []row {
 			rows = append(rows, r)
 		}
 	}
+	return rows
+}
+
+// adminPatchUser: only an admin changes a user's admin flag and quota; others trying
+// to make U1 an unlimited admin change nothing, and an admin cannot demote themself.
+func adminPatchUser(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "U1", want: gate(who, who == "A", http.StatusOK), affects: []string{"quota:U1"},
+			call: fixed(call{path: "/v1/admin/users/" + w.id["U1"], body: map[string]any{"is_admin": true, "quota_bytes": 0}})}
+		if who == "A" {
+			r.object, r.call = "a scratch user", func(t *testing.T) call {
+				id, _ := w.newUser(t, "scratch-"+randomHex(4))
+				return call{path: "/v1/admin/users/" + id, body: map[string]any{"is_admin": true, "quota_bytes": 0}}
+			}
+		}
+		rows = append(rows, r)
+	}
+	rows = append(rows, row{route: route, who: "A", object: "A", want: conflict, affects: []string{"quota:A"},
+		call: fixed(call{path: "/v1/admin/users/" + w.id["A"], body: map[string]any{"is_admin": false}})})
 	return rows
 }
 

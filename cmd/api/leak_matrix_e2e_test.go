@@ -475,6 +475,14 @@ func (w *world) snapshot(t *testing.T, object string) string {
 		return get("/v1/me", w.spareKey)[:3]
 	case "user":
 		return get("/v1/me", w.key[name])[:3]
+	case "quota":
+		var me struct {
+			IsAdmin bool `json:"is_admin"`
+			Quota   any  `json:"quota"`
+		}
+		_, body, _ := strings.Cut(get("/v1/me", w.key[name]), " ")
+		require.NoError(t, json.Unmarshal([]byte(body), &me))
+		return fmt.Sprintf("admin=%v quota=%v", me.IsAdmin, me.Quota)
 	case "library":
 		var l struct {
 			Documents []struct{ ID string } `json:"documents"`

@@ -96,7 +96,8 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 		return err
 	}
 	st := store.New(pool)
-	users := service.NewUsers(st, service.NewAuditor(st, logger), nil, logger)
+	users := service.NewUsers(st, service.NewAuditor(st, logger), nil, logger).
+		WithQuotas(service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments})
 
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -157,9 +158,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	relay := p.Relay()
 	st := p.Store
 	audit := service.NewAuditor(st, logger)
+	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
 	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
-		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
-	users := service.NewUsers(st, audit, documents, logger)
+		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}, logger)
+	users := service.NewUsers(st, audit, documents, logger).WithQuotas(quotas)
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger)
 	reindexJobs := service.NewReindex(st, audit, service.ReindexConfig{Notify: relay.Notify}, logger)
 	if err := bootstrapAdmin(ctx, users, cfg, dev, stdout); err != nil {
@@ -170,12 +172,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	for name, check := range p.Checks() {
 		checks[name] = check
 	}
+	probes, err := p.StatusProbes()
+	if err != nil {
+		return err
+	}
+	defer probes.Close()
+	status := api.NewStatus(statusProbes(probes), api.StatusConfig{})
 	chatService := service.NewChat(st, p.Turns, service.ChatConfig{
-		DefaultModel: p.DefaultChatModel(), Notify: relay.Notify, Cancel: p.CancelTurn}, logger)
+		DefaultModel: p.DefaultChatModel(), Notify: relay.Notify, Cancel: p.CancelTurn,
+		MaxActiveTurns: cfg.MaxTurnsPerUser}, logger)
 	srv := api.New(api.Deps{
 		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
 		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks,
-		Reindex: reindexJobs, Chat: chatService,
+		Status: status, Reindex: reindexJobs, Chat: chatService, WebSessions: st,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -195,6 +204,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
+}
+
+// statusProbes hands the platform's probes of the chat model, the embedder and the
+// MCP servers to /v1/status.
+func statusProbes(s platform.StatusProbes) api.StatusProbes {
+	adapt := func(probe platform.ComponentProbe) api.Probe {
+		return func(ctx context.Context) api.Component { return api.Component(probe(ctx)) }
+	}
+	out := api.StatusProbes{LLM: adapt(s.LLM), Embedder: adapt(s.Embedder), MCP: make(map[string]api.Probe, len(s.MCP))}
+	for name, probe := range s.MCP {
+		out.MCP[name] = adapt(probe)
+	}
+	return out
 }
 
 // bootstrapAdmin creates the configured bootstrap admin; in -dev with none

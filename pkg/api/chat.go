@@ -129,6 +129,13 @@ func (s *Server) sendAndWait(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	// Waiting follows the turn's events like a stream does, and counts as one;
+	// taken before the turn is created, so a refusal leaves nothing behind.
+	release, err := s.OpenStream(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx := c.Request().Context()
 	p := principal(c)
 	if req.SessionID == "" {
@@ -152,12 +159,18 @@ func (s *Server) sendAndWait(c echo.Context) error {
 // turnEvents streams a turn's events as server-sent events. The event id is the
 // stream sequence, so a client that reconnects with Last-Event-ID (or ?after=) to any
 // replica gets exactly the events it has not seen. The stream closes after the
-// terminal event; a client that disconnects does not stop the turn.
+// terminal event; a client that disconnects does not stop the turn. Each user has a
+// bounded number of streams open at once (see OpenStream).
 func (s *Server) turnEvents(c echo.Context) error {
 	after, err := lastEventID(c)
 	if err != nil {
 		return err
 	}
+	release, err := s.OpenStream(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
 	turn, events, err := s.deps.Chat.Events(ctx, principal(c), c.Param("id"), after)

@@ -6,19 +6,30 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/youworker/youworker/pkg/service"
 )
 
-// Upload bounds beyond the per-file size limit.
+// Upload bounds beyond the per-file size limit. Everything but file content is
+// bounded while the body streams in, so a client can make the API hold no more
+// than these few kilobytes of its form however large the request.
 const (
 	maxFilesPerUpload = 20
-	maxFieldBytes     = 4096
+	// maxFormFields bounds the parts of an upload that are not files.
+	maxFormFields = 8
+	// maxFieldBytes bounds one form field: room for the most tags allowed.
+	maxFieldBytes = 9 << 10
+	// maxFormBytes bounds the form fields of an upload together.
+	maxFormBytes = 16 << 10
+	// maxFormOverhead bounds what the body may spend on anything but file
+	// content: fields, part headers, boundaries, and the multipart reader's
+	// read-ahead (4 KiB) past a file's end.
+	maxFormOverhead = maxFormBytes + maxFilesPerUpload*(2<<10) + 8<<10
 )
 
 func (s *Server) mountDocuments(v1 *echo.Group) {
@@ -39,93 +50,159 @@ func (s *Server) mountDocuments(v1 *echo.Group) {
 
 // uploadDocuments streams each file part to the ingestion service as it arrives, so
 // no file is ever held whole in memory; nothing is stored unless every part passes.
+// Form fields are checked one by one as they arrive, and the first bad one ends the
+// request without reading the rest of the body.
 func (s *Server) uploadDocuments(c echo.Context) error {
 	r := c.Request()
 	ctx := r.Context()
-	limit := s.deps.Config.MaxUploadBytes
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit*maxFilesPerUpload+1<<20)
-	mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	mt, params, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if mt != echo.MIMEMultipartForm {
 		return service.Errorf(service.CodeUnsupported, "send the files as multipart/form-data with parts named \"file\"")
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return service.Errorf(service.CodeInvalid, "the multipart body cannot be read: %v", err)
+	if params["boundary"] == "" {
+		return malformedUpload("the multipart/form-data Content-Type names no boundary")
 	}
+	p := principal(c)
+	release, err := s.deps.Documents.BeginUpload(p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	limit := s.deps.Config.MaxUploadBytes
+	body := &formBudget{r: http.MaxBytesReader(c.Response(), r.Body, limit*maxFilesPerUpload+1<<20), left: maxFormOverhead}
+	mr := multipart.NewReader(body, params["boundary"])
 	var staged []*service.StagedFile
 	defer func() {
 		for _, f := range staged {
 			f.Discard()
 		}
 	}()
-	var opts service.UploadOptions
+	form := service.NewUploadForm(p)
+	fields, fieldBytes := 0, 0
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			var maxErr *http.MaxBytesError
-			if errors.As(err, &maxErr) {
-				return service.Errorf(service.CodeTooLarge, "the upload is larger than allowed")
-			}
-			return service.Errorf(service.CodeInvalid, "the multipart body is malformed: %v", err)
+			return uploadReadError(err, body, "")
 		}
-		switch part.FormName() {
-		case "file":
+		name := part.FormName()
+		if name == "file" {
 			if len(staged) == maxFilesPerUpload {
-				return &service.Error{Code: service.CodeInvalid, Message: fmt.Sprintf("file: at most %d files per upload", maxFilesPerUpload),
-					Fields: []service.FieldError{{Field: "file", Message: fmt.Sprintf("at most %d files", maxFilesPerUpload)}}}
+				return tooMany("file", fmt.Sprintf("at most %d files per upload", maxFilesPerUpload))
 			}
-			f, err := s.deps.Documents.Stage(ctx, part.FileName(), part)
+			f, err := s.deps.Documents.Stage(ctx, part.FileName(), fileContent{part: part, body: body})
 			if err != nil {
+				if body.exceeded {
+					return uploadReadError(err, body, "file")
+				}
 				return err
 			}
 			staged = append(staged, f)
-		case "group_id", "private", "tags":
-			value, err := readField(part)
-			if err != nil {
-				return err
-			}
-			if err := setUploadOption(&opts, part.FormName(), value); err != nil {
-				return err
-			}
+			continue
 		}
-		_ = part.Close()
+		if fields++; fields > maxFormFields {
+			return tooMany(fieldName(name), fmt.Sprintf("at most %d form fields besides the files", maxFormFields))
+		}
+		value, err := readField(part, fieldName(name), min(maxFieldBytes, maxFormBytes-fieldBytes), body)
+		if err != nil {
+			return err
+		}
+		fieldBytes += len(value)
+		if err := form.Add(name, value); err != nil {
+			return err
+		}
 	}
-	docs, err := s.deps.Documents.CommitUpload(ctx, principal(c), staged, opts)
+	docs, err := s.deps.Documents.CommitUpload(ctx, p, staged, form.Options())
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"documents": docs})
 }
 
-func readField(part io.Reader) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
-	if err != nil {
-		return "", service.Errorf(service.CodeInvalid, "a form field cannot be read")
-	}
-	if len(b) > maxFieldBytes {
-		return "", service.Errorf(service.CodeInvalid, "a form field is longer than %d bytes", maxFieldBytes)
-	}
-	return strings.TrimSpace(string(b)), nil
+// formBudget is the request body with a budget for what is not file content: it
+// fails reads once the budget is spent, and file content read through
+// fileContent gives back what it takes.
+type formBudget struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
 }
 
-func setUploadOption(o *service.UploadOptions, name, value string) error {
-	switch name {
-	case "group_id":
-		o.GroupID = value
-	case "private":
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return &service.Error{Code: service.CodeInvalid, Message: "private: must be true or false",
-				Fields: []service.FieldError{{Field: "private", Message: "must be true or false"}}}
-		}
-		o.Private = b
-	case "tags":
-		o.Tags = append(o.Tags, strings.Split(value, ",")...)
+var errFormBudget = errors.New("upload form overhead over budget")
+
+func (b *formBudget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		b.exceeded = true
+		return 0, errFormBudget
 	}
-	return nil
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// fileContent reads a file part, returning its bytes to the form budget.
+type fileContent struct {
+	part io.Reader
+	body *formBudget
+}
+
+func (f fileContent) Read(p []byte) (int, error) {
+	n, err := f.part.Read(p)
+	f.body.left += int64(n)
+	return n, err
+}
+
+// readField reads one form field of at most limit bytes.
+func readField(part io.Reader, name string, limit int, body *formBudget) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(part, int64(limit)+1))
+	if err != nil {
+		return "", uploadReadError(err, body, name)
+	}
+	if len(b) > limit {
+		if limit < maxFieldBytes {
+			return "", tooLarge(name, fmt.Sprintf("the form fields of an upload may take at most %d bytes together", maxFormBytes))
+		}
+		return "", tooLarge(name, fmt.Sprintf("longer than %d bytes", maxFieldBytes))
+	}
+	return string(b), nil
+}
+
+// fieldName names a form part in an error; a part without a name is the body's.
+func fieldName(name string) string {
+	if name == "" {
+		return "body"
+	}
+	return name
+}
+
+// uploadReadError turns a failure to read the multipart body into a problem that
+// says what the client can fix, never the parser's own words.
+func uploadReadError(err error, body *formBudget, field string) error {
+	var maxErr *http.MaxBytesError
+	switch {
+	case body.exceeded:
+		return tooLarge(fieldName(field), fmt.Sprintf("the form fields and part headers of an upload may take at most %d bytes", maxFormOverhead))
+	case errors.As(err, &maxErr):
+		return service.Errorf(service.CodeTooLarge, "the upload is larger than allowed")
+	}
+	return malformedUpload("the upload is not well-formed multipart/form-data")
+}
+
+func malformedUpload(msg string) error {
+	return &service.Error{Code: service.CodeInvalid, Message: msg, Fields: []service.FieldError{{Field: "body", Message: msg}}}
+}
+
+func tooLarge(field, msg string) error {
+	return &service.Error{Code: service.CodeTooLarge, Message: field + ": " + msg, Fields: []service.FieldError{{Field: field, Message: msg}}}
+}
+
+func tooMany(field, msg string) error {
+	return &service.Error{Code: service.CodeInvalid, Message: field + ": " + msg, Fields: []service.FieldError{{Field: field, Message: msg}}}
 }
 
 func (s *Server) listDocuments(c echo.Context) error {

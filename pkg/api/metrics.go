@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	streams  prometheus.Gauge
 }
 
 func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
@@ -27,13 +29,76 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "yw_http_requests_in_flight", Help: "HTTP requests being served (streams included).",
 		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yw_http_streams_open", Help: "Event streams open on this process.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inflight)
+	reg.MustRegister(m.requests, m.duration, m.inflight, m.streams)
 	return m
 }
 
-// observe logs and measures every request; the route label is the route pattern,
-// never the raw path, so ids do not explode the series count.
+// Every label value comes from a closed set, whatever the client sends: a series
+// lives as long as the process, so one label value taken from a request (a made-up
+// method, a path) would let any client grow /metrics and this process's memory
+// without bound.
+const (
+	labelOther     = "other"
+	labelUnmatched = "unmatched"
+)
+
+// methodLabel is the request method when it is one of HTTP's standard methods.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return labelOther
+}
+
+// statusLabels are the status codes labelled by number; any other is labelled by
+// its class ("2xx" ... "5xx").
+var statusLabels = func() map[int]string {
+	m := map[int]string{}
+	for _, code := range []int{200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 406,
+		408, 409, 410, 411, 412, 413, 414, 415, 416, 422, 428, 429, 431, 499, 500, 501, 502, 503, 504} {
+		m[code] = strconv.Itoa(code)
+	}
+	return m
+}()
+
+func statusLabel(code int) string {
+	if l, ok := statusLabels[code]; ok {
+		return l
+	}
+	if code >= 100 && code < 600 {
+		return strconv.Itoa(code/100) + "xx"
+	}
+	return labelOther
+}
+
+// routeLabel is the route template that served the request, or "unmatched" when
+// no route did (an unknown path, or a group's catch-all).
+func (s *Server) routeLabel(c echo.Context) string {
+	if _, ok := s.routeLabels[c.Path()]; ok {
+		return c.Path()
+	}
+	return labelUnmatched
+}
+
+// collectRouteLabels fixes the closed set of route labels: the templates of every
+// registered route, not the catch-alls Echo adds for group middleware.
+func collectRouteLabels(e *echo.Echo) map[string]struct{} {
+	labels := map[string]struct{}{}
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			labels[r.Path] = struct{}{}
+		}
+	}
+	return labels
+}
+
+// observe logs and measures every request, with labels from closed sets only.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -43,19 +108,16 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
+		method, route := methodLabel(c.Request().Method), s.routeLabel(c)
 		status := c.Response().Status
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
-		s.metrics.duration.WithLabelValues(c.Request().Method, route).Observe(elapsed.Seconds())
+		s.metrics.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
+		s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		level := s.logger.DebugContext
 		if status >= 500 {
 			level = s.logger.WarnContext
 		}
-		level(c.Request().Context(), "request", "method", c.Request().Method, "route", route,
+		level(c.Request().Context(), "request", "method", method, "route", route,
 			"status", status, "duration_ms", elapsed.Milliseconds(), "client_ip", c.RealIP())
 		return nil
 	}

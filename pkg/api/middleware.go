@@ -112,7 +112,8 @@ func isUpload(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Path == "/v1/documents"
 }
 
-// authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY".
+// authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY", or the web
+// UI's session cookie.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key := c.Request().Header.Get("X-API-Key")
@@ -123,11 +124,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			key = strings.TrimSpace(token)
 		}
+		var sess *webSession
 		if key == "" {
 			// The web UI signs in once and then sends a session cookie instead of the key.
-			var err error
-			if key, err = s.sessionKey(c); err != nil {
+			ws, ok, err := s.cookieSession(c)
+			if err != nil {
 				return err
+			}
+			if ok {
+				key, sess = ws.Key, &ws
 			}
 		}
 		if key == "" {
@@ -136,17 +141,39 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return service.Errorf(service.CodeUnauthenticated, "missing API key: send Authorization: Bearer <api key>")
 		}
-		p, err := s.deps.Users.Authenticate(c.Request().Context(), key)
+		p, err := s.signIn(c, key)
 		if err != nil {
-			// Failed attempts are limited per client address to slow down guessing.
-			if !s.limiter.allow("ip:"+c.RealIP(), c) {
-				return service.Errorf(service.CodeRateLimited, "too many requests")
-			}
 			return err
+		}
+		if sess != nil {
+			if err := s.checkWebSession(c, *sess, p); err != nil {
+				return err
+			}
 		}
 		c.Set("principal", p)
 		return next(c)
 	}
+}
+
+// signIn looks key up. Failed attempts are counted per client address, and once an
+// address has used them up its attempts are refused before the lookup, so a flood
+// of made-up keys costs no database work. Every attempt from that address waits,
+// good keys too: the alternative, looking the key up first, is what a flood exploits.
+// Requests already past the check when the last failure lands still get their
+// lookup, so the bound is the burst plus what one address has in flight; taking a
+// token before every lookup would be exact, but would throttle a busy office
+// behind one NAT address that sends nothing but good keys.
+func (s *Server) signIn(c echo.Context, key string) (access.Principal, error) {
+	address := "ip:" + c.RealIP()
+	if s.authFailures.empty(address, c) {
+		return access.Principal{}, service.Errorf(service.CodeRateLimited,
+			"too many failed sign-in attempts from your address; retry after the time in Retry-After")
+	}
+	p, err := s.deps.Users.Authenticate(c.Request().Context(), key)
+	if service.ErrorCode(err) == service.CodeUnauthenticated {
+		s.authFailures.take(address)
+	}
+	return p, err
 }
 
 // rateLimit applies the per-user token bucket.

@@ -36,6 +36,14 @@ var statusOfCode = map[service.Code]int{
 	service.CodeUnsupported:     http.StatusUnsupportedMediaType,
 	service.CodeRateLimited:     http.StatusTooManyRequests,
 	service.CodeUnavailable:     http.StatusServiceUnavailable,
+
+	service.CodeQuotaExceeded:  http.StatusRequestEntityTooLarge,
+	service.CodeStorageFull:    http.StatusInsufficientStorage,
+	service.CodeTooManyUploads: http.StatusTooManyRequests,
+
+	service.CodeTooManyTurns:   http.StatusTooManyRequests,
+	service.CodeTooManyStreams: http.StatusTooManyRequests,
+	codeRequestTimeout:         http.StatusRequestTimeout,
 }
 
 var codeOfStatus = map[int]service.Code{
@@ -75,13 +83,20 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		p.Status = he.Code
 		p.Code = string(codeOfStatus[he.Code])
-		p.Detail = fmt.Sprint(he.Message)
+		// Only a plain message is meant for people; anything else (an error value)
+		// may carry internals, and goes to the log below instead.
+		if msg, ok := he.Message.(string); ok {
+			p.Detail = msg
+		} else {
+			p.Detail = http.StatusText(he.Code)
+			s.logger.InfoContext(c.Request().Context(), "request refused", "status", he.Code, "error", err)
+		}
 		if he.Code == http.StatusRequestEntityTooLarge {
 			p.Detail = "the request body is larger than allowed"
 		}
 	}
 	ctx := c.Request().Context()
-	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable && p.Status != http.StatusInsufficientStorage {
 		s.logger.ErrorContext(ctx, "request failed", "method", c.Request().Method, "path", c.Path(), "error", err)
 		p.Code, p.Detail = "internal", "an internal error occurred; quote the correlation id when reporting it"
 	}

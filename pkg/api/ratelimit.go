@@ -34,14 +34,7 @@ func newRateLimiter(rps float64, burst int) *rateLimiter {
 func (l *rateLimiter) allow(key string, c echo.Context) bool {
 	now := time.Now()
 	l.mu.Lock()
-	if now.Sub(l.lastSwep) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSwep = now
-	}
+	l.sweep(now)
 	b := l.buckets[key]
 	if b == nil {
 		b = &bucket{limiter: rate.NewLimiter(l.rps, l.burst)}
@@ -57,4 +50,53 @@ func (l *rateLimiter) allow(key string, c echo.Context) bool {
 		return false
 	}
 	return true
+}
+
+// empty reports, without taking a token, whether key's bucket has none left; then
+// it sets Retry-After on the response. A key never seen has a full bucket, and
+// asking creates none, so checking every request costs no memory.
+func (l *rateLimiter) empty(key string, c echo.Context) bool {
+	now := time.Now()
+	l.mu.Lock()
+	b := l.buckets[key]
+	l.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	tokens := b.limiter.TokensAt(now)
+	if tokens >= 1 {
+		return false
+	}
+	wait := time.Duration((1 - tokens) / float64(l.rps) * float64(time.Second))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	return true
+}
+
+// take takes a token for key if one is left, without answering anything: for
+// counting failures whose answer is already decided.
+func (l *rateLimiter) take(key string) {
+	now := time.Now()
+	l.mu.Lock()
+	l.sweep(now)
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{limiter: rate.NewLimiter(l.rps, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	l.mu.Unlock()
+	b.limiter.AllowN(now, 1)
+}
+
+// sweep forgets buckets idle for ten minutes, at most once a minute; l.mu is held.
+func (l *rateLimiter) sweep(now time.Time) {
+	if now.Sub(l.lastSwep) <= time.Minute {
+		return
+	}
+	for k, b := range l.buckets {
+		if now.Sub(b.seen) > 10*time.Minute {
+			delete(l.buckets, k)
+		}
+	}
+	l.lastSwep = now
 }

@@ -33,10 +33,16 @@ type Deps struct {
 	Search    *service.Search
 	Reindex   *service.Reindex
 	Chat      *service.Chat
-	// Checks are the readiness probes by name: postgres, nats, vectors, llm, embedder.
+	// Checks are the readiness probes by name: postgres, nats, vectors. Models and
+	// MCP servers are never among them: they degrade answers, reported by Status.
 	Checks map[string]Check
+	// Status serves /v1/status; nil reports every component as not checked.
+	Status *Status
 	// Mount lets later features add their routes onto the authenticated group.
 	Mount []func(r *Router)
+	// WebSessions records web UI sign-ins server-side, so signing out ends them.
+	// Nil keeps them in this process's memory, which only suits a single process.
+	WebSessions WebSessions
 }
 
 // Router gives feature modules the authenticated route group and the server's helpers.
@@ -52,8 +58,16 @@ type Server struct {
 	deps    Deps
 	logger  *slog.Logger
 	limiter *rateLimiter
-	ready   atomic.Bool
-	metrics *httpMetrics
+	// authFailures is the bucket of failed sign-ins per client address; when it is
+	// empty, keys from that address are refused before they are looked up.
+	authFailures *rateLimiter
+	streams      *streamLimiter
+	webSessions  WebSessions
+	limits       httpLimits
+	ready        atomic.Bool
+	metrics      *httpMetrics
+	// routeLabels is the closed set of route templates metrics may name.
+	routeLabels map[string]struct{}
 	// openapiDoc is the merged contract, built once at start-up.
 	openapiDoc []byte
 	// closing is closed when shutdown begins, so long-lived streams end and clients
@@ -68,6 +82,13 @@ func New(deps Deps) *Server {
 	s := &Server{echo: e, deps: deps, logger: deps.Logger.With("component", "http"),
 		limiter: newRateLimiter(deps.Config.RateLimitRPS, deps.Config.RateLimitBurst),
 		metrics: newHTTPMetrics(deps.Registry), closing: make(chan struct{})}
+	s.limits = limitsOf(deps.Config)
+	s.authFailures = newRateLimiter(orDefault(deps.Config.AuthFailureRPS, 0.5), orDefault(deps.Config.AuthFailureBurst, 30))
+	s.streams = newStreamLimiter(orDefault(deps.Config.MaxStreamsPerUser, 16))
+	s.webSessions = deps.WebSessions
+	if s.webSessions == nil {
+		s.webSessions = newMemWebSessions()
+	}
 	doc, err := OpenAPI()
 	if err != nil {
 		panic("openapi fragments do not merge: " + err.Error()) // a build defect, caught by every test
@@ -75,7 +96,7 @@ func New(deps Deps) *Server {
 	s.openapiDoc = doc
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(deps.Config.TrustedProxies)
-	e.Use(s.correlation, s.recoverPanics, s.observe, s.securityHeaders, s.cors, s.bodyLimit)
+	e.Use(s.correlation, s.recoverPanics, s.observe, s.deadlines, s.securityHeaders, s.cors, s.bodyLimit)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -85,6 +106,7 @@ func New(deps Deps) *Server {
 
 	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
 	v1.GET("/me", s.getMe)
+	v1.GET("/status", s.getStatus)
 	v1.GET("/me/keys", s.listKeys)
 	v1.POST("/me/keys", s.createKey)
 	v1.DELETE("/me/keys/:id", s.revokeKey)
@@ -92,6 +114,7 @@ func New(deps Deps) *Server {
 	admin.POST("/users", s.createUser)
 	admin.GET("/users", s.listUsers)
 	admin.DELETE("/users/:id", s.deleteUser)
+	admin.PATCH("/users/:id", s.patchUser)
 	s.mountGroups(v1)
 	s.mountDocuments(v1)
 	s.mountChat(v1)
@@ -100,8 +123,17 @@ func New(deps Deps) *Server {
 	for _, mount := range deps.Mount {
 		mount(&Router{V1: v1, Admin: admin, Server: s})
 	}
+	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s
+}
+
+// orDefault is v, or def when v is unset (a configuration built without Load).
+func orDefault[T int | float64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Handler is the server as an http.Handler (for tests and embedding).
@@ -110,8 +142,15 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve serves on l until ctx ends, then shuts down gracefully: readiness turns 503
 // first so load balancers stop sending, then in-flight requests get the timeout.
 func (s *Server) Serve(ctx context.Context, l net.Listener, timeout time.Duration) error {
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	srv := &http.Server{Handler: s.echo,
+		ReadHeaderTimeout: s.limits.readHeader,
+		// No whole-request read or write timeout: the deadlines middleware sets them
+		// per request, so uploads get longer to arrive and streams are not cut.
+		ReadTimeout: 0, WriteTimeout: 0,
+		IdleTimeout:    s.limits.idle,
+		MaxHeaderBytes: s.limits.maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

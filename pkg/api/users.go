@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -71,7 +72,7 @@ func (s *Server) listUsers(c echo.Context) error {
 	}
 	users := page.Items
 	if users == nil {
-		users = []store.User{}
+		users = []service.UserView{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"users": users, "next_cursor": page.Next})
 }
@@ -96,4 +97,47 @@ func queryLimit(c echo.Context) (int, error) {
 			Fields: []service.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 200"}}}
 	}
 	return n, nil
+}
+
+// patchUser changes a user's admin flag and quota limits: absent fields stay, a
+// quota of null returns to the configured default, 0 is unlimited.
+func (s *Server) patchUser(c echo.Context) error {
+	var raw map[string]json.RawMessage
+	if err := bindJSON(c, &raw); err != nil {
+		return err
+	}
+	var ch service.UserChange
+	var fields []service.FieldError
+	if v, ok := raw["is_admin"]; ok {
+		var b bool
+		if err := json.Unmarshal(v, &b); err != nil {
+			fields = append(fields, service.FieldError{Field: "is_admin", Message: "must be true or false"})
+		} else {
+			ch.IsAdmin = &b
+		}
+	}
+	for _, q := range []struct {
+		field string
+		dst   *store.QuotaSetting
+	}{{"quota_bytes", &ch.QuotaBytes}, {"quota_documents", &ch.QuotaDocuments}} {
+		v, ok := raw[q.field]
+		if !ok {
+			continue
+		}
+		var n *int64
+		if err := json.Unmarshal(v, &n); err != nil || (n != nil && *n < 0) {
+			fields = append(fields, service.FieldError{Field: q.field, Message: "must be 0 (unlimited), a positive whole number, or null for the default"})
+			continue
+		}
+		*q.dst = store.QuotaSetting{Set: true, Value: n}
+	}
+	if len(fields) > 0 {
+		return &service.Error{Code: service.CodeInvalid, Message: fields[0].Field + ": " + fields[0].Message, Fields: fields}
+	}
+	p := principal(c)
+	user, err := s.deps.Users.Update(c.Request().Context(), &p, c.Param("id"), ch)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, user)
 }

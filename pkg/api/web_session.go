@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -15,17 +16,21 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/service"
 )
 
-// Web sessions keep no server-side state, so any API replica can serve any request:
-// the cookie holds the API key, a CSRF token and an expiry, sealed with AES-GCM under
-// a secret every replica shares. The key inside stays what authorizes each request,
-// so revoking it ends every session built on it at once.
+// Web sessions: the cookie holds the API key, a CSRF token, an expiry and the id of
+// the session's row in the database, sealed with AES-GCM under a secret every replica
+// shares, so any API replica can serve any request. The key inside stays what
+// authorizes each request, so revoking it ends every session built on it at once;
+// the row is what signing out deletes, so a copy of the cookie taken before stops
+// working too.
 const (
 	sessionCookie     = "yw_session"
 	sessionCookieTLS  = "__Host-yw_session"
@@ -36,14 +41,67 @@ const (
 	HeaderCSRF = "X-CSRF-Token"
 )
 
-// sessionAAD binds sealed cookies to their purpose and format version.
-var sessionAAD = []byte("youworker web session v1")
+// sessionAAD binds sealed cookies to their purpose and format version. Version 1
+// cookies had no server-side row and are no longer accepted.
+var sessionAAD = []byte("youworker web session v2")
 
 // webSession is what a session cookie carries.
 type webSession struct {
+	ID      string `json:"i"`
 	Key     string `json:"k"`
 	CSRF    string `json:"c"`
 	Expires int64  `json:"x"`
+}
+
+// WebSessions is the server-side record of web UI sign-ins (the store implements it).
+type WebSessions interface {
+	CreateWebSession(ctx context.Context, userID string, expires time.Time) (string, error)
+	WebSessionActive(ctx context.Context, id, userID string) (bool, error)
+	EndWebSession(ctx context.Context, id string) error
+}
+
+// memWebSessions keeps web sessions in memory, for servers built without a database
+// (benchmarks, route listings); a real deployment passes the store.
+type memWebSessions struct {
+	mu       sync.Mutex
+	sessions map[string]memWebSession
+}
+
+type memWebSession struct {
+	userID  string
+	expires time.Time
+}
+
+func newMemWebSessions() *memWebSessions {
+	return &memWebSessions{sessions: map[string]memWebSession{}}
+}
+
+func (m *memWebSessions) CreateWebSession(_ context.Context, userID string, expires time.Time) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for id, ws := range m.sessions {
+		if !now.Before(ws.expires) {
+			delete(m.sessions, id)
+		}
+	}
+	id := randomToken()
+	m.sessions[id] = memWebSession{userID: userID, expires: expires}
+	return id, nil
+}
+
+func (m *memWebSessions) WebSessionActive(_ context.Context, id, userID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ws, ok := m.sessions[id]
+	return ok && ws.userID == userID && time.Now().Before(ws.expires), nil
+}
+
+func (m *memWebSessions) EndWebSession(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, id)
+	return nil
 }
 
 // sessionSealer seals and opens session cookies.
@@ -145,7 +203,7 @@ func (ss *sessionSealer) open(value string, now time.Time) (webSession, bool) {
 		return webSession{}, false
 	}
 	var sess webSession
-	if json.Unmarshal(plain, &sess) != nil || sess.Key == "" || now.Unix() >= sess.Expires {
+	if json.Unmarshal(plain, &sess) != nil || sess.Key == "" || sess.ID == "" || now.Unix() >= sess.Expires {
 		return webSession{}, false
 	}
 	return sess, true
@@ -176,34 +234,49 @@ func (s *Server) sessionCookieName(c echo.Context) string {
 	return sessionCookie
 }
 
-// readSession returns the request's session, if it carries a valid one.
+// readSession returns the request's session, if it carries a valid one. Over TLS
+// only the __Host- cookie counts: a browser keeps that one for this exact origin,
+// Secure, while a plain cookie can be planted by anyone on the path of a plain-HTTP
+// request (to sign the victim in as the attacker).
 func (s *Server) readSession(c echo.Context) (webSession, bool) {
 	w := webState(c)
 	if w == nil {
 		return webSession{}, false
 	}
-	for _, name := range []string{sessionCookieTLS, sessionCookie} {
-		if ck, err := c.Cookie(name); err == nil {
-			if sess, ok := w.sessions.open(ck.Value, time.Now()); ok {
-				return sess, true
-			}
+	if ck, err := c.Cookie(s.sessionCookieName(c)); err == nil {
+		if sess, ok := w.sessions.open(ck.Value, time.Now()); ok {
+			return sess, true
 		}
 	}
 	return webSession{}, false
 }
 
-// sessionKey returns the API key behind a web UI session cookie, or "" when the
-// request carries none. A cookie-authenticated write without a valid CSRF token is
-// an error.
-func (s *Server) sessionKey(c echo.Context) (string, error) {
+// cookieSession returns the web UI session the request's cookie carries, if any.
+// A cookie-authenticated write without a valid CSRF token is an error.
+func (s *Server) cookieSession(c echo.Context) (webSession, bool, error) {
 	sess, ok := s.readSession(c)
 	if !ok {
-		return "", nil
+		return webSession{}, false, nil
 	}
 	if err := checkCSRF(c, sess); err != nil {
-		return "", err
+		return webSession{}, false, err
 	}
-	return sess.Key, nil
+	return sess, true, nil
+}
+
+// checkWebSession requires the session's row to still exist for p: after sign-out
+// (or expiry) the cookie is worthless, however many copies of it there are.
+func (s *Server) checkWebSession(c echo.Context, sess webSession, p access.Principal) error {
+	active, err := s.webSessions.WebSessionActive(c.Request().Context(), sess.ID, p.UserID)
+	if err != nil {
+		return fmt.Errorf("check web session: %w", err)
+	}
+	if !active {
+		s.authFailures.take("ip:" + c.RealIP())
+		c.SetCookie(s.sessionCookieFor(c, "", -1))
+		return service.Errorf(service.CodeUnauthenticated, "this session has ended; sign in again")
+	}
+	return nil
 }
 
 // checkCSRF lets reads through and requires the session's token in X-CSRF-Token on
@@ -260,19 +333,21 @@ func (s *Server) createWebSession(c echo.Context) error {
 		return &service.Error{Code: service.CodeInvalid, Message: "key: required",
 			Fields: []service.FieldError{{Field: "key", Message: "required"}}}
 	}
-	p, err := s.deps.Users.Authenticate(ctx, req.Key)
+	// Failed attempts are limited per client address, as for API requests.
+	p, err := s.signIn(c, req.Key)
 	if err != nil {
-		// Failed attempts are limited per client address, as for API requests.
-		if !s.limiter.allow("ip:"+c.RealIP(), c) {
-			return service.Errorf(service.CodeRateLimited, "too many sign-in attempts")
-		}
 		return err
 	}
 	me, err := s.deps.Users.Me(ctx, p)
 	if err != nil {
 		return err
 	}
-	sess := webSession{Key: req.Key, CSRF: randomToken(), Expires: time.Now().Add(sessionTTL).Unix()}
+	expires := time.Now().Add(sessionTTL)
+	id, err := s.webSessions.CreateWebSession(ctx, p.UserID, expires)
+	if err != nil {
+		return fmt.Errorf("record web session: %w", err)
+	}
+	sess := webSession{ID: id, Key: req.Key, CSRF: randomToken(), Expires: expires.Unix()}
 	value, err := webState(c).sessions.seal(sess)
 	if err != nil {
 		return fmt.Errorf("seal web session: %w", err)
@@ -293,10 +368,15 @@ func (s *Server) getWebSession(c echo.Context) error {
 		return service.Errorf(service.CodeUnauthenticated, "not signed in")
 	}
 	ctx := c.Request().Context()
-	p, err := s.deps.Users.Authenticate(ctx, sess.Key)
+	p, err := s.signIn(c, sess.Key)
 	if err != nil {
-		// The key was revoked: the cookie is worthless, so drop it.
-		c.SetCookie(s.sessionCookieFor(c, "", -1))
+		if service.ErrorCode(err) == service.CodeUnauthenticated {
+			// The key was revoked: the cookie is worthless, so drop it.
+			c.SetCookie(s.sessionCookieFor(c, "", -1))
+		}
+		return err
+	}
+	if err := s.checkWebSession(c, sess, p); err != nil {
 		return err
 	}
 	me, err := s.deps.Users.Me(ctx, p)
@@ -307,12 +387,16 @@ func (s *Server) getWebSession(c echo.Context) error {
 	return c.JSON(http.StatusOK, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
 }
 
-// deleteWebSession signs out: the browser drops the cookie. It needs the CSRF token,
-// so another site cannot sign the user out.
+// deleteWebSession signs out: the session's row goes, so the cookie stops working
+// wherever a copy of it is, and the browser drops it. It needs the CSRF token, so
+// another site cannot sign the user out.
 func (s *Server) deleteWebSession(c echo.Context) error {
 	if sess, ok := s.readSession(c); ok {
 		if err := checkCSRF(c, sess); err != nil {
 			return err
+		}
+		if err := s.webSessions.EndWebSession(c.Request().Context(), sess.ID); err != nil {
+			return fmt.Errorf("end web session: %w", err)
 		}
 	}
 	c.SetCookie(s.sessionCookieFor(c, "", -1))

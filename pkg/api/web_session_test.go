@@ -24,7 +24,7 @@ func TestSessionSealer(t *testing.T) {
 
 	ss := sealerFromSecret(secret)
 	now := time.Now()
-	sess := webSession{Key: "yw_secret_key", CSRF: "token", Expires: now.Add(time.Hour).Unix()}
+	sess := webSession{ID: "session-id", Key: "yw_secret_key", CSRF: "token", Expires: now.Add(time.Hour).Unix()}
 	value, err := ss.seal(sess)
 	require.NoError(t, err)
 	require.NotContains(t, value, "yw_secret_key")

@@ -46,6 +46,37 @@ type Config struct {
 	MaxUploadBytes  int64
 	ShutdownTimeout time.Duration
 
+	// HTTP server limits against slow and hostile clients. HTTPReadTimeout bounds
+	// reading one request's body (HTTPUploadReadTimeout an upload's); headers get
+	// HTTPReadHeaderTimeout. HTTPWriteTimeout bounds each write to the client, not
+	// the whole response, so event streams and large downloads live as long as the
+	// client keeps reading.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPUploadReadTimeout time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxHeaderBytes    int
+
+	// Per-user limits: turns queued or running at once, and open event streams
+	// (counted per API process). AuthFailureRPS and AuthFailureBurst are the token
+	// bucket of failed sign-ins per client address; once it is empty, attempts from
+	// that address are refused before any key lookup.
+	MaxTurnsPerUser   int
+	MaxStreamsPerUser int
+	AuthFailureRPS    float64
+	AuthFailureBurst  int
+
+	// Storage per user and uploads: QuotaBytes and QuotaDocuments are every user's
+	// quota unless an admin sets their own (0: unlimited). UploadsPerUser bounds one
+	// user's uploads in progress on one API process. UploadStoreBytes caps the
+	// object store holding uploaded files, so uploads can never take the JetStream
+	// storage that chat turn events and jobs need (0: no cap).
+	QuotaBytes       int64
+	QuotaDocuments   int64
+	UploadsPerUser   int
+	UploadStoreBytes int64
+
 	DevNATSPort   int
 	DevQdrantAddr string
 
@@ -126,6 +157,20 @@ func Load(getenv func(string) string) (Config, error) {
 		BM25K1:            r.float("YW_BM25_K1", bm25.DefaultK1),
 		BM25B:             r.float("YW_BM25_B", bm25.DefaultB),
 	}
+	c.HTTPReadHeaderTimeout = r.duration("YW_HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
+	c.HTTPReadTimeout = r.duration("YW_HTTP_READ_TIMEOUT", 30*time.Second)
+	c.HTTPUploadReadTimeout = r.duration("YW_HTTP_UPLOAD_READ_TIMEOUT", 15*time.Minute)
+	c.HTTPWriteTimeout = r.duration("YW_HTTP_WRITE_TIMEOUT", time.Minute)
+	c.HTTPIdleTimeout = r.duration("YW_HTTP_IDLE_TIMEOUT", 2*time.Minute)
+	c.HTTPMaxHeaderBytes = r.int("YW_HTTP_MAX_HEADER_BYTES", 64<<10)
+	c.MaxTurnsPerUser = r.int("YW_MAX_TURNS_PER_USER", 4)
+	c.MaxStreamsPerUser = r.int("YW_MAX_STREAMS_PER_USER", 16)
+	c.AuthFailureRPS = r.float("YW_AUTH_FAILURE_RPS", 0.5)
+	c.AuthFailureBurst = r.int("YW_AUTH_FAILURE_BURST", 30)
+	c.QuotaBytes = r.int64("YW_QUOTA_BYTES", 10<<30)
+	c.QuotaDocuments = r.int64("YW_QUOTA_DOCUMENTS", 10_000)
+	c.UploadsPerUser = r.int("YW_UPLOADS_PER_USER", 4)
+	c.UploadStoreBytes = r.int64("YW_UPLOAD_STORE_BYTES", 20<<30)
 	if lvl, err := logging.ParseLevel(getenv("YW_LOG_LEVEL")); err != nil {
 		r.fail("YW_LOG_LEVEL", err)
 	} else {
@@ -193,6 +238,40 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUploadBytes < 1024 {
 		bad("YW_MAX_UPLOAD_BYTES", "must be at least 1024")
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"YW_HTTP_READ_HEADER_TIMEOUT", c.HTTPReadHeaderTimeout}, {"YW_HTTP_READ_TIMEOUT", c.HTTPReadTimeout},
+		{"YW_HTTP_UPLOAD_READ_TIMEOUT", c.HTTPUploadReadTimeout}, {"YW_HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
+		{"YW_HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}} {
+		if t.d <= 0 {
+			bad(t.name, "must be a positive duration")
+		}
+	}
+	if c.HTTPMaxHeaderBytes < 4<<10 || c.HTTPMaxHeaderBytes > 1<<20 {
+		bad("YW_HTTP_MAX_HEADER_BYTES", "must be between 4096 and 1048576")
+	}
+	if c.MaxTurnsPerUser < 1 || c.MaxTurnsPerUser > 1000 {
+		bad("YW_MAX_TURNS_PER_USER", "must be between 1 and 1000")
+	}
+	if c.MaxStreamsPerUser < 1 || c.MaxStreamsPerUser > 10000 {
+		bad("YW_MAX_STREAMS_PER_USER", "must be between 1 and 10000")
+	}
+	if c.AuthFailureRPS <= 0 || c.AuthFailureBurst < 1 {
+		bad("YW_AUTH_FAILURE_RPS", "rate and burst must be positive")
+	}
+	if c.QuotaBytes < 0 {
+		bad("YW_QUOTA_BYTES", "must be 0 (unlimited) or a number of bytes")
+	}
+	if c.QuotaDocuments < 0 {
+		bad("YW_QUOTA_DOCUMENTS", "must be 0 (unlimited) or a number of documents")
+	}
+	if c.UploadsPerUser < 1 || c.UploadsPerUser > 1000 {
+		bad("YW_UPLOADS_PER_USER", "must be between 1 and 1000")
+	}
+	if c.UploadStoreBytes != 0 && c.UploadStoreBytes < max(c.MaxUploadBytes, 1<<20) {
+		bad("YW_UPLOAD_STORE_BYTES", "must be 0 (no cap) or at least 1 MiB and YW_MAX_UPLOAD_BYTES")
 	}
 	if c.JobMaxDeliver < 1 || c.JobMaxDeliver > 100 {
 		bad("YW_JOB_MAX_DELIVER", "must be between 1 and 100")

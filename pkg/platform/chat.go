@@ -38,16 +38,6 @@ func (p *Platform) ChatModel() (llm.ChatModel, error) {
 	return llm.NewOllama(llm.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.ChatModel}, p.Logger)
 }
 
-// LLMCheck is the readiness probe of the chat model.
-func (p *Platform) LLMCheck(model llm.ChatModel) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if c, ok := model.(llm.Checker); ok {
-			return c.Check(ctx)
-		}
-		return nil
-	}
-}
-
 // CancelTurn signals the worker running a turn to stop now.
 func (p *Platform) CancelTurn(ctx context.Context, turnID string) error {
 	return p.NC.Publish(chat.CancelSubject(turnID), nil)

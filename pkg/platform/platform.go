@@ -133,6 +133,14 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	if p.embeddedNATS == nil && p.Config.NATSReplicas > 0 {
 		p.QueueConfig.Replicas = p.Config.NATSReplicas
 	}
+	p.QueueConfig.UploadMaxBytes = p.Config.UploadStoreBytes
+	if e := p.embeddedNATS; e != nil && e.MaxStore() > 0 && p.QueueConfig.UploadMaxBytes > e.MaxStore()/2 {
+		// The embedded server may use only part of this disk; a cap it cannot reserve
+		// would stop `api -dev` from starting, so it shrinks to half of what it may use.
+		p.QueueConfig.UploadMaxBytes = e.MaxStore() / 2
+		p.Logger.Warn("upload store cap lowered to fit the embedded NATS server's storage",
+			"configured_bytes", p.Config.UploadStoreBytes, "cap_bytes", p.QueueConfig.UploadMaxBytes)
+	}
 	if err := p.QueueConfig.Validate(); err != nil {
 		return err
 	}
@@ -200,20 +208,16 @@ func (p *Platform) openVectors(ctx context.Context) error {
 	return nil
 }
 
-// Checks are the readiness probes of the platform, by the names /readyz reports.
+// Checks are the readiness probes of the platform, by the names /readyz reports:
+// only what a process needs to serve its own traffic. The chat model, the embedder
+// and MCP servers are not among them: while they are down answers degrade (search
+// by keywords only, fewer tools, no model replies) but uploads, search and the
+// rest still work, so replicas stay in service and StatusProbes reports them.
 func (p *Platform) Checks() map[string]func(context.Context) error {
-	llmCheck := func(context.Context) error { return nil }
-	if model, err := p.ChatModel(); err != nil {
-		llmCheck = func(context.Context) error { return err }
-	} else {
-		llmCheck = p.LLMCheck(model)
-	}
 	return map[string]func(context.Context) error{
-		"llm":      llmCheck,
 		"postgres": p.Store.Ping,
 		"nats":     func(ctx context.Context) error { return queue.Health(ctx, p.JS) },
 		"vectors":  p.Vectors.Health,
-		"embedder": p.Index.CheckEmbedder,
 	}
 }
 

@@ -22,7 +22,9 @@
 //     what a reader missed before joining.
 //   - YW_DLQ: limits stream on "dlq.>" holding a copy of every job that was
 //     terminated or ran out of deliveries, under "dlq.<original subject>".
-//   - yw_uploads: object store bucket for uploaded files.
+//   - yw_uploads: object store bucket for uploaded files, capped by
+//     Config.UploadMaxBytes so uploads cannot take the storage turn events
+//     and jobs need; when full it refuses new files (ErrStoreFull).
 package queue
 
 // Names of the JetStream resources declared by Setup.
@@ -35,6 +37,13 @@ const (
 	StreamDLQ = "YW_DLQ"
 	// BucketUploads is the object store bucket for uploaded files.
 	BucketUploads = "yw_uploads"
+	// objectStream is the stream behind BucketUploads, objectChunksSubject the
+	// subject of one object's chunks (bucket, object NUID) and objectMetaSubject
+	// that of its description (bucket, base64url name): the layout of the
+	// JetStream object store.
+	objectStream        = "OBJ_" + BucketUploads
+	objectChunksSubject = "$O.%s.C.%s"
+	objectMetaSubject   = "$O.%s.M.%s"
 
 	// ConsumerIngest is the durable consumer of the ingest workers.
 	ConsumerIngest = "ingest"

@@ -92,6 +92,16 @@ func (e *Embedded) ClientURL() string {
 	return e.srv.ClientURL()
 }
 
+// MaxStore is how many bytes of file storage JetStream may use on this server
+// (by default three quarters of the free disk space when it started). Stream
+// caps are reserved against it, so the caps of all streams must fit.
+func (e *Embedded) MaxStore() int64 {
+	if cfg := e.srv.JetStreamConfig(); cfg != nil {
+		return cfg.MaxStore
+	}
+	return 0
+}
+
 // Shutdown stops the server and waits until it has stopped, flushing
 // JetStream's files. Clients should be closed or drained first.
 func (e *Embedded) Shutdown() {

@@ -3,10 +3,12 @@ package queue
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,6 +16,34 @@ import (
 
 // ErrObjectNotFound is returned when an object does not exist.
 var ErrObjectNotFound = errors.New("object not found")
+
+// ErrStoreFull is returned by Put when the uploads object store has reached its
+// cap (Config.UploadMaxBytes) or JetStream has no storage left. Nothing of the
+// refused object is kept.
+var ErrStoreFull = errors.New("the upload store is full")
+
+// JetStream API error codes that mean "no room": a stream at its MaxBytes with
+// discard-new (the store-failed error carries "maximum bytes exceeded"), and an
+// account or server out of storage.
+const (
+	errCodeInsufficientResources jetstream.ErrorCode = 10023
+	errCodeStorageExceeded       jetstream.ErrorCode = 10047
+	errCodeStoreFailed           jetstream.ErrorCode = 10077
+)
+
+func isStoreFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeInsufficientResources, errCodeStorageExceeded:
+		return true
+	case errCodeStoreFailed:
+		return strings.Contains(apiErr.Description, "maximum bytes")
+	}
+	return false
+}
 
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
@@ -29,7 +59,8 @@ type ObjectInfo struct {
 // Objects stores uploaded files in the BucketUploads object store, in chunks,
 // so no file is ever held in memory whole.
 type Objects struct {
-	store jetstream.ObjectStore
+	store  jetstream.ObjectStore
+	stream jetstream.Stream
 }
 
 // NewObjects binds to the uploads bucket declared by Setup.
@@ -38,15 +69,28 @@ func NewObjects(ctx context.Context, js jetstream.JetStream) (*Objects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", BucketUploads, err)
 	}
-	return &Objects{store: store}, nil
+	stream, err := js.Stream(ctx, objectStream)
+	if err != nil {
+		return nil, fmt.Errorf("open object store stream %s: %w", objectStream, err)
+	}
+	return &Objects{store: store, stream: stream}, nil
 }
 
 // Put streams r into the object name (replacing any object of that name),
-// hashing it on the way, and returns its size and SHA-256.
+// hashing it on the way, and returns its size and SHA-256. A store without room
+// for it answers ErrStoreFull.
 func (o *Objects) Put(ctx context.Context, name string, r io.Reader) (ObjectInfo, error) {
+	_, err := o.store.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
+	existed := err == nil
 	h := sha256.New()
 	info, err := o.store.Put(ctx, jetstream.ObjectMeta{Name: name}, io.TeeReader(r, h))
 	if err != nil {
+		if !existed {
+			o.discardFailed(ctx, name)
+		}
+		if isStoreFull(err) {
+			return ObjectInfo{}, fmt.Errorf("put object %s: %w: %w", name, ErrStoreFull, err)
+		}
 		return ObjectInfo{}, fmt.Errorf("put object %s: %w", name, err)
 	}
 	return ObjectInfo{
@@ -55,6 +99,23 @@ func (o *Objects) Put(ctx context.Context, name string, r io.Reader) (ObjectInfo
 		SHA256:  hex.EncodeToString(h.Sum(nil)),
 		ModTime: info.ModTime,
 	}, nil
+}
+
+// discardFailed removes what a failed Put of a new object left: the client
+// library publishes chunks asynchronously, so a refused chunk can be noticed
+// only after the small meta message was stored, leaving an entry whose chunks
+// are gone. Purging needs no room, so this works on a full store too.
+func (o *Objects) discardFailed(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	info, err := o.store.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
+	if err != nil {
+		return
+	}
+	if info.NUID != "" {
+		_ = o.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(objectChunksSubject, BucketUploads, info.NUID)))
+	}
+	_ = o.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(objectMetaSubject, BucketUploads, base64.URLEncoding.EncodeToString([]byte(name)))))
 }
 
 // Get opens the object name for reading; the caller closes it. The reader
@@ -82,12 +143,39 @@ func (o *Objects) Info(ctx context.Context, name string) (ObjectInfo, error) {
 }
 
 // Delete removes the object name. Deleting a missing object is not an error,
-// so a delete job can run twice.
+// so a delete job can run twice. The object's chunks are purged before its
+// delete marker is written: a store at its cap has no room for the marker
+// until the chunks are gone, and a full store must always be able to shrink.
 func (o *Objects) Delete(ctx context.Context, name string) error {
+	info, err := o.store.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete object %s: %w", name, err)
+	}
+	if info.NUID != "" && !info.Deleted {
+		if err := o.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(objectChunksSubject, BucketUploads, info.NUID))); err != nil {
+			return fmt.Errorf("delete object %s: purge chunks: %w", name, err)
+		}
+	}
 	if err := o.store.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return fmt.Errorf("delete object %s: %w", name, err)
 	}
 	return nil
+}
+
+// Usage reports the bytes the uploads store holds and its cap (0: unbounded).
+func (o *Objects) Usage(ctx context.Context) (used, limit int64, err error) {
+	info, err := o.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("upload store usage: %w", err)
+	}
+	limit = info.Config.MaxBytes
+	if limit < 0 {
+		limit = 0
+	}
+	return int64(info.State.Bytes), limit, nil
 }
 
 func translateObjectErr(err error) error {

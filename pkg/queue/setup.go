@@ -45,6 +45,12 @@ type Config struct {
 	TurnMaxAge time.Duration
 	// DLQMaxAge is how long dead-lettered jobs are kept for inspection.
 	DLQMaxAge time.Duration
+	// UploadMaxBytes caps the uploads object store; 0 leaves it unbounded.
+	// Uploads share JetStream's file storage with turn events and jobs, so
+	// without a cap one user's uploads could fill it and stop chat for
+	// everyone. A full store refuses new objects (Put returns ErrStoreFull)
+	// and keeps every object it holds.
+	UploadMaxBytes int64
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -97,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.DLQMaxAge < time.Hour {
 		errs = append(errs, fmt.Errorf("queue: dead-letter max age must be at least 1h, got %s", c.DLQMaxAge))
+	}
+	if c.UploadMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("queue: upload store max bytes must be 0 (unbounded) or positive, got %d", c.UploadMaxBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -190,12 +199,20 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			return fmt.Errorf("declare consumer %s: %w", name, err)
 		}
 	}
+	// An object store discards new messages when full, never old ones, so
+	// lowering the cap below what is stored keeps every stored file.
 	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      BucketUploads,
 		Description: "YouWorker uploaded files",
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
+		MaxBytes:    cfg.UploadMaxBytes,
 	}); err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStorageExceeded {
+			return fmt.Errorf("declare object store %s: the upload store cap of %d bytes is more than this NATS server may store; lower YW_UPLOAD_STORE_BYTES or give JetStream more storage: %w",
+				BucketUploads, cfg.UploadMaxBytes, err)
+		}
 		return fmt.Errorf("declare object store %s: %w", BucketUploads, err)
 	}
 	return nil

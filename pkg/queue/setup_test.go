@@ -98,3 +98,13 @@ func TestConnectAndEmbedded(t *testing.T) {
 	_, _, err = queue.Connect(short, "nats://127.0.0.1:1", "test", nil)
 	require.Error(t, err)
 }
+
+func TestSetupNamesAnUploadCapTheServerCannotHold(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	cfg := srv.Config
+	cfg.UploadMaxBytes = 1 << 60
+	err := queue.Setup(ctx, srv.JS, cfg)
+	require.ErrorContains(t, err, "YW_UPLOAD_STORE_BYTES", "the operator learns which setting to change")
+}

@@ -37,7 +37,9 @@ func IsTerminalEvent(eventType string) bool {
 
 // ChatConfig configures the chat service.
 type ChatConfig struct {
-	DefaultModel    string
+	DefaultModel string
+	// MaxActiveTurns is how many turns one user may have queued or running at
+	// once (default 4); Submit enforces it atomically, whatever the concurrency.
 	MaxActiveTurns  int
 	MaxMessageRunes int
 	// Notify wakes the outbox relay after a turn's job is written.
@@ -176,12 +178,18 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		if _, err := st.GetSession(ctx, p.UserID, sessionID); err != nil {
 			return notFoundAs(err, "session")
 		}
+		// The count and the insert below must not interleave with another
+		// submit of the same user, or a burst of requests all see room and all
+		// get in: the lock makes them take turns until this one commits.
+		if err := st.LockUserTurns(ctx, p.UserID); err != nil {
+			return err
+		}
 		active, err := st.CountActiveTurns(ctx, p.UserID)
 		if err != nil {
 			return err
 		}
 		if active >= c.cfg.MaxActiveTurns {
-			return Errorf(CodeRateLimited, "you have %d turns running; wait for one to finish", active)
+			return Errorf(CodeTooManyTurns, "you have %d turns running, the most allowed; wait for one to finish or cancel one", active)
 		}
 		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools); err != nil {
 			if errors.Is(err, store.ErrConflict) {

@@ -314,7 +314,7 @@ func TestChatLimitsActiveTurnsPerUser(t *testing.T) {
 	require.True(t, ok)
 	third := f.session(t, alice)
 	_, _, err = f.chat.Submit(ctx, alice, third, SubmitRequest{Content: "three"})
-	requireChatCode(t, err, CodeRateLimited)
+	requireChatCode(t, err, CodeTooManyTurns)
 	require.Contains(t, err.Error(), "2 turns running")
 
 	// Another user is not affected.

@@ -40,6 +40,8 @@ type Documents struct {
 	notify    func()
 	maxUpload int64
 	tmpDir    string
+	quotas    QuotaDefaults
+	slots     uploadSlots
 	logger    *slog.Logger
 }
 
@@ -50,6 +52,11 @@ type DocumentsConfig struct {
 	TmpDir string
 	// Notify wakes the outbox relay after jobs are written.
 	Notify func()
+	// Quota is the storage quota of users an admin gave none of their own.
+	Quota QuotaDefaults
+	// UploadsPerUser bounds the uploads one user has in progress (BeginUpload);
+	// 0 leaves them unbounded.
+	UploadsPerUser int
 }
 
 // NewDocuments returns the ingestion service.
@@ -58,7 +65,7 @@ func NewDocuments(st *store.Store, objects ObjectStore, audit *Auditor, cfg Docu
 		cfg.Notify = func() {}
 	}
 	return &Documents{store: st, objects: objects, audit: audit, notify: cfg.Notify, maxUpload: cfg.MaxUploadBytes,
-		tmpDir: cfg.TmpDir, logger: logger.With("component", "documents")}
+		tmpDir: cfg.TmpDir, quotas: cfg.Quota, slots: uploadSlots{max: cfg.UploadsPerUser}, logger: logger.With("component", "documents")}
 }
 
 // StagedFile is an upload held in a temporary file until the whole request is checked.
@@ -145,7 +152,8 @@ type UploadOptions struct {
 
 // CommitUpload stores the staged files and queues their processing, all or nothing.
 // A file with the same bytes as a live document of the same owner returns that
-// document with Duplicate set and starts no job.
+// document with Duplicate set and starts no job, and costs no quota. New files must
+// fit the owner's quota (CodeQuotaExceeded) and the upload store (CodeStorageFull).
 func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]store.Document, error) {
 	if len(files) == 0 {
 		return nil, &Error{Code: CodeInvalid, Message: "file: send at least one file part named \"file\"",
@@ -173,6 +181,8 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		}
 	}
 	seen := map[string]bool{}
+	var fresh []*StagedFile
+	var freshBytes int64
 	for _, f := range files {
 		if seen[f.SHA256] {
 			continue
@@ -183,6 +193,14 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
+		fresh = append(fresh, f)
+		freshBytes += f.Size
+	}
+	// A quick refusal before any byte is stored; the binding check is in the transaction.
+	if err := d.admitUpload(ctx, d.store, p.UserID, freshBytes, int64(len(fresh)), false); err != nil {
+		return nil, err
+	}
+	for _, f := range fresh {
 		id := uuid.NewString()
 		if err := d.putObject(ctx, id, f); err != nil {
 			cleanup()
@@ -193,6 +211,9 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 	var docs []store.Document
 	err = d.store.InTx(ctx, func(st *store.Store) error {
 		docs = docs[:0]
+		if err := d.admitUpload(ctx, st, p.UserID, freshBytes, int64(len(stored)), true); err != nil {
+			return err
+		}
 		byHash := map[string]store.Document{}
 		for _, s := range stored {
 			doc, err := st.InsertDocument(ctx, store.NewDocument{
@@ -229,6 +250,9 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 	})
 	if err != nil {
 		cleanup()
+		if ErrorCode(err) != "" {
+			return nil, err
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return nil, Errorf(CodeConflict, "the same file is being uploaded concurrently; retry")
 		}
@@ -250,6 +274,11 @@ func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) err
 	}
 	defer file.Close()
 	info, err := d.objects.Put(ctx, objectKey(id), file)
+	if errors.Is(err, queue.ErrStoreFull) {
+		d.logger.WarnContext(ctx, "upload refused: the upload store is full", "error", err)
+		msg := "the document store of this platform is full, so nothing of this upload was stored; ask an administrator to make room"
+		return &Error{Code: CodeStorageFull, Message: msg, Fields: []FieldError{{Field: "file", Message: msg}}}
+	}
 	if err != nil {
 		return fmt.Errorf("store upload: %w", err)
 	}
@@ -281,14 +310,14 @@ func validateUploadOptions(p access.Principal, opts UploadOptions) ([]string, er
 			continue
 		}
 		seen[t] = true
-		if utf8.RuneCountInString(t) > 64 || strings.IndexFunc(t, unicode.IsControl) >= 0 {
-			v.add("tags", "each tag must be at most 64 printable characters")
+		if utf8.RuneCountInString(t) > MaxTagRunes || strings.IndexFunc(t, unicode.IsControl) >= 0 {
+			v.add("tags", "each tag must be at most %d printable characters", MaxTagRunes)
 			break
 		}
 		tags = append(tags, t)
 	}
-	if len(tags) > 32 {
-		v.add("tags", "at most 32 tags")
+	if len(tags) > MaxTags {
+		v.add("tags", "at most %d tags", MaxTags)
 	}
 	return tags, v.err()
 }

@@ -28,6 +28,7 @@ type Users struct {
 	store  *store.Store
 	audit  *Auditor
 	purger UserDataPurger
+	quotas QuotaDefaults
 	logger *slog.Logger
 }
 
@@ -36,12 +37,20 @@ func NewUsers(st *store.Store, audit *Auditor, purger UserDataPurger, logger *sl
 	return &Users{store: st, audit: audit, purger: purger, logger: logger.With("component", "users")}
 }
 
+// WithQuotas sets the quota of users an admin gave none of their own, as the
+// ingestion service enforces it, so what users are shown is what applies.
+func (u *Users) WithQuotas(q QuotaDefaults) *Users {
+	u.quotas = q
+	return u
+}
+
 // Me is the caller's own view of themself.
 type Me struct {
 	ID      string            `json:"id"`
 	Name    string            `json:"name"`
 	IsAdmin bool              `json:"is_admin"`
 	Groups  []store.GroupRole `json:"groups"`
+	Quota   Quota             `json:"quota"`
 }
 
 // NewKey is a freshly created key; Key is shown to the caller only this once.
@@ -118,16 +127,32 @@ func (u *Users) Create(ctx context.Context, actor *access.Principal, name string
 	return user, key, nil
 }
 
-// List pages through users; admins only.
-func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[store.User], error) {
+// List pages through users with their quotas; admins only.
+func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[UserView], error) {
 	if actor != nil && !actor.IsAdmin {
-		return store.Page[store.User]{}, Errorf(CodeNotFound, "not found")
+		return store.Page[UserView]{}, Errorf(CodeNotFound, "not found")
 	}
 	after, err := decodeCursor(cursor)
 	if err != nil {
-		return store.Page[store.User]{}, err
+		return store.Page[UserView]{}, err
 	}
-	return u.store.ListUsers(ctx, clampLimit(limit), after)
+	page, err := u.store.ListUsers(ctx, clampLimit(limit), after)
+	if err != nil {
+		return store.Page[UserView]{}, err
+	}
+	ids := make([]string, len(page.Items))
+	for i, user := range page.Items {
+		ids[i] = user.ID
+	}
+	uses, err := u.store.UsagesOf(ctx, ids)
+	if err != nil {
+		return store.Page[UserView]{}, err
+	}
+	views := make([]UserView, len(page.Items))
+	for i, user := range page.Items {
+		views[i] = UserView{User: user, Quota: u.quotas.quotaOf(user, uses[user.ID])}
+	}
+	return store.Page[UserView]{Items: views, Next: page.Next}, nil
 }
 
 // Delete removes a user with their keys, documents, vectors and sessions; admins only.
@@ -203,7 +228,11 @@ func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
 	if groups == nil {
 		groups = []store.GroupRole{}
 	}
-	return Me{ID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, Groups: groups}, nil
+	use, err := u.store.UsageOf(ctx, p.UserID)
+	if err != nil {
+		return Me{}, err
+	}
+	return Me{ID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, Groups: groups, Quota: u.quotas.quotaOf(user, use)}, nil
 }
 
 // Keys lists the caller's keys.
@@ -299,4 +328,69 @@ func decodeCursor(s string) (*store.Cursor, error) {
 			Fields: []FieldError{{Field: "cursor", Message: "not a cursor this API returned"}}}
 	}
 	return c, nil
+}
+
+// UserView is a user as admins see them: with their own quota limits, if any,
+// and the quota that applies with what they use of it.
+type UserView struct {
+	store.User
+	Quota Quota `json:"quota"`
+}
+
+// UserChange is an admin's change to a user; see store.UserChange.
+type UserChange = store.UserChange
+
+// Update changes a user's admin flag and quota limits; admins only. An admin cannot
+// take their own admin rights away, so an admin always remains.
+func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, ch UserChange) (UserView, error) {
+	if actor != nil && !actor.IsAdmin {
+		return UserView{}, Errorf(CodeNotFound, "not found")
+	}
+	var v validation
+	for _, q := range []struct {
+		field string
+		s     store.QuotaSetting
+	}{{"quota_bytes", ch.QuotaBytes}, {"quota_documents", ch.QuotaDocuments}} {
+		if q.s.Set && q.s.Value != nil && *q.s.Value < 0 {
+			v.add(q.field, "must be 0 (unlimited), a positive whole number, or null for the default")
+		}
+	}
+	if err := v.err(); err != nil {
+		return UserView{}, err
+	}
+	if actor != nil && actor.UserID == id && ch.IsAdmin != nil && !*ch.IsAdmin {
+		return UserView{}, &Error{Code: CodeConflict, Message: "you cannot take away your own admin rights",
+			Fields: []FieldError{{Field: "is_admin", Message: "cannot be changed on yourself"}}}
+	}
+	var view UserView
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		user, err := st.UpdateUser(ctx, id, ch)
+		if err != nil {
+			return err
+		}
+		use, err := st.UsageOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		view = UserView{User: user, Quota: u.quotas.quotaOf(user, use)}
+		details := map[string]any{}
+		if ch.IsAdmin != nil {
+			details["is_admin"] = *ch.IsAdmin
+		}
+		if ch.QuotaBytes.Set {
+			details["quota_bytes"] = ch.QuotaBytes.Value
+		}
+		if ch.QuotaDocuments.Set {
+			details["quota_documents"] = ch.QuotaDocuments.Value
+		}
+		u.audit.Record(ctx, st, actor, "user.update", "user", id, OutcomeSuccess, details)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return UserView{}, Errorf(CodeNotFound, "user not found")
+	}
+	if err != nil {
+		return UserView{}, fmt.Errorf("update user: %w", err)
+	}
+	return view, nil
 }

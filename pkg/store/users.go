@@ -14,13 +14,17 @@ type User struct {
 	Name      string    `json:"name"`
 	IsAdmin   bool      `json:"is_admin"`
 	CreatedAt time.Time `json:"created_at"`
+	// QuotaBytes and QuotaDocuments are the user's own limits set by an admin
+	// (0: unlimited); nil follows the configured default.
+	QuotaBytes     *int64 `json:"quota_bytes"`
+	QuotaDocuments *int64 `json:"quota_documents"`
 }
 
-const userColumns = "id::text, name, is_admin, created_at"
+const userColumns = "id::text, name, is_admin, created_at, quota_bytes, quota_documents"
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Name, &u.IsAdmin, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Name, &u.IsAdmin, &u.CreatedAt, &u.QuotaBytes, &u.QuotaDocuments)
 	return u, translate(err)
 }
 

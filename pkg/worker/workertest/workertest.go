@@ -5,6 +5,7 @@ package workertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/youworker/youworker/pkg/api/apitest"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
@@ -93,8 +95,10 @@ func (p *Program) Stop(t *testing.T) (int, time.Duration) {
 }
 
 // RequireStandalone starts the program on its own against an external NATS, vector
-// store and database, requires every readiness check to pass, and requires it to
-// stop with exit code 0 within 10 s.
+// store and database, with the model server configured but down, requires it to be
+// ready all the same (readiness checks only postgres, nats and vectors: a model
+// being down degrades answers, never takes a replica out of service), and requires
+// it to stop with exit code 0 within 10 s.
 func RequireStandalone(t *testing.T, run Run) {
 	t.Helper()
 	_, dbURL := pgtest.NewDB(t)
@@ -103,12 +107,20 @@ func RequireStandalone(t *testing.T, run Run) {
 	prog := Start(t, run, map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_NATS_URL": nats.URL, "YW_QDRANT_URL": "http://" + lite.Addr(),
 		"YW_HTTP_ADDR": "127.0.0.1:0", "YW_LOG_LEVEL": "warn", "YW_DATA_DIR": t.TempDir(),
+		"YW_OLLAMA_URL": llmtest.DeadURL(t), "YW_CHAT_MODEL": llmtest.ChatModel, "YW_EMBED_MODEL": llmtest.EmbedModel,
 	})
 	c := apitest.NewClient(t, prog.Base)
-	resp := c.Send(c.Request("GET", "/readyz", "", nil), http.StatusOK, nil)
-	for _, check := range []string{"postgres", "nats", "vectors", "embedder", "llm"} {
+	var ready struct {
+		Status string                     `json:"status"`
+		Checks map[string]json.RawMessage `json:"checks"`
+	}
+	resp := c.Send(c.Request("GET", "/readyz", "", nil), http.StatusOK, &ready)
+	require.Equal(t, "ok", ready.Status)
+	require.Len(t, ready.Checks, 3, resp.Body)
+	for _, check := range []string{"postgres", "nats", "vectors"} {
 		require.Contains(t, resp.Body, `"`+check+`":{"ok":true`)
 	}
+	require.NotContains(t, resp.Body, "127.0.0.1", "readiness never shows addresses")
 	c.Do("GET", "/healthz", "", nil, http.StatusOK, nil)
 	code, took := prog.Stop(t)
 	require.Equal(t, 0, code, prog.Stderr.String())

@@ -3,6 +3,7 @@
 import { api, setCSRF, onUnauthenticated } from './api.js';
 import { h, icon, replace } from './dom.js';
 import { button, fail, field } from './ui.js';
+import { statusBanner, stopStatus } from './status.js';
 import * as chat from './pages/chat.js';
 import * as documents from './pages/documents.js';
 import * as groups from './pages/groups.js';
@@ -60,6 +61,7 @@ async function signOut() {
 function showSignIn(message) {
   if (current) current.dispose?.();
   current = null;
+  stopStatus();
   const input = h('input', { type: 'password', name: 'key', autocomplete: 'current-password', required: true, spellcheck: 'false' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   if (message) error.textContent = message;
@@ -102,7 +104,7 @@ function shell() {
       themeToggle(),
       button('Sign out', signOut, { kind: 'ghost', iconName: 'logout', iconOnly: true })));
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
-  replace(root, header, main);
+  replace(root, header, statusBanner(), main);
   return { nav, main };
 }
 

@@ -74,6 +74,7 @@ const ICONS = {
   copy: 'M8 8h12v12H8zM4 16V4h12',
   retry: 'M4 12a8 8 0 0 1 14-5l2-2v6h-6l2-2a5 5 0 1 0 1 6',
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
+  alert: 'M12 3l10 18H2zM12 10v5M12 18v.01',
 };
 export function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';

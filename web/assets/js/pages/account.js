@@ -1,10 +1,22 @@
-// Account: who I am, my groups, my API keys (create, copy once, revoke).
+// Account: who I am, my groups, my storage quota, my API keys (create, copy once, revoke).
 import { api } from '../api.js';
-import { h, replace, when } from '../dom.js';
+import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, empty, fail, pageHead, secretOnce, toast } from '../ui.js';
+
+/** quotaLine shows one limit as "used of limit", with a meter when there is a limit. */
+export function quotaLine(label, used, limit, format) {
+  const text = limit === null || limit === undefined ? `${format(used)} used · no limit` : `${format(used)} of ${format(limit)} used`;
+  return h('div', { class: 'quota-line' },
+    h('span', { class: 'quota-label', text: label }),
+    limit ? h('progress', { max: limit, value: Math.min(used, limit), 'aria-label': `${label}: ${text}` }) : null,
+    h('span', { class: 'quota-text', text }));
+}
+
+const count = (n) => n.toLocaleString();
 
 export function mount(main, ctx) {
   const keys = h('tbody');
+  const storage = h('div', { 'data-testid': 'quota' }, h('p', { class: 'muted', text: 'Loading…' }));
   const me = ctx.me;
   replace(main, h('div', { class: 'page' }, pageHead('Account'),
     h('section', { class: 'card', 'aria-labelledby': 'me-title' },
@@ -12,12 +24,22 @@ export function mount(main, ctx) {
       h('p', null, me.is_admin ? badge('admin', 'Administrator') : badge('member', 'User')),
       h('h3', { text: 'Groups' }),
       me.groups?.length ? h('ul', { class: 'chips' }, me.groups.map((g) => h('li', null, h('a', { href: `#/groups/${g.id}`, class: 'chip', text: `${g.name} · ${g.role}` })))) : empty('No groups.')),
+    h('section', { class: 'card', 'aria-labelledby': 'quota-title' },
+      h('h2', { id: 'quota-title', text: 'Storage' }), storage,
+      h('p', { class: 'muted small', text: 'Your documents count from upload until you delete them; the same file uploaded twice counts once.' })),
     h('section', { class: 'card', 'aria-labelledby': 'keys-title' },
       h('div', { class: 'row between' }, h('h2', { id: 'keys-title', text: 'API keys' }),
         button('New key', create, { kind: 'primary', iconName: 'plus' })),
       h('p', { class: 'muted', text: 'Keys let scripts and other clients act as you. Revoking a key also signs out every browser that signed in with it.' }),
       h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'keys' },
         h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys)))));
+
+  async function loadQuota() {
+    try {
+      const { quota: q } = await api('GET', '/v1/me');
+      replace(storage, quotaLine('Space', q.bytes_used, q.bytes_limit, bytes), quotaLine('Documents', q.documents_used, q.documents_limit, count));
+    } catch (err) { fail(err); }
+  }
 
   async function load() {
     try {
@@ -42,6 +64,7 @@ export function mount(main, ctx) {
     try { await api('DELETE', `/v1/me/keys/${k.id}`); toast('Key revoked'); load(); } catch (err) { fail(err); }
   }
 
+  loadQuota();
   load();
   return {};
 }

@@ -1,6 +1,6 @@
-// Admin: users and their keys, re-index jobs with live progress, the audit log.
+// Admin: users, their keys and quotas, re-index jobs with live progress, the audit log.
 import { api, qs } from '../api.js';
-import { h, replace, when } from '../dom.js';
+import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
 
 const KINDS = [
@@ -61,15 +61,17 @@ export function mount(main, ctx) {
       }, field('Name', name, 'Letters, digits, “.”, “_” and “-”.'), h('label', { class: 'check' }, isAdmin, ' Administrator'),
       button('Create user', null, { kind: 'primary', type: 'submit', iconName: 'plus' }))),
       h('section', { class: 'card' }, h('h2', { text: 'Users' }), h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'users' },
-        h('thead', null, h('tr', null, ['Name', 'Role', 'Created', ''].map((t) => h('th', { scope: 'col', text: t })))), body))));
+        h('thead', null, h('tr', null, ['Name', 'Role', 'Storage', 'Created', ''].map((t) => h('th', { scope: 'col', text: t })))), body))));
     async function load() {
       try {
         const res = await api('GET', '/v1/admin/users?limit=200');
         replace(body, res.users.map((u) => h('tr', null,
           h('th', { scope: 'row', text: u.name }), h('td', null, u.is_admin ? badge('admin') : badge('member', 'user')),
+          h('td', { class: 'small', 'data-testid': 'user-quota', text: quotaSummary(u.quota) }),
           h('td', null, when(u.created_at)),
           h('td', { class: 'actions' }, h('div', { class: 'row' },
             button(`Keys of ${u.name}`, () => userKeys(u), { kind: 'ghost' }),
+            button(`Quota of ${u.name}`, () => userQuota(u, load), { kind: 'ghost' }),
             u.id === ctx.me.id ? null : button(`Delete ${u.name}`, () => removeUser(u), { kind: 'ghost', iconName: 'trash', iconOnly: true }))))));
       } catch (err) { fail(err); }
     }
@@ -78,6 +80,27 @@ export function mount(main, ctx) {
       try { await api('DELETE', `/v1/admin/users/${u.id}`); toast(`${u.name} deleted`); load(); } catch (err) { fail(err); }
     }
     load();
+  }
+
+  function userQuota(u, reload) {
+    const GiB = 1024 ** 3;
+    const space = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', 'data-testid': 'quota-gib',
+      value: u.quota_bytes === null || u.quota_bytes === undefined ? '' : String(u.quota_bytes / GiB) });
+    const docs = h('input', { type: 'number', min: '0', step: '1', inputmode: 'numeric', 'data-testid': 'quota-documents',
+      value: u.quota_documents === null || u.quota_documents === undefined ? '' : String(u.quota_documents) });
+    dialog(`Quota of ${u.name}`, (close) => h('form', {
+      async onsubmit(e) {
+        e.preventDefault();
+        const body = {
+          quota_bytes: space.value.trim() === '' ? null : Math.round(Number(space.value) * GiB),
+          quota_documents: docs.value.trim() === '' ? null : Math.round(Number(docs.value)),
+        };
+        try { await api('PATCH', `/v1/admin/users/${u.id}`, body); toast(`Quota of ${u.name} saved`); close(); reload(); } catch (err) { fail(err); }
+      },
+    }, h('p', { class: 'muted', text: `Uses ${quotaSummary(u.quota)}.` }),
+    field('Storage limit (GiB)', space, 'Empty: the default for everyone. 0: unlimited.'),
+    field('Document limit', docs, 'Empty: the default for everyone. 0: unlimited.'),
+    h('div', { class: 'row end' }, button('Cancel', () => close(), { kind: 'ghost' }), button('Save', null, { kind: 'primary', type: 'submit' }))));
   }
 
   function userKeys(u) {
@@ -174,4 +197,14 @@ export function mount(main, ctx) {
     update(params) { tab = TABS.some(([t]) => t === params[0]) ? params[0] : 'users'; show(); },
     dispose() { disposed = true; clearTimeout(timer); },
   };
+}
+
+/** quotaSummary is a user's storage use against their limits, in one line. */
+function quotaSummary(q) {
+  if (!q) return '—';
+  const unlimited = (v) => v === null || v === undefined;
+  const count = (n) => n.toLocaleString();
+  const space = unlimited(q.bytes_limit) ? `${bytes(q.bytes_used)} (no limit)` : `${bytes(q.bytes_used)} of ${bytes(q.bytes_limit)}`;
+  const docs = unlimited(q.documents_limit) ? `${count(q.documents_used)} documents (no limit)` : `${count(q.documents_used)} of ${count(q.documents_limit)} documents`;
+  return `${space} · ${docs}`;
 }
