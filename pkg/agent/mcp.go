@@ -451,16 +451,17 @@ func (t *mcpTool) Call(ctx context.Context, call Call) (Result, error) {
 	if err != nil {
 		t.server.m.log.WarnContext(ctx, "MCP tool call failed", "server", t.server.name, "tool", t.remote, "error", err)
 		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("MCP server %q did not answer in time", t.server.name)
+			return Result{}, toolErrorf("MCP server %q did not answer in time", t.server.name)
 		}
-		return Result{}, fmt.Errorf("MCP server %q failed: %w", t.server.name, err)
+		return Result{}, fmt.Errorf("%w: %w", &ToolError{Message: fmt.Sprintf("MCP server %q failed", t.server.name)}, err)
 	}
 	text := resultText(res)
 	if res.IsError {
 		if text == "" {
 			text = "the tool reported an error"
 		}
-		return Result{}, errors.New(text)
+		// The tool's own account of its failure, as its results are shown.
+		return Result{}, &ToolError{Message: text}
 	}
 	return Result{Text: text}, nil
 }

@@ -131,31 +131,47 @@ func TestRunParallelToolCallsKeepCallOrder(t *testing.T) {
 	require.Equal(t, []string{"tool.started", "tool.started", "tool.finished", "tool.finished", "token"}, sink.kinds())
 }
 
+// A tool's own account of a failure (a ToolError) goes to the model and the
+// user's preview as is; an internal error's text stays in the log, and both are
+// told only that the tool failed.
 func TestRunToolErrorGoesToModel(t *testing.T) {
 	t.Parallel()
-	srv := llmtest.New(t)
-	srv.Reply(
-		llmtest.Script{ToolCalls: []llmtest.ToolCall{{Name: "broken", Arguments: map[string]any{}}}},
-		llmtest.Text("The tool failed, sorry."),
-	)
-	broken := funcTool{name: "broken", fn: func(context.Context, agent.Call) (agent.Result, error) {
-		return agent.Result{}, fmt.Errorf("backend said no: %w", errBoom)
-	}}
-	r := newRunner(t, newOllama(t, srv.URL), agent.Toolset{Tools: []agent.Tool{broken}}, agent.Config{})
-	sink := &recordingSink{}
+	for _, tc := range []struct {
+		name, said string
+		err        error
+	}{
+		{"own account", "backend said no: boom", &agent.ToolError{Message: "backend said no: boom"}},
+		{"internal", "the tool broken failed (the details are in the server log)",
+			fmt.Errorf("dial tcp 10.1.2.3:5432: %w", errBoom)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := llmtest.New(t)
+			srv.Reply(
+				llmtest.Script{ToolCalls: []llmtest.ToolCall{{Name: "broken", Arguments: map[string]any{}}}},
+				llmtest.Text("The tool failed, sorry."),
+			)
+			broken := funcTool{name: "broken", fn: func(context.Context, agent.Call) (agent.Result, error) {
+				return agent.Result{}, tc.err
+			}}
+			r := newRunner(t, newOllama(t, srv.URL), agent.Toolset{Tools: []agent.Tool{broken}}, agent.Config{})
+			sink := &recordingSink{}
 
-	out, err := r.Run(ctxTimeout(t), agent.Input{UserMessage: "try", ToolsEnabled: true}, sink)
-	require.NoError(t, err)
-	require.Equal(t, "The tool failed, sorry.", out.Answer)
-	require.Equal(t, agent.StatusError, out.ToolRuns[0].Status)
-	require.Equal(t, "backend said no: boom", out.ToolRuns[0].Error)
-	tm := toolMessages(srv.ChatRequests()[1])
-	require.Equal(t, "Error: backend said no: boom", tm[0].Content)
-	for _, e := range sink.all() {
-		if e.Kind == "tool.finished" {
-			require.Equal(t, agent.StatusError, e.Status)
-			require.Contains(t, e.Preview, "backend said no")
-		}
+			out, err := r.Run(ctxTimeout(t), agent.Input{UserMessage: "try", ToolsEnabled: true}, sink)
+			require.NoError(t, err)
+			require.Equal(t, "The tool failed, sorry.", out.Answer)
+			require.Equal(t, agent.StatusError, out.ToolRuns[0].Status)
+			require.Equal(t, tc.said, out.ToolRuns[0].Error)
+			tm := toolMessages(srv.ChatRequests()[1])
+			require.Equal(t, "Error: "+tc.said, tm[0].Content)
+			for _, e := range sink.all() {
+				if e.Kind == "tool.finished" {
+					require.Equal(t, agent.StatusError, e.Status)
+					require.Equal(t, tc.said, e.Preview)
+					require.NotContains(t, e.Preview, "10.1.2.3")
+				}
+			}
+		})
 	}
 }
 

@@ -131,7 +131,7 @@ func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
 	}
 	query := strings.TrimSpace(args.Query)
 	if query == "" {
-		return Result{}, errors.New("query must not be empty")
+		return Result{}, toolErrorf("query must not be empty")
 	}
 	limit := args.Limit
 	if limit <= 0 {
@@ -141,7 +141,10 @@ func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
 	found, err := t.searcher.Search(ctx, call.Principal, query, limit)
 	if err != nil {
 		t.log.WarnContext(ctx, "document search failed", "error", err)
-		return Result{}, fmt.Errorf("document search failed: %w", err)
+		if _, ok := errors.AsType[*ToolError](err); ok {
+			return Result{}, err
+		}
+		return Result{}, fmt.Errorf("%w: %w", &ToolError{Message: "document search failed"}, err)
 	}
 	numbered := t.number(found)
 	if len(numbered) == 0 {

@@ -49,11 +49,11 @@ func (c CurrentTime) Call(_ context.Context, call Call) (Result, error) {
 	// LoadLocation also accepts "Local" and file paths relative to the zone
 	// database; only proper zone names make sense to a user.
 	if name == "Local" || strings.Contains(name, "..") {
-		return Result{}, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Berlin", args.Timezone)
+		return Result{}, toolErrorf("unknown time zone %q: use an IANA name such as Europe/Berlin", args.Timezone)
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return Result{}, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Berlin", args.Timezone)
+		return Result{}, toolErrorf("unknown time zone %q: use an IANA name such as Europe/Berlin", args.Timezone)
 	}
 	now := time.Now
 	if c.Now != nil {

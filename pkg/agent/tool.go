@@ -137,20 +137,20 @@ func (r *Registry) Lookup(name string) (Tool, bool) {
 }
 
 // Dispatch validates the call's arguments against the tool's schema and runs
-// the tool. Every failure (unknown tool, invalid arguments, tool error) comes
-// back as an error whose text is meant for the model.
+// the tool. A failure the model can fix (unknown tool, invalid arguments) comes
+// back as a *ToolError; a tool's own failures may be internal errors.
 func (r *Registry) Dispatch(ctx context.Context, call Call) (Result, error) {
 	t, ok := r.tools[call.Name]
 	if !ok {
-		return Result{}, fmt.Errorf("unknown tool %q; available tools: %s", call.Name, strings.Join(r.order, ", "))
+		return Result{}, toolErrorf("unknown tool %q; available tools: %s", call.Name, strings.Join(r.order, ", "))
 	}
 	args, err := normaliseArgs(call.Arguments)
 	if err != nil {
-		return Result{}, fmt.Errorf("invalid arguments for tool %q: %w", call.Name, err)
+		return Result{}, toolErrorf("invalid arguments for tool %q: %v", call.Name, err)
 	}
 	call.Arguments = args
 	if err := r.validate(call.Name, t.Spec().Parameters, args); err != nil {
-		return Result{}, fmt.Errorf("invalid arguments for tool %q: %w", call.Name, err)
+		return Result{}, toolErrorf("invalid arguments for tool %q: %v", call.Name, err)
 	}
 	return t.Call(ctx, call)
 }
@@ -211,7 +211,28 @@ func compileSchema(raw json.RawMessage) *compiledSchema {
 // decodeArgs unmarshals validated arguments into a tool's argument struct.
 func decodeArgs(raw json.RawMessage, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("decode arguments: %w", err)
+		return toolErrorf("decode arguments: %v", err)
 	}
 	return nil
+}
+
+// ToolError is a tool's own account of why a call failed, written for the model
+// and the user (bad arguments, an unknown unit, a time-out): it is said as is in
+// the tool result and in the user's tool preview. Any other error is internal:
+// only the log keeps its text, and the model and the user are told the tool
+// failed (see errorText).
+type ToolError struct{ Message string }
+
+func (e *ToolError) Error() string { return e.Message }
+
+func toolErrorf(format string, args ...any) error {
+	return &ToolError{Message: fmt.Sprintf(format, args...)}
+}
+
+// errorText is what the model and the user are told of a failed call.
+func errorText(tool string, err error) string {
+	if te, ok := errors.AsType[*ToolError](err); ok {
+		return te.Message
+	}
+	return fmt.Sprintf("the tool %s failed (the details are in the server log)", tool)
 }

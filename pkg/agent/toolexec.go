@@ -43,7 +43,7 @@ func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
 		c := calls[o.index]
 		status := StatusOK
 		if o.err != nil {
-			status, o.result.Preview = StatusError, Preview(o.err.Error())
+			status, o.result.Preview = StatusError, Preview(errorText(c.Name, o.err))
 		} else if o.result.Preview == "" {
 			o.result.Preview = Preview(o.result.Text)
 		}
@@ -62,8 +62,8 @@ func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
 		}
 		content := t.capResult(o.result.Text)
 		if o.err != nil {
-			run.Status, run.Error = StatusError, o.err.Error()
-			content = "Error: " + o.err.Error()
+			run.Status, run.Error = StatusError, errorText(c.Name, o.err)
+			content = "Error: " + run.Error
 		}
 		t.out.ToolRuns = append(t.out.ToolRuns, run)
 		t.msgs = append(t.msgs, llm.Message{Role: llm.RoleTool, Content: content, ToolName: c.Name, ToolCallID: c.ID})
@@ -83,13 +83,13 @@ func (t *turn) callTool(ctx context.Context, index int, c llm.ToolCall) (o toolO
 		o.latency = time.Since(start)
 		if p := recover(); p != nil {
 			t.r.log.ErrorContext(ctx, "tool panicked", "tool", c.Name, "panic", p, "stack", string(debug.Stack()))
-			o.result, o.err = Result{}, fmt.Errorf("tool %q failed unexpectedly", c.Name)
+			o.result, o.err = Result{}, toolErrorf("tool %q failed unexpectedly", c.Name)
 		}
 	}()
 	call := Call{ID: c.ID, Name: c.Name, Principal: t.in.Principal, Arguments: c.Arguments}
 	o.result, o.err = t.reg.Dispatch(ctx, call)
 	if o.err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		o.err = fmt.Errorf("tool %q timed out after %s", c.Name, t.r.cfg.ToolTimeout)
+		o.err = toolErrorf("tool %q timed out after %s", c.Name, t.r.cfg.ToolTimeout)
 	}
 	if o.err != nil {
 		t.r.log.InfoContext(ctx, "tool call failed", "tool", c.Name, "call_id", c.ID, "error", o.err)

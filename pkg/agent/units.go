@@ -48,7 +48,7 @@ func (ConvertUnits) Call(_ context.Context, call Call) (Result, error) {
 	}
 	v, from, to, err := convert(args.Value, args.From, args.To)
 	if err != nil {
-		return Result{}, err
+		return Result{}, &ToolError{Message: err.Error()} // all of convert's errors are about the arguments
 	}
 	text := fmt.Sprintf("%s %s = %s %s", formatNumber(args.Value), from.symbol, formatNumber(v), to.symbol)
 	return Result{Text: text, Preview: text}, nil

@@ -104,8 +104,14 @@ func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
 		w.logger.ErrorContext(ctx, "undecodable ingest job dead-lettered", "error", reason)
 		return
 	}
-	msg := "processing failed repeatedly: " + reason.Error()
-	if _, err := w.store.MarkFailed(ctx, j.DocumentID, 0, "worker_gave_up", truncate(msg, 500)); err != nil {
+	// The reason is internal (a store or model error): the log keeps it, with the
+	// correlation id, and the owner reads a sentence.
+	w.logger.ErrorContext(ctx, "ingest job dead-lettered: the document is marked failed", "document_id", j.DocumentID, "error", reason)
+	msg := "processing failed repeatedly; try again later, and if it fails again ask an administrator to look at the server log"
+	if errors.Is(reason, embed.ErrUnavailable) {
+		msg = "the embedding model did not answer; try again when it is back"
+	}
+	if _, err := w.store.MarkFailed(ctx, j.DocumentID, 0, "worker_gave_up", msg); err != nil {
 		w.logger.ErrorContext(ctx, "mark document failed", "document_id", j.DocumentID, "error", err)
 	}
 }
@@ -449,11 +455,4 @@ func (w *Worker) purge(ctx context.Context, id string) error {
 		return err
 	}
 	return w.store.PurgeDocument(ctx, id)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

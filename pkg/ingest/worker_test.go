@@ -140,7 +140,8 @@ func TestEmbedderDownEndsWorkerGaveUp(t *testing.T) {
 	failed := r.wait(doc.ID, 30*time.Second, finished)
 	require.Equal(t, store.StatusFailed, failed.Status)
 	require.Equal(t, "worker_gave_up", failed.Error.Code)
-	require.Contains(t, failed.Error.Message, "gave up after 3 deliveries")
+	require.Equal(t, "the embedding model did not answer; try again when it is back", failed.Error.Message,
+		"the owner reads a sentence; the cause is in the log")
 	require.Equal(t, 3, llm.Count("/api/embed")-1, "one embedding request per delivery, after the probe")
 
 	// The embedder is back: the owner retries and the document becomes ready.

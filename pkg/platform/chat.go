@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,6 +82,11 @@ type searcher struct{ search *service.Search }
 
 func (s searcher) Search(ctx context.Context, p access.Principal, query string, limit int) ([]agent.Passage, error) {
 	hits, err := s.search.Search(ctx, p, service.SearchRequest{Query: query, Limit: min(max(limit, 1), service.MaxSearchLimit)})
+	if se, ok := errors.AsType[*service.Error](err); ok {
+		// Service errors are written for people (a query too long, the index
+		// switching models): the model and the user may read them.
+		return nil, fmt.Errorf("%w: %w", &agent.ToolError{Message: se.Message}, err)
+	}
 	if err != nil {
 		return nil, err
 	}

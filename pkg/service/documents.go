@@ -105,12 +105,17 @@ func (d *Documents) Stage(ctx context.Context, filename string, r io.Reader) (*S
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, d.maxUpload+1))
+	src := &readErrors{r: r}
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(src, d.maxUpload+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, uploadError(err, d.maxUpload)
+		if src.err == nil {
+			// Our side failed (a full disk, say): a 500, its cause only in the log.
+			return nil, fmt.Errorf("stage upload: %w", err)
+		}
+		return nil, uploadError(src.err, d.maxUpload)
 	}
 	if n > d.maxUpload {
 		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("%s is larger than the limit of %d bytes", name, d.maxUpload),
@@ -135,12 +140,29 @@ func detectMessage(err error) string {
 	return "this type of file is not supported"
 }
 
+// uploadError is the client's error for a body that could not be read. The
+// reader's own text (a multipart or network error) stays wrapped for the log.
 func uploadError(err error, limit int64) error {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		return Errorf(CodeTooLarge, "the upload is larger than the limit of %d bytes", limit)
 	}
-	return Errorf(CodeInvalid, "the upload could not be read: %v", err)
+	return fmt.Errorf("%w (%w)", Errorf(CodeInvalid, "the upload could not be read to its end; send it again"), err)
+}
+
+// readErrors remembers the error of the reader it wraps, so a failed copy can
+// tell the client's body from our own disk.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // UploadOptions are the form fields that apply to every file of an upload.

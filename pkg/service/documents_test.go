@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -828,4 +829,16 @@ func requireACLJob(t *testing.T, f *docsFixture, docID string, version int64) {
 	var aj job.ACLJob
 	require.NoError(t, job.Decode(last.Payload, &aj))
 	require.Equal(t, job.ACLJob{DocumentID: docID, Version: version}, aj)
+}
+
+// A body that breaks off is the client's 400 with a plain message: the reader's
+// own text (network or multipart internals) stays out of it.
+func TestStageKeepsReadErrorsOutOfTheMessage(t *testing.T) {
+	t.Parallel()
+	f := newDocsFixture(t)
+	broken := io.MultiReader(strings.NewReader("the first bytes"), iotest.ErrReader(errors.New("read tcp 10.0.0.7:443: connection reset by peer")))
+	_, err := f.docs.Stage(context.Background(), "cut.txt", broken)
+	e := requireCode(t, err, CodeInvalid, "")
+	require.NotContains(t, e.Message, "10.0.0.7")
+	require.ErrorContains(t, err, "connection reset", "the cause stays wrapped for the log")
 }
