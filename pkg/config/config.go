@@ -14,6 +14,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/bm25"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
@@ -90,6 +91,10 @@ type Config struct {
 	// parallelism (Ollama's OLLAMA_NUM_PARALLEL) keeps it busy without queueing
 	// work there that a cancelled job could not take back.
 	EmbedConcurrency int
+	// ParseMemoryBytes bounds what a parser may hold while reading one document
+	// (rows, nodes, shared strings, decoded streams); a document over it fails
+	// with too_large.
+	ParseMemoryBytes int64
 	ChunkTokens      int
 	ChunkOverlap     int
 	AgentMaxSteps    int
@@ -145,6 +150,7 @@ func Load(getenv func(string) string) (Config, error) {
 		JobConcurrency:    r.int("YW_JOB_CONCURRENCY", 4),
 		ChatConcurrency:   r.int("YW_CHAT_CONCURRENCY", 128),
 		EmbedConcurrency:  r.int("YW_EMBED_CONCURRENCY", 8),
+		ParseMemoryBytes:  r.int64("YW_PARSE_MEMORY_BYTES", parse.DefaultLimits().MaxRetainedBytes),
 		ChunkTokens:       r.int("YW_CHUNK_TOKENS", 500),
 		ChunkOverlap:      r.int("YW_CHUNK_OVERLAP", 60),
 		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
@@ -285,6 +291,9 @@ func (c Config) Validate() error {
 	if c.EmbedConcurrency < 1 || c.EmbedConcurrency > 256 {
 		bad("YW_EMBED_CONCURRENCY", "must be between 1 and 256")
 	}
+	if c.ParseMemoryBytes < 1<<20 {
+		bad("YW_PARSE_MEMORY_BYTES", "must be at least 1048576 (1 MiB)")
+	}
 	if c.ChunkTokens < 50 || c.ChunkTokens > 8000 {
 		bad("YW_CHUNK_TOKENS", "must be between 50 and 8000")
 	}
@@ -317,6 +326,13 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ParseLimits are the parsers' limits, with the configured memory budget.
+func (c Config) ParseLimits() parse.Limits {
+	l := parse.DefaultLimits()
+	l.MaxRetainedBytes = c.ParseMemoryBytes
+	return l
 }
 
 // Lexical is the configured analysis of the lexical index.

@@ -83,7 +83,8 @@ func seedEPUB(t testing.TB) []byte {
 // fuzzParser calls a format's parser directly, not through Parse, so that a panic
 // fails the fuzz run instead of being recovered into an error.
 func fuzzParser(t *testing.T, format Format, data []byte) {
-	limits := Limits{MaxInflatedBytes: 8 << 20, MaxEntries: 200, MaxPages: 50, MaxTextBytes: 1 << 20, Timeout: 5 * time.Second}
+	limits := Limits{MaxInflatedBytes: 8 << 20, MaxEntries: 200, MaxPages: 50, MaxTextBytes: 1 << 20,
+		MaxRetainedBytes: 16 << 20, Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), limits.Timeout)
 	defer cancel()
 	doc, err := parsers[format](ctx, bytes.NewReader(data), int64(len(data)), newBudget(ctx, limits))

@@ -1,8 +1,10 @@
 // Package parse turns untrusted document bytes into structured text blocks.
 //
 // Every parser is defensive: input sizes, inflated bytes, entry counts, pages,
-// extracted text and time are bounded by Limits, and a panic inside a parser is
-// recovered and reported as an *Error with CodeParseError.
+// extracted text, the memory a parser retains and time are bounded by Limits,
+// and a panic inside a parser is recovered and reported as an *Error with
+// CodeParseError. A document over a limit yields an error and no Document, so
+// nothing is ever indexed half.
 package parse
 
 import (
@@ -146,6 +148,17 @@ type Limits struct {
 	MaxPages int
 	// MaxTextBytes bounds the extracted text; parsing stops with CodeTooLarge past it.
 	MaxTextBytes int64
+	// MaxRetainedBytes bounds the memory a parser holds at once: the rows, cells,
+	// elements, shared strings, decoded streams and tables it keeps while it reads,
+	// and the blocks of the result. It is an estimate of the heap kept, charged as
+	// things are kept and credited as they are let go, so a hostile file (a CSV of
+	// millions of tiny cells, a page of millions of elements) fails with
+	// CodeTooLarge instead of exhausting the worker. Formats read as streams (text,
+	// CSV, Markdown, HTML, mail, RTF, the XML parts of Office files) cost memory for
+	// what they keep, not for their size; a PDF is held whole and is charged its
+	// size. Bounded working buffers come on top: one CSV row, XML or HTML token is
+	// at most an eighth of this budget. Zero means no limit.
+	MaxRetainedBytes int64
 	// Timeout bounds the time spent parsing one document.
 	Timeout time.Duration
 }
@@ -157,6 +170,7 @@ func DefaultLimits() Limits {
 		MaxEntries:       10000,
 		MaxPages:         5000,
 		MaxTextBytes:     64 << 20,
+		MaxRetainedBytes: 256 << 20,
 		Timeout:          2 * time.Minute,
 	}
 }

@@ -68,11 +68,15 @@ func parseDOCX(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 			for _, blk := range w.out.blocks {
 				if !seen[blk.Text] {
 					seen[blk.Text] = true
+					if err := b.retain(costEntry+int64(len(blk.Text)), memParts); err != nil {
+						return err
+					}
 					if err := out.add(blk); err != nil {
 						return err
 					}
 				}
 			}
+			w.out.free()
 		}
 		return nil
 	}
@@ -117,7 +121,7 @@ func docxStyles(z *zipArchive, main string) (map[string]docxStyle, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	d := newXMLDecoder(rc)
+	d := newXMLDecoder(rc, z.b)
 	var id string
 	var cur docxStyle
 	for {
@@ -152,6 +156,9 @@ func docxStyles(z *zipArchive, main string) (map[string]docxStyle, error) {
 			}
 		case xml.EndElement:
 			if t.Name.Local == "style" && id != "" {
+				if err := z.b.retain(costEntry+64+int64(len(id)+len(cur.name)+len(cur.basedOn)), memParts); err != nil {
+					return nil, err
+				}
 				styles[id] = cur
 				id = ""
 			}
@@ -187,7 +194,7 @@ func (w *docxWalker) headingLevel(styleID string) int {
 
 // docxPara is the paragraph being read; paragraphs nest when a text box sits in a run.
 type docxPara struct {
-	text    strings.Builder
+	text    heldText
 	style   string
 	outline int
 	numID   string
@@ -198,8 +205,10 @@ type docxPara struct {
 type docxTable struct {
 	rows [][]string
 	row  []string
-	cell *strings.Builder
+	cell *heldText
 	span int
+	// held is what the rows are charged until the table is added.
+	held int64
 	// merged marks a vertically merged continuation cell, whose text Word hides.
 	merged bool
 }
@@ -223,7 +232,8 @@ func (w *docxWalker) walk(z *zipArchive, part string) error {
 		return err
 	}
 	defer rc.Close()
-	d := newXMLDecoder(rc)
+	d := newXMLDecoder(rc, z.b)
+	defer w.release()
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -240,7 +250,9 @@ func (w *docxWalker) walk(z *zipArchive, part string) error {
 			}
 		case xml.CharData:
 			if w.inText && len(w.paras) > 0 {
-				w.paras[len(w.paras)-1].text.Write(t)
+				if err := w.write(string(t)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -253,13 +265,28 @@ func (w *docxWalker) para() *docxPara {
 	return w.paras[len(w.paras)-1]
 }
 
-func (w *docxWalker) write(s string) {
+func (w *docxWalker) write(s string) error {
 	if p := w.para(); p != nil {
-		p.text.WriteString(s)
+		return p.text.write(w.out.b, s, memParagraph)
 	}
+	return nil
 }
 
-func (w *docxWalker) start(d *xml.Decoder, t xml.StartElement) error {
+// release credits what the walker still holds when a part ends, whole or not.
+func (w *docxWalker) release() {
+	for _, p := range w.paras {
+		p.text.take(w.out.b)
+	}
+	for _, tb := range w.tables {
+		w.out.b.release(tb.held)
+		if tb.cell != nil {
+			tb.cell.take(w.out.b)
+		}
+	}
+	w.paras, w.tables = nil, nil
+}
+
+func (w *docxWalker) start(d *xmlDecoder, t xml.StartElement) error {
 	p := w.para()
 	switch t.Name.Local {
 	case "Fallback", "instrText", "delText", "rPr":
@@ -270,21 +297,21 @@ func (w *docxWalker) start(d *xml.Decoder, t xml.StartElement) error {
 	case "t":
 		w.inText = true
 	case "tab", "ptab":
-		w.write("\t")
+		return w.write("\t")
 	case "noBreakHyphen":
-		w.write("-")
+		return w.write("-")
 	case "cr":
-		w.write("\n")
+		return w.write("\n")
 	case "br":
 		if xmlAttr(t, "type") == "page" {
 			return w.pageBreak(false)
 		}
-		w.write("\n")
+		return w.write("\n")
 	case "lastRenderedPageBreak":
 		return w.pageBreak(true)
 	case "sym":
 		if c, err := strconv.ParseUint(xmlAttr(t, "char"), 16, 32); err == nil && c >= 0x20 && c < 0xF000 {
-			w.write(string(rune(c)))
+			return w.write(string(rune(c)))
 		}
 	case "pStyle":
 		if p != nil {
@@ -312,7 +339,10 @@ func (w *docxWalker) start(d *xml.Decoder, t xml.StartElement) error {
 		}
 	case "tc":
 		if tb := w.table(); tb != nil {
-			tb.cell = &strings.Builder{}
+			if tb.cell != nil {
+				tb.cell.take(w.out.b)
+			}
+			tb.cell = &heldText{}
 		}
 	case "vMerge":
 		if tb := w.table(); tb != nil && tb.cell != nil && xmlAttr(t, "val") != "restart" {
@@ -350,7 +380,7 @@ func (w *docxWalker) end(t xml.EndElement) error {
 		return w.emit(p)
 	case "tc":
 		if tb := w.table(); tb != nil && tb.cell != nil {
-			text := tb.cell.String()
+			text := tb.cell.take(w.out.b)
 			if tb.merged {
 				text = ""
 			}
@@ -359,12 +389,17 @@ func (w *docxWalker) end(t xml.EndElement) error {
 			for range tb.span - 1 {
 				tb.row = append(tb.row, "")
 			}
+			cost := stringCost(len(text)) + int64(max(tb.span-1, 0))*costString
 			tb.cell, tb.span, tb.merged = nil, 0, false
+			tb.held += cost
+			return w.out.b.retain(cost, memTable)
 		}
 	case "tr":
 		if tb := w.table(); tb != nil {
 			tb.rows = append(tb.rows, tb.row)
 			tb.row = nil
+			tb.held += costSlice
+			return w.out.b.retain(costSlice, memTable)
 		}
 	case "tbl":
 		if len(w.tables) == 0 {
@@ -372,10 +407,13 @@ func (w *docxWalker) end(t xml.EndElement) error {
 		}
 		tb := w.tables[len(w.tables)-1]
 		w.tables = w.tables[:len(w.tables)-1]
+		defer w.out.b.release(tb.held)
 		if outer := w.table(); outer != nil && outer.cell != nil {
 			// A nested table is flattened into its enclosing cell.
 			for _, r := range tb.rows {
-				outer.cell.WriteString(strings.Join(r, " ") + "\n")
+				if err := outer.cell.write(w.out.b, strings.Join(r, " ")+"\n", memTable); err != nil {
+					return err
+				}
 			}
 			return nil
 		}
@@ -386,10 +424,10 @@ func (w *docxWalker) end(t xml.EndElement) error {
 
 // emit turns a finished paragraph into a block, or into cell text inside a table.
 func (w *docxWalker) emit(p *docxPara) error {
-	text := p.text.String()
+	text := p.text.take(w.out.b)
 	if tb := w.table(); tb != nil && tb.cell != nil {
 		if strings.TrimSpace(text) != "" {
-			tb.cell.WriteString(text + "\n")
+			return tb.cell.write(w.out.b, text+"\n", memTable)
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -22,18 +23,18 @@ const (
 	maxMIMEDepth = 8
 	// maxMIMEParts bounds the parts of one message, all levels together.
 	maxMIMEParts = 1000
+	// emlMaxHeader bounds the header block of a message, which is read whole.
+	emlMaxHeader = 1 << 20
 )
 
 // parseEML reads an RFC 822 / MIME message: a header block (From, To, Cc, Date,
 // Subject), the body (text/plain preferred over HTML), attached messages, and the
-// names of attachments.
+// names of attachments. The message is streamed; only the text parts that may be
+// read and attached messages are held, and charged, until they are.
 func parseEML(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Document, error) {
-	data, err := readAll(r, size)
-	if err != nil {
-		return nil, err
-	}
 	p := &emlParser{s: newSink(b), dec: newWordDecoder()}
-	title, err := p.message(data, 0)
+	defer func() { b.release(p.held) }()
+	title, err := p.message(io.NewSectionReader(r, 0, max(size, 0)), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -45,31 +46,35 @@ type emlParser struct {
 	s     *sink
 	dec   *mime.WordDecoder
 	parts int
+	// held is what the bodies kept for reading are charged.
+	held int64
 }
 
 // mimeLeaf is one non-multipart part of a message.
 type mimeLeaf struct {
 	mediaType string
 	charset   string
-	body      []byte
-	filename  string
+	// body is kept for the text parts only: attachments are named, not read.
+	body     []byte
+	filename string
 	// attachment is set for parts the sender attached rather than wrote.
 	attachment bool
 }
 
 // message adds the blocks of one message and returns its subject.
-func (p *emlParser) message(data []byte, depth int) (string, error) {
-	data = bytes.TrimLeft(data, "\r\n\t \uFEFF")
-	if bytes.HasPrefix(data, []byte("From ")) {
-		// An mbox separator line precedes the headers of messages saved from Unix mail.
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	msg, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(data)))
+func (p *emlParser) message(src io.Reader, depth int) (string, error) {
+	guard := &headerGuard{r: src, left: emlMaxHeader}
+	br := bufio.NewReader(guard)
+	skipMessageLead(br)
+	msg, err := mail.ReadMessage(br)
 	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			return "", pe
+		}
 		return "", &Error{Code: CodeCorrupt, Message: "the message headers could not be read", Err: err}
 	}
+	guard.left = -1
 	var head []string
 	for _, key := range []string{"From", "To", "Cc", "Date", "Subject"} {
 		if v := p.header(msg.Header.Get(key)); v != "" {
@@ -100,11 +105,56 @@ func (p *emlParser) message(data []byte, depth int) (string, error) {
 		}
 	}
 	for _, m := range attached {
-		if _, err := p.message(m, depth+1); err != nil && CodeOf(err) != CodeCorrupt {
+		if _, err := p.message(bytes.NewReader(m), depth+1); err != nil && CodeOf(err) != CodeCorrupt {
 			return "", err
 		}
 	}
 	return subject, nil
+}
+
+// skipMessageLead drops white space and byte order marks before the headers, and
+// the mbox separator line that precedes the headers of messages saved from Unix
+// mail.
+func skipMessageLead(br *bufio.Reader) {
+	for {
+		head, _ := br.Peek(3)
+		switch {
+		case bytes.HasPrefix(head, []byte("\uFEFF")):
+			br.Discard(3)
+		case len(head) > 0 && strings.IndexByte("\r\n\t ", head[0]) >= 0:
+			br.Discard(1)
+		default:
+			if head, _ := br.Peek(5); string(head) == "From " {
+				for {
+					if _, err := br.ReadSlice('\n'); !errors.Is(err, bufio.ErrBufferFull) {
+						break
+					}
+				}
+			}
+			return
+		}
+	}
+}
+
+// headerGuard fails a read once a message's header block passes its bound; left
+// is negative once the headers were read.
+type headerGuard struct {
+	r    io.Reader
+	left int64
+}
+
+func (g *headerGuard) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, Errorf(CodeTooLarge, "the message headers are larger than %s", byteSize(emlMaxHeader))
+	}
+	if g.left > 0 && int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	n, err := g.r.Read(p)
+	if g.left > 0 {
+		g.left -= int64(n)
+	}
+	return n, err
 }
 
 // part collects the leaves under one MIME part, decoding transfer encodings.
@@ -145,23 +195,60 @@ func (p *emlParser) part(h textproto.MIMEHeader, body io.Reader, depth int, leav
 			}
 		}
 	}
-	decoded, err := io.ReadAll(transferDecoder(h.Get("Content-Transfer-Encoding"), body))
-	if err != nil && len(decoded) == 0 {
-		decoded = nil
-	}
+	isText := mediaType == "text/plain" || mediaType == "text/html"
 	if mediaType == "message/rfc822" && depth < maxMIMEDepth {
+		decoded, err := p.keep(transferDecoder(h.Get("Content-Transfer-Encoding"), body))
+		if err != nil {
+			return err
+		}
 		*attached = append(*attached, decoded)
 		return nil
 	}
-	leaf := mimeLeaf{mediaType: mediaType, charset: params["charset"], body: decoded, filename: filename}
-	isText := mediaType == "text/plain" || mediaType == "text/html"
+	leaf := mimeLeaf{mediaType: mediaType, charset: params["charset"], filename: filename}
 	leaf.attachment = strings.EqualFold(disposition, "attachment") || (filename != "" && !isText) ||
 		(!isText && !strings.HasPrefix(mediaType, "text/"))
 	if leaf.attachment && leaf.filename == "" {
 		leaf.filename = "unnamed " + mediaType
 	}
+	if isText && !leaf.attachment {
+		if leaf.body, err = p.keep(transferDecoder(h.Get("Content-Transfer-Encoding"), body)); err != nil {
+			return err
+		}
+	}
 	*leaves = append(*leaves, leaf)
 	return nil
+}
+
+// keep reads a decoded part body that is read later, charging it as it grows.
+// A damaged encoding keeps what decoded before the damage.
+func (p *emlParser) keep(r io.Reader) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if len(out)+n > cap(out) {
+				// Charged by capacity, before it doubles: old and new while copied.
+				size := max(2*cap(out), len(out)+n)
+				if err := p.s.b.retain(int64(size), memMessageParts); err != nil {
+					return nil, err
+				}
+				grown := make([]byte, len(out), size)
+				copy(grown, out)
+				p.s.b.release(int64(cap(out)))
+				p.held += int64(cap(grown) - cap(out))
+				out = grown
+			}
+			out = append(out, buf[:n]...)
+		}
+		if err != nil {
+			var pe *Error
+			if errors.As(err, &pe) {
+				return nil, pe
+			}
+			return out, nil
+		}
+	}
 }
 
 // transferDecoder undoes a Content-Transfer-Encoding.
@@ -184,7 +271,7 @@ func (p *emlParser) body(leaves []mimeLeaf) error {
 	want := "text/plain"
 	found := false
 	for _, l := range leaves {
-		if !l.attachment && l.mediaType == "text/plain" && strings.TrimSpace(string(l.body)) != "" {
+		if !l.attachment && l.mediaType == "text/plain" && len(bytes.TrimSpace(l.body)) > 0 {
 			found = true
 		}
 	}
@@ -195,13 +282,14 @@ func (p *emlParser) body(leaves []mimeLeaf) error {
 		if l.attachment || l.mediaType != want {
 			continue
 		}
+		body := bytes.NewReader(l.body)
 		if want == "text/html" {
-			if _, err := extractHTML(p.s, l.body, l.charset); err != nil {
+			if _, err := extractHTML(p.s, body, int64(len(l.body)), l.charset); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := addParagraphs(p.s, decodeWithCharset(l.body, l.charset)); err != nil {
+		if err := readParagraphs(p.s, body, int64(len(l.body)), l.charset); err != nil {
 			return err
 		}
 	}

@@ -51,14 +51,17 @@ func parseEPUB(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 // epubRootfile finds the OPF package document through META-INF/container.xml.
 func epubRootfile(z *zipArchive) (string, error) {
 	const container = "META-INF/container.xml"
-	data, err := z.readAll(container, maxSmallPart)
+	d, rc, err := z.decoder(container)
 	if err != nil {
 		return "", err
 	}
-	d := newXMLDecoder(strings.NewReader(string(data)))
+	defer rc.Close()
 	for {
 		tok, err := d.Token()
 		if err != nil {
+			if pe := (*Error)(nil); errors.As(err, &pe) && pe.Code != CodeCorrupt {
+				return "", pe
+			}
 			return "", Errorf(CodeCorrupt, "the EPUB container names no package document")
 		}
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rootfile" {
@@ -72,14 +75,14 @@ func epubRootfile(z *zipArchive) (string, error) {
 // epubSpine lists the chapter parts in reading (spine) order. Without a usable
 // spine, every XHTML item of the manifest is read in manifest order.
 func epubSpine(z *zipArchive, opf string) ([]string, error) {
-	data, err := z.readAll(opf, maxSmallPart)
+	d, rc, err := z.decoder(opf)
 	if err != nil {
 		return nil, err
 	}
+	defer rc.Close()
 	type item struct{ href, media string }
 	manifest := map[string]item{}
 	var order, spine []string
-	d := newXMLDecoder(strings.NewReader(string(data)))
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -92,13 +95,21 @@ func epubSpine(z *zipArchive, opf string) ([]string, error) {
 		if !ok {
 			continue
 		}
+		var cost int64
 		switch se.Name.Local {
 		case "item":
 			id := xmlAttr(se, "id")
-			manifest[id] = item{href: xmlAttr(se, "href"), media: xmlAttr(se, "media-type")}
+			it := item{href: xmlAttr(se, "href"), media: xmlAttr(se, "media-type")}
+			manifest[id] = it
 			order = append(order, id)
+			cost = costEntry + 2*costString + int64(2*len(id)+len(it.href)+len(it.media))
 		case "itemref":
-			spine = append(spine, xmlAttr(se, "idref"))
+			idref := xmlAttr(se, "idref")
+			spine = append(spine, idref)
+			cost = stringCost(len(idref))
+		}
+		if err := z.b.retain(cost, memParts); err != nil {
+			return nil, err
 		}
 	}
 	resolve := func(href string) string {
@@ -134,18 +145,21 @@ func epubCheckDRM(z *zipArchive, chapters []string) error {
 	if !z.has(enc) {
 		return nil
 	}
-	data, err := z.readAll(enc, maxSmallPart)
+	d, rc, err := z.decoder(enc)
 	if err != nil {
 		return err
 	}
+	defer rc.Close()
 	isChapter := map[string]bool{}
 	for _, c := range chapters {
 		isChapter[zipKey(c)] = true
 	}
-	d := newXMLDecoder(strings.NewReader(string(data)))
 	for {
 		tok, err := d.Token()
 		if err != nil {
+			if pe := (*Error)(nil); errors.As(err, &pe) && pe.Code != CodeCorrupt {
+				return pe
+			}
 			return nil
 		}
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "CipherReference" {
@@ -168,8 +182,10 @@ func epubChapter(z *zipArchive, part string, out *blockSink) error {
 	}
 	defer rc.Close()
 	tz := html.NewTokenizer(rc)
-	tz.SetMaxBuf(epubMaxToken)
+	maxTok := z.b.workingLimit(epubMaxToken)
+	tz.SetMaxBuf(int(maxTok))
 	w := &xhtmlWalker{out: out}
+	defer w.release()
 	for {
 		tt := tz.Next()
 		switch tt {
@@ -183,12 +199,14 @@ func epubChapter(z *zipArchive, part string, out *blockSink) error {
 				return pe
 			}
 			if err == html.ErrBufferExceeded {
-				return Errorf(CodeTooLarge, "chapter %s has a token larger than %d bytes", path.Base(part), epubMaxToken)
+				return Errorf(CodeTooLarge, "chapter %s has a token larger than %s", path.Base(part), byteSize(maxTok))
 			}
 			return &Error{Code: CodeCorrupt, Message: "chapter " + path.Base(part) + " cannot be read", Err: err}
 		case html.TextToken:
 			if w.skip == 0 {
-				w.text(string(tz.Text()))
+				if err := w.text(string(tz.Text())); err != nil {
+					return err
+				}
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, _ := tz.TagName()
@@ -204,17 +222,25 @@ func epubChapter(z *zipArchive, part string, out *blockSink) error {
 	}
 }
 
+// lineBreaksToSpaces flattens the text of a chapter outside <pre>.
+var lineBreaksToSpaces = strings.NewReplacer("\n", " ", "\r", " ")
+
 // xhtmlTable collects a table's rows while the walker is inside it.
 type xhtmlTable struct {
 	rows [][]string
 	row  []string
-	cell *strings.Builder
+	cell *heldText
+	// held is what the table is charged until it is added.
+	held int64
 }
+
+// costXHTMLTable is an open table's own charge: tables may nest without end.
+const costXHTMLTable = 128
 
 // xhtmlWalker turns a stream of HTML tokens into blocks.
 type xhtmlWalker struct {
 	out    *blockSink
-	cur    strings.Builder
+	cur    heldText
 	kind   BlockKind
 	level  int
 	skip   int
@@ -223,21 +249,31 @@ type xhtmlWalker struct {
 	tables []*xhtmlTable
 }
 
-func (w *xhtmlWalker) text(s string) {
+func (w *xhtmlWalker) text(s string) error {
 	if w.pre == 0 {
-		s = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+		s = lineBreaksToSpaces.Replace(s)
 	}
 	if n := len(w.tables); n > 0 && w.tables[n-1].cell != nil {
-		w.tables[n-1].cell.WriteString(s)
-		return
+		return w.tables[n-1].cell.write(w.out.b, s, memTable)
 	}
-	w.cur.WriteString(s)
+	return w.cur.write(w.out.b, s, memParagraph)
+}
+
+// release credits what the walker still holds at the end, whole or not.
+func (w *xhtmlWalker) release() {
+	w.cur.take(w.out.b)
+	for _, t := range w.tables {
+		w.out.b.release(t.held)
+		if t.cell != nil {
+			t.cell.take(w.out.b)
+		}
+	}
+	w.tables = nil
 }
 
 // flush emits the pending text as a block of the current kind.
 func (w *xhtmlWalker) flush() error {
-	text := w.cur.String()
-	w.cur.Reset()
+	text := w.cur.take(w.out.b)
 	kind, level := w.kind, w.level
 	w.kind, w.level = KindParagraph, 0
 	if w.lists > 0 && kind == KindParagraph {
@@ -254,8 +290,7 @@ func (w *xhtmlWalker) start(a atom.Atom, selfClosing bool) error {
 		}
 		return nil
 	case atom.Br:
-		w.text("\n")
-		return nil
+		return w.text("\n")
 	case atom.Img, atom.Hr:
 		return nil
 	}
@@ -267,14 +302,20 @@ func (w *xhtmlWalker) start(a atom.Atom, selfClosing bool) error {
 		if err := w.flush(); err != nil {
 			return err
 		}
-		w.tables = append(w.tables, &xhtmlTable{})
+		w.tables = append(w.tables, &xhtmlTable{held: costXHTMLTable})
+		if err := w.out.b.retain(costXHTMLTable, memTable); err != nil {
+			return err
+		}
 	case atom.Tr:
 		if n := len(w.tables); n > 0 {
 			w.tables[n-1].row = nil
 		}
 	case atom.Td, atom.Th:
 		if n := len(w.tables); n > 0 {
-			w.tables[n-1].cell = &strings.Builder{}
+			if c := w.tables[n-1].cell; c != nil {
+				c.take(w.out.b)
+			}
+			w.tables[n-1].cell = &heldText{}
 		}
 	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
 		if err := w.flush(); err != nil {
@@ -297,7 +338,7 @@ func (w *xhtmlWalker) start(a atom.Atom, selfClosing bool) error {
 		if len(w.tables) == 0 {
 			return w.flush()
 		}
-		w.text(" ")
+		return w.text(" ")
 	}
 	return nil
 }
@@ -315,13 +356,20 @@ func (w *xhtmlWalker) end(a atom.Atom) error {
 	case atom.Td, atom.Th:
 		if n := len(w.tables); n > 0 && w.tables[n-1].cell != nil {
 			t := w.tables[n-1]
-			t.row = append(t.row, t.cell.String())
+			text := t.cell.take(w.out.b)
+			t.row = append(t.row, text)
 			t.cell = nil
+			t.held += stringCost(len(text))
+			return w.out.b.retain(stringCost(len(text)), memTable)
 		}
 	case atom.Tr:
 		if n := len(w.tables); n > 0 {
 			t := w.tables[n-1]
 			t.rows = append(t.rows, t.row)
+			t.held += costSlice
+			if err := w.out.b.retain(costSlice, memTable); err != nil {
+				return err
+			}
 			t.row = nil
 		}
 	case atom.Table:
@@ -331,9 +379,15 @@ func (w *xhtmlWalker) end(a atom.Atom) error {
 		}
 		t := w.tables[n-1]
 		w.tables = w.tables[:n-1]
+		defer w.out.b.release(t.held)
+		if t.cell != nil {
+			t.cell.take(w.out.b)
+		}
 		if n > 1 && w.tables[n-2].cell != nil {
 			for _, r := range t.rows {
-				w.tables[n-2].cell.WriteString(strings.Join(r, " ") + " ")
+				if err := w.tables[n-2].cell.write(w.out.b, strings.Join(r, " ")+" ", memTable); err != nil {
+					return err
+				}
 			}
 			return nil
 		}

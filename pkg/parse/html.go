@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"regexp"
 	"strconv"
@@ -32,12 +33,8 @@ var metaCharsetRE = regexp.MustCompile(`(?i)<meta[^>]+charset\s*=\s*["']?\s*([a-
 // tables and preformatted text, without scripts, styles, navigation and other
 // site chrome.
 func parseHTML(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Document, error) {
-	data, err := readAll(r, size)
-	if err != nil {
-		return nil, err
-	}
 	s := newSink(b)
-	title, err := extractHTML(s, data, "")
+	title, err := extractHTML(s, r, size, "")
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +43,30 @@ func parseHTML(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 
 // extractHTML adds the blocks of an HTML document to s and returns its title.
 // charset is a declaration from outside the document (a MIME part header), or "".
-func extractHTML(s *sink, data []byte, charset string) (string, error) {
-	text := decodeHTML(data, charset)
-	root, err := html.Parse(strings.NewReader(text))
+// The page is streamed through the tokenizer into a tree whose every node is
+// charged to the memory budget; the tree is let go once the blocks are out.
+func extractHTML(s *sink, r io.ReaderAt, size int64, charset string) (string, error) {
+	charset, err := htmlCharset(r, size, charset)
 	if err != nil {
-		// Parse refuses absurd nesting; the tokenizer still gets the text out.
+		return "", err
+	}
+	text, err := openText(r, size, charset, s.b)
+	if err != nil {
+		return "", err
+	}
+	tree := &htmlTree{b: s.b}
+	defer tree.free()
+	root, err := tree.build(text)
+	if errors.Is(err, errHTMLTooDeep) {
+		// Absurd nesting: the tokenizer alone still gets the text out.
+		tree.free()
+		if text, err = openText(r, size, charset, s.b); err != nil {
+			return "", err
+		}
 		return "", htmlTokensText(s, text)
+	}
+	if err != nil {
+		return "", err
 	}
 	w := &htmlWalker{s: s}
 	title := collapseSpace(textContent(findFirst(root, atom.Title)))
@@ -73,26 +88,25 @@ func extractHTML(s *sink, data []byte, charset string) (string, error) {
 	return title, nil
 }
 
-// decodeHTML decodes an HTML byte stream: a BOM (or BOM-less UTF-16) first, then
-// the outside declaration, then <meta charset>, then UTF-8 if valid, else
-// Windows-1252, following the order browsers use.
-func decodeHTML(data []byte, charset string) string {
-	if e, ok := sniffUnicode(data); ok {
-		return cleanText(e.decode(data))
+// htmlCharset returns the declared charset of a page: the outside declaration,
+// else a <meta> charset in the first bytes, which browsers honour when no byte
+// order mark decides (openText checks that first).
+func htmlCharset(r io.ReaderAt, size int64, charset string) (string, error) {
+	if charset != "" {
+		return charset, nil
 	}
-	if charset == "" {
-		if m := metaCharsetRE.FindSubmatch(data[:min(len(data), 2048)]); m != nil {
-			charset = string(m[1])
-			if strings.HasPrefix(strings.ToLower(charset), "utf-16") {
-				// An ASCII-readable meta cannot truthfully declare UTF-16.
-				charset = "utf-8"
-			}
+	head, err := readHead(r, size, 2048)
+	if err != nil {
+		return "", err
+	}
+	if m := metaCharsetRE.FindSubmatch(head); m != nil {
+		charset = string(m[1])
+		if strings.HasPrefix(strings.ToLower(charset), "utf-16") {
+			// An ASCII-readable meta cannot truthfully declare UTF-16.
+			charset = "utf-8"
 		}
 	}
-	if charset != "" {
-		return decodeWithCharset(data, charset)
-	}
-	return decodeText(data)
+	return charset, nil
 }
 
 // htmlWalker turns the DOM into blocks. Inline text accumulates until a block
@@ -569,10 +583,15 @@ func collapseSpace(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// htmlFlatPara bounds the text htmlTokensText gathers into one paragraph.
+const htmlFlatPara = 1 << 20
+
 // htmlTokensText is the fallback for pages the tree builder rejects: the text
 // between tags, minus scripts and styles, one paragraph per block-level tag.
-func htmlTokensText(s *sink, text string) error {
-	z := html.NewTokenizer(strings.NewReader(text))
+func htmlTokensText(s *sink, text io.Reader) error {
+	z := html.NewTokenizer(text)
+	maxTok := s.b.workingLimit(htmlMaxToken)
+	z.SetMaxBuf(int(maxTok))
 	var para bytes.Buffer
 	skip := 0
 	flush := func() error {
@@ -587,11 +606,20 @@ func htmlTokensText(s *sink, text string) error {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
+			if err := htmlTokenError(z.Err(), maxTok); err != nil {
+				return err
+			}
 			return flush()
 		case html.TextToken:
 			if skip == 0 {
 				para.Write(z.Text())
 				para.WriteByte(' ')
+				if para.Len() > htmlFlatPara {
+					// Text without block tags is cut rather than held whole.
+					if err := flush(); err != nil {
+						return err
+					}
+				}
 			}
 		case html.StartTagToken, html.EndTagToken:
 			name, _ := z.TagName()

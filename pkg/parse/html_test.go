@@ -99,6 +99,47 @@ func TestParseHTMLDeepNesting(t *testing.T) {
 	require.Contains(t, docText(doc), "still here")
 }
 
+// TestParseHTMLTreeRules checks the HTML5 tree construction rules the tree
+// builder keeps, because they decide where text lands; the expectations are
+// what html.Parse made of these pages.
+func TestParseHTMLTreeRules(t *testing.T) {
+	t.Parallel()
+	table := func(rows ...[]string) shapedBlock {
+		return shapedBlock{KindTable, 0, renderTable(rows)}
+	}
+	cases := []struct {
+		name, src string
+		want      []shapedBlock
+	}{
+		{"text in a table shows before it", `<table>before<tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>after`,
+			[]shapedBlock{{KindParagraph, 0, "before"}, table([]string{"a", "b"}, []string{"c", "d"}), {KindParagraph, 0, "after"}}},
+		{"end tags left out", `<ul><li>one<li>two</ul><p>a<p>b<dl><dt>key<dd>value</dl>`,
+			[]shapedBlock{{KindListItem, 1, "one"}, {KindListItem, 1, "two"}, {KindParagraph, 0, "a"},
+				{KindParagraph, 0, "b"}, {KindParagraph, 0, "key"}, {KindParagraph, 0, "value"}}},
+		{"formatting closed inside a block", `<b><p>x</b>y</p><i>z`,
+			[]shapedBlock{{KindParagraph, 0, "xy"}, {KindParagraph, 0, "z"}}},
+		{"stray end of paragraph", `text</p>more`, []shapedBlock{{KindParagraph, 0, "text"}, {KindParagraph, 0, "more"}}},
+		{"cells without rows", `<table><td>1<td>2<tr><td>3<td>4</table>`, []shapedBlock{table([]string{"1", "2"}, []string{"3", "4"})}},
+		{"select hides its options", `<p>a<select><option>hidden<option>also</select>shown</p>`, []shapedBlock{{KindParagraph, 0, "ashown"}}},
+		{"html ends svg", `<svg><text>no</text><p>yes</p>`, []shapedBlock{{KindParagraph, 0, "yes"}}},
+		{"heading ends heading", `<h1>a<h2>b</h2>c`, []shapedBlock{{KindHeading, 1, "a"}, {KindHeading, 2, "b"}, {KindParagraph, 0, "c"}}},
+		{"noframes in the head", `<html><head><title>T</title><noframes>nf</noframes></head><body>body</body></html>`,
+			[]shapedBlock{{KindParagraph, 0, "body"}}},
+		{"table ends paragraph", `<!DOCTYPE html><p>intro<table><tr><th>h1</th><th>h2</th></tr><tr><td>v1</td><td>v2</td></tr></table>tail</p>`,
+			[]shapedBlock{{KindParagraph, 0, "intro"}, table([]string{"h1", "h2"}, []string{"v1", "v2"}), {KindParagraph, 0, "tail"}}},
+		{"nested form ignored", `<form><p>in form</p><form><p>nested</p></form></form>after`,
+			[]shapedBlock{{KindParagraph, 0, "in form"}, {KindParagraph, 0, "nested"}, {KindParagraph, 0, "after"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc, err := parseString(t, FormatHTML, tc.src)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, blockShapes(doc))
+		})
+	}
+}
+
 // utf16le encodes ASCII/Latin-1 s as UTF-16LE without BOM.
 func utf16le(s string) string {
 	var sb strings.Builder

@@ -11,13 +11,16 @@ const maxListDepth = 16
 
 // parseMarkdown reads Markdown (CommonMark with GitHub pipe tables) into headings,
 // paragraphs, list items, code blocks and tables. Inline markup is kept as written:
-// it is readable as text and the chunker does not need it removed.
+// it is readable as text and the chunker does not need it removed. The file is
+// streamed line by line; the lines of the block being read are charged to the
+// memory budget until the block is added.
 func parseMarkdown(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Document, error) {
-	data, err := readAll(r, size)
+	text, err := openText(r, size, "", b)
 	if err != nil {
 		return nil, err
 	}
-	m := &mdParser{s: newSink(b), lines: strings.Split(decodeText(data), "\n")}
+	m := &mdParser{s: newSink(b), src: &mdSource{lines: newLineReader(text, textLineMax, size), b: b}}
+	defer m.release()
 	if err := m.run(); err != nil {
 		return nil, err
 	}
@@ -33,12 +36,83 @@ func parseMarkdown(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*
 	return &Document{Title: title, Blocks: m.s.blocks}, nil
 }
 
+// mdSource hands out the lines of a stream with a little lookahead: the next
+// line decides tables, the first lines front matter.
+type mdSource struct {
+	lines *lineReader
+	b     *budget
+	// win holds the lines read ahead, the current one first.
+	win  []string
+	held int64
+	done bool
+	err  error
+}
+
+// has reports whether line k (0 = current) exists, reading ahead as needed.
+func (m *mdSource) has(k int) bool {
+	for len(m.win) <= k && !m.done && m.err == nil {
+		var line heldText
+		for {
+			piece, more, ok, err := m.lines.next()
+			if err != nil {
+				m.err = err
+				return false
+			}
+			if !ok {
+				m.done = true
+				break
+			}
+			if !more && line.Len() == 0 {
+				// The common case: a whole line in one piece.
+				if err := m.b.retain(stringCost(len(piece)), memLines); err != nil {
+					m.err = err
+					return false
+				}
+				m.held += stringCost(len(piece))
+				m.win = append(m.win, piece)
+				break
+			}
+			// A long line comes in pieces, gathered with its growth charged.
+			if err := line.write(m.b, piece, memLines); err != nil {
+				m.err = err
+				return false
+			}
+			if !more {
+				text, held := line.detach()
+				// Re-charged as the whole line advance credits.
+				m.b.release(held)
+				if err := m.b.retain(stringCost(len(text)), memLines); err != nil {
+					m.err = err
+					return false
+				}
+				m.held += stringCost(len(text))
+				m.win = append(m.win, text)
+				break
+			}
+		}
+	}
+	return len(m.win) > k
+}
+
+// at returns line k; has(k) must be true.
+func (m *mdSource) at(k int) string { return m.win[k] }
+
+// advance drops the current line.
+func (m *mdSource) advance() {
+	if len(m.win) > 0 {
+		cost := stringCost(len(m.win[0]))
+		m.b.release(cost)
+		m.held -= cost
+		m.win[0] = ""
+		m.win = m.win[1:]
+	}
+}
+
 // mdParser is a line-oriented Markdown block parser. It recognises the block
 // structures that matter for retrieval and treats everything else as paragraphs.
 type mdParser struct {
-	s     *sink
-	lines []string
-	i     int
+	s   *sink
+	src *mdSource
 	// para holds the lines of the pending paragraph.
 	para []string
 	// item holds the pending list item's text; itemLevel its depth (1 = top).
@@ -47,11 +121,25 @@ type mdParser struct {
 	// listIndents is the indentation of each open list level.
 	listIndents []int
 	frontTitle  string
+	// held is what para, item and a code block being read are charged.
+	held int64
+}
+
+// keep charges a line the parser holds until its block is added.
+func (m *mdParser) keep(line string) error {
+	m.held += stringCost(len(line))
+	return m.s.b.retain(stringCost(len(line)), memParagraph)
+}
+
+// release credits everything charged for lines, at the end.
+func (m *mdParser) release() {
+	m.s.b.release(m.held + m.src.held)
+	m.held, m.src.held = 0, 0
 }
 
 func (m *mdParser) run() error {
 	m.skipFrontMatter()
-	for m.i < len(m.lines) {
+	for m.src.has(0) {
 		if err := m.s.tick(); err != nil {
 			return err
 		}
@@ -59,17 +147,20 @@ func (m *mdParser) run() error {
 			return err
 		}
 	}
+	if m.src.err != nil {
+		return m.src.err
+	}
 	return m.flush()
 }
 
-// line consumes one or more lines starting at m.i.
+// line consumes one or more lines starting at the current one.
 func (m *mdParser) line() error {
-	raw := strings.TrimRight(m.lines[m.i], " \t")
+	raw := strings.TrimRight(m.src.at(0), " \t")
 	indent, body := splitIndent(raw)
 	inList := len(m.listIndents) > 0
 	switch {
 	case body == "":
-		m.i++
+		m.src.advance()
 		return m.flush()
 	case (indent <= 3 || inList) && fenceOf(body) != "":
 		if err := m.flush(); err != nil {
@@ -80,17 +171,17 @@ func (m *mdParser) line() error {
 		if err := m.flushAll(); err != nil {
 			return err
 		}
-		m.i++
+		m.src.advance()
 		return m.s.add(Block{Kind: KindHeading, Level: atxLevel(body), Text: atxText(body)})
 	case indent <= 3 && len(m.para) > 0 && len(m.item) == 0 && setextLevel(body) > 0:
 		text := strings.Join(m.para, " ")
 		m.para = nil
-		m.i++
+		m.src.advance()
 		return m.s.add(Block{Kind: KindHeading, Level: setextLevel(body), Text: text})
 	case indent <= 3 && isThematicBreak(body):
-		m.i++
+		m.src.advance()
 		return m.flushAll()
-	case strings.Contains(body, "|") && m.i+1 < len(m.lines) && isTableStart(body, m.lines[m.i+1]):
+	case strings.Contains(body, "|") && m.src.has(1) && isTableStart(body, m.src.at(1)):
 		if err := m.flushAll(); err != nil {
 			return err
 		}
@@ -98,7 +189,7 @@ func (m *mdParser) line() error {
 	case strings.HasPrefix(body, ">"):
 		// Quotes hold ordinary blocks: strip all markers at once (a line of many
 		// ">" must stay linear) and read the line again.
-		m.lines[m.i] = strings.TrimLeft(body, "> \t")
+		m.src.win[0] = strings.TrimLeft(body, "> \t")
 		return nil
 	}
 	if text, ok := listItemText(body); ok {
@@ -107,20 +198,20 @@ func (m *mdParser) line() error {
 		}
 		m.itemLevel = m.listLevel(indent)
 		m.item = []string{text}
-		m.i++
-		return nil
+		m.src.advance()
+		return m.keep(text)
 	}
-	m.i++
+	m.src.advance()
 	if len(m.item) > 0 {
 		m.item = append(m.item, body)
-		return nil
+		return m.keep(body)
 	}
 	if len(m.para) == 0 && indent <= 3 {
 		// A paragraph that is not indented ends any list.
 		m.listIndents = m.listIndents[:0]
 	}
 	m.para = append(m.para, body)
-	return nil
+	return m.keep(body)
 }
 
 // listLevel returns the depth of an item indented by indent, keeping the stack of
@@ -137,6 +228,7 @@ func (m *mdParser) listLevel(indent int) int {
 
 // flush emits the pending paragraph and list item.
 func (m *mdParser) flush() error {
+	defer m.unkeep()
 	if len(m.para) > 0 {
 		if err := m.s.paragraph(strings.Join(m.para, "\n")); err != nil {
 			return err
@@ -152,24 +244,33 @@ func (m *mdParser) flush() error {
 	return nil
 }
 
+// unkeep credits the lines of the pending blocks once they are added.
+func (m *mdParser) unkeep() {
+	if len(m.para) == 0 && len(m.item) == 0 {
+		m.s.b.release(m.held)
+		m.held = 0
+	}
+}
+
 // flushAll emits pending text and closes any open list.
 func (m *mdParser) flushAll() error {
 	m.listIndents = m.listIndents[:0]
 	return m.flush()
 }
 
-// fence reads a fenced code block opened at m.i; an unclosed fence runs to the end.
+// fence reads a fenced code block opened at the current line; an unclosed
+// fence runs to the end.
 func (m *mdParser) fence(indent int, marker string) error {
-	m.i++
+	m.src.advance()
 	var code []string
-	for ; m.i < len(m.lines); m.i++ {
+	for ; m.src.has(0); m.src.advance() {
 		if err := m.s.tick(); err != nil {
 			return err
 		}
-		line := m.lines[m.i]
+		line := m.src.at(0)
 		_, body := splitIndent(strings.TrimRight(line, " \t"))
 		if strings.HasPrefix(body, marker) && strings.Trim(body, marker[:1]) == "" {
-			m.i++
+			m.src.advance()
 			break
 		}
 		// Drop the fence's own indentation from content lines, as CommonMark does.
@@ -177,20 +278,34 @@ func (m *mdParser) fence(indent int, marker string) error {
 			line = line[1:]
 		}
 		code = append(code, line)
+		if err := m.keep(line); err != nil {
+			return err
+		}
 	}
+	if m.src.err != nil {
+		return m.src.err
+	}
+	defer m.unkeep()
 	return m.s.add(Block{Kind: KindCode, Text: strings.Join(code, "\n")})
 }
 
-// table reads a pipe table whose header is at m.i and delimiter row at m.i+1.
+// table reads a pipe table whose header is the current line and delimiter row
+// the next. Its rows are held, and charged, until the table ends.
 func (m *mdParser) table() error {
-	header := splitPipeRow(m.lines[m.i])
+	header := splitPipeRow(m.src.at(0))
 	rows := [][]string{header}
-	m.i += 2
-	for ; m.i < len(m.lines); m.i++ {
+	held := rowCost(header)
+	defer func() { m.s.b.release(held) }()
+	if err := m.s.b.retain(held, memTable); err != nil {
+		return err
+	}
+	m.src.advance()
+	m.src.advance()
+	for ; m.src.has(0); m.src.advance() {
 		if err := m.s.tick(); err != nil {
 			return err
 		}
-		line := strings.TrimSpace(m.lines[m.i])
+		line := strings.TrimSpace(m.src.at(0))
 		if line == "" || !strings.Contains(line, "|") {
 			break
 		}
@@ -198,24 +313,33 @@ func (m *mdParser) table() error {
 		row := make([]string, len(header))
 		copy(row, cells)
 		rows = append(rows, row)
+		held += rowCost(row)
+		if err := m.s.b.retain(rowCost(row), memTable); err != nil {
+			return err
+		}
+	}
+	if m.src.err != nil {
+		return m.src.err
 	}
 	return addTable(m.s, rows, 0)
 }
 
 // skipFrontMatter drops a leading YAML front matter block, keeping its title.
 func (m *mdParser) skipFrontMatter() {
-	if len(m.lines) == 0 || strings.TrimSpace(m.lines[0]) != "---" {
+	if !m.src.has(0) || strings.TrimSpace(m.src.at(0)) != "---" {
 		return
 	}
-	for j := 1; j < len(m.lines) && j < 200; j++ {
-		line := strings.TrimSpace(m.lines[j])
+	for j := 1; m.src.has(j) && j < 200; j++ {
+		line := strings.TrimSpace(m.src.at(j))
 		if line == "---" || line == "..." {
-			for _, fm := range m.lines[1:j] {
+			for _, fm := range m.src.win[1:j] {
 				if k, v, ok := strings.Cut(fm, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "title") {
 					m.frontTitle = strings.Trim(strings.TrimSpace(v), `"'`)
 				}
 			}
-			m.i = j + 1
+			for range j + 1 {
+				m.src.advance()
+			}
 			return
 		}
 		if line != "" && !strings.Contains(line, ":") && !strings.HasPrefix(line, "-") && !strings.HasPrefix(line, "#") {

@@ -24,7 +24,8 @@ func parseODT(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 	}
 	defer rc.Close()
 	w := &odtWalker{out: &blockSink{b: b}, page: 1}
-	if err := w.walk(newXMLDecoder(rc), part); err != nil {
+	defer w.release()
+	if err := w.walk(newXMLDecoder(rc, b), part); err != nil {
 		return nil, err
 	}
 	doc := &Document{Blocks: w.out.blocks, Title: partTitle(z, "meta.xml")}
@@ -40,15 +41,17 @@ func parseODT(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 
 // odtPara is a text:p or text:h being read; notes and frames nest paragraphs.
 type odtPara struct {
-	text    strings.Builder
+	text    heldText
 	heading int
 	list    int
 }
 
 type odtTable struct {
-	rows      [][]string
-	row       []string
-	cell      *strings.Builder
+	rows [][]string
+	row  []string
+	cell *heldText
+	// held is what the rows are charged until the table is added.
+	held      int64
 	colRepeat int
 	rowRepeat int
 }
@@ -62,7 +65,26 @@ type odtWalker struct {
 	lists  int
 }
 
-func (w *odtWalker) walk(d *xml.Decoder, part string) error {
+// release credits what the walker still holds at the end, whole or not.
+func (w *odtWalker) release() {
+	for _, p := range w.paras {
+		p.text.take(w.out.b)
+	}
+	for _, tb := range w.tables {
+		w.out.b.release(tb.held)
+		if tb.cell != nil {
+			tb.cell.take(w.out.b)
+		}
+	}
+	w.paras, w.tables = nil, nil
+}
+
+// write adds text to the paragraph being read, charging it.
+func (w *odtWalker) write(p *odtPara, s string) error {
+	return p.text.write(w.out.b, s, memParagraph)
+}
+
+func (w *odtWalker) walk(d *xmlDecoder, part string) error {
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -79,7 +101,9 @@ func (w *odtWalker) walk(d *xml.Decoder, part string) error {
 			}
 		case xml.CharData:
 			if p := w.para(); p != nil {
-				p.text.Write(t)
+				if err := w.write(p, string(t)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -99,7 +123,7 @@ func (w *odtWalker) table() *odtTable {
 	return w.tables[len(w.tables)-1]
 }
 
-func (w *odtWalker) start(d *xml.Decoder, t xml.StartElement) error {
+func (w *odtWalker) start(d *xmlDecoder, t xml.StartElement) error {
 	p := w.para()
 	switch t.Name.Local {
 	case "annotation", "tracked-changes", "note-citation", "sequence-decls", "title", "desc":
@@ -120,15 +144,15 @@ func (w *odtWalker) start(d *xml.Decoder, t xml.StartElement) error {
 			if err != nil || n < 1 {
 				n = 1
 			}
-			p.text.WriteString(strings.Repeat(" ", min(n, 64)))
+			return w.write(p, strings.Repeat(" ", min(n, 64)))
 		}
 	case "tab":
 		if p != nil {
-			p.text.WriteByte('\t')
+			return w.write(p, "\t")
 		}
 	case "line-break":
 		if p != nil {
-			p.text.WriteByte('\n')
+			return w.write(p, "\n")
 		}
 	case "soft-page-break":
 		w.page++
@@ -146,7 +170,10 @@ func (w *odtWalker) start(d *xml.Decoder, t xml.StartElement) error {
 		}
 	case "table-cell", "covered-table-cell":
 		if tb := w.table(); tb != nil {
-			tb.cell = &strings.Builder{}
+			if tb.cell != nil {
+				tb.cell.take(w.out.b)
+			}
+			tb.cell = &heldText{}
 			tb.colRepeat = odtRepeat(xmlAttr(t, "number-columns-repeated"))
 		}
 	}
@@ -169,15 +196,13 @@ func (w *odtWalker) end(t xml.EndElement) error {
 		}
 		p := w.paras[len(w.paras)-1]
 		w.paras = w.paras[:len(w.paras)-1]
-		text := p.text.String()
+		text := p.text.take(w.out.b)
 		if outer := w.para(); outer != nil {
 			// A note or frame inside a paragraph: keep its text with the paragraph.
-			outer.text.WriteString(" " + text + " ")
-			return nil
+			return w.write(outer, " "+text+" ")
 		}
 		if tb := w.table(); tb != nil && tb.cell != nil {
-			tb.cell.WriteString(text + "\n")
-			return nil
+			return tb.cell.write(w.out.b, text+"\n", memTable)
 		}
 		blk := Block{Kind: KindParagraph, Text: text, Page: w.page}
 		switch {
@@ -191,7 +216,7 @@ func (w *odtWalker) end(t xml.EndElement) error {
 		w.lists = max(0, w.lists-1)
 	case "table-cell", "covered-table-cell":
 		if tb := w.table(); tb != nil && tb.cell != nil {
-			text := tb.cell.String()
+			text := tb.cell.take(w.out.b)
 			n := tb.colRepeat
 			if strings.TrimSpace(text) == "" {
 				n = min(n, 1)
@@ -200,6 +225,9 @@ func (w *odtWalker) end(t xml.EndElement) error {
 				tb.row = append(tb.row, text)
 			}
 			tb.cell = nil
+			cost := stringCost(len(text)) + int64(n)*costString
+			tb.held += cost
+			return w.out.b.retain(cost, memTable)
 		}
 	case "table-row":
 		if tb := w.table(); tb != nil {
@@ -210,7 +238,11 @@ func (w *odtWalker) end(t xml.EndElement) error {
 			for range n {
 				tb.rows = append(tb.rows, tb.row)
 			}
+			// The cells were charged as they came; repeated rows share them.
+			cost := int64(n) * costSlice
 			tb.row = nil
+			tb.held += cost
+			return w.out.b.retain(cost, memTable)
 		}
 	case "table":
 		if len(w.tables) == 0 {
@@ -218,9 +250,12 @@ func (w *odtWalker) end(t xml.EndElement) error {
 		}
 		tb := w.tables[len(w.tables)-1]
 		w.tables = w.tables[:len(w.tables)-1]
+		defer w.out.b.release(tb.held)
 		if outer := w.table(); outer != nil && outer.cell != nil {
 			for _, r := range tb.rows {
-				outer.cell.WriteString(strings.Join(r, " ") + "\n")
+				if err := outer.cell.write(w.out.b, strings.Join(r, " ")+"\n", memTable); err != nil {
+					return err
+				}
 			}
 			return nil
 		}

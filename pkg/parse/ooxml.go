@@ -5,29 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
-
-	"golang.org/x/text/encoding/htmlindex"
 )
-
-// maxSmallPart bounds the XML parts read whole (relationships, content types,
-// styles, manifests); the big parts are always streamed.
-const maxSmallPart = 16 << 20
-
-// newXMLDecoder returns a streaming decoder tolerant of what real office files
-// contain: HTML entities, unknown namespaces, and encodings other than UTF-8.
-func newXMLDecoder(r io.Reader) *xml.Decoder {
-	d := xml.NewDecoder(r)
-	d.Strict = false
-	d.Entity = xml.HTMLEntity
-	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
-		enc, err := htmlindex.Get(label)
-		if err != nil {
-			return nil, err
-		}
-		return enc.NewDecoder().Reader(input), nil
-	}
-	return d
-}
 
 // xmlAttr returns the value of the attribute with the given local name, whatever
 // its namespace prefix: OOXML comes in transitional and strict namespaces.
@@ -73,6 +51,7 @@ type relationship struct {
 
 // readRels reads the relationships of part (e.g. word/document.xml →
 // word/_rels/document.xml.rels). A missing .rels part means no relationships.
+// The part is streamed; every relationship kept is charged.
 func readRels(z *zipArchive, part string) (map[string]relationship, error) {
 	dir, file := "", part
 	if i := strings.LastIndex(part, "/"); i >= 0 {
@@ -83,11 +62,11 @@ func readRels(z *zipArchive, part string) (map[string]relationship, error) {
 	if !z.has(relsPart) {
 		return out, nil
 	}
-	data, err := z.readAll(relsPart, maxSmallPart)
+	d, rc, err := z.decoder(relsPart)
 	if err != nil {
 		return nil, err
 	}
-	d := newXMLDecoder(strings.NewReader(string(data)))
+	defer rc.Close()
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -102,7 +81,11 @@ func readRels(z *zipArchive, part string) (map[string]relationship, error) {
 		if !rel.External {
 			rel.Target = zipResolve(part, rel.Target)
 		}
-		out[xmlAttr(se, "Id")] = rel
+		id := xmlAttr(se, "Id")
+		if err := z.b.retain(costEntry+int64(len(id)+len(rel.Type)+len(rel.Target)), memParts); err != nil {
+			return nil, err
+		}
+		out[id] = rel
 	}
 }
 
@@ -112,10 +95,13 @@ func relTypeIs(typ, short string) bool {
 	return strings.HasSuffix(typ, "/"+short)
 }
 
-// blockSink accumulates a document's blocks, charging their text to the budget.
+// blockSink accumulates a document's blocks, charging their text to the budget
+// and what they hold to the memory budget.
 type blockSink struct {
 	b      *budget
 	blocks []Block
+	// held is what the blocks are charged, for a sink that is let go.
+	held int64
 }
 
 // add appends blk when it has text; whitespace runs are collapsed so blocks are clean.
@@ -131,8 +117,18 @@ func (l *blockSink) add(blk Block) error {
 	if err := l.b.addText(len(blk.Text)); err != nil {
 		return err
 	}
+	if err := l.b.retain(blockCost(blk), memDocument); err != nil {
+		return err
+	}
+	l.held += blockCost(blk)
 	l.blocks = append(l.blocks, blk)
 	return nil
+}
+
+// free credits the blocks of a sink whose blocks were copied elsewhere.
+func (l *blockSink) free() {
+	l.b.release(l.held)
+	l.held, l.blocks = 0, nil
 }
 
 // addTable appends rows as a KindTable block (see cleanTableBlock).
@@ -209,11 +205,11 @@ func partTitle(z *zipArchive, part string) string {
 	if !z.has(part) {
 		return ""
 	}
-	data, err := z.readAll(part, 1<<20)
+	d, rc, err := z.decoder(part)
 	if err != nil {
 		return ""
 	}
-	d := newXMLDecoder(strings.NewReader(string(data)))
+	defer rc.Close()
 	in := false
 	for {
 		tok, err := d.Token()
@@ -233,4 +229,13 @@ func partTitle(z *zipArchive, part string) string {
 			in = false
 		}
 	}
+}
+
+// decoder opens a part as a bounded XML stream.
+func (z *zipArchive) decoder(part string) (*xmlDecoder, io.Closer, error) {
+	rc, err := z.open(part)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newXMLDecoder(rc, z.b), rc, nil
 }

@@ -35,7 +35,9 @@ func Supported(f Format) bool {
 
 // Parse parses the document r of the given size and format within limits.
 // It never panics: a parser panic becomes an *Error with CodeParseError. A document
-// that yields no text is an *Error with CodeEmpty.
+// that yields no text is an *Error with CodeEmpty. A document over a limit (the
+// memory budget included) is an *Error with CodeTooLarge and no Document: nothing
+// of it is ever indexed half.
 func Parse(ctx context.Context, format Format, r io.ReaderAt, size int64, limits Limits) (doc *Document, err error) {
 	p, ok := parsers[format]
 	if !ok {
@@ -53,7 +55,13 @@ func Parse(ctx context.Context, format Format, r io.ReaderAt, size int64, limits
 				Err: fmt.Errorf("panic: %v\n%s", rec, debug.Stack())}
 		}
 	}()
-	doc, err = p(ctx, r, size, newBudget(ctx, limits))
+	b := newBudget(ctx, limits)
+	doc, err = p(ctx, r, size, b)
+	if err == nil && b.over != nil {
+		// A parser read past a failure it took for damage (a metadata part, a
+		// broken slide): over the memory budget, the document still fails whole.
+		doc, err = nil, b.over
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, &Error{Code: CodeTimeout, Message: "parsing took longer than allowed", Err: err}

@@ -30,6 +30,10 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 	if size <= 0 {
 		return nil, Errorf(CodeEmpty, "the file is empty")
 	}
+	// Objects are found by offset anywhere in the file: it is held whole.
+	if err := b.retain(size, memFile); err != nil {
+		return nil, err
+	}
 	data := make([]byte, size)
 	if n, err := r.ReadAt(data, 0); int64(n) != size && err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{Code: CodeCorrupt, Message: "the PDF could not be read", Err: err}
@@ -39,7 +43,7 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 	}
 	d := newPDFDoc(data, b)
 	d.load()
-	if err := b.check(); err != nil {
+	if err := d.failed(); err != nil {
 		return nil, err
 	}
 	if d.trailer["Encrypt"] != nil {
@@ -47,9 +51,12 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 			return nil, err
 		}
 		// Objects read before the key was known are still encrypted: read them again.
-		d.cache, d.objStms = map[int]any{}, map[int]*pdfObjStm{}
+		d.resetCache(true)
 	}
 	pages := d.pages()
+	if err := d.failed(); err != nil {
+		return nil, err
+	}
 	if len(pages) == 0 {
 		return nil, Errorf(CodeCorrupt, "the PDF has no readable pages")
 	}
@@ -57,26 +64,41 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 		return nil, Errorf(CodeTooLarge, "the PDF has more than %d pages", lim)
 	}
 	var paras []pdfParagraph
+	parasHeld := int64(0)
+	defer func() { b.release(parasHeld) }()
 	in := &pdfInterp{d: d, fonts: map[any]*pdfFont{}, forms: map[pdfRef]bool{}, maxOps: 50_000_000}
 	for i, p := range pages {
-		if err := b.check(); err != nil {
+		if err := d.failed(); err != nil {
 			return nil, err
 		}
-		in.runs = in.runs[:0]
-		content, err := d.pageContent(p.dict)
+		in.dropRuns()
+		content, held, err := d.pageContent(p.dict)
 		if err != nil {
 			return nil, err
 		}
 		gs := pdfGState{ctm: pdfIdentity(), th: 1}
-		if err := in.run(content, p.res, gs, 0); err != nil {
+		err = in.run(content, p.res, gs, 0)
+		d.release(held)
+		if err == nil {
+			err = d.failed()
+		}
+		if err != nil {
 			return nil, err
 		}
 		// Text is charged when blocks are added below; stop early on a text bomb.
 		if lim := b.limits.MaxTextBytes; lim > 0 && int64(in.chars) > lim {
 			return nil, Errorf(CodeTooLarge, "the document has more than %d bytes of text", lim)
 		}
-		paras = append(paras, pdfParagraphs(pdfPageLines(in.runs), i+1)...)
+		for _, para := range pdfParagraphs(pdfPageLines(in.runs), i+1) {
+			cost := stringCost(len(para.text)) + 48
+			if err := b.retain(cost, memPDFText); err != nil {
+				return nil, err
+			}
+			parasHeld += cost
+			paras = append(paras, para)
+		}
 	}
+	in.dropRuns()
 	out := &blockSink{b: b}
 	levels := pdfHeadingLevels(paras)
 	for _, p := range paras {
@@ -90,7 +112,11 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 			return nil, err
 		}
 	}
-	return &Document{Blocks: out.blocks, Pages: len(pages), Title: d.title()}, nil
+	title := d.title()
+	if err := d.failed(); err != nil {
+		return nil, err
+	}
+	return &Document{Blocks: out.blocks, Pages: len(pages), Title: title}, nil
 }
 
 // pdfHeadingLevels returns a classifier that calls a short paragraph set in a
@@ -200,8 +226,8 @@ func (d *pdfDoc) pages() []pdfPage {
 
 // pageContent decodes and concatenates a page's content streams. Streams that do
 // not decode are skipped, since the rest of the page may still hold text; only
-// exhausting the budget stops the document.
-func (d *pdfDoc) pageContent(page pdfDict) ([]byte, error) {
+// exhausting the budget stops the document. held is what the content is charged.
+func (d *pdfDoc) pageContent(page pdfDict) ([]byte, int64, error) {
 	var parts []any
 	switch c := d.resolve(page["Contents"]).(type) {
 	case *pdfStream:
@@ -209,23 +235,43 @@ func (d *pdfDoc) pageContent(page pdfDict) ([]byte, error) {
 	case pdfArray:
 		parts = c
 	}
-	var buf bytes.Buffer
+	buf := &pdfBuf{d: d}
 	for _, p := range parts {
 		s, ok := d.resolve(p).(*pdfStream)
 		if !ok {
 			continue
 		}
-		data, err := d.decodeStream(s)
+		data, held, err := d.decodeStream(s)
 		if err != nil {
 			if CodeOf(err) == CodeTooLarge {
-				return nil, err
+				buf.free()
+				return nil, 0, err
 			}
 			continue
 		}
-		buf.Write(data)
-		buf.WriteByte('\n')
+		_, err = buf.Write(data)
+		d.release(held)
+		if err == nil {
+			_, err = buf.Write([]byte{'\n'})
+		}
+		if err != nil {
+			buf.free()
+			return nil, 0, err
+		}
 	}
-	return buf.Bytes(), nil
+	return buf.buf, buf.held, nil
+}
+
+// failed returns why the parse must stop: cancellation, or the memory budget
+// exhausted somewhere a failure would otherwise pass for a broken object.
+func (d *pdfDoc) failed() error {
+	if err := d.b.check(); err != nil {
+		return err
+	}
+	if d.b.over != nil {
+		return d.b.over
+	}
+	return nil
 }
 
 // title reads /Title from the document information dictionary.

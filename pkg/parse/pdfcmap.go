@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"errors"
 	"sort"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -56,14 +57,37 @@ func pdfUTF16String(u []uint16) string {
 	return string(utf16.Decode(u))
 }
 
-// parsePDFCMap reads the CMap operators we need; anything else is skipped.
-func parsePDFCMap(data []byte) *pdfCMap {
+// parseCMap parses a CMap within the memory budget; held is what it is charged.
+func (d *pdfDoc) parseCMap(data []byte) (m *pdfCMap, held int64) {
+	m = parsePDFCMap(data, d.b.memLeft(), func(n int64) bool {
+		if !d.retain(n, memPDFFonts) {
+			return false
+		}
+		held += n
+		return true
+	})
+	return m, held
+}
+
+// parsePDFCMap reads the CMap operators we need; anything else is skipped. The
+// objects read at once may take up to limit bytes (0: no limit), and every entry
+// kept is passed to charge first (nil: free): parsing stops when it says no.
+func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
 	m := &pdfCMap{uni: map[uint32]string{}, cid: map[uint32]uint32{}}
-	lx := &pdfLexer{data: data}
+	lx := &pdfLexer{data: data, limit: limit}
 	var ops []any
 	entries := 0
-	for lx.pos < len(data) && entries < pdfMaxCMapEntries {
+	full := false
+	keep := func(n int) bool {
+		entries++
+		full = full || (charge != nil && !charge(int64(n)))
+		return !full
+	}
+	for lx.pos < len(data) && entries < pdfMaxCMapEntries && !full {
 		o, err := lx.object(0)
+		if errors.Is(err, errPDFTooBig) {
+			break
+		}
 		if err != nil {
 			continue
 		}
@@ -71,7 +95,7 @@ func parsePDFCMap(data []byte) *pdfCMap {
 		if !ok {
 			ops = append(ops, o)
 			if len(ops) > 1<<16 {
-				ops = ops[:0]
+				ops, lx.cost = ops[:0], 0
 			}
 			continue
 		}
@@ -80,64 +104,67 @@ func parsePDFCMap(data []byte) *pdfCMap {
 			for i := 0; i+1 < len(ops); i += 2 {
 				lo, _ := ops[i].(pdfString)
 				hi, _ := ops[i+1].(pdfString)
-				if len(lo) > 0 && len(lo) == len(hi) && len(lo) <= 4 {
+				if len(lo) > 0 && len(lo) == len(hi) && len(lo) <= 4 && keep(64) {
 					m.spaces = append(m.spaces, pdfCodeSpace{lo: lo, hi: hi})
 				}
 			}
 		case "endbfchar":
-			for i := 0; i+1 < len(ops); i += 2 {
+			for i := 0; i+1 < len(ops) && !full; i += 2 {
 				src, _ := ops[i].(pdfString)
+				text, ok := "", false
 				switch dst := ops[i+1].(type) {
 				case pdfString:
-					m.uni[pdfBytesCode(src)] = pdfUTF16String(pdfUTF16(dst))
+					text, ok = pdfUTF16String(pdfUTF16(dst)), true
 				case pdfName:
-					if s, ok := pdfGlyphText(string(dst)); ok {
-						m.uni[pdfBytesCode(src)] = s
-					}
+					text, ok = pdfGlyphText(string(dst))
 				}
-				entries++
+				if keep(costEntry+len(text)) && ok {
+					m.uni[pdfBytesCode(src)] = text
+				}
 			}
 		case "endbfrange":
-			for i := 0; i+2 < len(ops); i += 3 {
+			for i := 0; i+2 < len(ops) && !full; i += 3 {
 				lo, _ := ops[i].(pdfString)
 				hi, _ := ops[i+1].(pdfString)
 				r := pdfUniRange{lo: pdfBytesCode(lo), hi: pdfBytesCode(hi)}
 				if r.hi < r.lo || r.hi-r.lo > 1<<16 {
 					continue
 				}
+				cost := 96
 				switch dst := ops[i+2].(type) {
 				case pdfString:
 					r.dst = pdfUTF16(dst)
+					cost += 2 * len(r.dst)
 				case pdfArray:
 					for _, x := range dst {
 						s, _ := x.(pdfString)
 						r.arr = append(r.arr, pdfUTF16String(pdfUTF16(s)))
+						cost += costString + len(r.arr[len(r.arr)-1])
 					}
 				default:
 					continue
 				}
-				m.uniRanges = append(m.uniRanges, r)
-				entries++
+				if keep(cost) {
+					m.uniRanges = append(m.uniRanges, r)
+				}
 			}
 		case "endcidchar":
-			for i := 0; i+1 < len(ops); i += 2 {
+			for i := 0; i+1 < len(ops) && !full; i += 2 {
 				src, _ := ops[i].(pdfString)
-				if cid, ok := pdfInt(ops[i+1]); ok && cid >= 0 {
+				if cid, ok := pdfInt(ops[i+1]); keep(32) && ok && cid >= 0 {
 					m.cid[pdfBytesCode(src)] = uint32(cid)
 				}
-				entries++
 			}
 		case "endcidrange":
-			for i := 0; i+2 < len(ops); i += 3 {
+			for i := 0; i+2 < len(ops) && !full; i += 3 {
 				lo, _ := ops[i].(pdfString)
 				hi, _ := ops[i+1].(pdfString)
-				if cid, ok := pdfInt(ops[i+2]); ok && cid >= 0 {
+				if cid, ok := pdfInt(ops[i+2]); keep(24) && ok && cid >= 0 {
 					m.cidRanges = append(m.cidRanges, pdfCIDRange{lo: pdfBytesCode(lo), hi: pdfBytesCode(hi), cid: uint32(cid)})
 				}
-				entries++
 			}
 		}
-		ops = ops[:0]
+		ops, lx.cost = ops[:0], 0
 	}
 	sort.Slice(m.uniRanges, func(i, j int) bool { return m.uniRanges[i].lo < m.uniRanges[j].lo })
 	sort.Slice(m.cidRanges, func(i, j int) bool { return m.cidRanges[i].lo < m.cidRanges[j].lo })

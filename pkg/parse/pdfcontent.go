@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strings"
 )
@@ -53,13 +54,15 @@ type pdfGState struct {
 
 // pdfInterp runs content streams and collects the text they show.
 type pdfInterp struct {
-	d      *pdfDoc
-	runs   []pdfRun
-	fonts  map[any]*pdfFont
-	forms  map[pdfRef]bool
-	ops    int
-	chars  int
-	maxOps int
+	d    *pdfDoc
+	runs []pdfRun
+	// runsHeld is what the page's runs are charged until the page is laid out.
+	runsHeld int64
+	fonts    map[any]*pdfFont
+	forms    map[pdfRef]bool
+	ops      int
+	chars    int
+	maxOps   int
 }
 
 // pdfMaxFormDepth bounds nested form XObjects; pdfMaxGStack bounds q nesting.
@@ -69,9 +72,19 @@ const (
 	pdfMaxPageRuns  = 200_000
 )
 
+// costRun is the heap of one run besides its text.
+const costRun = 64
+
+// dropRuns lets go of the page's runs once it is laid out.
+func (in *pdfInterp) dropRuns() {
+	in.runs = in.runs[:0]
+	in.d.release(in.runsHeld)
+	in.runsHeld = 0
+}
+
 // run interprets one content stream with the given resources.
 func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) error {
-	lx := &pdfLexer{data: content}
+	lx := in.d.lexer(content, 0)
 	var (
 		stack    []pdfGState
 		operands []any
@@ -97,7 +110,8 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			run     pdfRun
 		)
 		flush := func() {
-			if started && len(sb) > 0 {
+			if started && len(sb) > 0 && in.d.retain(costRun+int64(len(sb)), memPDFText) {
+				in.runsHeld += costRun + int64(len(sb))
 				run.text = string(sb)
 				in.chars += len(sb)
 				in.runs = append(in.runs, run)
@@ -149,7 +163,11 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 	for lx.pos < len(content) {
 		o, err := lx.object(0)
 		if err != nil {
-			operands = operands[:0]
+			if errors.Is(err, errPDFTooBig) {
+				in.d.noteErr(err)
+				return in.d.b.over
+			}
+			operands, lx.cost = operands[:0], 0
 			continue
 		}
 		op, isOp := o.(pdfKeyword)
@@ -161,7 +179,7 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 		}
 		in.ops++
 		if in.ops%4096 == 0 {
-			if err := in.d.b.check(); err != nil {
+			if err := in.d.failed(); err != nil {
 				return err
 			}
 		}
@@ -271,7 +289,8 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			}
 			lx.pos = p
 		}
-		operands = operands[:0]
+		// Operands are transient: what the next operator's take is counted anew.
+		operands, lx.cost = operands[:0], 0
 	}
 	return nil
 }
@@ -284,11 +303,15 @@ func (in *pdfInterp) fontNamed(fonts pdfDict, name pdfName) *pdfFont {
 		if f, ok := in.fonts[ref]; ok {
 			return f
 		}
-		f := in.d.loadFont(in.d.resolve(ref))
+		// Cached fonts stay charged for the document.
+		f, _ := in.d.loadFont(in.d.resolve(ref))
 		in.fonts[ref] = f
 		return f
 	}
-	return in.d.loadFont(in.d.resolve(v))
+	// A font defined inline is used until the next Tf, then dropped.
+	f, held := in.d.loadFont(in.d.resolve(v))
+	in.d.release(held)
+	return f
 }
 
 // form runs a form XObject, whose content is drawn as if inline.
@@ -306,13 +329,14 @@ func (in *pdfInterp) form(res pdfDict, name pdfName, gs pdfGState, depth int) er
 		in.forms[ref] = true
 		defer delete(in.forms, ref)
 	}
-	data, err := in.d.decodeStream(s)
+	data, held, err := in.d.decodeStream(s)
 	if err != nil {
 		if CodeOf(err) == CodeTooLarge {
 			return err
 		}
 		return nil
 	}
+	defer in.d.release(held)
 	if m, ok := pdfMatrixOf(pdfAsArray(in.d.resolve(s.dict["Matrix"]))); ok {
 		gs.ctm = m.mul(gs.ctm)
 	}

@@ -17,10 +17,28 @@ var errPDFImageFilter = errors.New("image filter")
 
 // decodeStream decrypts and decodes a stream's data, charging the decoded bytes to
 // the inflation budget so a flate bomb inside a PDF stops like one inside a ZIP.
-func (d *pdfDoc) decodeStream(s *pdfStream) ([]byte, error) {
-	data := s.raw
+// What the result holds is charged to the memory budget as held; the caller
+// releases it when done with the data (a stream without filters is a view of
+// the file and holds nothing of its own).
+func (d *pdfDoc) decodeStream(s *pdfStream) (data []byte, held int64, err error) {
+	data = s.raw
+	keep := func(out []byte) error {
+		n := int64(cap(out))
+		if err := d.b.retain(n, memPDFStreams); err != nil {
+			return err
+		}
+		d.release(held)
+		data, held = out, n
+		return nil
+	}
+	fail := func(err error) ([]byte, int64, error) {
+		d.release(held)
+		return nil, 0, err
+	}
 	if d.crypt != nil && s.dict["Type"] != pdfName("XRef") {
-		data = d.crypt.decryptStream(data, s.ref, s.dict)
+		if err := keep(d.crypt.decryptStream(data, s.ref, s.dict)); err != nil {
+			return fail(err)
+		}
 	}
 	filters, parms := pdfFilters(d.resolve(s.dict["Filter"]), d.resolve(s.dict["DecodeParms"]))
 	for i, f := range filters {
@@ -28,13 +46,14 @@ func (d *pdfDoc) decodeStream(s *pdfStream) ([]byte, error) {
 		if i < len(parms) {
 			p, _ = d.resolve(parms[i]).(pdfDict)
 		}
-		out, err := d.applyFilter(f, data, p)
+		out, outHeld, err := d.applyFilter(f, data, p)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
-		data = out
+		d.release(held)
+		data, held = out, outHeld
 	}
-	return data, nil
+	return data, held, nil
 }
 
 func pdfFilters(f, p any) ([]pdfName, []any) {
@@ -57,12 +76,11 @@ func pdfFilters(f, p any) ([]pdfName, []any) {
 	return names, parms
 }
 
-func (d *pdfDoc) applyFilter(name pdfName, data []byte, parms pdfDict) ([]byte, error) {
-	var out []byte
-	var err error
+// applyFilter decodes data with one filter; held is what the output is charged.
+func (d *pdfDoc) applyFilter(name pdfName, data []byte, parms pdfDict) (out []byte, held int64, err error) {
 	switch name {
 	case "FlateDecode", "Fl":
-		out, err = d.inflate(data)
+		out, held, err = d.inflate(data)
 	case "LZWDecode", "LZW":
 		early := 1
 		if v, ok := pdfInt(parms["EarlyChange"]); ok {
@@ -77,27 +95,56 @@ func (d *pdfDoc) applyFilter(name pdfName, data []byte, parms pdfDict) ([]byte, 
 	case "RunLengthDecode", "RL":
 		out = pdfRunLength(data, d.remaining())
 	case "Crypt":
-		return data, nil
+		out = data
 	case "DCTDecode", "DCT", "JPXDecode", "CCITTFaxDecode", "CCF", "JBIG2Decode":
-		return nil, errPDFImageFilter
+		return nil, 0, errPDFImageFilter
 	default:
-		return nil, errors.New("unknown filter " + string(name))
+		return nil, 0, errors.New("unknown filter " + string(name))
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if held == 0 && name != "Crypt" {
+		// Filters that build their output in one go are charged once it is built;
+		// their output is bounded by remaining().
+		held = int64(cap(out))
+		if err := d.b.retain(held, memPDFStreams); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := d.b.addInflated(len(out)); err != nil {
-		return nil, err
+		d.release(held)
+		return nil, 0, err
 	}
 	if parms != nil && (name == "FlateDecode" || name == "Fl" || name == "LZWDecode" || name == "LZW") {
-		return pdfPredict(out, parms)
+		pred, err := pdfPredict(out, parms)
+		if err != nil {
+			d.release(held)
+			return nil, 0, err
+		}
+		if sameArray(pred, out) {
+			return pred, held, nil
+		}
+		d.release(held)
+		held = int64(cap(pred))
+		if err := d.b.retain(held, memPDFStreams); err != nil {
+			return nil, 0, err
+		}
+		return pred, held, nil
 	}
-	return out, nil
+	return out, held, nil
 }
 
-// remaining is how many more decoded bytes the budget allows (bounded per stream).
+// sameArray reports whether a and b share their backing array.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:cap(a)][cap(a)-1] == &b[:cap(b)][cap(b)-1]
+}
+
+// remaining is how many more decoded bytes the budgets allow one stream: the
+// inflation budget, and half the memory budget left, since a stream is built
+// in memory whole.
 func (d *pdfDoc) remaining() int64 {
-	left := int64(pdfMaxStream)
+	left := min(int64(pdfMaxStream), d.b.memLeft()/2)
 	if lim := d.b.limits.MaxInflatedBytes; lim > 0 {
 		left = min(left, lim-d.b.inflated+1)
 	}
@@ -105,32 +152,50 @@ func (d *pdfDoc) remaining() int64 {
 }
 
 // inflate decodes zlib data. Damaged streams are common: whatever decodes before
-// the damage is kept, and a missing zlib header is tolerated.
-func (d *pdfDoc) inflate(data []byte) ([]byte, error) {
-	limit := d.remaining()
+// the damage is kept, and a missing zlib header is tolerated. The output is
+// charged as it grows.
+func (d *pdfDoc) inflate(data []byte) ([]byte, int64, error) {
+	limit := int64(pdfMaxStream)
+	if lim := d.b.limits.MaxInflatedBytes; lim > 0 {
+		limit = max(min(limit, lim-d.b.inflated+1), 0)
+	}
 	var r io.Reader
 	if zr, err := zlib.NewReader(bytes.NewReader(data)); err == nil {
 		r = zr
 	} else if len(data) > 2 {
 		r = flate.NewReader(bytes.NewReader(data[2:]))
 	} else {
-		return nil, err
+		return nil, 0, err
 	}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
+	buf := &pdfBuf{d: d}
+	n, err := io.Copy(buf, io.LimitReader(r, limit+1))
+	var pe *Error
+	if errors.As(err, &pe) {
+		buf.free()
+		return nil, 0, pe
+	}
 	if n > limit {
-		return nil, Errorf(CodeTooLarge, "a PDF stream inflates past %d bytes (decompression bomb)", limit)
+		buf.free()
+		return nil, 0, Errorf(CodeTooLarge, "a PDF stream inflates past %d bytes (decompression bomb)", limit)
 	}
-	if err != nil && buf.Len() == 0 {
+	if err != nil && len(buf.buf) == 0 {
 		// Some writers emit raw deflate without the zlib header.
+		buf.free()
 		fr := flate.NewReader(bytes.NewReader(data))
-		buf.Reset()
-		n, _ = io.Copy(&buf, io.LimitReader(fr, limit+1))
+		n, err = io.Copy(buf, io.LimitReader(fr, limit+1))
+		if errors.As(err, &pe) {
+			buf.free()
+			return nil, 0, pe
+		}
 		if n > limit {
-			return nil, Errorf(CodeTooLarge, "a PDF stream inflates past %d bytes (decompression bomb)", limit)
+			buf.free()
+			return nil, 0, Errorf(CodeTooLarge, "a PDF stream inflates past %d bytes (decompression bomb)", limit)
 		}
 	}
-	return buf.Bytes(), nil
+	if buf.buf == nil {
+		return []byte{}, 0, nil
+	}
+	return buf.buf, buf.held, nil
 }
 
 // pdfPredict undoes PNG (10-15) and TIFF (2) predictors, used by xref streams.

@@ -1,8 +1,10 @@
 package parse
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
@@ -35,23 +37,42 @@ type pdfGlyph struct {
 	space bool // single-byte code 32, which word spacing applies to
 }
 
-// loadFont reads a font dictionary: its ToUnicode map, encoding and widths.
-func (d *pdfDoc) loadFont(v any) *pdfFont {
+// costFont is the heap of a font besides its maps: the struct, with its table
+// of 256 glyph strings.
+const costFont = 8 << 10
+
+// loadFont reads a font dictionary: its ToUnicode map, encoding and widths. held
+// is what the font is charged: its maps can be large.
+func (d *pdfDoc) loadFont(v any) (f *pdfFont, held int64) {
+	f = &pdfFont{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
+	held = costFont
+	if !d.retain(held, memPDFFonts) {
+		return f, 0
+	}
+	defer func() {
+		// Widths were added freely (bounded per font): charge them now.
+		w := int64(len(f.widths)) * 40
+		if d.retain(w, memPDFFonts) {
+			held += w
+		}
+	}()
 	fd, _ := v.(pdfDict)
-	f := &pdfFont{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
 	if fd == nil {
-		return f
+		return f, held
 	}
 	subtype, _ := fd["Subtype"].(pdfName)
 	if tu, ok := d.resolve(fd["ToUnicode"]).(*pdfStream); ok {
-		if data, err := d.decodeStream(tu); err == nil {
-			f.toUni = parsePDFCMap(data)
+		if data, dataHeld, err := d.decodeStream(tu); err == nil {
+			var cmapHeld int64
+			f.toUni, cmapHeld = d.parseCMap(data)
+			held += cmapHeld
+			d.release(dataHeld)
 		}
 	}
 	if subtype == "Type0" {
 		f.composite = true
-		d.loadComposite(f, fd)
-		return f
+		held += d.loadComposite(f, fd)
+		return f, held
 	}
 	if subtype == "Type3" {
 		if m, ok := d.resolve(fd["FontMatrix"]).(pdfArray); ok && len(m) > 0 {
@@ -128,7 +149,7 @@ func (d *pdfDoc) loadFont(v any) *pdfFont {
 			code++
 		}
 	}
-	return f
+	return f, held
 }
 
 // type1Encoding reads the built-in encoding of an embedded Type 1 font program
@@ -140,34 +161,52 @@ func (d *pdfDoc) type1Encoding(fd pdfDict) map[int]string {
 	if ff == nil {
 		return nil
 	}
-	data, err := d.decodeStream(ff)
+	data, held, err := d.decodeStream(ff)
 	if err != nil {
 		return nil
 	}
+	defer d.release(held)
 	if n, ok := pdfInt(d.resolve(ff.dict["Length1"])); ok && n > 0 && n < len(data) {
 		data = data[:n]
 	}
-	if i := strings.Index(string(data[:min(len(data), 1<<16)]), "eexec"); i >= 0 {
+	if i := bytes.Index(data[:min(len(data), 1<<16)], []byte("eexec")); i >= 0 {
 		data = data[:i]
 	}
-	if !strings.Contains(string(data), "/Encoding") || strings.Contains(string(data), "StandardEncoding def") {
+	if !bytes.Contains(data, []byte("/Encoding")) || bytes.Contains(data, []byte("StandardEncoding def")) {
 		return nil
 	}
+	// Fields are walked four at a time rather than split out: the clear text may
+	// be large, and a slice of its fields would take many times its size.
 	out := map[int]string{}
-	fields := strings.Fields(string(data))
-	for i := 0; i+3 < len(fields); i++ {
-		if fields[i] != "dup" || fields[i+3] != "put" || !strings.HasPrefix(fields[i+2], "/") {
+	var win [4][]byte
+	n := 0
+	for rest := data; ; {
+		rest = bytes.TrimLeftFunc(rest, unicode.IsSpace)
+		if len(rest) == 0 {
+			break
+		}
+		end := bytes.IndexFunc(rest, unicode.IsSpace)
+		if end < 0 {
+			end = len(rest)
+		}
+		copy(win[:], win[1:])
+		win[3], rest = rest[:end], rest[end:]
+		if n++; n < 4 {
+			continue
+		}
+		if string(win[0]) != "dup" || string(win[3]) != "put" || !bytes.HasPrefix(win[2], []byte("/")) {
 			continue
 		}
 		var c int
-		if _, err := fmt.Sscanf(fields[i+1], "%d", &c); err == nil && c >= 0 && c < 256 {
-			out[c] = fields[i+2][1:]
+		if _, err := fmt.Sscanf(string(win[1]), "%d", &c); err == nil && c >= 0 && c < 256 {
+			out[c] = string(win[2][1:])
 		}
 	}
 	return out
 }
 
-func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) {
+// loadComposite reads what a Type0 font adds; it returns what that is charged.
+func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) (held int64) {
 	switch e := d.resolve(fd["Encoding"]).(type) {
 	case pdfName:
 		name := string(e)
@@ -179,17 +218,18 @@ func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) {
 			f.legacy = pdfLegacyCMap(name)
 		}
 	case *pdfStream:
-		if data, err := d.decodeStream(e); err == nil {
-			f.encoding = parsePDFCMap(data)
+		if data, dataHeld, err := d.decodeStream(e); err == nil {
+			f.encoding, held = d.parseCMap(data)
+			d.release(dataHeld)
 		}
 	}
 	descs, _ := d.resolve(fd["DescendantFonts"]).(pdfArray)
 	if len(descs) == 0 {
-		return
+		return held
 	}
 	desc, _ := d.resolve(descs[0]).(pdfDict)
 	if desc == nil {
-		return
+		return held
 	}
 	if dw, ok := pdfNum(d.resolve(desc["DW"])); ok {
 		f.dw = dw
@@ -222,6 +262,7 @@ func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) {
 		}
 		i += 3
 	}
+	return held
 }
 
 // pdfLegacyCMap picks the text encoding behind a predefined CJK CMap name.

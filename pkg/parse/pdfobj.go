@@ -31,10 +31,26 @@ const pdfMaxDepth = 64
 
 var errPDFSyntax = errors.New("pdf syntax error")
 
+// errPDFTooBig reports an object whose parsed form would pass the lexer's limit.
+var errPDFTooBig = errors.New("pdf object too big")
+
 // pdfLexer reads PDF tokens and objects from a byte slice.
 type pdfLexer struct {
 	data []byte
 	pos  int
+	// limit, when set, bounds the heap the objects read may take (see
+	// pdfSizeOf): a parsed array takes eight times its source, and a hostile
+	// file must not get that for free. cost is what was read so far.
+	limit, cost int64
+}
+
+// spend counts n bytes of parsed objects against the limit.
+func (l *pdfLexer) spend(n int) error {
+	l.cost += int64(n)
+	if l.limit > 0 && l.cost > l.limit {
+		return errPDFTooBig
+	}
+	return nil
 }
 
 func pdfIsSpace(c byte) bool {
@@ -90,17 +106,20 @@ func (l *pdfLexer) object(depth int) (any, error) {
 	switch c {
 	case '/':
 		l.pos++
-		return pdfName(pdfNameDecode(l.regular())), nil
+		name := pdfName(pdfNameDecode(l.regular()))
+		return name, l.spend(costString + len(name))
 	case '(':
 		l.pos++
-		return l.literalString(), nil
+		str := l.literalString()
+		return str, l.spend(costSlice + len(str))
 	case '<':
 		if l.pos+1 < len(l.data) && l.data[l.pos+1] == '<' {
 			l.pos += 2
 			return l.dict(depth)
 		}
 		l.pos++
-		return l.hexString(), nil
+		str := l.hexString()
+		return str, l.spend(costSlice + len(str))
 	case '[':
 		l.pos++
 		arr := pdfArray{}
@@ -122,6 +141,10 @@ func (l *pdfLexer) object(depth int) (any, error) {
 					arr = append(arr[:len(arr)-2], ref)
 					continue
 				}
+			}
+			// An element costs its interface value, twice while the array grows.
+			if err := l.spend(32); err != nil {
+				return nil, err
 			}
 			arr = append(arr, o)
 		}
@@ -219,6 +242,9 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 			// "/Key >>": a key without a value; let the loop see the end.
 			l.pos--
 			continue
+		}
+		if err := l.spend(costEntry + len(key)); err != nil {
+			return nil, err
 		}
 		// "n g R" arrives as two integers then R: fold them into a reference.
 		if n, ok := v.(int64); ok {
@@ -380,4 +406,34 @@ func pdfInt(v any) (int, bool) {
 		return int(n), true
 	}
 	return 0, false
+}
+
+// pdfSizeOf estimates the heap an object holds, for the object cache's charge.
+// A stream's data is a view of the file, charged with it.
+func pdfSizeOf(v any) int64 {
+	switch t := v.(type) {
+	case pdfName:
+		return costString + int64(len(t))
+	case pdfKeyword:
+		return costString + int64(len(t))
+	case pdfString:
+		return costSlice + int64(len(t))
+	case pdfArray:
+		n := int64(costSlice) + 16*int64(cap(t))
+		for _, x := range t {
+			n += pdfSizeOf(x)
+		}
+		return n
+	case pdfDict:
+		n := int64(48)
+		for k, x := range t {
+			n += costEntry + int64(len(k)) + pdfSizeOf(x)
+		}
+		return n
+	case *pdfStream:
+		return 64 + pdfSizeOf(t.dict)
+	case nil:
+		return 0
+	}
+	return 16
 }

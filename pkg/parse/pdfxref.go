@@ -33,6 +33,9 @@ type pdfDoc struct {
 	scanned bool
 	// loads counts object loads, so a file built to make us loop stops.
 	loads int
+	// cacheHeld and stmHeld are what the object and object stream caches are
+	// charged (see pdfmem.go).
+	cacheHeld, stmHeld int64
 }
 
 // pdfMaxLoads bounds object loads per document (cached loads are free).
@@ -59,7 +62,7 @@ func (d *pdfDoc) readXrefChain() bool {
 	if i < 0 {
 		return false
 	}
-	lx := &pdfLexer{data: tail, pos: i + len("startxref")}
+	lx := d.lexer(tail, i+len("startxref"))
 	o, _ := lx.object(0)
 	off, ok := pdfInt(o)
 	seen := map[int]bool{}
@@ -86,7 +89,7 @@ func (d *pdfDoc) readXrefChain() bool {
 
 // readXrefAt reads a classic xref table or an xref stream at off.
 func (d *pdfDoc) readXrefAt(off int) (pdfDict, bool) {
-	lx := &pdfLexer{data: d.data, pos: off}
+	lx := d.lexer(d.data, off)
 	lx.skipSpace()
 	if bytes.HasPrefix(d.data[lx.pos:], []byte("xref")) {
 		lx.pos += 4
@@ -109,6 +112,7 @@ func (d *pdfDoc) readXrefTable(lx *pdfLexer) (pdfDict, bool) {
 		if bytes.HasPrefix(d.data[lx.pos:], []byte("trailer")) {
 			lx.pos += len("trailer")
 			o, err := lx.object(0)
+			d.noteErr(err)
 			dict, ok := o.(pdfDict)
 			return dict, err == nil && ok
 		}
@@ -120,6 +124,9 @@ func (d *pdfDoc) readXrefTable(lx *pdfLexer) (pdfDict, bool) {
 			return nil, false
 		}
 		for i := range count {
+			if d.b.over != nil {
+				return nil, false
+			}
 			a, _ := lx.object(0)
 			_, _ = lx.object(0)
 			kind, _ := lx.object(0)
@@ -135,20 +142,21 @@ func (d *pdfDoc) readXrefTable(lx *pdfLexer) (pdfDict, bool) {
 			}
 			if _, has := d.xref[num]; has || kind != pdfKeyword("n") {
 				if _, has := d.xref[num]; !has {
-					d.xref[num] = pdfXref{kind: 0}
+					d.setXref(num, pdfXref{kind: 0})
 				}
 				continue
 			}
-			d.xref[num] = pdfXref{kind: 1, off: offset}
+			d.setXref(num, pdfXref{kind: 1, off: offset})
 		}
 	}
 }
 
 func (d *pdfDoc) readXrefStream(s *pdfStream) bool {
-	data, err := d.decodeStream(s)
+	data, held, err := d.decodeStream(s)
 	if err != nil {
 		return false
 	}
+	defer d.release(held)
 	w, _ := s.dict["W"].(pdfArray)
 	if len(w) < 3 {
 		return false
@@ -174,7 +182,7 @@ func (d *pdfDoc) readXrefStream(s *pdfStream) bool {
 	for i := 0; i+1 < len(index); i += 2 {
 		start, _ := pdfInt(index[i])
 		count, _ := pdfInt(index[i+1])
-		for j := 0; j < count && pos+total <= len(data); j++ {
+		for j := 0; j < count && pos+total <= len(data) && d.b.over == nil; j++ {
 			var f [3]int
 			for k := range 3 {
 				for range widths[k] {
@@ -191,11 +199,11 @@ func (d *pdfDoc) readXrefStream(s *pdfStream) bool {
 			}
 			switch f[0] {
 			case 1:
-				d.xref[num] = pdfXref{kind: 1, off: f[1]}
+				d.setXref(num, pdfXref{kind: 1, off: f[1]})
 			case 2:
-				d.xref[num] = pdfXref{kind: 2, stm: f[1], idx: f[2]}
+				d.setXref(num, pdfXref{kind: 2, stm: f[1], idx: f[2]})
 			default:
-				d.xref[num] = pdfXref{kind: 0}
+				d.setXref(num, pdfXref{kind: 0})
 			}
 		}
 	}
@@ -210,8 +218,10 @@ func (d *pdfDoc) scan() {
 	}
 	d.scanned = true
 	found := map[int]pdfXref{}
+	held := int64(0)
+	defer func() { d.release(held) }()
 	data := d.data
-	for i := 0; ; {
+	for i := 0; d.b.over == nil; {
 		j := bytes.Index(data[i:], []byte("obj"))
 		if j < 0 {
 			break
@@ -223,12 +233,18 @@ func (d *pdfDoc) scan() {
 		}
 		num, start, ok := pdfHeaderBefore(data, at)
 		if ok {
+			if _, has := found[num]; !has {
+				if !d.retain(costXref, memPDFObjects) {
+					return
+				}
+				held += costXref
+			}
 			found[num] = pdfXref{kind: 1, off: start}
 		}
 	}
 	// Keep objects found in object streams where no direct definition exists.
 	for num, x := range found {
-		d.xref[num] = x
+		d.setXref(num, x)
 	}
 	for num := range found {
 		obj := d.resolve(pdfRef{num: num})
@@ -242,11 +258,11 @@ func (d *pdfDoc) scan() {
 		}
 		for inner, off := range stm.offs {
 			if x, has := d.xref[inner]; !has || x.kind != 1 {
-				d.xref[inner] = pdfXref{kind: 2, stm: num, idx: off}
+				d.setXref(inner, pdfXref{kind: 2, stm: num, idx: off})
 			}
 		}
 	}
-	d.cache = map[int]any{}
+	d.resetCache(false)
 	// The trailer: the last one naming a root, else the catalog object itself.
 	for i := len(data); ; {
 		j := bytes.LastIndex(data[:i], []byte("trailer"))
@@ -254,8 +270,10 @@ func (d *pdfDoc) scan() {
 			break
 		}
 		i = j
-		lx := &pdfLexer{data: data, pos: j + len("trailer")}
-		if o, err := lx.object(0); err == nil {
+		lx := d.lexer(data, j+len("trailer"))
+		o, err := lx.object(0)
+		d.noteErr(err)
+		if err == nil {
 			if t, ok := o.(pdfDict); ok && t["Root"] != nil {
 				for k, v := range t {
 					if _, has := d.trailer[k]; !has || k == "Root" {
@@ -323,17 +341,22 @@ func (d *pdfDoc) object(num int) any {
 	if v, ok := d.cache[num]; ok {
 		return v
 	}
-	if d.resolving[num] || d.loads > pdfMaxLoads {
+	if d.resolving[num] || d.loads > pdfMaxLoads || d.b.over != nil {
 		return nil
 	}
 	d.loads++
 	d.resolving[num] = true
 	defer delete(d.resolving, num)
 	v, ok := d.loadObject(num)
-	if !ok && !d.scanned {
+	if !ok && !d.scanned && d.b.over == nil {
 		d.scan()
 		v, _ = d.loadObject(num)
 	}
+	cost := costEntry + pdfSizeOf(v)
+	if !d.retain(cost, memPDFObjects) {
+		return nil
+	}
+	d.cacheHeld += cost
 	d.cache[num] = v
 	return v
 }
@@ -362,9 +385,10 @@ func (d *pdfDoc) loadObject(num int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		lx := &pdfLexer{data: stm.data, pos: off}
+		lx := d.lexer(stm.data, off)
 		v, err := lx.object(0)
 		if err != nil {
+			d.noteErr(err)
 			return nil, false
 		}
 		return v, true
@@ -382,17 +406,20 @@ func (d *pdfDoc) objStm(num int) *pdfObjStm {
 	if !ok {
 		return nil
 	}
-	data, err := d.decodeStream(s)
+	data, held, err := d.decodeStream(s)
 	if err != nil {
 		return nil
 	}
 	n, _ := pdfInt(s.dict["N"])
 	first, _ := pdfInt(s.dict["First"])
-	if n <= 0 || n > 1<<20 || first < 0 || first > len(data) {
+	if n <= 0 || n > 1<<20 || first < 0 || first > len(data) || !d.retain(int64(n)*costEntry, memPDFObjects) {
+		d.release(held)
 		return nil
 	}
+	// The decoded stream stays with the cache, which is charged for it.
+	d.stmHeld += held + int64(n)*costEntry
 	out := &pdfObjStm{data: data, offs: make(map[int]int, n)}
-	lx := &pdfLexer{data: data[:first]}
+	lx := d.lexer(data[:first], 0)
 	for range n {
 		a, err1 := lx.object(0)
 		b, err2 := lx.object(0)
@@ -412,7 +439,7 @@ func (d *pdfDoc) objStm(num int) *pdfObjStm {
 // parseIndirect parses "num gen obj ... endobj" at off, with its stream data if any.
 // want < 0 accepts any object number.
 func (d *pdfDoc) parseIndirect(off, want int) (any, int, error) {
-	lx := &pdfLexer{data: d.data, pos: off}
+	lx := d.lexer(d.data, off)
 	a, _ := lx.object(0)
 	g, _ := lx.object(0)
 	kw, _ := lx.object(0)
@@ -423,6 +450,7 @@ func (d *pdfDoc) parseIndirect(off, want int) (any, int, error) {
 	}
 	v, err := lx.object(0)
 	if err != nil {
+		d.noteErr(err)
 		return nil, 0, err
 	}
 	if kw, ok := v.(pdfKeyword); ok && kw == "endobj" {

@@ -3,6 +3,7 @@ package parse
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -30,7 +31,7 @@ func parsePPTX(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 		if err := b.check(); err != nil {
 			return nil, err
 		}
-		blocks, err := pptxSlide(z, part, n)
+		blocks, held, err := pptxSlide(z, part, n)
 		if err != nil {
 			// A broken slide costs that slide, not the deck; limits still stop everything.
 			if CodeOf(err) != CodeCorrupt {
@@ -47,6 +48,7 @@ func parsePPTX(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 				return nil, err
 			}
 		}
+		b.release(held)
 	}
 	if parsed == 0 && firstErr != nil {
 		return nil, firstErr
@@ -63,18 +65,24 @@ func pptxSlideOrder(z *zipArchive, pres string) ([]string, error) {
 	}
 	var slides []string
 	if z.has(pres) {
-		data, err := z.readAll(pres, maxSmallPart)
+		d, rc, err := z.decoder(pres)
 		if err != nil {
 			return nil, err
 		}
-		d := newXMLDecoder(strings.NewReader(string(data)))
+		defer rc.Close()
 		for {
 			tok, err := d.Token()
 			if err != nil {
+				if pe := (*Error)(nil); errors.As(err, &pe) && pe.Code != CodeCorrupt {
+					return nil, pe
+				}
 				break
 			}
 			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "sldId" {
 				if rel, ok := rels[xmlAttrNS(se, "relationships", "id")]; ok && !rel.External {
+					if err := z.b.retain(stringCost(len(rel.Target)), memParts); err != nil {
+						return nil, err
+					}
 					slides = append(slides, rel.Target)
 				}
 			}
@@ -122,13 +130,19 @@ type pptxPara struct {
 	level int
 }
 
-// pptxSlide reads one slide and its notes into blocks, the title first.
-func pptxSlide(z *zipArchive, part string, n int) ([]Block, error) {
-	items, err := pptxShapes(z, part)
+// pptxSlide reads one slide and its notes into blocks, the title first. held is
+// what the blocks are charged until the caller adds them to the document.
+func pptxSlide(z *zipArchive, part string, n int) (blocks []Block, held int64, err error) {
+	defer func() {
+		if err != nil {
+			z.b.release(held)
+			held = 0
+		}
+	}()
+	items, held, err := pptxShapes(z, part)
 	if err != nil {
-		return nil, err
+		return nil, held, err
 	}
-	var blocks []Block
 	var title []string
 	for _, it := range items {
 		if it.title {
@@ -164,10 +178,11 @@ func pptxSlide(z *zipArchive, part string, n int) ([]Block, error) {
 			if !relTypeIs(rel.Type, "notesSlide") || rel.External || !z.has(rel.Target) {
 				continue
 			}
-			notes, err := pptxShapes(z, rel.Target)
+			notes, noteHeld, err := pptxShapes(z, rel.Target)
+			held += noteHeld
 			if err != nil {
 				if CodeOf(err) != CodeCorrupt {
-					return nil, err
+					return nil, held, err
 				}
 				continue
 			}
@@ -179,46 +194,56 @@ func pptxSlide(z *zipArchive, part string, n int) ([]Block, error) {
 		}
 	}
 	if len(blocks) == 0 && len(title) == 0 {
-		return nil, nil
+		return nil, held, nil
 	}
-	return append([]Block{{Kind: KindHeading, Level: 1, Text: heading, Page: n}}, blocks...), nil
+	return append([]Block{{Kind: KindHeading, Level: 1, Text: heading, Page: n}}, blocks...), held, nil
 }
 
 // pptxShapes streams a slide (or notes) part into its text shapes and tables.
-func pptxShapes(z *zipArchive, part string) ([]pptxItem, error) {
-	rc, err := z.open(part)
+// held is what the items are charged: a slide is read whole before its blocks
+// are added, since its title goes first.
+func pptxShapes(z *zipArchive, part string) (items []pptxItem, held int64, err error) {
+	d, rc, err := z.decoder(part)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rc.Close()
-	d := newXMLDecoder(rc)
+	keep := func(n int64) error {
+		held += n
+		return z.b.retain(n, memSlide)
+	}
 	var (
-		items  []pptxItem
 		shape  *pptxItem
-		para   strings.Builder
+		para   heldText
 		level  int
 		inPara bool
 		inText bool
 		// Table state: a:tbl → a:tr → a:tc → a:txBody → a:p.
 		rows    [][]string
 		row     []string
-		cell    *strings.Builder
+		cell    *heldText
 		inTable int
 	)
+	defer func() {
+		para.take(z.b)
+		if cell != nil {
+			cell.take(z.b)
+		}
+	}()
 	for {
 		tok, err := d.Token()
 		if err != nil {
 			if xerr := xmlError(part, err); xerr != nil {
-				return nil, xerr
+				return nil, held, xerr
 			}
-			return items, nil
+			return items, held, nil
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "Fallback":
 				if err := d.Skip(); err != nil {
-					return nil, xmlError(part, err)
+					return nil, held, xmlError(part, err)
 				}
 			case "sp":
 				shape = &pptxItem{}
@@ -243,14 +268,17 @@ func pptxShapes(z *zipArchive, part string) ([]pptxItem, error) {
 				}
 			case "tc":
 				if inTable == 1 {
-					cell = &strings.Builder{}
+					if cell != nil {
+						cell.take(z.b)
+					}
+					cell = &heldText{}
 					if xmlAttr(t, "hMerge") == "1" || xmlAttr(t, "vMerge") == "1" {
 						cell = nil
 						row = append(row, "")
 					}
 				}
 			case "p":
-				para.Reset()
+				para.take(z.b)
 				level, inPara = 0, true
 			case "pPr":
 				if l, err := strconv.Atoi(xmlAttr(t, "lvl")); err == nil && l > 0 && l < 9 {
@@ -259,13 +287,13 @@ func pptxShapes(z *zipArchive, part string) ([]pptxItem, error) {
 			case "t":
 				inText = inPara
 			case "br":
-				para.WriteByte('\n')
+				err = para.write(z.b, "\n", memSlide)
 			case "tab":
-				para.WriteByte('\t')
+				err = para.write(z.b, "\t", memSlide)
 			}
 		case xml.CharData:
 			if inText {
-				para.Write(t)
+				err = para.write(z.b, string(t), memSlide)
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
@@ -276,40 +304,50 @@ func pptxShapes(z *zipArchive, part string) ([]pptxItem, error) {
 					continue
 				}
 				inPara = false
-				text := para.String()
+				text := para.take(z.b)
 				if strings.TrimSpace(text) == "" {
 					continue
 				}
 				switch {
 				case inTable > 0 && cell != nil:
-					cell.WriteString(text + "\n")
+					err = cell.write(z.b, text+"\n", memSlide)
 				case inTable > 0:
 				case shape != nil:
 					shape.paras = append(shape.paras, pptxPara{text: text, level: level})
+					err = keep(stringCost(len(text)) + 2*8)
 				default:
 					// Text outside a p:sp (e.g. in a graphic frame) still counts.
 					items = append(items, pptxItem{paras: []pptxPara{{text: text, level: level}}})
+					err = keep(stringCost(len(text)) + 2*80)
 				}
 			case "tc":
 				if inTable == 1 && cell != nil {
-					row = append(row, cell.String())
+					text := cell.take(z.b)
+					row = append(row, text)
 					cell = nil
+					err = keep(stringCost(len(text)))
 				}
 			case "tr":
 				if inTable == 1 {
 					rows = append(rows, row)
+					err = keep(costSlice)
 				}
 			case "tbl":
 				inTable--
 				if inTable == 0 {
 					items = append(items, pptxItem{rows: append([][]string{}, rows...)})
+					err = keep(int64(costSlice * (len(rows) + 4)))
 				}
 			case "sp":
 				if shape != nil && !shape.skip && len(shape.paras) > 0 {
 					items = append(items, *shape)
+					err = keep(2 * 80)
 				}
 				shape = nil
 			}
+		}
+		if err != nil {
+			return nil, held, err
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package parse
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"unicode/utf16"
@@ -17,6 +19,14 @@ import (
 // maxRTFGroups bounds the group nesting we track. Deeper groups are still
 // matched by counting braces but share the state of the deepest tracked group.
 const maxRTFGroups = 256
+
+const (
+	// rtfMaxFonts bounds the font table kept (number → code page); fonts past it
+	// are read with the document's code page.
+	rtfMaxFonts = 4096
+	// rtfMaxPending bounds the code page bytes queued for decoding together.
+	rtfMaxPending = 64 << 10
+)
 
 // rtfDest says what happens to the text of a group.
 type rtfDest int
@@ -41,9 +51,10 @@ type rtfState struct {
 // rtfParser is a small RTF tokenizer that keeps the text and paragraph structure
 // and drops everything else.
 type rtfParser struct {
-	s       *sink
-	data    []byte
-	pos     int
+	s *sink
+	// in is the document, streamed; err is a read error other than the end.
+	in      *bufio.Reader
+	err     error
 	state   rtfState
 	stack   []rtfState
 	extra   int // groups opened beyond maxRTFGroups
@@ -58,6 +69,9 @@ type rtfParser struct {
 	title   strings.Builder
 	cells   []string
 	rows    [][]string
+	// held is what the paragraph, cells and rows being read are charged.
+	held     int64
+	paraHeld int
 	// star is set after \* until the next control word: unknown destinations
 	// introduced by \* are skipped whole.
 	star bool
@@ -67,13 +81,12 @@ type rtfParser struct {
 }
 
 // parseRTF reads Rich Text Format: paragraphs, headings (from outline levels),
-// tables, and text in the document's code pages and Unicode escapes.
+// tables, and text in the document's code pages and Unicode escapes. The file is
+// streamed; the paragraph and table being read are charged to the memory budget.
 func parseRTF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Document, error) {
-	data, err := readAll(r, size)
-	if err != nil {
-		return nil, err
-	}
-	p := &rtfParser{s: newSink(b), data: data, ansiCP: 1252, fonts: map[int]int{}}
+	in := bufio.NewReaderSize(&ctxReader{r: io.NewSectionReader(r, 0, max(size, 0)), b: b}, 64<<10)
+	p := &rtfParser{s: newSink(b), in: in, ansiCP: 1252, fonts: map[int]int{}}
+	defer func() { b.release(p.held) }()
 	p.state.uc = 1
 	if err := p.run(); err != nil {
 		return nil, err
@@ -81,13 +94,30 @@ func parseRTF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 	return &Document{Title: collapseSpace(p.title.String()), Blocks: p.s.blocks}, nil
 }
 
+// peek returns the next byte without consuming it; ok is false at the end.
+func (p *rtfParser) peek() (byte, bool) {
+	b, err := p.in.Peek(1)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			p.err = err
+		}
+		return 0, false
+	}
+	return b[0], true
+}
+
 func (p *rtfParser) run() error {
-	for p.pos < len(p.data) {
+	for {
 		if err := p.s.tick(); err != nil {
 			return err
 		}
-		c := p.data[p.pos]
-		p.pos++
+		c, err := p.in.ReadByte()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return err
+			}
+			break
+		}
 		switch c {
 		case '{':
 			p.flushBytes()
@@ -119,25 +149,66 @@ func (p *rtfParser) run() error {
 		default:
 			p.char(c)
 		}
+		if p.err != nil {
+			return p.err
+		}
 		p.groupStart = false
 	}
 	p.flushBytes()
 	return p.endPara(true)
 }
 
+// grow makes room for n more bytes of paragraph, charging the growth first
+// (see heldText.write); a failure stops the parse at the next byte.
+func (p *rtfParser) grow(n int) bool {
+	if p.err != nil {
+		return false
+	}
+	if p.para.Cap()-p.para.Len() >= n {
+		return true
+	}
+	size := 2*p.para.Cap() + n
+	if err := p.retain(int64(size-p.paraHeld), memParagraph); err != nil {
+		p.err = err
+		return false
+	}
+	p.paraHeld = size
+	p.para.Grow(n)
+	return true
+}
+
+func (p *rtfParser) retain(n int64, what memUse) error {
+	p.held += n
+	return p.s.b.retain(n, what)
+}
+
+func (p *rtfParser) unretain(n int64) {
+	p.held -= n
+	p.s.b.release(n)
+}
+
+// takePara returns the paragraph's text and starts a new one.
+func (p *rtfParser) takePara() string {
+	text := p.para.String()
+	p.para = strings.Builder{}
+	p.unretain(int64(p.paraHeld))
+	p.paraHeld = 0
+	return text
+}
+
 // control reads the control word or symbol after a backslash.
 func (p *rtfParser) control() error {
-	if p.pos >= len(p.data) {
+	c, ok := p.peek()
+	if !ok {
 		return nil
 	}
-	c := p.data[p.pos]
 	if !isASCIILetter(c) {
-		p.pos++
+		p.in.Discard(1)
 		switch c {
 		case '\'':
-			if p.pos+2 <= len(p.data) {
-				if v, ok := hexByte(p.data[p.pos], p.data[p.pos+1]); ok {
-					p.pos += 2
+			if h, _ := p.in.Peek(2); len(h) == 2 {
+				if v, ok := hexByte(h[0], h[1]); ok {
+					p.in.Discard(2)
 					p.byteOut(v)
 				}
 			}
@@ -156,31 +227,40 @@ func (p *rtfParser) control() error {
 		}
 		return nil
 	}
-	start := p.pos
-	for p.pos < len(p.data) && p.pos-start < 32 && isASCIILetter(p.data[p.pos]) {
-		p.pos++
+	var buf [32]byte
+	word := buf[:0]
+	for len(word) < len(buf) {
+		c, ok := p.peek()
+		if !ok || !isASCIILetter(c) {
+			break
+		}
+		word = append(word, c)
+		p.in.Discard(1)
 	}
-	word := string(p.data[start:p.pos])
 	arg, hasArg := 0, false
 	neg := false
-	if p.pos < len(p.data) && p.data[p.pos] == '-' && p.pos+1 < len(p.data) && isDigit(p.data[p.pos+1]) {
+	if h, _ := p.in.Peek(2); len(h) == 2 && h[0] == '-' && isDigit(h[1]) {
 		neg = true
-		p.pos++
+		p.in.Discard(1)
 	}
-	for digits := 0; p.pos < len(p.data) && isDigit(p.data[p.pos]); digits++ {
+	for digits := 0; ; digits++ {
+		c, ok := p.peek()
+		if !ok || !isDigit(c) {
+			break
+		}
 		if digits < 10 {
-			arg = arg*10 + int(p.data[p.pos]-'0')
+			arg = arg*10 + int(c-'0')
 		}
 		hasArg = true
-		p.pos++
+		p.in.Discard(1)
 	}
 	if neg {
 		arg = -arg
 	}
-	if p.pos < len(p.data) && p.data[p.pos] == ' ' {
-		p.pos++
+	if c, ok := p.peek(); ok && c == ' ' {
+		p.in.Discard(1)
 	}
-	return p.word(word, arg, hasArg)
+	return p.word(string(word), arg, hasArg)
 }
 
 // word applies one control word.
@@ -189,7 +269,7 @@ func (p *rtfParser) word(word string, arg int, hasArg bool) error {
 	p.star = false
 	if p.state.dest == destSkip {
 		if word == "bin" && hasArg {
-			p.pos = min(p.pos+max(arg, 0), len(p.data))
+			p.in.Discard(max(arg, 0))
 		}
 		return nil
 	}
@@ -227,12 +307,16 @@ func (p *rtfParser) word(word string, arg int, hasArg bool) error {
 		p.runeOut('\t')
 	case "cell", "nestcell":
 		p.flushBytes()
-		p.cells = append(p.cells, collapseSpace(p.para.String()))
-		p.para.Reset()
+		cell := collapseSpace(p.takePara())
+		p.cells = append(p.cells, cell)
+		return p.retain(stringCost(len(cell)), memTable)
 	case "row", "nestrow":
 		p.flushBytes()
 		if len(p.cells) > 0 {
 			p.rows = append(p.rows, p.cells)
+			if err := p.retain(costSlice, memTable); err != nil {
+				return err
+			}
 		}
 		p.cells = nil
 	case "pard":
@@ -265,7 +349,7 @@ func (p *rtfParser) word(word string, arg int, hasArg bool) error {
 		p.state.cp = p.fonts[arg]
 	case "fcharset":
 		if p.state.dest == destFontTbl {
-			if cp := fontCharsetCP(arg); cp != 0 {
+			if cp := fontCharsetCP(arg); cp != 0 && (len(p.fonts) < rtfMaxFonts || p.fonts[p.curFont] != 0) {
 				p.fonts[p.curFont] = cp
 			}
 		}
@@ -282,7 +366,7 @@ func (p *rtfParser) word(word string, arg int, hasArg bool) error {
 		p.skipN = p.state.uc
 	case "bin":
 		if hasArg {
-			p.pos = min(p.pos+max(arg, 0), len(p.data))
+			p.in.Discard(max(arg, 0))
 		}
 	case "emdash":
 		p.runeOut('—')
@@ -363,6 +447,9 @@ func (p *rtfParser) byteOut(c byte) {
 	}
 	p.pendCP = cp
 	p.pending = append(p.pending, c)
+	if len(p.pending) >= rtfMaxPending {
+		p.flushBytes()
+	}
 }
 
 func (p *rtfParser) codePage() int {
@@ -417,7 +504,9 @@ func (p *rtfParser) runeOut(r rune) {
 func (p *rtfParser) writeByte(c byte) {
 	switch p.state.dest {
 	case destText:
-		p.para.WriteByte(c)
+		if p.grow(1) {
+			p.para.WriteByte(c)
+		}
 	case destTitle:
 		if p.title.Len() < 1024 {
 			p.title.WriteByte(c)
@@ -428,7 +517,9 @@ func (p *rtfParser) writeByte(c byte) {
 func (p *rtfParser) write(s string) {
 	switch p.state.dest {
 	case destText:
-		p.para.WriteString(s)
+		if p.grow(len(s)) {
+			p.para.WriteString(s)
+		}
 	case destTitle:
 		if p.title.Len() < 1024 {
 			p.title.WriteString(s)
@@ -445,11 +536,12 @@ func (p *rtfParser) endPara(final bool) error {
 	p.flushBytes()
 	if p.state.inTable && !final {
 		// \par inside a cell is a line break within the cell.
-		p.para.WriteByte('\n')
-		return nil
+		if p.grow(1) {
+			p.para.WriteByte('\n')
+		}
+		return p.err
 	}
-	text := cleanText(p.para.String())
-	p.para.Reset()
+	text := cleanText(p.takePara())
 	if len(p.cells) > 0 {
 		p.rows = append(p.rows, p.cells)
 		p.cells = nil
@@ -460,6 +552,8 @@ func (p *rtfParser) endPara(final bool) error {
 		if err := addTable(p.s, rows, 0); err != nil {
 			return err
 		}
+		// The table's blocks hold the rows now.
+		p.unretain(p.held - int64(p.paraHeld))
 	}
 	if p.state.outline > 0 {
 		return p.s.add(Block{Kind: KindHeading, Level: p.state.outline, Text: collapseSpace(text)})

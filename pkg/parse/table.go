@@ -129,8 +129,110 @@ func addTable(s *sink, rows [][]string, page int) error {
 		part := make([][]string, 0, n+1)
 		part = append(part, header)
 		part = append(part, body[:n]...)
-		s.blocks = append(s.blocks, tableBlock(part, page))
+		if err := s.push(tableBlock(part, page)); err != nil {
+			return err
+		}
 		body = body[n:]
 	}
+	return nil
+}
+
+// tableStream adds a table whose rows arrive one at a time (a CSV file read as a
+// stream) in the blocks addTable makes, holding only the rows of the block being
+// filled. Without the rows to come, a block's size is judged by the width of its
+// own rows rather than the whole table's; a table of one block comes out exactly
+// as addTable makes it.
+type tableStream struct {
+	s      *sink
+	page   int
+	header []string
+	body   [][]string
+	// width is the widest row of the block; cells the bytes of its body's cells.
+	width, cells int
+	// held is what the block's rows are charged.
+	held int64
+	// added is set once a block was added.
+	added bool
+}
+
+// cellBytes is what a row's cells add to rowSize in addTable.
+func cellBytes(r []string) int {
+	n := 0
+	for _, c := range r {
+		n += len(c) + strings.Count(c, "|") + strings.Count(c, `\`)
+	}
+	return n
+}
+
+// add takes the next row; the first one is the header of every block.
+func (t *tableStream) add(row []string) error {
+	if err := t.s.b.retain(rowCost(row), memTable); err != nil {
+		return err
+	}
+	t.held += rowCost(row)
+	if t.header == nil {
+		t.header, t.width = row, len(row)
+		return nil
+	}
+	width := max(t.width, len(row))
+	n := len(t.body)
+	if n >= tableBlockRows || (n > 0 && t.size(width, n+1, t.cells+cellBytes(row)) > tableBlockBytes) {
+		if err := t.flush(); err != nil {
+			return err
+		}
+		width = max(t.width, len(row))
+	}
+	t.body = append(t.body, row)
+	t.width, t.cells = width, t.cells+cellBytes(row)
+	return nil
+}
+
+// size is the rendered size addTable charges for a block of the header and rows
+// body rows of the given width holding cells bytes.
+func (t *tableStream) size(width, rows, cells int) int {
+	head := 2 + 3*width + cellBytes(t.header) + 2 + 6*width
+	return head + rows*(2+3*width) + cells
+}
+
+// flush adds the filled block; the header stays for the next one.
+func (t *tableStream) flush() error {
+	if t.header == nil || (len(t.body) == 0 && t.width == 0) {
+		return nil
+	}
+	if err := t.s.tick(); err != nil {
+		return err
+	}
+	if t.width > 0 {
+		if err := t.s.b.addText(t.size(t.width, len(t.body), t.cells)); err != nil {
+			return err
+		}
+		part := make([][]string, 0, len(t.body)+1)
+		part = append(part, t.header)
+		part = append(part, t.body...)
+		if err := t.s.push(tableBlock(part, t.page)); err != nil {
+			return err
+		}
+	}
+	t.added = true
+	// The block now holds the rows; what the stream held for them is let go,
+	// except for the header, which the next block repeats.
+	t.s.b.release(t.held - rowCost(t.header))
+	t.held = rowCost(t.header)
+	t.body, t.width, t.cells = nil, len(t.header), 0
+	return nil
+}
+
+// close adds the last block; a table of only a header is a table too.
+func (t *tableStream) close() error {
+	if t.header == nil {
+		return nil
+	}
+	if len(t.body) > 0 || !t.added {
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	t.s.b.release(t.held)
+	t.held = 0
 	return nil
 }

@@ -63,3 +63,47 @@ func TestAddTableChargesPadding(t *testing.T) {
 	s := newSink(newBudget(t.Context(), Limits{MaxTextBytes: 1 << 20}))
 	require.Equal(t, CodeTooLarge, CodeOf(addTable(s, rows, 0)))
 }
+
+func TestTableStreamMatchesAddTable(t *testing.T) {
+	t.Parallel()
+	ragged := [][]string{{"a", "b"}, {"1"}, {"2", "3", "4"}, {"x | y", `back\slash`}}
+	long := [][]string{{"id", "text"}}
+	for range 3000 {
+		long = append(long, []string{"1", strings.Repeat("x", 40)})
+	}
+	for _, rows := range [][][]string{{{"only", "header"}}, ragged, long} {
+		want := newSink(newBudget(t.Context(), DefaultLimits()))
+		require.NoError(t, addTable(want, rows, 3))
+		got := newSink(newBudget(t.Context(), DefaultLimits()))
+		ts := &tableStream{s: got, page: 3}
+		for _, r := range rows {
+			require.NoError(t, ts.add(r))
+		}
+		require.NoError(t, ts.close())
+		// Rows of one width split where addTable splits them; a table of one
+		// block comes out the same whatever its rows.
+		require.Equal(t, want.blocks, got.blocks)
+		require.Equal(t, want.b.text, got.b.text, "text charged")
+	}
+}
+
+func TestTableStreamHoldsOneBlock(t *testing.T) {
+	t.Parallel()
+	b := newBudget(t.Context(), DefaultLimits())
+	ts := &tableStream{s: newSink(b)}
+	require.NoError(t, ts.add([]string{"id", "text"}))
+	maxPending := int64(0)
+	for range 10000 {
+		require.NoError(t, ts.add([]string{"1", strings.Repeat("x", 40)}))
+		maxPending = max(maxPending, ts.held)
+	}
+	require.NoError(t, ts.close())
+	// What waits for a block is never more than a block's rows.
+	require.Less(t, maxPending, int64(tableBlockRows*rowCost([]string{"1", strings.Repeat("x", 40)})+rowCost([]string{"id", "text"})))
+	require.Zero(t, ts.held)
+	held := int64(0)
+	for _, blk := range ts.s.blocks {
+		held += blockCost(blk)
+	}
+	require.Equal(t, held, b.held, "the blocks hold what is charged")
+}

@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,7 +238,8 @@ func TestParseTextLimits(t *testing.T) {
 
 // fuzzLimits are small so that fuzzing finds budget violations quickly.
 func fuzzLimits() Limits {
-	return Limits{MaxInflatedBytes: 1 << 20, MaxEntries: 100, MaxPages: 20, MaxTextBytes: 64 << 10, Timeout: 10 * time.Second}
+	return Limits{MaxInflatedBytes: 1 << 20, MaxEntries: 100, MaxPages: 20, MaxTextBytes: 64 << 10,
+		MaxRetainedBytes: 4 << 20, Timeout: 10 * time.Second}
 }
 
 // checkFuzzParse parses data as format and fails when a parser panicked (Parse
@@ -269,4 +271,70 @@ func FuzzParseText(f *testing.F) {
 	f.Add([]byte("\xFF\xFEh\x00i\x00"))
 	f.Add([]byte("caf\xe9\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkFuzzParse(t, FormatText, data) })
+}
+
+// wholeParagraphs is how paragraphs were cut from text held whole: runs of
+// non-blank lines, trailing spaces trimmed, long ones cut by splitLong.
+func wholeParagraphs(text string) []string {
+	var out []string
+	var para strings.Builder
+	flush := func() {
+		if p := strings.TrimSpace(para.String()); p != "" {
+			out = append(out, splitLong(p, maxBlockBytes)...)
+		}
+		para.Reset()
+	}
+	for line := range strings.Lines(text) {
+		line = strings.TrimRight(line, " \t\n")
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		if para.Len() > 0 {
+			para.WriteByte('\n')
+		}
+		para.WriteString(line)
+	}
+	flush()
+	return out
+}
+
+// TestParagraphStreamMatchesWholeText checks that paragraphs cut while the text
+// streams (a long one in pieces as soon as they are settled) are the ones cut
+// from the text held whole.
+func TestParagraphStreamMatchesWholeText(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"word", "ünïcode", "x", "longerword", "\t", "  ", "\u00a0", "🙂"}
+	for i := range 40 {
+		var sb strings.Builder
+		for range rng.IntN(300) {
+			switch r := rng.IntN(20); {
+			case r == 0:
+				sb.WriteString("\n")
+			case r == 1:
+				sb.WriteString(" \t \n")
+			case r == 2:
+				// A line far longer than a block, at times without any space.
+				sep := []string{" ", "", "\n"}[rng.IntN(3)]
+				for range rng.IntN(40000) {
+					sb.WriteString(words[rng.IntN(len(words))] + sep)
+				}
+				sb.WriteString("\n")
+			default:
+				for range rng.IntN(30) {
+					sb.WriteString(words[rng.IntN(len(words))] + " ")
+				}
+				sb.WriteString("\n")
+			}
+		}
+		text := sb.String()
+		doc, err := parseString(t, FormatText, text)
+		if len(wholeParagraphs(text)) == 0 {
+			require.Equal(t, CodeEmpty, CodeOf(err))
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, wholeParagraphs(text), blockTexts(doc, KindParagraph), "text %d", i)
+	}
 }

@@ -14,24 +14,6 @@ import (
 	"golang.org/x/text/encoding/unicode/utf32"
 )
 
-// readAll reads the first size bytes of r. Parsers of text formats need the whole
-// input in memory anyway (decoding, CSV sniffing, HTML tree), and size is bounded
-// by the upload limit before a file ever reaches us.
-func readAll(r io.ReaderAt, size int64) ([]byte, error) {
-	if size < 0 {
-		return nil, Errorf(CodeCorrupt, "the file has a negative size")
-	}
-	if size == 0 {
-		return nil, nil
-	}
-	buf := make([]byte, size)
-	n, err := r.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("read input: %w", err)
-	}
-	return buf[:n], nil
-}
-
 // readHead reads at most n bytes from the start of r, tolerating short files.
 func readHead(r io.ReaderAt, size int64, n int) ([]byte, error) {
 	if size < int64(n) {
@@ -58,21 +40,8 @@ type textEncoding struct {
 	name string
 }
 
-// sniffEncoding decides how data is encoded: a BOM first, then the NUL pattern of
-// BOM-less UTF-16/UTF-32 (Windows tools write those), then valid UTF-8, else
-// Windows-1252, the superset of ISO-8859-1 that most legacy Western text really is.
-func sniffEncoding(data []byte) textEncoding {
-	if e, ok := sniffUnicode(data); ok {
-		return e
-	}
-	if utf8.Valid(data) {
-		return textEncoding{name: "utf-8"}
-	}
-	return textEncoding{enc: charmap.Windows1252, name: "windows-1252"}
-}
-
-// sniffSampleEncoding is sniffEncoding for the head of a longer file, whose last
-// rune may be cut off.
+// sniffSampleEncoding is sniffStream's decision for the head of a longer file,
+// whose last rune may be cut off (Detect looks at the head only).
 func sniffSampleEncoding(data []byte) textEncoding {
 	if e, ok := sniffUnicode(data); ok {
 		return e
@@ -158,11 +127,6 @@ func (e textEncoding) decode(data []byte) string {
 	return string(out)
 }
 
-// decodeText sniffs the encoding of data and returns it as normalised text.
-func decodeText(data []byte) string {
-	return cleanText(sniffEncoding(data).decode(data))
-}
-
 // encodingByName resolves a charset label (MIME, HTML meta, RTF code page name)
 // to an encoding; ok=false for unknown labels. UTF-8 returns a nil encoding.
 func encodingByName(label string) (textEncoding, bool) {
@@ -179,20 +143,6 @@ func encodingByName(label string) (textEncoding, bool) {
 		return textEncoding{name: name}, true
 	}
 	return textEncoding{enc: enc, name: name}, true
-}
-
-// decodeWithCharset decodes data with a declared charset. A BOM wins over the
-// declaration, and a declared UTF-8 that is not valid UTF-8 falls back to
-// Windows-1252, because mislabelled legacy mail and pages are common.
-func decodeWithCharset(data []byte, charset string) string {
-	if e, ok := sniffUnicode(data); ok {
-		return cleanText(e.decode(data))
-	}
-	e, ok := encodingByName(charset)
-	if !ok || (e.enc == nil && !utf8.Valid(data)) {
-		e = sniffEncoding(data)
-	}
-	return cleanText(e.decode(data))
 }
 
 // cleanText normalises newlines to \n, turns form feeds and Unicode line

@@ -1,10 +1,26 @@
 package parse
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
+
+// streamText reads data as the text parsers do: as a stream, decoded as
+// declared by charset (or sniffed) and cleaned.
+func streamText(t *testing.T, data []byte, charset string) string {
+	t.Helper()
+	b := newBudget(context.Background(), DefaultLimits())
+	r, err := openText(bytes.NewReader(data), int64(len(data)), charset, b)
+	require.NoError(t, err)
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return string(out)
+}
 
 func TestDecodeText(t *testing.T) {
 	t.Parallel()
@@ -27,21 +43,46 @@ func TestDecodeText(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tc.want, decodeText(tc.in))
+			require.Equal(t, tc.want, streamText(t, tc.in, ""))
 		})
 	}
 }
 
 func TestDecodeWithCharset(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "Привет", decodeWithCharset([]byte("\xcf\xf0\xe8\xe2\xe5\xf2"), "windows-1251"))
-	require.Equal(t, "Grüße", decodeWithCharset([]byte("Gr\xfc\xdfe"), "iso-8859-1"))
+	require.Equal(t, "Привет", streamText(t, []byte("\xcf\xf0\xe8\xe2\xe5\xf2"), "windows-1251"))
+	require.Equal(t, "Grüße", streamText(t, []byte("Gr\xfc\xdfe"), "iso-8859-1"))
 	// Mislabelled: declared UTF-8 but really Latin-1.
-	require.Equal(t, "Grüße", decodeWithCharset([]byte("Gr\xfc\xdfe"), "utf-8"))
+	require.Equal(t, "Grüße", streamText(t, []byte("Gr\xfc\xdfe"), "utf-8"))
 	// Unknown label: sniffed.
-	require.Equal(t, "ok", decodeWithCharset([]byte("ok"), "x-unknown"))
+	require.Equal(t, "ok", streamText(t, []byte("ok"), "x-unknown"))
 	// A BOM wins over the label.
-	require.Equal(t, "hi", decodeWithCharset([]byte("\xFF\xFEh\x00i\x00"), "iso-8859-1"))
+	require.Equal(t, "hi", streamText(t, []byte("\xFF\xFEh\x00i\x00"), "iso-8859-1"))
+}
+
+// TestDecodeStreamMatchesWholeText checks that decoding in chunks gives what
+// decoding the whole text at once gives, with what chunking can cut in two (a
+// CR LF pair, a multi-byte rune, a run of invalid bytes) at every offset around
+// the decoder's and the validator's chunk boundaries.
+func TestDecodeStreamMatchesWholeText(t *testing.T) {
+	t.Parallel()
+	pieces := []string{"\r\n", "é", "€", "🙂", "\r", "\u2028", "\xff\xfe\xfd", "\uFEFF", "\x85"}
+	for _, boundary := range []int{4096, 64 << 10} {
+		for shift := -4; shift <= 4; shift++ {
+			for _, p := range pieces {
+				data := []byte(strings.Repeat("a", boundary+shift) + p + "tail\r")
+				for _, bom := range []string{"", "\xEF\xBB\xBF"} {
+					in := append([]byte(bom), data...)
+					e, err := sniffStream(bytes.NewReader(in), int64(len(in)), "", newBudget(context.Background(), Limits{}))
+					require.NoError(t, err)
+					want, got := cleanText(e.decode(in)), streamText(t, in, "")
+					if want != got {
+						t.Fatalf("piece %q at %d%+d, bom %q: got ...%q, want ...%q", p, boundary, shift, bom, got[max(0, len(got)-12):], want[max(0, len(want)-12):])
+					}
+				}
+			}
+		}
+	}
 }
 
 func TestLooksLikeText(t *testing.T) {

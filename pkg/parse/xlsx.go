@@ -61,11 +61,11 @@ func xlsxSheets(z *zipArchive, wb string) ([]xlsxSheet, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := z.readAll(wb, maxSmallPart)
+	d, rc, err := z.decoder(wb)
 	if err != nil {
 		return nil, err
 	}
-	d := newXMLDecoder(strings.NewReader(string(data)))
+	defer rc.Close()
 	var sheets []xlsxSheet
 	for {
 		tok, err := d.Token()
@@ -84,12 +84,17 @@ func xlsxSheets(z *zipArchive, wb string) ([]xlsxSheet, error) {
 			// Chart sheets and dialog sheets hold no cells.
 			continue
 		}
-		sheets = append(sheets, xlsxSheet{name: xmlAttr(se, "name"), part: rel.Target})
+		sh := xlsxSheet{name: xmlAttr(se, "name"), part: rel.Target}
+		if err := z.b.retain(2*costString+int64(len(sh.name)+len(sh.part)), memParts); err != nil {
+			return nil, err
+		}
+		sheets = append(sheets, sh)
 	}
 }
 
 // xlsxSharedStrings reads the shared string table. Phonetic runs (rPh) are skipped:
-// they repeat the text in another script.
+// they repeat the text in another script. The table is held while the sheets are
+// read, since any cell may refer to any string: every string is charged.
 func xlsxSharedStrings(z *zipArchive, wb string) ([]string, error) {
 	part := ""
 	if rels, err := readRels(z, wb); err == nil {
@@ -105,18 +110,18 @@ func xlsxSharedStrings(z *zipArchive, wb string) ([]string, error) {
 	if !z.has(part) {
 		return nil, nil
 	}
-	rc, err := z.open(part)
+	d, rc, err := z.decoder(part)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	d := newXMLDecoder(rc)
 	var (
 		out  []string
-		cur  strings.Builder
+		cur  heldText
 		inT  bool
 		inSI bool
 	)
+	defer cur.take(z.b)
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -126,7 +131,7 @@ func xlsxSharedStrings(z *zipArchive, wb string) ([]string, error) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "si":
-				cur.Reset()
+				cur.take(z.b)
 				inSI = true
 			case "t":
 				inT = inSI
@@ -137,14 +142,22 @@ func xlsxSharedStrings(z *zipArchive, wb string) ([]string, error) {
 			}
 		case xml.CharData:
 			if inT {
-				cur.Write(t)
+				if err := cur.write(z.b, string(t), memSharedStrings); err != nil {
+					return nil, err
+				}
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
 			case "t":
 				inT = false
 			case "si":
-				out = append(out, cur.String())
+				// The string keeps what its builder holds, charged already; its slot
+				// in the table is charged with the table's growth slack.
+				str, _ := cur.detach()
+				if err := z.b.retain(costString, memSharedStrings); err != nil {
+					return nil, err
+				}
+				out = append(out, str)
 				inSI = false
 			}
 		}
@@ -160,6 +173,15 @@ type xlsxTable struct {
 	bytes  int
 	title  string
 	titled bool
+	// held is what the pending rows are charged (the row being read included).
+	held int64
+}
+
+// cell charges a cell of the row being read: a sheet streams, but a row is
+// gathered whole, and one may be very wide.
+func (t *xlsxTable) cell(n int64) error {
+	t.held += n
+	return t.out.b.retain(n, memRow)
 }
 
 func (t *xlsxTable) addRow(row []string) error {
@@ -220,6 +242,9 @@ func (t *xlsxTable) flush() error {
 		r = r[:min(len(r), width)]
 		rows[i] = r[min(first, len(r)):]
 	}
+	// The block holds the rows from now on; the header stays for the next one.
+	t.out.b.release(t.held - rowCost(t.header))
+	t.held = rowCost(t.header)
 	t.rows, t.bytes = nil, xlsxRowBytes(t.header)
 	if err := t.out.b.check(); err != nil {
 		return err
@@ -242,15 +267,17 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 		name = fmt.Sprintf("Sheet %d", page)
 	}
 	tbl := &xlsxTable{out: out, page: page, title: name}
-	d := newXMLDecoder(rc)
+	defer func() { out.b.release(tbl.held) }()
+	d := newXMLDecoder(rc, z.b)
 	var (
 		row     []string
 		col     int
 		typ     string
-		val     strings.Builder
+		val     heldText
 		inValue bool
 		inRow   bool
 	)
+	defer val.take(out.b)
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -269,7 +296,7 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 				if c, ok := xlsxColumn(xmlAttr(t, "r")); ok {
 					col = c
 				}
-				val.Reset()
+				val.take(out.b)
 			case "v", "t":
 				inValue = inRow
 			case "rPh":
@@ -279,7 +306,9 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 			}
 		case xml.CharData:
 			if inValue {
-				val.Write(t)
+				if err := val.write(out.b, string(t), memRow); err != nil {
+					return err
+				}
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
@@ -289,14 +318,18 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 				if !inRow {
 					continue
 				}
-				text := xlsxCellText(typ, val.String(), shared)
+				text := xlsxCellText(typ, val.take(out.b), shared)
 				if text != "" {
+					before := len(row)
 					if col < xlsxMaxCols {
 						for len(row) < col {
 							row = append(row, "")
 						}
 					}
 					row = append(row, text)
+					if err := tbl.cell(stringCost(len(text)) + int64(len(row)-before-1)*costString); err != nil {
+						return err
+					}
 				}
 				col = max(col+1, len(row))
 			case "row":

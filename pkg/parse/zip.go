@@ -39,8 +39,18 @@ func openZip(r io.ReaderAt, size int64, b *budget) (*zipArchive, error) {
 		return nil, Errorf(CodeEncrypted, "the document is encrypted with a password")
 	}
 	maxEntries := b.limits.MaxEntries
-	if n, ok := zipEntryCount(r, size); ok && maxEntries > 0 && n > uint64(maxEntries) {
+	n, dirSize, ok := zipDirectory(r, size)
+	if ok && maxEntries > 0 && n > uint64(maxEntries) {
 		return nil, Errorf(CodeTooLarge, "the archive has %d entries, more than the %d allowed", n, maxEntries)
+	}
+	// archive/zip holds the whole central directory: charge it before it is read,
+	// from what the end record declares (a lie only makes the read fail).
+	charged := int64(0)
+	if ok {
+		charged = int64(min(n, 1<<32))*costZipEntry + int64(min(dirSize, uint64(size)))*2
+		if err := b.retain(charged, memParts); err != nil {
+			return nil, err
+		}
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
@@ -48,6 +58,11 @@ func openZip(r io.ReaderAt, size int64, b *budget) (*zipArchive, error) {
 	}
 	if maxEntries > 0 && len(zr.File) > maxEntries {
 		return nil, Errorf(CodeTooLarge, "the archive has %d entries, more than the %d allowed", len(zr.File), maxEntries)
+	}
+	if actual := int64(len(zr.File)) * (costZipEntry + costEntry); actual > charged {
+		if err := b.retain(actual-charged, memParts); err != nil {
+			return nil, err
+		}
 	}
 	z := &zipArchive{zr: zr, b: b, files: make(map[string]*zip.File, len(zr.File))}
 	for _, f := range zr.File {
@@ -106,23 +121,6 @@ func (z *zipArchive) open(name string) (io.ReadCloser, error) {
 		crc: f.CRC32, hash: crc32.NewIEEE()}, nil
 }
 
-// readAll reads a whole (small) entry, failing with CodeTooLarge past max bytes.
-func (z *zipArchive) readAll(name string, max int64) ([]byte, error) {
-	rc, err := z.open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, Errorf(CodeTooLarge, "part %q is larger than %d bytes", name, max)
-	}
-	return data, nil
-}
-
 // entryReader counts inflated bytes as they are produced.
 type entryReader struct {
 	src      io.ReadCloser
@@ -169,12 +167,22 @@ func bombBound(declared uint64) uint64 {
 	return declared + declared/8 + 64<<10
 }
 
+// costZipEntry is the heap archive/zip spends on one entry besides its name.
+const costZipEntry = 512
+
 // zipEntryCount reads the entry count from the end-of-central-directory record so an
 // archive with millions of entries is refused before archive/zip allocates them.
 func zipEntryCount(r io.ReaderAt, size int64) (uint64, bool) {
+	n, _, ok := zipDirectory(r, size)
+	return n, ok
+}
+
+// zipDirectory reads the entry count and the size of the central directory from
+// the end-of-central-directory record (or its Zip64 version).
+func zipDirectory(r io.ReaderAt, size int64) (entries, dirSize uint64, ok bool) {
 	const eocdLen = 22
 	if size < eocdLen {
-		return 0, false
+		return 0, 0, false
 	}
 	tail := int64(eocdLen + 65535)
 	if tail > size {
@@ -182,26 +190,27 @@ func zipEntryCount(r io.ReaderAt, size int64) (uint64, bool) {
 	}
 	buf := make([]byte, tail)
 	if _, err := r.ReadAt(buf, size-tail); err != nil && !errors.Is(err, io.EOF) {
-		return 0, false
+		return 0, 0, false
 	}
 	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
 	if i < 0 || i+eocdLen > len(buf) {
-		return 0, false
+		return 0, 0, false
 	}
 	n := uint64(binary.LittleEndian.Uint16(buf[i+10:]))
-	if n != 0xFFFF || i < 20 || !bytes.Equal(buf[i-20:i-16], []byte("PK\x06\x07")) {
-		return n, true
+	dir := uint64(binary.LittleEndian.Uint32(buf[i+12:]))
+	if (n != 0xFFFF && dir != 0xFFFFFFFF) || i < 20 || !bytes.Equal(buf[i-20:i-16], []byte("PK\x06\x07")) {
+		return n, dir, true
 	}
 	// Zip64: the locator points at the zip64 end record holding the real count.
 	off := int64(binary.LittleEndian.Uint64(buf[i-20+8:]))
-	rec := make([]byte, 40)
-	if off < 0 || off > size-40 {
-		return n, true
+	rec := make([]byte, 48)
+	if off < 0 || off > size-48 {
+		return n, dir, true
 	}
 	if _, err := r.ReadAt(rec, off); err != nil || !bytes.Equal(rec[:4], []byte("PK\x06\x06")) {
-		return n, true
+		return n, dir, true
 	}
-	return binary.LittleEndian.Uint64(rec[32:]), true
+	return binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), true
 }
 
 // sniffZip inspects a ZIP container and reports which OOXML/ODF/EPUB format it is,

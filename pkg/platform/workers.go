@@ -7,7 +7,6 @@ import (
 	"github.com/youworker/youworker/pkg/chunk"
 	"github.com/youworker/youworker/pkg/ingest"
 	"github.com/youworker/youworker/pkg/outbox"
-	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
 )
 
@@ -19,7 +18,7 @@ func (p *Platform) Relay() *outbox.Relay {
 // IngestWorker builds the ingest job handler from the configuration.
 func (p *Platform) IngestWorker() *ingest.Worker {
 	return ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
-		Limits:    parse.DefaultLimits(),
+		Limits:    p.Config.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: p.Config.ChunkTokens, OverlapTokens: p.Config.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: p.Config.EmbedConcurrency,
 	}, p.Logger)
