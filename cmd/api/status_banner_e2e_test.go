@@ -37,7 +37,7 @@ func TestStatusBannerInChromium(t *testing.T) {
 	require.False(t, p.evalBool(banner+`.hidden`), "shown while degraded")
 	require.Equal(t, "status", p.evalString(banner+`.getAttribute('role')`), "screen readers hear it")
 	require.Contains(t, p.evalString(banner+`.textContent`),
-		"The chat model test-chat is not installed on the model server; chat cannot answer until it is.")
+		"The chat model test-chat is not installed on the model server; answers quote your documents until it is.")
 	require.NotContains(t, p.evalString(banner+`.textContent`), "127.0.0.1")
 
 	// The chat page makes room for it: the composer stays in the window.

@@ -100,7 +100,7 @@ func TestReadinessHoldsWhileTheModelServerIsDown(t *testing.T) {
 	requireNoAddress(t, resp.Body)
 	require.Equal(t, "degraded", s.Status)
 	require.False(t, s.Components.LLM.OK)
-	require.Equal(t, "the chat model test-chat is not answering; chat cannot answer until it is back, and search still works", s.Components.LLM.Detail)
+	require.Equal(t, "the chat model test-chat is not answering; answers quote your documents until it is back", s.Components.LLM.Detail)
 	require.False(t, s.Components.Embedder.OK, "the index was built without the configured embedding model")
 	require.Contains(t, s.Components.Embedder.Detail, "search uses keywords only")
 	require.NotNil(t, s.Components.MCP)
@@ -173,7 +173,7 @@ func TestStatusFollowsTheModelAndToolServers(t *testing.T) {
 	s = statusUntil(t, c, bob, func(s statusBody) bool { return !s.Components.LLM.OK && !s.Components.MCP["tools"].OK },
 		"the chat model and the tool server down")
 	require.Equal(t, "degraded", s.Status)
-	require.Equal(t, "the chat model test-chat is not installed on the model server; chat cannot answer until it is", s.Components.LLM.Detail)
+	require.Equal(t, "the chat model test-chat is not installed on the model server; answers quote your documents until it is", s.Components.LLM.Detail)
 	require.True(t, s.Components.Embedder.OK, "the embedding model still answers")
 	require.Equal(t, "the tool server tools is not answering; its tools are unavailable", s.Components.MCP["tools"].Detail)
 	requireReadyToServe(t, c)

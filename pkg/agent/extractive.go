@@ -31,7 +31,18 @@ const (
 	extractiveNone      = "No language model is configured, and I found no passages in your documents that match your question."
 	extractiveNoSearch  = "No language model is configured, and document search is not available, so I cannot answer."
 	extractiveSearchErr = "No language model is configured, and searching your documents failed, so I cannot answer."
+	// The same when a configured model is down.
+	downPrefix = "The language model is not available right now"
 )
+
+// text is one of the texts above, said as fits: a model that is down is not a
+// model that was never configured.
+func (e Extractive) text(s string) string {
+	if e.ModelDown {
+		return downPrefix + strings.TrimPrefix(s, "No language model is configured")
+	}
+	return s
+}
 
 // Extractive is an llm.ChatModel that needs no language model: it answers
 // with the passages of the user's documents that best match the question,
@@ -50,6 +61,9 @@ const (
 type Extractive struct {
 	// MaxPassages is how many passages the answer quotes (0: 3).
 	MaxPassages int
+	// ModelDown says a model is configured but cannot answer now, so the texts
+	// say that rather than that none is configured.
+	ModelDown bool
 }
 
 var _ llm.ChatModel = Extractive{}
@@ -67,12 +81,12 @@ func (e Extractive) Chat(ctx context.Context, req llm.Request, onDelta func(llm.
 	resp := llm.Response{Model: ExtractiveModelName, DoneReason: "stop", Message: llm.Message{Role: llm.RoleAssistant}}
 	last := len(req.Messages) - 1
 	if last < 0 {
-		return e.say(ctx, resp, extractiveNone, onDelta)
+		return e.say(ctx, resp, e.text(extractiveNone), onDelta)
 	}
 	switch req.Messages[last].Role {
 	case llm.RoleUser:
 		if !offers(req.Tools, SearchToolName) {
-			return e.say(ctx, resp, extractiveNoSearch, onDelta)
+			return e.say(ctx, resp, e.text(extractiveNoSearch), onDelta)
 		}
 		args, err := json.Marshal(map[string]string{"query": req.Messages[last].Content})
 		if err != nil {
@@ -90,17 +104,17 @@ func (e Extractive) Chat(ctx context.Context, req llm.Request, onDelta func(llm.
 		result, ok := lastSearchResult(req.Messages)
 		switch {
 		case !ok:
-			return e.say(ctx, resp, extractiveNoSearch, onDelta)
+			return e.say(ctx, resp, e.text(extractiveNoSearch), onDelta)
 		case strings.HasPrefix(result, "Error:"):
-			return e.say(ctx, resp, extractiveSearchErr, onDelta)
+			return e.say(ctx, resp, e.text(extractiveSearchErr), onDelta)
 		}
 		passages := parsePassages(result)
 		if len(passages) == 0 {
-			return e.say(ctx, resp, extractiveNone, onDelta)
+			return e.say(ctx, resp, e.text(extractiveNone), onDelta)
 		}
 		return e.say(ctx, resp, e.compose(lastUser(req.Messages), passages), onDelta)
 	default:
-		return e.say(ctx, resp, extractiveNone, onDelta)
+		return e.say(ctx, resp, e.text(extractiveNone), onDelta)
 	}
 }
 
@@ -150,7 +164,7 @@ func (e Extractive) compose(query string, passages []parsedPassage) string {
 	}
 	count := termCounter(query)
 	var b strings.Builder
-	b.WriteString(extractiveIntro)
+	b.WriteString(e.text(extractiveIntro))
 	for i, p := range passages {
 		if i == limit {
 			break

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/agent"
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/llmtest"
 )
 
 func TestExtractiveAnswersWithCitedPassages(t *testing.T) {
@@ -76,4 +78,34 @@ func TestExtractiveTrimsLongPassages(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out.Answer, "- The travel budget is 500 euros per trip. Other rules follow here. (policy.docx) [1]")
 	require.NotContains(t, out.Answer, "Filler")
+}
+
+// A model that is down (or not installed) at a turn's first call degrades the
+// turn to an extractive answer that says so; without ExtractiveFallback the turn
+// fails as before, and a model that answers is used as always.
+func TestModelDownFallsBackToExtractive(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"unavailable", http.StatusServiceUnavailable}, {"model missing", http.StatusNotFound}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := llmtest.New(t)
+			srv.FailNext("/api/chat", 100, tc.status)
+			search := &fakeSearcher{Default: vacationPassages()}
+			tools := agent.Toolset{Searcher: search}
+			sink := &recordingSink{}
+			r := newRunner(t, newOllama(t, srv.URL), tools, agent.Config{ExtractiveFallback: true})
+			out, err := r.Run(ctxTimeout(t), agent.Input{Principal: alice, UserMessage: "How many vacation days do I get?", ToolsEnabled: true}, sink)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(out.Answer, "The language model is not available right now, so here are"), out.Answer)
+			require.NotEmpty(t, out.Citations)
+			require.Equal(t, out.Answer, sink.text("token"), "only the extractive answer was streamed")
+
+			strict := newRunner(t, newOllama(t, srv.URL), tools, agent.Config{})
+			_, err = strict.Run(ctxTimeout(t), agent.Input{Principal: alice, UserMessage: "again?", ToolsEnabled: true}, &recordingSink{})
+			require.Error(t, err)
+		})
+	}
 }

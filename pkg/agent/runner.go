@@ -60,6 +60,14 @@ type Config struct {
 	// Think asks reasoning models for their reasoning, streamed as thinking.
 	// Only enable it for models that support it: others reject the request.
 	Think bool
+	// ExtractiveFallback answers a turn extractively, from the user's documents,
+	// when the default model is unavailable or missing at the turn's first call:
+	// the model being down degrades answers instead of failing them.
+	ExtractiveFallback bool
+	// DefaultModel is the model a turn uses unless it names another; only turns
+	// of the default model fall back (a model the user named is not replaced:
+	// they asked for it, and are told it is missing).
+	DefaultModel string
 }
 
 // Validate reports every configuration problem at once.
@@ -203,6 +211,8 @@ type Runner struct {
 	tools Toolset
 	cfg   Config
 	log   *slog.Logger
+	// fallback answers the turns the model cannot (Config.ExtractiveFallback).
+	fallback *Runner
 }
 
 // NewRunner returns a Runner that answers with model and offers tools.
@@ -216,7 +226,16 @@ func NewRunner(model llm.ChatModel, tools Toolset, cfg Config, logger *slog.Logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{model: model, tools: tools, cfg: cfg.withDefaults(), log: logger.With("component", "agent")}, nil
+	r := &Runner{model: model, tools: tools, cfg: cfg.withDefaults(), log: logger.With("component", "agent")}
+	if _, extractive := model.(Extractive); cfg.ExtractiveFallback && !extractive {
+		r.fallback = &Runner{model: Extractive{ModelDown: true}, tools: tools, cfg: r.cfg, log: r.log}
+	}
+	return r, nil
+}
+
+// modelDown reports whether err says the model cannot answer at all now.
+func modelDown(err error) bool {
+	return errors.Is(err, llm.ErrUnavailable) || errors.Is(err, llm.ErrModelNotFound)
 }
 
 // retrievalModel marks chat models that answer by searching documents, such
@@ -269,6 +288,13 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (Output, error) {
 		}
 	}
 	err := t.run(ctx)
+	defaultModel := in.Model == "" || in.Model == r.cfg.DefaultModel
+	if r.fallback != nil && defaultModel && ctx.Err() == nil && modelDown(err) && t.out.Steps == 1 && t.answer.Len() == 0 && len(t.out.ToolRuns) == 0 {
+		// Nothing was streamed yet: the whole turn can still be answered
+		// from the user's documents.
+		r.log.WarnContext(ctx, "the chat model is unavailable: answering from the documents", "error", err)
+		return r.fallback.Run(ctx, in, sink)
+	}
 	out := t.out
 	out.Answer = t.answer.String()
 	if search != nil {

@@ -62,7 +62,8 @@ func (p *Platform) RunChat(ctx context.Context) error {
 		defer mcp.Close()
 		tools.Sources = append(tools.Sources, mcp)
 	}
-	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: p.Config.SystemPrompt, MaxSteps: p.Config.AgentMaxSteps}, p.Logger)
+	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: p.Config.SystemPrompt, MaxSteps: p.Config.AgentMaxSteps,
+		ExtractiveFallback: true, DefaultModel: p.Config.ChatModel}, p.Logger)
 	if err != nil {
 		return err
 	}

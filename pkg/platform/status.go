@@ -96,9 +96,9 @@ func chatModelProbe(name string, model llm.Checker, log *downLog) ComponentProbe
 		case err == nil:
 			return Component{OK: true, Detail: fmt.Sprintf("the chat model %s is answering", name)}
 		case errors.Is(err, llm.ErrModelNotFound):
-			return Component{Detail: fmt.Sprintf("the chat model %s is not installed on the model server; chat cannot answer until it is", name)}
+			return Component{Detail: fmt.Sprintf("the chat model %s is not installed on the model server; answers quote your documents until it is", name)}
 		default:
-			return Component{Detail: fmt.Sprintf("the chat model %s is not answering; chat cannot answer until it is back, and search still works", name)}
+			return Component{Detail: fmt.Sprintf("the chat model %s is not answering; answers quote your documents until it is back", name)}
 		}
 	}
 }
