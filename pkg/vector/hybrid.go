@@ -42,6 +42,10 @@ const DefaultRRFK = 2
 func (f Fusion) proto(k int, weights []float32) (*qdrant.Query, error) {
 	switch f {
 	case "", RRF:
+		if (k <= 0 || k == DefaultRRFK) && len(weights) == 0 {
+			// The plain form: Qdrant before 1.16 knows no RRF parameters.
+			return qdrant.NewQueryFusion(qdrant.Fusion_RRF), nil
+		}
 		if k <= 0 {
 			k = DefaultRRFK
 		}
