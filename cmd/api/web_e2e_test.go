@@ -278,6 +278,7 @@ func TestWebUIInChromium(t *testing.T) {
 
 	// Account: a new key is shown once, with a copy button.
 	alice.click("a.nav-link", "Account")
+	alice.waitFor(`document.querySelector('[data-testid=quota]')?.textContent.includes('used')`, "the quota")
 	alice.click("button", "New key")
 	alice.waitFor(`document.querySelector('[data-testid=new-key]')?.textContent.length > 20`, "the new key")
 	alice.screenshot("10-account-new-key")

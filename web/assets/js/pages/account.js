@@ -16,7 +16,10 @@ const count = (n) => n.toLocaleString();
 
 export function mount(main, ctx) {
   const keys = h('tbody');
-  const storage = h('div', { 'data-testid': 'quota' }, h('p', { class: 'muted', text: 'Loading…' }));
+  // The placeholder lines have the loaded lines' shape, so nothing below moves
+  // when the quota arrives (a click aimed at "New key" must not land elsewhere).
+  const pending = (label) => h('div', { class: 'quota-line' }, h('span', { class: 'quota-label', text: label }), h('span', { class: 'quota-text muted', text: 'Loading…' }));
+  const storage = h('div', { 'data-testid': 'quota' }, pending('Space'), pending('Documents'));
   const me = ctx.me;
   replace(main, h('div', { class: 'page' }, pageHead('Account'),
     h('section', { class: 'card', 'aria-labelledby': 'me-title' },
