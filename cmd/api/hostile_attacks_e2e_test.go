@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,18 +97,7 @@ func turnsAttack(t *testing.T, s *hostileSuite, a *attacker) {
 		return from(jsonRequest(t, s.base, "POST", "/v1/chat/sessions/"+a.sessions[i]+"/messages", a.key,
 			map[string]any{"content": holdPrefix + strconv.Itoa(i)}), a.addr)
 	})
-	var turns []string
-	for _, r := range results {
-		if r.status == http.StatusAccepted {
-			var posted struct {
-				Turn chatTurn `json:"turn"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(r.body), &posted))
-			turns = append(turns, posted.Turn.ID)
-			continue
-		}
-		requireProblemCode(t, r, http.StatusTooManyRequests, "too_many_turns")
-	}
+	turns := acceptedTurns(t, results)
 	if len(turns) != turnCap {
 		var states []string // a turn that ended early would explain a slot too many
 		for _, id := range turns {

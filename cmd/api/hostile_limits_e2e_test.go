@@ -77,6 +77,25 @@ func openStream(ctx context.Context, t *testing.T, base, key, turnID string) *ht
 	return resp
 }
 
+// acceptedTurns returns the turns a burst of posted messages created, requiring
+// every other answer to be 429 too_many_turns.
+func acceptedTurns(t *testing.T, results []burstResult) []string {
+	t.Helper()
+	var turns []string
+	for _, r := range results {
+		if r.status != http.StatusAccepted {
+			requireProblemCode(t, r, http.StatusTooManyRequests, "too_many_turns")
+			continue
+		}
+		var posted struct {
+			Turn chatTurn `json:"turn"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.body), &posted))
+		turns = append(turns, posted.Turn.ID)
+	}
+	return turns
+}
+
 func requireProblemCode(t *testing.T, r burstResult, status int, code string) {
 	t.Helper()
 	require.Equal(t, status, r.status, r.body)
@@ -122,18 +141,7 @@ func TestTurnAndStreamCapsHoldUnderBursts(t *testing.T) {
 	results := burst(t, len(sessions), func(i int) *http.Request {
 		return jsonRequest(t, base, "POST", "/v1/chat/sessions/"+sessions[i]+"/messages", alice, map[string]any{"content": "at once"})
 	})
-	var turns []string
-	for _, r := range results {
-		if r.status == http.StatusAccepted {
-			var posted struct {
-				Turn chatTurn `json:"turn"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(r.body), &posted))
-			turns = append(turns, posted.Turn.ID)
-			continue
-		}
-		requireProblemCode(t, r, http.StatusTooManyRequests, "too_many_turns")
-	}
+	turns := acceptedTurns(t, results)
 	require.Len(t, turns, turnCap, "exactly the cap is accepted: %v", results)
 	// The contract documents the refusal.
 	c.Do("POST", "/v1/chat/sessions/"+sessions[0]+"/messages", alice, map[string]any{"content": "one more"}, http.StatusTooManyRequests, nil)

@@ -33,17 +33,7 @@ func newRateLimiter(rps float64, burst int) *rateLimiter {
 // allow takes a token for key; when none is left it sets Retry-After on the response.
 func (l *rateLimiter) allow(key string, c echo.Context) bool {
 	now := time.Now()
-	l.mu.Lock()
-	l.sweep(now)
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{limiter: rate.NewLimiter(l.rps, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	l.mu.Unlock()
-
-	r := b.limiter.ReserveN(now, 1)
+	r := l.bucket(key, now).ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
@@ -76,7 +66,13 @@ func (l *rateLimiter) empty(key string, c echo.Context) bool {
 // counting failures whose answer is already decided.
 func (l *rateLimiter) take(key string) {
 	now := time.Now()
+	l.bucket(key, now).AllowN(now, 1)
+}
+
+// bucket returns key's token bucket, creating it full, and marks it used at now.
+func (l *rateLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.sweep(now)
 	b := l.buckets[key]
 	if b == nil {
@@ -84,8 +80,7 @@ func (l *rateLimiter) take(key string) {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	l.mu.Unlock()
-	b.limiter.AllowN(now, 1)
+	return b.limiter
 }
 
 // sweep forgets buckets idle for ten minutes, at most once a minute; l.mu is held.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
@@ -65,12 +66,10 @@ func TestWorkerKilledMidDocumentIsResumedByTheNext(t *testing.T) {
 	require.Greater(t, len(llm.EmbedInputs()), embeddedBefore, "the second worker did the work")
 
 	// The document is searchable as a whole.
-	vec, err := r.index.Embedder().Embed(ctx, []string{"Sentence 3 of paragraph 40 mentions"})
+	found, err := r.index.Retrieve(ctx, index.Query{Text: "Sentence 3 of paragraph 40 mentions", Mode: index.Dense, Limit: 3})
 	require.NoError(t, err)
-	hits, err := r.index.Search(ctx, vec[0], nil, 3)
-	require.NoError(t, err)
-	require.NotEmpty(t, hits)
-	require.Equal(t, doc.ID, hits[0].Payload.DocumentID)
+	require.NotEmpty(t, found.Hits)
+	require.Equal(t, doc.ID, found.Hits[0].Payload.DocumentID)
 }
 
 // A job nobody can decode, and a document no parser can read, are set aside at once

@@ -15,12 +15,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestContractEmbedded(t *testing.T) {
 	t.Parallel()
-	vectortest.Run(t, func(t *testing.T) *vector.Store { return vectortest.Lite(t) })
+	vectortest.Run(t, func(t *testing.T) *vector.Store { return vectortest.Lite(t) }, true)
 }
 
 func TestContractQdrant(t *testing.T) {
 	t.Parallel()
-	vectortest.Run(t, func(t *testing.T) *vector.Store { return vectortest.Real(t) })
+	vectortest.Run(t, func(t *testing.T) *vector.Store { return vectortest.Real(t) }, false)
 }
 
 func TestPointIDDeterministic(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,21 +40,7 @@ func StartLite(t testing.TB, dir string) (*qdrantlite.Server, *vector.Store) {
 	st, err := vector.New(ctx, vector.Config{URL: srv.Addr()}, Logger())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	embedded.Store(st, struct{}{})
-	t.Cleanup(func() { embedded.Delete(st) })
 	return srv, st
-}
-
-// embedded holds the stores StartLite returned, so a contract case can tell
-// them from a real Qdrant where the two legitimately differ. The contract
-// suite only receives a *vector.Store, which does not say what serves it.
-var embedded sync.Map
-
-// Embedded reports whether st is served by an embedded server started here
-// rather than by a real Qdrant.
-func Embedded(st *vector.Store) bool {
-	_, ok := embedded.Load(st)
-	return ok
 }
 
 // Lite returns a store backed by a fresh embedded server.
