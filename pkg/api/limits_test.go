@@ -243,7 +243,7 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 		require.NotEmpty(t, p.Detail)
 		require.NotContains(t, rec.Body.String(), "10.9.8.7")
 		require.NotContains(t, rec.Body.String(), "hunter2")
-		require.Equal(t, rec.Header().Get(HeaderCorrelationID), p.CorrelationID)
+		require.Equal(t, rec.Header().Get(logging.HeaderCorrelationID), p.CorrelationID)
 
 		var logged bool
 		for _, line := range strings.Split(ts.logs.String(), "\n") {

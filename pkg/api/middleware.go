@@ -16,20 +16,17 @@ import (
 	"github.com/youworker/youworker/pkg/service"
 )
 
-// HeaderCorrelationID carries the correlation id in and out of every request.
-const HeaderCorrelationID = "X-Correlation-ID"
-
 var validCorrelationID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 
 // correlation echoes a valid incoming correlation id or makes a new one, and puts it
 // in the request context, the response and every log line of the request.
 func (s *Server) correlation(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(HeaderCorrelationID)
+		id := c.Request().Header.Get(logging.HeaderCorrelationID)
 		if !validCorrelationID.MatchString(id) {
 			id = uuid.NewString()
 		}
-		c.Response().Header().Set(HeaderCorrelationID, id)
+		c.Response().Header().Set(logging.HeaderCorrelationID, id)
 		ctx := logging.WithCorrelationID(c.Request().Context(), id)
 		ctx = service.WithClientIP(ctx, c.RealIP())
 		c.SetRequest(c.Request().WithContext(ctx))

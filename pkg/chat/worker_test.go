@@ -71,7 +71,7 @@ func (r *rig) enqueue(t *testing.T, turnID string) {
 	t.Helper()
 	payload, err := job.Encode(job.ChatJob{TurnID: turnID})
 	require.NoError(t, err)
-	require.NoError(t, queue.NewPublisher(r.q.JS, nil).Publish(context.Background(), job.SubjectChat, job.ChatMsgID(turnID), payload, nil))
+	require.NoError(t, queue.NewPublisher(r.q.JS, nil).Publish(context.Background(), job.SubjectChat, job.ChatJob{TurnID: turnID}.MsgID(), payload, nil))
 }
 
 // consume runs a worker replica on the chat consumer; the returned function kills it.

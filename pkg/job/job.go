@@ -30,16 +30,28 @@ const (
 	SubjectACL = "jobs.acl"
 )
 
-// IngestJob is the payload of SubjectIngest.
-type IngestJob struct {
-	DocumentID string `json:"document_id"`
+// Args is the payload of one job kind. It names its own subject and message id,
+// so a producer hands the outbox one value and cannot pair a payload with another
+// kind's subject or id.
+type Args interface {
+	// Subject is the queue subject the job travels on.
+	Subject() string
+	// MsgID identifies this run of the job: JetStream drops a second publish with
+	// the same id, so the outbox may publish at least once.
+	MsgID() string
 }
 
-// IngestMsgID returns the message id of an ingest job. attempt distinguishes
-// a deliberate re-run (a retry of a failed document) from an accidental
-// double publish of the same run, which the stream drops.
-func IngestMsgID(documentID string, attempt int) string {
-	return "ingest:" + documentID + ":" + strconv.Itoa(attempt)
+// IngestJob is the payload of SubjectIngest. Generation is the document's upload
+// generation: a deliberate re-run (a retry of a failed document) bumps it and so
+// gets a new message id, while a double publish of the same run is dropped.
+type IngestJob struct {
+	DocumentID string `json:"document_id"`
+	Generation int    `json:"generation"`
+}
+
+func (IngestJob) Subject() string { return SubjectIngest }
+func (j IngestJob) MsgID() string {
+	return "ingest:" + j.DocumentID + ":" + strconv.Itoa(j.Generation)
 }
 
 // DeleteJob is the payload of SubjectDelete. OwnerID travels with it because
@@ -49,32 +61,33 @@ type DeleteJob struct {
 	OwnerID    string `json:"owner_id"`
 }
 
-// DeleteMsgID returns the message id of a delete job; a document is deleted
-// at most once, so the id alone is enough.
-func DeleteMsgID(documentID string) string {
-	return "delete:" + documentID
-}
+func (DeleteJob) Subject() string { return SubjectDelete }
+
+// MsgID is the document's id alone: a document is deleted at most once.
+func (j DeleteJob) MsgID() string { return "delete:" + j.DocumentID }
 
 // ChatJob is the payload of SubjectChat.
 type ChatJob struct {
 	TurnID string `json:"turn_id"`
 }
 
-// ChatMsgID returns the message id of a chat job; a turn runs once.
-func ChatMsgID(turnID string) string {
-	return "chat:" + turnID
-}
+func (ChatJob) Subject() string { return SubjectChat }
+
+// MsgID is the turn's id alone: a turn is queued once (a regenerated answer is
+// a new turn).
+func (j ChatJob) MsgID() string { return "chat:" + j.TurnID }
 
 // ReindexJob is the payload of SubjectReindex.
 type ReindexJob struct {
 	JobID string `json:"job_id"`
 }
 
-// ReindexMsgID returns the message id of a re-index job. attempt lets an
-// operator resume the same job after it was cancelled or failed.
-func ReindexMsgID(jobID string, attempt int) string {
-	return "reindex:" + jobID + ":" + strconv.Itoa(attempt)
-}
+func (ReindexJob) Subject() string { return SubjectReindex }
+
+// MsgID is the job's id alone: a re-index job is queued once when it is created;
+// a worker that stops mid-way gets the same message again and resumes from the
+// job's checkpoint, and an operator who wants another run starts a new job.
+func (j ReindexJob) MsgID() string { return "reindex:" + j.JobID }
 
 // ACLJob is the payload of SubjectACL. Version is the document's ACL version
 // at publish time; a handler that finds a newer version in Postgres syncs that
@@ -84,14 +97,16 @@ type ACLJob struct {
 	Version    int64  `json:"version"`
 }
 
-// ACLMsgID returns the message id of an ACL sync job: one per document and
-// ACL version, so two changes in a row both get synced.
-func ACLMsgID(documentID string, version int64) string {
-	return "acl:" + documentID + ":" + strconv.FormatInt(version, 10)
+func (ACLJob) Subject() string { return SubjectACL }
+
+// MsgID is one per document and ACL version, so two changes in a row are both
+// synced.
+func (j ACLJob) MsgID() string {
+	return "acl:" + j.DocumentID + ":" + strconv.FormatInt(j.Version, 10)
 }
 
 // Encode marshals a payload to JSON for publishing.
-func Encode(v any) ([]byte, error) {
+func Encode(v Args) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode job %T: %w", v, err)

@@ -67,12 +67,23 @@ func TestEncodeDecode(t *testing.T) {
 	require.True(t, job.IsPermanent(err), "an undecodable payload must not be retried")
 }
 
-func TestMsgIDs(t *testing.T) {
+func TestArgsNameTheirSubjectAndMsgID(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "ingest:d1:2", job.IngestMsgID("d1", 2))
-	require.NotEqual(t, job.IngestMsgID("d1", 1), job.IngestMsgID("d1", 2))
-	require.Equal(t, "delete:d1", job.DeleteMsgID("d1"))
-	require.Equal(t, "chat:t1", job.ChatMsgID("t1"))
-	require.Equal(t, "reindex:j1:0", job.ReindexMsgID("j1", 0))
-	require.Equal(t, "acl:d1:9", job.ACLMsgID("d1", 9))
+	cases := []struct {
+		args    job.Args
+		subject string
+		msgID   string
+	}{
+		{job.IngestJob{DocumentID: "d1", Generation: 2}, job.SubjectIngest, "ingest:d1:2"},
+		{job.DeleteJob{DocumentID: "d1", OwnerID: "u1"}, job.SubjectDelete, "delete:d1"},
+		{job.ChatJob{TurnID: "t1"}, job.SubjectChat, "chat:t1"},
+		{job.ReindexJob{JobID: "j1"}, job.SubjectReindex, "reindex:j1"},
+		{job.ACLJob{DocumentID: "d1", Version: 9}, job.SubjectACL, "acl:d1:9"},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.subject, c.args.Subject(), "%T", c.args)
+		require.Equal(t, c.msgID, c.args.MsgID(), "%T", c.args)
+	}
+	require.NotEqual(t, job.IngestJob{DocumentID: "d1", Generation: 1}.MsgID(), job.IngestJob{DocumentID: "d1", Generation: 2}.MsgID(),
+		"a retry of a failed document is a new run, not a duplicate publish")
 }

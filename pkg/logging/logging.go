@@ -49,6 +49,11 @@ func New(w io.Writer, level slog.Level, format string) *slog.Logger {
 // Discard is a logger that writes nothing, for tests and tools.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// HeaderCorrelationID carries a correlation id: in and out of every HTTP request,
+// and on every job and turn event across NATS, so the log lines of a job can be
+// joined with the request that caused it.
+const HeaderCorrelationID = "X-Correlation-ID"
+
 type correlationKey struct{}
 
 // WithCorrelationID returns ctx carrying id; records logged with it get correlation_id.

@@ -11,16 +11,26 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/store"
 )
+
+// Enqueue records a job in tx's outbox, with the correlation id of the request in
+// ctx. Call it with the transaction that writes the rows the job belongs to, so the
+// two are written together or not at all; a relay publishes it afterwards.
+func Enqueue(ctx context.Context, tx *store.Store, args job.Args) error {
+	payload, err := job.Encode(args)
+	if err != nil {
+		return err
+	}
+	return tx.EnqueueOutbox(ctx, args.Subject(), args.MsgID(), payload, logging.CorrelationID(ctx))
+}
 
 // Publisher sends one message with a de-duplicating message id.
 type Publisher interface {
 	Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error
 }
-
-// HeaderCorrelationID carries the correlation id of the request that created a job.
-const HeaderCorrelationID = "X-Correlation-ID"
 
 // Relay drains the outbox into the queue. Any number of relays may run (one per API
 // replica): rows are claimed with SKIP LOCKED and the queue drops duplicate ids.
@@ -84,7 +94,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		for _, m := range msgs {
 			hdr := nats.Header{}
 			if m.CorrelationID != "" {
-				hdr.Set(HeaderCorrelationID, m.CorrelationID)
+				hdr.Set(logging.HeaderCorrelationID, m.CorrelationID)
 			}
 			if err := r.publisher.Publish(ctx, m.Subject, m.MsgID, m.Payload, hdr); err != nil {
 				delay := backoff(m.Attempts)

@@ -44,12 +44,10 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 
 func TestNothingIsLostWhenPublishFailsAfterTheDatabaseWrite(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := logging.WithCorrelationID(context.Background(), "corr-1")
 	q := queuetest.Start(t)
 	st := store.NewTx(pgtest.Tx(t))
-	payload, err := job.Encode(job.IngestJob{DocumentID: "d1"})
-	require.NoError(t, err)
-	require.NoError(t, st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID("d1", 1), payload, "corr-1"))
+	require.NoError(t, Enqueue(ctx, st, job.IngestJob{DocumentID: "d1", Generation: 1}))
 
 	pub := &flaky{next: queue.NewPublisher(q.JS, nil), failures: 2}
 	relay := NewRelay(st, pub, time.Hour, logging.Discard())
@@ -78,7 +76,7 @@ func TestNothingIsLostWhenPublishFailsAfterTheDatabaseWrite(t *testing.T) {
 	require.NoError(t, err)
 	msg, err := s.GetLastMsgForSubject(ctx, job.SubjectIngest)
 	require.NoError(t, err)
-	require.Equal(t, "corr-1", msg.Header.Get(HeaderCorrelationID), "the correlation id travels with the job")
+	require.Equal(t, "corr-1", msg.Header.Get(logging.HeaderCorrelationID), "the correlation id travels with the job")
 }
 
 func TestRepublishingAfterACrashIsDeduplicated(t *testing.T) {
@@ -89,7 +87,7 @@ func TestRepublishingAfterACrashIsDeduplicated(t *testing.T) {
 	pub := queue.NewPublisher(q.JS, nil)
 	// The relay published but died before deleting the row: the row is published again.
 	for range 2 {
-		require.NoError(t, st.EnqueueOutbox(ctx, job.SubjectDelete, job.DeleteMsgID("d2"), []byte(`{"document_id":"d2"}`), ""))
+		require.NoError(t, Enqueue(ctx, st, job.DeleteJob{DocumentID: "d2"}))
 		_, err := NewRelay(st, pub, time.Hour, logging.Discard()).Flush(ctx)
 		require.NoError(t, err)
 	}
@@ -106,7 +104,7 @@ func TestRunPublishesOnNotifyAndStopsWithContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
 
-	require.NoError(t, st.EnqueueOutbox(ctx, job.SubjectChat, job.ChatMsgID("t1"), []byte(`{"turn_id":"t1"}`), ""))
+	require.NoError(t, Enqueue(ctx, st, job.ChatJob{TurnID: "t1"}))
 	relay.Notify()
 	require.Eventually(t, func() bool { return streamMsgs(t, q.JS) == 1 }, 10*time.Second, 10*time.Millisecond,
 		"Notify publishes without waiting for the hour-long poll")

@@ -67,9 +67,6 @@ const (
 // Message headers set by this package. JetStream's own headers (Nats-*) are
 // set through the client library.
 const (
-	// HeaderCorrelationID carries the request's correlation id across NATS so
-	// a job's log lines can be joined with the request that caused it.
-	HeaderCorrelationID = "X-Correlation-ID"
 	// HeaderEventType carries a turn event's type.
 	HeaderEventType = "X-Event-Type"
 	// HeaderDLQSubject is the subject a dead-lettered job was published on.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/youworker/youworker/pkg/logging"
 )
 
 // Event is one event of a chat turn. Seq is its sequence in StreamTurns: it
@@ -82,7 +84,7 @@ func (t *Turns) PublishEvent(ctx context.Context, turnID, eventType string, data
 		return 0, err
 	}
 	if id := CorrelationID(ctx); id != "" {
-		m.Header.Set(HeaderCorrelationID, id)
+		m.Header.Set(logging.HeaderCorrelationID, id)
 	}
 	ack, err := t.js.PublishMsg(ctx, m)
 	if err != nil {
@@ -109,7 +111,7 @@ func (t *Turns) PublishEventAsync(ctx context.Context, turnID, eventType string,
 		return nil, err
 	}
 	if id := CorrelationID(ctx); id != "" {
-		m.Header.Set(HeaderCorrelationID, id)
+		m.Header.Set(logging.HeaderCorrelationID, id)
 	}
 	f, err := t.js.PublishMsgAsync(m)
 	if err != nil {

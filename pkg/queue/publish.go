@@ -74,9 +74,9 @@ func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload 
 	for k, v := range hdr {
 		m.Header[k] = append([]string(nil), v...)
 	}
-	if m.Header.Get(HeaderCorrelationID) == "" {
+	if m.Header.Get(logging.HeaderCorrelationID) == "" {
 		if id := CorrelationID(ctx); id != "" {
-			m.Header.Set(HeaderCorrelationID, id)
+			m.Header.Set(logging.HeaderCorrelationID, id)
 		}
 	}
 	ack, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))

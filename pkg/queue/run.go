@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
 )
 
 // Handler handles one job. Its result decides the job's fate: nil acks it;
@@ -308,7 +309,7 @@ func (r *runner) newMsg(raw jetstream.Msg) *Msg {
 		m.Header = nats.Header{}
 	}
 	m.MsgID = m.Header.Get(jetstream.MsgIDHeader)
-	m.CorrelationID = m.Header.Get(HeaderCorrelationID)
+	m.CorrelationID = m.Header.Get(logging.HeaderCorrelationID)
 	if m.CorrelationID == "" {
 		m.CorrelationID = uuid.NewString()
 	}
@@ -488,7 +489,7 @@ func publishDeadLetter(ctx context.Context, js jetstream.JetStream, m *Msg, reas
 	out.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(m.Delivery, 10))
 	out.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(m.StreamSeq, 10))
 	out.Header.Set(HeaderDLQConsumer, m.Consumer)
-	out.Header.Set(HeaderCorrelationID, m.CorrelationID)
+	out.Header.Set(logging.HeaderCorrelationID, m.CorrelationID)
 	id := "dlq:" + m.Consumer + ":" + strconv.FormatUint(m.StreamSeq, 10)
 	ack, err := js.PublishMsg(ctx, out, jetstream.WithMsgID(id))
 	if err != nil {

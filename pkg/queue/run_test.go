@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 )
@@ -62,9 +63,10 @@ func (d *deadLetters) count() int {
 
 func publishIngest(t *testing.T, ctx context.Context, p *queue.Publisher, docID string) {
 	t.Helper()
-	b, err := job.Encode(job.IngestJob{DocumentID: docID})
+	args := job.IngestJob{DocumentID: docID, Generation: 1}
+	b, err := job.Encode(args)
 	require.NoError(t, err)
-	require.NoError(t, p.Publish(ctx, job.SubjectIngest, job.IngestMsgID(docID, 1), b, nil))
+	require.NoError(t, p.Publish(ctx, args.Subject(), args.MsgID(), b, nil))
 }
 
 // dlqMsg returns the dead-letter copy of the last job dead-lettered from subject.
@@ -118,7 +120,7 @@ func TestRunRetriesUntilSuccess(t *testing.T) {
 		t.Fatal("job never succeeded")
 	}
 	require.Equal(t, job.SubjectIngest, m.Subject)
-	require.Equal(t, job.IngestMsgID("doc-1", 1), m.MsgID)
+	require.Equal(t, job.IngestJob{DocumentID: "doc-1", Generation: 1}.MsgID(), m.MsgID)
 	require.Equal(t, "corr-1", m.CorrelationID)
 	require.Equal(t, queue.DefaultMaxDeliver, m.MaxDeliver)
 	var payload job.IngestJob
@@ -226,15 +228,15 @@ func TestRunPermanentErrorDeadLetters(t *testing.T) {
 	m, reason := dl.wait(t)
 	require.ErrorIs(t, reason, badDoc)
 	require.True(t, job.IsPermanent(reason))
-	require.Equal(t, job.IngestMsgID("doc-1", 1), m.MsgID)
+	require.Equal(t, job.IngestJob{DocumentID: "doc-1", Generation: 1}.MsgID(), m.MsgID)
 
 	dlq := dlqMsg(t, ctx, srv, job.SubjectIngest)
 	require.Equal(t, job.SubjectIngest, dlq.Header.Get(queue.HeaderDLQSubject))
-	require.Equal(t, job.IngestMsgID("doc-1", 1), dlq.Header.Get(queue.HeaderDLQMsgID))
+	require.Equal(t, job.IngestJob{DocumentID: "doc-1", Generation: 1}.MsgID(), dlq.Header.Get(queue.HeaderDLQMsgID))
 	require.Contains(t, dlq.Header.Get(queue.HeaderDLQReason), "unsupported file type")
 	require.Equal(t, "1", dlq.Header.Get(queue.HeaderDLQDeliveries))
-	require.Equal(t, "corr-p", dlq.Header.Get(queue.HeaderCorrelationID))
-	require.JSONEq(t, `{"document_id":"doc-1"}`, string(dlq.Data))
+	require.Equal(t, "corr-p", dlq.Header.Get(logging.HeaderCorrelationID))
+	require.JSONEq(t, `{"document_id":"doc-1","generation":1}`, string(dlq.Data))
 
 	// Terminated: gone from the work queue, never redelivered.
 	require.Eventually(t, func() bool { return streamMsgs(t, srv, queue.StreamJobs) == 0 },
@@ -442,7 +444,7 @@ func TestRunDrainTimeoutCancelsAndRedelivers(t *testing.T) {
 	select {
 	case m := <-redelivered:
 		require.Equal(t, uint64(2), m.Delivery)
-		require.Equal(t, job.IngestMsgID("doc-1", 1), m.MsgID)
+		require.Equal(t, job.IngestJob{DocumentID: "doc-1", Generation: 1}.MsgID(), m.MsgID)
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancelled job was not redelivered promptly")
 	}
@@ -471,7 +473,7 @@ func TestRunDeadLettersJobsWhoseLastDeliveryWasLost(t *testing.T) {
 
 	publishIngest(t, ctx, p, "doc-1")
 	m, reason := dl.wait(t)
-	require.Equal(t, job.IngestMsgID("doc-1", 1), m.MsgID)
+	require.Equal(t, job.IngestJob{DocumentID: "doc-1", Generation: 1}.MsgID(), m.MsgID)
 	require.Contains(t, reason.Error(), "without a result")
 	dlq := dlqMsg(t, ctx, srv, job.SubjectIngest)
 	require.Equal(t, strconv.Itoa(1), dlq.Header.Get(queue.HeaderDLQDeliveries))

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/youworker/youworker/pkg/logging"
 )
 
 // maxDeliveriesAdvisory is the part of the server's max-deliveries advisory
@@ -87,7 +89,7 @@ func (r *runner) sweep(ctx context.Context, stream jetstream.Stream, am *nats.Ms
 		m.Header = nats.Header{}
 	}
 	m.MsgID = m.Header.Get(jetstream.MsgIDHeader)
-	m.CorrelationID = m.Header.Get(HeaderCorrelationID)
+	m.CorrelationID = m.Header.Get(logging.HeaderCorrelationID)
 	log = log.With("subject", m.Subject, "msg_id", m.MsgID, "correlation_id", m.CorrelationID)
 	reason := fmt.Errorf("gave up after %d deliveries without a result (worker stopped or handler exceeded the ack wait)", adv.Deliveries)
 

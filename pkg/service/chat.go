@@ -12,7 +12,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/job"
-	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
 )
@@ -197,11 +197,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 			}
 			return err
 		}
-		payload, err := job.Encode(job.ChatJob{TurnID: turn.ID})
-		if err != nil {
-			return err
-		}
-		return st.EnqueueOutbox(ctx, job.SubjectChat, job.ChatMsgID(turn.ID), payload, logging.CorrelationID(ctx))
+		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
 	if err != nil {
 		return store.Message{}, store.Turn{}, err

@@ -242,7 +242,7 @@ func TestChatSubmitQueuesTheTurnWithItsJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.Equal(t, job.SubjectChat, jobs[0].Subject)
-	require.Equal(t, job.ChatMsgID(turn.ID), jobs[0].MsgID)
+	require.Equal(t, job.ChatJob{TurnID: turn.ID}.MsgID(), jobs[0].MsgID)
 	var payload job.ChatJob
 	require.NoError(t, job.Decode(jobs[0].Payload, &payload))
 	require.Equal(t, turn.ID, payload.TurnID)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/job"
-	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
@@ -246,11 +246,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 			if err != nil {
 				return err
 			}
-			payload, err := job.Encode(job.IngestJob{DocumentID: doc.ID})
-			if err != nil {
-				return err
-			}
-			if err := st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID(doc.ID, doc.Generation), payload, logging.CorrelationID(ctx)); err != nil {
+			if err := outbox.Enqueue(ctx, st, job.IngestJob{DocumentID: doc.ID, Generation: doc.Generation}); err != nil {
 				return err
 			}
 			byHash[doc.SHA256] = doc

@@ -10,7 +10,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/job"
-	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -108,11 +108,7 @@ func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) e
 }
 
 func enqueueDelete(ctx context.Context, st *store.Store, doc store.Document) error {
-	payload, err := job.Encode(job.DeleteJob{DocumentID: doc.ID, OwnerID: doc.OwnerID})
-	if err != nil {
-		return err
-	}
-	return st.EnqueueOutbox(ctx, job.SubjectDelete, job.DeleteMsgID(doc.ID), payload, logging.CorrelationID(ctx))
+	return outbox.Enqueue(ctx, st, job.DeleteJob{DocumentID: doc.ID, OwnerID: doc.OwnerID})
 }
 
 // Retry queues a failed document of the caller again; anything else is a conflict.
@@ -129,11 +125,7 @@ func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (s
 		if doc, err = st.RequeueDocument(ctx, p.UserID, id); err != nil {
 			return err
 		}
-		payload, err := job.Encode(job.IngestJob{DocumentID: doc.ID})
-		if err != nil {
-			return err
-		}
-		return st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID(doc.ID, doc.Generation), payload, logging.CorrelationID(ctx))
+		return outbox.Enqueue(ctx, st, job.IngestJob{DocumentID: doc.ID, Generation: doc.Generation})
 	})
 	if err != nil {
 		return store.Document{}, err
@@ -194,11 +186,7 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		if doc, err = st.UpdateSharing(ctx, p.UserID, id, groupID, private); err != nil {
 			return err
 		}
-		payload, err := job.Encode(job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion})
-		if err != nil {
-			return err
-		}
-		if err := st.EnqueueOutbox(ctx, job.SubjectACL, job.ACLMsgID(doc.ID, doc.ACLVersion), payload, logging.CorrelationID(ctx)); err != nil {
+		if err := outbox.Enqueue(ctx, st, job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion}); err != nil {
 			return err
 		}
 		d.audit.Record(ctx, st, &p, "document.share", "document", id, OutcomeSuccess,

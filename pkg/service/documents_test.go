@@ -343,7 +343,7 @@ func TestCommitUploadStoresQueuesAndNotifies(t *testing.T) {
 	jobs := f.outbox(t)
 	require.Len(t, jobs, 1)
 	require.Equal(t, job.SubjectIngest, jobs[0].Subject)
-	require.Equal(t, job.IngestMsgID(d.ID, d.Generation), jobs[0].MsgID)
+	require.Equal(t, job.IngestJob{DocumentID: d.ID, Generation: d.Generation}.MsgID(), jobs[0].MsgID)
 	var ij job.IngestJob
 	require.NoError(t, job.Decode(jobs[0].Payload, &ij))
 	require.Equal(t, d.ID, ij.DocumentID)
@@ -684,7 +684,7 @@ func TestDeleteHidesAtOnceAndQueuesThePurgeOnce(t *testing.T) {
 	require.Len(t, jobs, jobsBefore+1)
 	last := jobs[len(jobs)-1]
 	require.Equal(t, job.SubjectDelete, last.Subject)
-	require.Equal(t, job.DeleteMsgID(d.ID), last.MsgID)
+	require.Equal(t, job.DeleteJob{DocumentID: d.ID}.MsgID(), last.MsgID)
 	var dj job.DeleteJob
 	require.NoError(t, job.Decode(last.Payload, &dj))
 	require.Equal(t, job.DeleteJob{DocumentID: d.ID, OwnerID: alice.UserID}, dj)
@@ -717,7 +717,7 @@ func TestPurgeUserDataQueuesEveryDocument(t *testing.T) {
 		}
 	}
 	// The stream drops the repeated message id of the document deleted before.
-	require.Equal(t, map[string]bool{job.DeleteMsgID(docs[0].ID): true, job.DeleteMsgID(docs[1].ID): true}, deletes)
+	require.Equal(t, map[string]bool{job.DeleteJob{DocumentID: docs[0].ID}.MsgID(): true, job.DeleteJob{DocumentID: docs[1].ID}.MsgID(): true}, deletes)
 }
 
 func TestRetryOnlyFailedDocuments(t *testing.T) {
@@ -749,7 +749,7 @@ func TestRetryOnlyFailedDocuments(t *testing.T) {
 	require.Equal(t, got.Generation+1, again.Generation)
 	require.Equal(t, n+1, f.notified.Load())
 	jobs := f.outbox(t)
-	require.Equal(t, job.IngestMsgID(failed.ID, again.Generation), jobs[len(jobs)-1].MsgID,
+	require.Equal(t, job.IngestJob{DocumentID: failed.ID, Generation: again.Generation}.MsgID(), jobs[len(jobs)-1].MsgID,
 		"a retry gets a new message id, so the stream does not drop it as a duplicate")
 
 	// Queued again: a second retry is a conflict; a ready document too.
@@ -825,7 +825,7 @@ func requireACLJob(t *testing.T, f *docsFixture, docID string, version int64) {
 	jobs := f.outbox(t)
 	last := jobs[len(jobs)-1]
 	require.Equal(t, job.SubjectACL, last.Subject)
-	require.Equal(t, job.ACLMsgID(docID, version), last.MsgID)
+	require.Equal(t, job.ACLJob{DocumentID: docID, Version: version}.MsgID(), last.MsgID)
 	var aj job.ACLJob
 	require.NoError(t, job.Decode(last.Payload, &aj))
 	require.Equal(t, job.ACLJob{DocumentID: docID, Version: version}, aj)

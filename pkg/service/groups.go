@@ -16,7 +16,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/job"
-	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -200,11 +200,7 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 			return err
 		}
 		for _, d := range docs {
-			payload, err := job.Encode(job.ACLJob{DocumentID: d.ID, Version: d.Version})
-			if err != nil {
-				return err
-			}
-			if err := st.EnqueueOutbox(ctx, job.SubjectACL, job.ACLMsgID(d.ID, d.Version), payload, logging.CorrelationID(ctx)); err != nil {
+			if err := outbox.Enqueue(ctx, st, job.ACLJob{DocumentID: d.ID, Version: d.Version}); err != nil {
 				return err
 			}
 		}

@@ -389,7 +389,7 @@ func TestDeleteGroupUnsharesDocumentsAndQueuesACLSyncs(t *testing.T) {
 		require.Equal(t, "delete-group-corr-1", m.Corr)
 		var j job.ACLJob
 		require.NoError(t, job.Decode(m.Payload, &j))
-		require.Equal(t, job.ACLMsgID(j.DocumentID, j.Version), m.MsgID)
+		require.Equal(t, job.ACLJob{DocumentID: j.DocumentID, Version: j.Version}.MsgID(), m.MsgID)
 		got[j.DocumentID] = j
 	}
 	require.Equal(t, map[string]job.ACLJob{shared: {DocumentID: shared, Version: 2}, private: {DocumentID: private, Version: 4}}, got,

@@ -10,7 +10,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/job"
-	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -105,11 +105,7 @@ func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind strin
 		if j, err = st.CreateReindexJob(ctx, kind, stored, createdBy); err != nil {
 			return err
 		}
-		payload, err := job.Encode(job.ReindexJob{JobID: j.ID})
-		if err != nil {
-			return err
-		}
-		if err := st.EnqueueOutbox(ctx, job.SubjectReindex, job.ReindexMsgID(j.ID, 1), payload, logging.CorrelationID(ctx)); err != nil {
+		if err := outbox.Enqueue(ctx, st, job.ReindexJob{JobID: j.ID}); err != nil {
 			return err
 		}
 		r.audit.Record(ctx, st, actor, "reindex.start", "reindex_job", j.ID, OutcomeSuccess, map[string]any{"kind": kind, "params": stored})

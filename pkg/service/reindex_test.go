@@ -51,7 +51,7 @@ func TestReindexStartGetListCancel(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, msgs, 1)
 		require.Equal(t, job.SubjectReindex, msgs[0].Subject)
-		require.Equal(t, job.ReindexMsgID(j.ID, 1), msgs[0].MsgID)
+		require.Equal(t, job.ReindexJob{JobID: j.ID}.MsgID(), msgs[0].MsgID)
 		var payload job.ReindexJob
 		require.NoError(t, job.Decode(msgs[0].Payload, &payload))
 		require.Equal(t, j.ID, payload.JobID)
