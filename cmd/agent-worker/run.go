@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/youworker/youworker/pkg/platform"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/worker"
 )
 
@@ -14,7 +14,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "usage: agent-worker (configured by YW_* environment variables)")
 		return 2
 	}
-	return worker.Main(ctx, "agent-worker", getenv, stdout, stderr, func(ctx context.Context, p *platform.Platform) error {
-		return p.RunChat(ctx)
-	})
+	return worker.Main(ctx, app.AgentWorkerOptions, getenv, stdout, stderr)
 }

@@ -11,9 +11,9 @@ import (
 
 	"github.com/youworker/youworker/pkg/agent"
 	"github.com/youworker/youworker/pkg/api/apitest"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
-	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
 	"github.com/youworker/youworker/pkg/worker"
@@ -33,9 +33,7 @@ func startAPIInstance(t *testing.T, env map[string]string) string {
 func startAgentWorker(t *testing.T, env map[string]string) {
 	t.Helper()
 	startProgram(t, `probes on (http://\S+)`, func(ctx context.Context, stdout, stderr *lineWriter) int {
-		return worker.Main(ctx, "agent-worker", getenv(env), stdout, stderr, func(ctx context.Context, p *platform.Platform) error {
-			return p.RunChat(ctx)
-		})
+		return worker.Main(ctx, app.AgentWorkerOptions, getenv(env), stdout, stderr)
 	})
 }
 

@@ -7,20 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/apikey"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
-	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/postgres"
 	"github.com/youworker/youworker/pkg/service"
-	"github.com/youworker/youworker/pkg/store"
 )
 
 const usage = `usage:
@@ -79,25 +72,15 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	default:
 		return fmt.Errorf("%w: unknown command %q\n%s", errUsage, command, usage)
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	if args[0] == "migrate" {
+		return migrate(ctx, cfg, logger, stdout)
+	}
+	admin, err := app.OpenAdmin(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if args[0] == "migrate" {
-		from, to, err := postgres.Migrate(ctx, pool, logger)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "schema at version %d (was %d)\n", to, from)
-		return nil
-	}
-	if err := postgres.CheckSchema(ctx, pool); err != nil {
-		return err
-	}
-	st := store.New(pool)
-	users := service.NewUsers(st, service.NewAuditor(st, logger), nil, logger).
-		WithQuotas(service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments})
+	defer admin.Close()
+	users := admin.Users
 
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -143,80 +126,40 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 }
 
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool, stdout io.Writer) error {
-	logger.Info("starting", "dev", dev, "config", cfg.String())
+	opts := app.APIOptions
 	if dev {
-		if err := os.MkdirAll(filepath.Clean(cfg.DataDir), 0o700); err != nil {
-			return fmt.Errorf("create data dir: %w", err)
-		}
+		opts = app.DevOptions
 	}
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "api", Dev: dev})
+	a, err := app.Open(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-
-	relay := p.Relay()
-	st := p.Store
-	audit := service.NewAuditor(st, logger)
-	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
-	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
-		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}, logger)
-	users := service.NewUsers(st, audit, documents, logger).WithQuotas(quotas)
-	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger)
-	reindexJobs := service.NewReindex(st, audit, service.ReindexConfig{Notify: relay.Notify}, logger)
-	if err := bootstrapAdmin(ctx, users, cfg, dev, stdout); err != nil {
+	defer a.Close()
+	if err := bootstrapAdmin(ctx, a.Services.Users, cfg, dev, stdout); err != nil {
 		return err
 	}
-
-	checks := map[string]api.Check{}
-	for name, check := range p.Checks() {
-		checks[name] = check
-	}
-	probes, err := p.StatusProbes()
+	l, err := a.Listen(stdout)
 	if err != nil {
 		return err
 	}
-	defer probes.Close()
-	status := api.NewStatus(statusProbes(probes), api.StatusConfig{})
-	chatService := service.NewChat(st, p.Turns, service.ChatConfig{
-		DefaultModel: p.DefaultChatModel(), Notify: relay.Notify, Cancel: p.CancelTurn,
-		MaxActiveTurns: cfg.MaxTurnsPerUser}, logger)
-	srv := api.New(api.Deps{
-		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Documents: documents, Search: service.NewSearch(st, p.Index), Groups: groups, Checks: checks,
-		Status: status, Reindex: reindexJobs, Chat: chatService, WebSessions: st,
-	})
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	fmt.Fprintf(stdout, "YouWorker API listening on http://%s\n", l.Addr())
-	logger.Info("listening", "addr", l.Addr().String())
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, l, cfg.ShutdownTimeout) })
-	g.Go(func() error { return relay.Run(gctx) })
-	if dev {
-		g.Go(func() error { return p.RunIngest(gctx) })
-		g.Go(func() error { return p.RunReindex(gctx) })
-		g.Go(func() error { return p.RunChat(gctx) })
-	}
-	err = g.Wait()
+	err = a.Run(ctx, l)
 	logger.Info("stopped")
 	return err
 }
 
-// statusProbes hands the platform's probes of the chat model, the embedder and the
-// MCP servers to /v1/status.
-func statusProbes(s platform.StatusProbes) api.StatusProbes {
-	adapt := func(probe platform.ComponentProbe) api.Probe {
-		return func(ctx context.Context) api.Component { return api.Component(probe(ctx)) }
+// migrate brings the database schema up to date.
+func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
 	}
-	out := api.StatusProbes{LLM: adapt(s.LLM), Embedder: adapt(s.Embedder), MCP: make(map[string]api.Probe, len(s.MCP))}
-	for name, probe := range s.MCP {
-		out.MCP[name] = adapt(probe)
+	defer pool.Close()
+	from, to, err := postgres.Migrate(ctx, pool, logger)
+	if err != nil {
+		return err
 	}
-	return out
+	fmt.Fprintf(stdout, "schema at version %d (was %d)\n", to, from)
+	return nil
 }
 
 // bootstrapAdmin creates the configured bootstrap admin; in -dev with none

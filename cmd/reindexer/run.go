@@ -8,19 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
-	"github.com/youworker/youworker/pkg/platform"
-	"github.com/youworker/youworker/pkg/postgres"
 	"github.com/youworker/youworker/pkg/service"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/worker"
 )
 
 const usage = `usage:
@@ -40,8 +36,11 @@ var errJobUnsuccessful = errors.New("the job did not complete")
 // pollEvery is how often `trigger --wait` reads the job's progress.
 const pollEvery = 200 * time.Millisecond
 
-// run is the composition root. It returns the process exit code.
+// run starts the worker, or runs one operator command. It returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return worker.Main(ctx, app.ReindexerOptions, getenv, stdout, stderr)
+	}
 	cfg, err := config.Load(getenv)
 	if err == nil {
 		err = cfg.Validate()
@@ -51,11 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	logger := logging.New(stderr, cfg.LogLevel, cfg.LogFormat).With("program", "reindexer")
-	if len(args) == 0 {
-		err = serve(ctx, cfg, logger)
-	} else {
-		err = command(ctx, cfg, logger, args, stdout)
-	}
+	err = command(ctx, cfg, logger, args, stdout)
 	var se *service.Error
 	switch {
 	case err == nil:
@@ -69,45 +64,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Error("reindexer failed", "error", err)
 	return 1
-}
-
-// serve runs the worker with health endpoints until ctx ends.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	logger.Info("starting", "config", cfg.String())
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "reindexer", MaxConns: 10})
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	logger.Info("health endpoints listening", "addr", l.Addr().String())
-	h := newHealth(p.Checks())
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		h.ready.Store(false) // out of rotation first, then stop
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
-	// The relay publishes jobs the CLI recorded, so the reindexer needs no API running.
-	relay := p.Relay()
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return p.RunReindex(gctx) })
-	err = g.Wait()
-	logger.Info("stopped")
-	return err
 }
 
 // command runs one CLI command against the database.
@@ -135,16 +91,12 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 	if len(positional) != 1 {
 		return fmt.Errorf("%w: %s needs exactly one argument\n%s", errUsage, args[0], usage)
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	admin, err := app.OpenAdmin(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := postgres.CheckSchema(ctx, pool); err != nil {
-		return err
-	}
-	st := store.New(pool)
-	jobs := service.NewReindex(st, service.NewAuditor(st, logger), service.ReindexConfig{}, logger)
+	defer admin.Close()
+	jobs := admin.Reindex
 	switch args[0] {
 	case "trigger":
 		j, err := jobs.Start(ctx, nil, positional[0], service.ReindexParams{EmbedModel: *model})

@@ -5,71 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/worker/workertest"
 )
 
-// syncBuffer collects a program's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-// startWorker runs the reindexer worker against env and returns the address of its
-// health endpoints.
-func startWorker(t *testing.T, env map[string]string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, getenv(env), &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			require.Equal(t, 0, code, "the worker exits 0 on shutdown; stderr:\n%s", stderr.String())
-		case <-time.After(20 * time.Second):
-			t.Error("the worker did not stop within 20s")
-		}
-	})
-	addr := regexp.MustCompile(`"msg":"health endpoints listening".*?"addr":"([^"]+)"`)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := addr.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("the worker exited with %d; stderr:\n%s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("the worker did not listen; stderr:\n%s", stderr.String())
-	return ""
-}
 
 // cli runs one command and returns its stdout, its stdout and stderr together, and
 // the exit code.
@@ -95,9 +42,13 @@ func TestTriggerWaitRunsAJobThroughTheWorker(t *testing.T) {
 		_, err := st.CreateUser(ctx, name, false)
 		require.NoError(t, err)
 	}
-	addr := startWorker(t, env)
+	worker := workertest.Start(t, run, env)
+	t.Cleanup(func() {
+		code, _ := worker.Stop(t)
+		require.Equal(t, 0, code, "the worker exits 0 on shutdown; stderr:\n%s", worker.Stderr.String())
+	})
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get("http://" + addr + path)
+		resp, err := http.Get(worker.Base + path)
 		require.NoError(t, err)
 		var body struct {
 			Status string `json:"status"`

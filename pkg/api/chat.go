@@ -17,9 +17,6 @@ import (
 const pingEvery = 15 * time.Second
 
 func (s *Server) mountChat(v1 *echo.Group) {
-	if s.deps.Chat == nil {
-		return
-	}
 	v1.POST("/chat/sessions", s.createSession)
 	v1.GET("/chat/sessions", s.listSessions)
 	v1.GET("/chat/sessions/:id", s.getSession)

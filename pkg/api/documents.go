@@ -33,9 +33,6 @@ const (
 )
 
 func (s *Server) mountDocuments(v1 *echo.Group) {
-	if s.deps.Documents == nil {
-		return
-	}
 	v1.POST("/documents", s.uploadDocuments)
 	v1.GET("/documents", s.listDocuments)
 	v1.GET("/documents/:id", s.getDocument)

@@ -15,11 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/probe"
 	"github.com/youworker/youworker/pkg/service"
 )
-
-// Check is one readiness probe; it must not return URLs or secrets in its error.
-type Check func(ctx context.Context) error
 
 // Deps are what the HTTP layer calls into.
 type Deps struct {
@@ -35,21 +33,12 @@ type Deps struct {
 	Chat      *service.Chat
 	// Checks are the readiness probes by name: postgres, nats, vectors. Models and
 	// MCP servers are never among them: they degrade answers, reported by Status.
-	Checks map[string]Check
-	// Status serves /v1/status; nil reports every component as not checked.
+	Checks map[string]probe.Check
+	// Status serves /v1/status.
 	Status *Status
-	// Mount lets later features add their routes onto the authenticated group.
-	Mount []func(r *Router)
-	// WebSessions records web UI sign-ins server-side, so signing out ends them.
-	// Nil keeps them in this process's memory, which only suits a single process.
+	// WebSessions records web UI sign-ins server-side, so signing out ends them on
+	// every replica.
 	WebSessions WebSessions
-}
-
-// Router gives feature modules the authenticated route group and the server's helpers.
-type Router struct {
-	V1     *echo.Group
-	Admin  *echo.Group
-	Server *Server
 }
 
 // Server is the HTTP server with its readiness state.
@@ -86,9 +75,6 @@ func New(deps Deps) *Server {
 	s.authFailures = newRateLimiter(orDefault(deps.Config.AuthFailureRPS, 0.5), orDefault(deps.Config.AuthFailureBurst, 30))
 	s.streams = newStreamLimiter(orDefault(deps.Config.MaxStreamsPerUser, 16))
 	s.webSessions = deps.WebSessions
-	if s.webSessions == nil {
-		s.webSessions = newMemWebSessions()
-	}
 	doc, err := OpenAPI()
 	if err != nil {
 		panic("openapi fragments do not merge: " + err.Error()) // a build defect, caught by every test
@@ -120,9 +106,6 @@ func New(deps Deps) *Server {
 	s.mountChat(v1)
 	s.mountAudit(admin)
 	s.mountReindex(admin)
-	for _, mount := range deps.Mount {
-		mount(&Router{V1: v1, Admin: admin, Server: s})
-	}
 	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s
@@ -171,9 +154,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, timeout time.Duratio
 	}
 	return err
 }
-
-// SetReady flips readiness, so shutdown can take the instance out of rotation first.
-func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 
 func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	if len(trusted) == 0 {

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,50 +57,6 @@ type WebSessions interface {
 	CreateWebSession(ctx context.Context, userID string, expires time.Time) (string, error)
 	WebSessionActive(ctx context.Context, id, userID string) (bool, error)
 	EndWebSession(ctx context.Context, id string) error
-}
-
-// memWebSessions keeps web sessions in memory, for servers built without a database
-// (benchmarks, route listings); a real deployment passes the store.
-type memWebSessions struct {
-	mu       sync.Mutex
-	sessions map[string]memWebSession
-}
-
-type memWebSession struct {
-	userID  string
-	expires time.Time
-}
-
-func newMemWebSessions() *memWebSessions {
-	return &memWebSessions{sessions: map[string]memWebSession{}}
-}
-
-func (m *memWebSessions) CreateWebSession(_ context.Context, userID string, expires time.Time) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := time.Now()
-	for id, ws := range m.sessions {
-		if !now.Before(ws.expires) {
-			delete(m.sessions, id)
-		}
-	}
-	id := randomToken()
-	m.sessions[id] = memWebSession{userID: userID, expires: expires}
-	return id, nil
-}
-
-func (m *memWebSessions) WebSessionActive(_ context.Context, id, userID string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ws, ok := m.sessions[id]
-	return ok && ws.userID == userID && time.Now().Before(ws.expires), nil
-}
-
-func (m *memWebSessions) EndWebSession(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.sessions, id)
-	return nil
 }
 
 // sessionSealer seals and opens session cookies.

@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/postgres"
+	"github.com/youworker/youworker/pkg/probe"
 	"github.com/youworker/youworker/pkg/qdrantlite"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
@@ -213,8 +214,8 @@ func (p *Platform) openVectors(ctx context.Context) error {
 // and MCP servers are not among them: while they are down answers degrade (search
 // by keywords only, fewer tools, no model replies) but uploads, search and the
 // rest still work, so replicas stay in service and StatusProbes reports them.
-func (p *Platform) Checks() map[string]func(context.Context) error {
-	return map[string]func(context.Context) error{
+func (p *Platform) Checks() map[string]probe.Check {
+	return map[string]probe.Check{
 		"postgres": p.Store.Ping,
 		"nats":     func(ctx context.Context) error { return queue.Health(ctx, p.JS) },
 		"vectors":  p.Vectors.Health,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -15,7 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
@@ -64,47 +63,33 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 		return nil, err
 	}
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "retrieval-bench", Dev: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "retrieval-bench", Dev: true, API: true, Relay: true, Ingest: true})
 	if err != nil {
 		return nil, err
 	}
-	// The same services and server cmd/api builds, less chat and re-index jobs,
-	// which retrieval does not use.
-	relay := p.Relay()
-	st := p.Store
-	audit := service.NewAuditor(st, logger)
-	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
-		MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
-	users := service.NewUsers(st, audit, documents, logger)
-	srv := api.New(api.Deps{
-		Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Documents: documents, Search: service.NewSearch(st, p.Index),
-		Groups: service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger),
-	})
+	users := a.Services.Users
 	user, key, err := users.Create(ctx, nil, "searcher", false)
 	if err != nil {
-		p.Close()
+		a.Close()
 		return nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		p.Close()
+		a.Close()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return srv.Serve(gctx, l, cfg.ShutdownTimeout) })
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return p.RunIngest(gctx) })
+	g.Go(func() error { return a.Run(gctx, l) })
 	tb.Cleanup(func() {
 		cancel()
-		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		if err := g.Wait(); err != nil {
 			fmt.Fprintln(os.Stderr, "shutdown:", err)
 		}
-		p.Close()
+		a.Close()
 	})
 	return &rig{
-		tb: tb, p: p, users: users, base: "http://" + l.Addr().String(),
+		tb: tb, p: a.Platform, users: users, base: "http://" + l.Addr().String(),
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		userID: user.ID, key: key.Secret,
 	}, nil

@@ -1,29 +1,22 @@
-// Package worker is the shared main of the worker programs: it loads the
-// configuration, opens the platform, serves health probes and runs the program's
-// consumers until a signal, then shuts down in order.
+// Package worker is the shared main of the worker programs (ingest-worker,
+// agent-worker, reindexer): it loads the configuration, opens the app with the
+// program's options, serves its probes and /metrics and runs its consumers until a
+// signal, then shuts down in order.
 package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
-	"github.com/youworker/youworker/pkg/platform"
 )
 
-// Consume runs a program's consumers on the opened platform until ctx ends.
-type Consume func(ctx context.Context, p *platform.Platform) error
-
 // Main runs one worker program and returns its exit code.
-func Main(ctx context.Context, program string, getenv func(string) string, stdout, stderr io.Writer, consume Consume) int {
+func Main(ctx context.Context, opts app.Options, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(getenv)
 	if err == nil {
 		err = cfg.Validate()
@@ -32,35 +25,25 @@ func Main(ctx context.Context, program string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "configuration error:\n%v\n", err)
 		return 2
 	}
-	logger := logging.New(stderr, cfg.LogLevel, cfg.LogFormat).With("program", program)
-	if err := run(ctx, program, cfg, logger, consume, stdout); err != nil {
-		logger.Error(program+" failed", "error", err)
+	logger := logging.New(stderr, cfg.LogLevel, cfg.LogFormat).With("program", opts.Program)
+	if err := run(ctx, cfg, logger, opts, stdout); err != nil {
+		logger.Error(opts.Program+" failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func run(ctx context.Context, program string, cfg config.Config, logger *slog.Logger, consume Consume, stdout io.Writer) error {
-	logger.Info("starting", "config", cfg.String())
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: program})
+func run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts app.Options, stdout io.Writer) error {
+	a, err := app.Open(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	checks := map[string]api.Check{}
-	for name, c := range p.Checks() {
-		checks[name] = c
-	}
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	defer a.Close()
+	l, err := a.Listen(stdout)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	fmt.Fprintf(stdout, "%s probes on http://%s\n", program, l.Addr())
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return api.ServeProbes(gctx, l, checks, p.Registry, logger) })
-	g.Go(func() error { return consume(gctx, p) })
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	return nil
+	err = a.Run(ctx, l)
+	logger.Info("stopped")
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +25,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"golang.org/x/sync/errgroup"
 
-	ywapi "github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/llmtest"
@@ -206,8 +205,9 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 		"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0",
 		"YW_OLLAMA_URL": front.URL, "YW_CHAT_MODEL": llmtest.ChatModel,
 		"YW_RATE_LIMIT_RPS": "1000000", "YW_RATE_LIMIT_BURST": "1000000",
-		"YW_CHAT_CONCURRENCY": strconv.Itoa(min(max(o.k*2, 128), 1024)),
-		"YW_LOG_LEVEL":        "error",
+		"YW_CHAT_CONCURRENCY":   strconv.Itoa(min(max(o.k*2, 128), 1024)),
+		"YW_MAX_TURNS_PER_USER": strconv.Itoa(2*o.k + 10),
+		"YW_LOG_LEVEL":          "error",
 	}
 	if v := getenv("YW_LOG_LEVEL"); v != "" {
 		env["YW_LOG_LEVEL"] = v
@@ -220,29 +220,20 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 		return nil, err
 	}
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "chat-bench", Dev: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "chat-bench", Dev: true, API: true, Relay: true, Chat: true})
 	if err != nil {
 		return nil, err
 	}
-	r.p = p
-	relay := p.Relay()
-	st := p.Store
-	audit := service.NewAuditor(st, logger)
-	users := service.NewUsers(st, audit, nil, logger)
-	chat := service.NewChat(st, p.Turns, service.ChatConfig{DefaultModel: p.DefaultChatModel(),
-		MaxActiveTurns: 2*o.k + 10, Notify: relay.Notify, Cancel: p.CancelTurn}, logger)
-	srv := ywapi.New(ywapi.Deps{Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
-		Groups: service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger),
-		Search: service.NewSearch(st, p.Index), Chat: chat})
-	_, key, err := users.Create(ctx, nil, "bench", false)
+	r.p = a.Platform
+	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
 	if err != nil {
-		p.Close()
+		a.Close()
 		return nil, err
 	}
 	r.key = key.Secret
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		p.Close()
+		a.Close()
 		return nil, err
 	}
 	r.base = "http://" + l.Addr().String()
@@ -250,15 +241,13 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return srv.Serve(gctx, l, 5*time.Second) })
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return p.RunChat(gctx) })
+	g.Go(func() error { return a.Run(gctx, l) })
 	tb.Cleanup(func() {
 		cancel()
-		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		if err := g.Wait(); err != nil {
 			fmt.Fprintln(os.Stderr, "shutdown:", err)
 		}
-		p.Close()
+		a.Close()
 	})
 	return r, nil
 }

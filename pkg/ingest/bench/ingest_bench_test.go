@@ -21,14 +21,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/pgtest"
-	"github.com/youworker/youworker/pkg/platform"
-	"github.com/youworker/youworker/pkg/service"
 )
 
 // Scenario sizes: large enough that start-up and the last document's tail are a
@@ -140,7 +138,7 @@ type stack struct {
 	pool   *pgxpool.Pool
 	cancel context.CancelFunc
 	group  *errgroup.Group
-	plat   *platform.Platform
+	app    *app.App
 	once   sync.Once
 }
 
@@ -157,24 +155,16 @@ func startStack(b *testing.B, extra map[string]string) *stack {
 	must(b, cfg.Validate())
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx := context.Background()
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: "bench", Dev: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "bench", Dev: true, API: true, Relay: true, Ingest: true})
 	must(b, err)
-	relay := p.Relay()
-	audit := service.NewAuditor(p.Store, logger)
-	docs := service.NewDocuments(p.Store, p.Objects, audit, service.DocumentsConfig{MaxUploadBytes: cfg.MaxUploadBytes, Notify: relay.Notify}, logger)
-	users := service.NewUsers(p.Store, audit, docs, logger)
-	srv := api.New(api.Deps{Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit, Documents: docs,
-		Search: service.NewSearch(p.Store, p.Index), Groups: service.NewGroups(p.Store, audit, service.GroupsConfig{Notify: relay.Notify}, logger)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(b, err)
-	_, key, err := users.Create(ctx, nil, "bench", false)
+	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
 	must(b, err)
 	rctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(rctx)
-	g.Go(func() error { return srv.Serve(gctx, l, cfg.ShutdownTimeout) })
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return p.RunIngest(gctx) })
-	s := &stack{cfg: cfg, base: "http://" + l.Addr().String(), key: key.Secret, pool: pool, cancel: cancel, group: g, plat: p}
+	g.Go(func() error { return a.Run(gctx, l) })
+	s := &stack{cfg: cfg, base: "http://" + l.Addr().String(), key: key.Secret, pool: pool, cancel: cancel, group: g, app: a}
 	b.Cleanup(s.close)
 	return s
 }
@@ -183,7 +173,7 @@ func (s *stack) close() {
 	s.once.Do(func() {
 		s.cancel()
 		_ = s.group.Wait()
-		s.plat.Close()
+		s.app.Close()
 	})
 }
 

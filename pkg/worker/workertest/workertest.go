@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
 	"github.com/youworker/youworker/pkg/api/apitest"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
@@ -122,6 +123,8 @@ func RequireStandalone(t *testing.T, run Run) {
 	}
 	require.NotContains(t, resp.Body, "127.0.0.1", "readiness never shows addresses")
 	c.Do("GET", "/healthz", "", nil, http.StatusOK, nil)
+	metrics := c.Send(c.Request("GET", "/metrics", "", nil), http.StatusOK, nil)
+	require.Contains(t, metrics.Body, "go_goroutines", "every worker serves its metrics")
 	code, took := prog.Stop(t)
 	require.Equal(t, 0, code, prog.Stderr.String())
 	require.Less(t, took, 10*time.Second)

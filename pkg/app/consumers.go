@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/agent"
+	"github.com/youworker/youworker/pkg/chat"
+	"github.com/youworker/youworker/pkg/chunk"
+	"github.com/youworker/youworker/pkg/embed"
+	"github.com/youworker/youworker/pkg/ingest"
+	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/reindex"
+	"github.com/youworker/youworker/pkg/service"
+)
+
+// runIngest consumes ingest and delete jobs until ctx ends.
+func (a *App) runIngest(ctx context.Context) error {
+	p, cfg := a.Platform, a.cfg
+	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
+		Limits:    cfg.ParseLimits(),
+		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
+		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
+	}, a.logger)
+	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
+		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
+		// Half the shutdown budget: a document that does not finish is redelivered and
+		// its idempotent steps are redone by the next worker.
+		DrainTimeout: cfg.ShutdownTimeout / 2,
+		Logger:       a.logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+	})
+}
+
+// runReindex consumes re-index and ACL sync jobs until ctx ends. A re-embed with an
+// embed_model uses that model on the configured Ollama and fails when the model
+// cannot be used: it never falls back to the lexical embedder.
+func (a *App) runReindex(ctx context.Context) error {
+	p, cfg := a.Platform, a.cfg
+	r := reindex.New(p.Store, p.Index, reindex.Config{
+		EmbedConcurrency: cfg.EmbedConcurrency,
+		Embedders: func(ctx context.Context, model string) (embed.Embedder, error) {
+			if cfg.OllamaURL == "" {
+				return nil, errors.New("YW_OLLAMA_URL is not set")
+			}
+			o, err := embed.NewOllama(embed.OllamaConfig{URL: cfg.OllamaURL, Model: model}, a.logger)
+			if err != nil {
+				return nil, err
+			}
+			if err := o.Probe(ctx); err != nil {
+				_ = o.Close()
+				return nil, fmt.Errorf("probe %s: %w", model, err)
+			}
+			return o, nil
+		},
+	}, a.logger)
+	return queue.Run(ctx, p.JS, queue.ConsumerReindex, r.Handle, queue.RunOptions{
+		Concurrency: cfg.JobConcurrency, Timeout: 24 * time.Hour,
+		Logger: a.logger.With("component", "reindex-runner"), Metrics: p.QueueMetrics, OnDeadLetter: r.OnDeadLetter,
+	})
+}
+
+// runChat consumes chat jobs until ctx ends.
+func (a *App) runChat(ctx context.Context) error {
+	p, cfg := a.Platform, a.cfg
+	model, err := a.chatModel()
+	if err != nil {
+		return err
+	}
+	tools := agent.Toolset{
+		Searcher: searcher{a.Services.Search},
+		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
+	}
+	if len(cfg.MCPServers) > 0 {
+		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.logger)
+		if err != nil {
+			return fmt.Errorf("connect MCP servers: %w", err)
+		}
+		defer mcp.Close()
+		tools.Sources = append(tools.Sources, mcp)
+	}
+	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
+		ExtractiveFallback: true, DefaultModel: cfg.ChatModel}, a.logger)
+	if err != nil {
+		return err
+	}
+	w := chat.New(p.Store, p.Turns, p.NC, runner, chat.Config{}, a.logger)
+	return queue.Run(ctx, p.JS, queue.ConsumerChat, w.Handle, queue.RunOptions{
+		Concurrency: cfg.ChatConcurrency, Timeout: 30 * time.Minute,
+		// A turn can run for minutes: on shutdown it is handed over at once; the next
+		// attempt announces turn.restarted and clients discard the partial text.
+		DrainTimeout: time.Second,
+		Logger:       a.logger.With("component", "agent-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+	})
+}
+
+// chatModel is Ollama when configured, else the extractive answerer that streams
+// the best passages with citations.
+func (a *App) chatModel() (llm.ChatModel, error) {
+	if !a.Platform.UsesOllama() {
+		return agent.Extractive{}, nil
+	}
+	return llm.NewOllama(llm.OllamaConfig{URL: a.cfg.OllamaURL, Model: a.cfg.ChatModel}, a.logger)
+}
+
+// cancelTurn signals the worker running a turn to stop now.
+func (a *App) cancelTurn(_ context.Context, turnID string) error {
+	return a.Platform.NC.Publish(chat.CancelSubject(turnID), nil)
+}
+
+// searcher lets the agent's search_documents run through the search service, with
+// the same access rule and Postgres re-check as /v1/search.
+type searcher struct{ search *service.Search }
+
+func (s searcher) Search(ctx context.Context, p access.Principal, query string, limit int) ([]agent.Passage, error) {
+	hits, err := s.search.Search(ctx, p, service.SearchRequest{Query: query, Limit: min(max(limit, 1), service.MaxSearchLimit)})
+	if se, ok := errors.AsType[*service.Error](err); ok {
+		// Service errors are written for people (a query too long, the index
+		// switching models): the model and the user may read them.
+		return nil, fmt.Errorf("%w: %w", &agent.ToolError{Message: se.Message}, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]agent.Passage, len(hits))
+	for i, h := range hits {
+		out[i] = agent.Passage{DocumentID: h.DocumentID, Filename: h.Filename, ChunkIndex: h.ChunkIndex, Score: h.Score, Text: h.Text, Page: h.Page,
+			Matched: h.Matched}
+		if h.Heading != nil {
+			out[i].Heading = *h.Heading
+		}
+	}
+	return out, nil
+}
