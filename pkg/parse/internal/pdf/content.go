@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"bytes"
@@ -7,95 +7,99 @@ import (
 	"strings"
 )
 
-// pdfMatrix is a PDF transformation matrix [a b c d e f].
-type pdfMatrix [6]float64
+// matrix is a PDF transformation matrix [a b c d e f].
+type matrix [6]float64
 
-func pdfIdentity() pdfMatrix { return pdfMatrix{1, 0, 0, 1, 0, 0} }
+func identity() matrix { return matrix{1, 0, 0, 1, 0, 0} }
 
 // mul returns m × n: m applied first, then n.
-func (m pdfMatrix) mul(n pdfMatrix) pdfMatrix {
-	return pdfMatrix{
+func (m matrix) mul(n matrix) matrix {
+	return matrix{
 		m[0]*n[0] + m[1]*n[2], m[0]*n[1] + m[1]*n[3],
 		m[2]*n[0] + m[3]*n[2], m[2]*n[1] + m[3]*n[3],
 		m[4]*n[0] + m[5]*n[2] + n[4], m[4]*n[1] + m[5]*n[3] + n[5],
 	}
 }
 
-func pdfMatrixOf(a pdfArray) (pdfMatrix, bool) {
+func matrixOf(a array) (matrix, bool) {
 	if len(a) < 6 {
-		return pdfIdentity(), false
+		return identity(), false
 	}
-	var m pdfMatrix
+	var m matrix
 	for i := range 6 {
-		v, ok := pdfNum(a[i])
+		v, ok := toFloat(a[i])
 		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-			return pdfIdentity(), false
+			return identity(), false
 		}
 		m[i] = v
 	}
 	return m, true
 }
 
-// pdfRun is a piece of text shown by one string operand, positioned in user space.
-type pdfRun struct {
+// textRun is a piece of text shown by one string operand, positioned in user space.
+type textRun struct {
 	x, y   float64 // start of the baseline
 	ex, ey float64 // end of the baseline
 	size   float64 // font size in user space
 	text   string
 }
 
-type pdfGState struct {
-	ctm        pdfMatrix
-	font       *pdfFont
+type graphicsState struct {
+	ctm        matrix
+	font       *font
 	size       float64
 	tc, tw, tl float64
 	th, rise   float64
 }
 
-// pdfInterp runs content streams and collects the text they show.
-type pdfInterp struct {
-	d    *pdfDoc
-	runs []pdfRun
+// interpreter runs content streams and collects the text they show.
+type interpreter struct {
+	d    *doc
+	runs []textRun
 	// runsHeld is what the page's runs are charged until the page is laid out.
 	runsHeld int64
-	fonts    map[any]*pdfFont
-	forms    map[pdfRef]bool
+	fonts    map[any]*font
+	forms    map[ref]bool
 	ops      int
 	chars    int
 	maxOps   int
 }
 
-// pdfMaxFormDepth bounds nested form XObjects; pdfMaxGStack bounds q nesting.
+func newInterpreter(d *doc) *interpreter {
+	return &interpreter{d: d, fonts: map[any]*font{}, forms: map[ref]bool{}, maxOps: maxOps}
+}
+
+// maxFormDepth bounds nested form XObjects; maxStateStack bounds q nesting.
 const (
-	pdfMaxFormDepth = 12
-	pdfMaxGStack    = 256
-	pdfMaxPageRuns  = 200_000
+	maxFormDepth  = 12
+	maxStateStack = 256
+	maxPageRuns   = 200_000
 )
 
 // costRun is the heap of one run besides its text.
 const costRun = 64
 
 // dropRuns lets go of the page's runs once it is laid out.
-func (in *pdfInterp) dropRuns() {
+func (in *interpreter) dropRuns() {
 	in.runs = in.runs[:0]
 	in.d.release(in.runsHeld)
 	in.runsHeld = 0
 }
 
 // run interprets one content stream with the given resources.
-func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) error {
-	lx := in.d.lexer(content, 0)
+func (in *interpreter) run(content []byte, res dict, gs graphicsState, depth int) error {
+	lx := in.d.newLexer(content, 0)
 	var (
-		stack    []pdfGState
+		stack    []graphicsState
 		operands []any
-		tm, tlm  = pdfIdentity(), pdfIdentity()
+		tm, tlm  = identity(), identity()
 	)
-	fontsOf := func() pdfDict {
-		f, _ := in.d.resolve(res["Font"]).(pdfDict)
+	fontsOf := func() dict {
+		f, _ := in.d.resolve(res["Font"]).(dict)
 		return f
 	}
-	show := func(s pdfString) {
-		if gs.font == nil || len(in.runs) >= pdfMaxPageRuns {
+	show := func(s str) {
+		if gs.font == nil || len(in.runs) >= maxPageRuns {
 			return
 		}
 		glyphs := gs.font.decode(s)
@@ -107,10 +111,10 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 		var (
 			sb      []byte
 			started bool
-			run     pdfRun
+			run     textRun
 		)
 		flush := func() {
-			if started && len(sb) > 0 && in.d.retain(costRun+int64(len(sb)), memPDFText) {
+			if started && len(sb) > 0 && in.d.retain(costRun+int64(len(sb)), UseText) {
 				in.runsHeld += costRun + int64(len(sb))
 				run.text = string(sb)
 				in.chars += len(sb)
@@ -119,7 +123,7 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			sb, started = sb[:0], false
 		}
 		for _, g := range glyphs {
-			trm := pdfMatrix{gs.size * gs.th, 0, 0, gs.size, 0, gs.rise}.mul(tm).mul(gs.ctm)
+			trm := matrix{gs.size * gs.th, 0, 0, gs.size, 0, gs.rise}.mul(tm).mul(gs.ctm)
 			tx := g.width*gs.size + gs.tc
 			if g.space {
 				tx += gs.tw
@@ -130,16 +134,16 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			}
 			if !blank {
 				if !started {
-					run = pdfRun{x: trm[4], y: trm[5], size: math.Hypot(trm[2], trm[3])}
+					run = textRun{x: trm[4], y: trm[5], size: math.Hypot(trm[2], trm[3])}
 					started = true
 				}
 				sb = append(sb, g.text...)
 			} else if started {
 				sb = append(sb, ' ')
 			}
-			tm = pdfMatrix{1, 0, 0, 1, tx * gs.th, 0}.mul(tm)
+			tm = matrix{1, 0, 0, 1, tx * gs.th, 0}.mul(tm)
 			if !blank {
-				end := pdfMatrix{1, 0, 0, 1, 0, gs.rise}.mul(tm).mul(gs.ctm)
+				end := matrix{1, 0, 0, 1, 0, gs.rise}.mul(tm).mul(gs.ctm)
 				run.ex, run.ey = end[4], end[5]
 			}
 		}
@@ -148,7 +152,7 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 	}
 	num := func(i int) float64 {
 		if i < len(operands) {
-			v, _ := pdfNum(operands[i])
+			v, _ := toFloat(operands[i])
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return 0
 			}
@@ -157,20 +161,20 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 		return 0
 	}
 	td := func(tx, ty float64) {
-		tlm = pdfMatrix{1, 0, 0, 1, tx, ty}.mul(tlm)
+		tlm = matrix{1, 0, 0, 1, tx, ty}.mul(tlm)
 		tm = tlm
 	}
 	for lx.pos < len(content) {
 		o, err := lx.object(0)
 		if err != nil {
-			if errors.Is(err, errPDFTooBig) {
+			if errors.Is(err, errTooBig) {
 				in.d.noteErr(err)
-				return in.d.b.over
+				return in.d.over
 			}
 			operands, lx.cost = operands[:0], 0
 			continue
 		}
-		op, isOp := o.(pdfKeyword)
+		op, isOp := o.(keyword)
 		if !isOp {
 			if len(operands) < 64 {
 				operands = append(operands, o)
@@ -188,7 +192,7 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 		}
 		switch op {
 		case "q":
-			if len(stack) < pdfMaxGStack {
+			if len(stack) < maxStateStack {
 				stack = append(stack, gs)
 			}
 		case "Q":
@@ -198,14 +202,14 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			}
 		case "cm":
 			if len(operands) >= 6 {
-				m, _ := pdfMatrixOf(pdfArray(operands[len(operands)-6:]))
+				m, _ := matrixOf(array(operands[len(operands)-6:]))
 				gs.ctm = m.mul(gs.ctm)
 			}
 		case "BT":
-			tm, tlm = pdfIdentity(), pdfIdentity()
+			tm, tlm = identity(), identity()
 		case "Tf":
 			if len(operands) >= 2 {
-				name, _ := operands[len(operands)-2].(pdfName)
+				name, _ := operands[len(operands)-2].(name)
 				gs.size = num(len(operands) - 1)
 				gs.font = in.fontNamed(fontsOf(), name)
 			}
@@ -226,46 +230,46 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 			td(num(0), num(1))
 		case "Tm":
 			if len(operands) >= 6 {
-				tlm, _ = pdfMatrixOf(pdfArray(operands[len(operands)-6:]))
+				tlm, _ = matrixOf(array(operands[len(operands)-6:]))
 				tm = tlm
 			}
 		case "T*":
 			td(0, -gs.tl)
 		case "Tj":
 			if len(operands) > 0 {
-				s, _ := operands[len(operands)-1].(pdfString)
+				s, _ := operands[len(operands)-1].(str)
 				show(s)
 			}
 		case "'":
 			td(0, -gs.tl)
 			if len(operands) > 0 {
-				s, _ := operands[len(operands)-1].(pdfString)
+				s, _ := operands[len(operands)-1].(str)
 				show(s)
 			}
 		case "\"":
 			if len(operands) >= 3 {
 				gs.tw, gs.tc = num(0), num(1)
 				td(0, -gs.tl)
-				s, _ := operands[2].(pdfString)
+				s, _ := operands[2].(str)
 				show(s)
 			}
 		case "TJ":
 			if len(operands) > 0 {
-				arr, _ := operands[len(operands)-1].(pdfArray)
+				arr, _ := operands[len(operands)-1].(array)
 				for _, x := range arr {
 					switch t := x.(type) {
-					case pdfString:
+					case str:
 						show(t)
 					default:
-						if n, ok := pdfNum(t); ok && !math.IsNaN(n) && math.Abs(n) < 1e6 {
-							tm = pdfMatrix{1, 0, 0, 1, -n / 1000 * gs.size * gs.th, 0}.mul(tm)
+						if n, ok := toFloat(t); ok && !math.IsNaN(n) && math.Abs(n) < 1e6 {
+							tm = matrix{1, 0, 0, 1, -n / 1000 * gs.size * gs.th, 0}.mul(tm)
 						}
 					}
 				}
 			}
 		case "Do":
-			if len(operands) > 0 && depth < pdfMaxFormDepth {
-				name, _ := operands[len(operands)-1].(pdfName)
+			if len(operands) > 0 && depth < maxFormDepth {
+				name, _ := operands[len(operands)-1].(name)
 				if err := in.form(res, name, gs, depth); err != nil {
 					return err
 				}
@@ -283,7 +287,7 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 					return nil
 				}
 				p += j + 2
-				if pdfIsSpace(content[p-3]) && (p >= len(content) || pdfIsSpace(content[p]) || pdfIsDelim(content[p])) {
+				if isSpace(content[p-3]) && (p >= len(content) || isSpace(content[p]) || isDelim(content[p])) {
 					break
 				}
 			}
@@ -297,9 +301,9 @@ func (in *pdfInterp) run(content []byte, res pdfDict, gs pdfGState, depth int) e
 
 // fontNamed resolves a font resource name, caching fonts by reference (and by
 // name within these resources for fonts defined inline).
-func (in *pdfInterp) fontNamed(fonts pdfDict, name pdfName) *pdfFont {
+func (in *interpreter) fontNamed(fonts dict, name name) *font {
 	v := fonts[name]
-	if ref, ok := v.(pdfRef); ok {
+	if ref, ok := v.(ref); ok {
 		if f, ok := in.fonts[ref]; ok {
 			return f
 		}
@@ -315,39 +319,39 @@ func (in *pdfInterp) fontNamed(fonts pdfDict, name pdfName) *pdfFont {
 }
 
 // form runs a form XObject, whose content is drawn as if inline.
-func (in *pdfInterp) form(res pdfDict, name pdfName, gs pdfGState, depth int) error {
-	xobjs, _ := in.d.resolve(res["XObject"]).(pdfDict)
-	ref, isRef := xobjs[name].(pdfRef)
-	s, ok := in.d.resolve(xobjs[name]).(*pdfStream)
-	if !ok || s.dict["Subtype"] != pdfName("Form") {
+func (in *interpreter) form(res dict, xobject name, gs graphicsState, depth int) error {
+	xobjs, _ := in.d.resolve(res["XObject"]).(dict)
+	r, isRef := xobjs[xobject].(ref)
+	s, ok := in.d.resolve(xobjs[xobject]).(*stream)
+	if !ok || s.dict["Subtype"] != name("Form") {
 		return nil
 	}
 	if isRef {
-		if in.forms[ref] {
+		if in.forms[r] {
 			return nil
 		}
-		in.forms[ref] = true
-		defer delete(in.forms, ref)
+		in.forms[r] = true
+		defer delete(in.forms, r)
 	}
 	data, held, err := in.d.decodeStream(s)
 	if err != nil {
-		if CodeOf(err) == CodeTooLarge {
+		if stopsDocument(err) {
 			return err
 		}
 		return nil
 	}
 	defer in.d.release(held)
-	if m, ok := pdfMatrixOf(pdfAsArray(in.d.resolve(s.dict["Matrix"]))); ok {
+	if m, ok := matrixOf(asArray(in.d.resolve(s.dict["Matrix"]))); ok {
 		gs.ctm = m.mul(gs.ctm)
 	}
-	formRes, _ := in.d.resolve(s.dict["Resources"]).(pdfDict)
+	formRes, _ := in.d.resolve(s.dict["Resources"]).(dict)
 	if formRes == nil {
 		formRes = res
 	}
 	return in.run(data, formRes, gs, depth+1)
 }
 
-func pdfAsArray(v any) pdfArray {
-	a, _ := v.(pdfArray)
+func asArray(v any) array {
+	a, _ := v.(array)
 	return a
 }
