@@ -1,10 +1,8 @@
 package pdf
 
 import (
-	"bytes"
 	"errors"
 	"math"
-	"strings"
 )
 
 // matrix is a PDF transformation matrix [a b c d e f].
@@ -44,6 +42,8 @@ type textRun struct {
 	text   string
 }
 
+// graphicsState is the part of the graphics state that decides where text
+// goes and how wide it is; q and Q save and restore it.
 type graphicsState struct {
 	ctm        matrix
 	font       *font
@@ -63,10 +63,13 @@ type interpreter struct {
 	ops      int
 	chars    int
 	maxOps   int
+	// operators maps the operators that matter to text to what they do.
+	operators map[keyword]operator
 }
 
 func newInterpreter(d *doc) *interpreter {
-	return &interpreter{d: d, fonts: map[any]*font{}, forms: map[ref]bool{}, maxOps: maxOps}
+	return &interpreter{d: d, fonts: map[any]*font{}, forms: map[ref]bool{}, maxOps: maxOps,
+		operators: operatorTable()}
 }
 
 // maxFormDepth bounds nested form XObjects; maxStateStack bounds q nesting.
@@ -86,97 +89,42 @@ func (in *interpreter) dropRuns() {
 	in.runsHeld = 0
 }
 
-// run interprets one content stream with the given resources.
+// contentRun is one content stream being interpreted: the state its
+// operators read and change.
+type contentRun struct {
+	in      *interpreter
+	lx      *lexer
+	res     dict
+	depth   int
+	gs      graphicsState
+	stack   []graphicsState
+	tm, tlm matrix // the text matrix and the text line matrix
+}
+
+// maxOperands bounds the operands kept for one operator; no operator we run
+// takes more than six, and a hostile stream may push millions.
+const maxOperands = 64
+
+// run interprets one content stream with the given resources. Operands pile
+// up until an operator comes; the operator's handler, if it has one and
+// enough operands came, runs with them all, and the pile starts anew.
 func (in *interpreter) run(content []byte, res dict, gs graphicsState, depth int) error {
-	lx := in.d.newLexer(content, 0)
-	var (
-		stack    []graphicsState
-		operands []any
-		tm, tlm  = identity(), identity()
-	)
-	fontsOf := func() dict {
-		f, _ := in.d.resolve(res["Font"]).(dict)
-		return f
-	}
-	show := func(s str) {
-		if gs.font == nil || len(in.runs) >= maxPageRuns {
-			return
-		}
-		glyphs := gs.font.decode(s)
-		if len(glyphs) == 0 {
-			return
-		}
-		// Runs are cut at spaces and trimmed of them: justified text and tables
-		// stretch spaces across gutters, and only the inked extent tells columns apart.
-		var (
-			sb      []byte
-			started bool
-			run     textRun
-		)
-		flush := func() {
-			if started && len(sb) > 0 && in.d.retain(costRun+int64(len(sb)), UseText) {
-				in.runsHeld += costRun + int64(len(sb))
-				run.text = string(sb)
-				in.chars += len(sb)
-				in.runs = append(in.runs, run)
-			}
-			sb, started = sb[:0], false
-		}
-		for _, g := range glyphs {
-			trm := matrix{gs.size * gs.th, 0, 0, gs.size, 0, gs.rise}.mul(tm).mul(gs.ctm)
-			tx := g.width*gs.size + gs.tc
-			if g.space {
-				tx += gs.tw
-			}
-			blank := strings.TrimSpace(g.text) == ""
-			if blank && tx*gs.th > 0.8*gs.size {
-				flush()
-			}
-			if !blank {
-				if !started {
-					run = textRun{x: trm[4], y: trm[5], size: math.Hypot(trm[2], trm[3])}
-					started = true
-				}
-				sb = append(sb, g.text...)
-			} else if started {
-				sb = append(sb, ' ')
-			}
-			tm = matrix{1, 0, 0, 1, tx * gs.th, 0}.mul(tm)
-			if !blank {
-				end := matrix{1, 0, 0, 1, 0, gs.rise}.mul(tm).mul(gs.ctm)
-				run.ex, run.ey = end[4], end[5]
-			}
-		}
-		sb = []byte(strings.TrimRight(string(sb), " "))
-		flush()
-	}
-	num := func(i int) float64 {
-		if i < len(operands) {
-			v, _ := toFloat(operands[i])
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0
-			}
-			return v
-		}
-		return 0
-	}
-	td := func(tx, ty float64) {
-		tlm = matrix{1, 0, 0, 1, tx, ty}.mul(tlm)
-		tm = tlm
-	}
-	for lx.pos < len(content) {
-		o, err := lx.object(0)
+	c := &contentRun{in: in, lx: in.d.newLexer(content, 0), res: res, depth: depth, gs: gs,
+		tm: identity(), tlm: identity()}
+	var operands []any
+	for c.lx.pos < len(content) {
+		o, err := c.lx.object(0)
 		if err != nil {
 			if errors.Is(err, errTooBig) {
 				in.d.noteErr(err)
 				return in.d.over
 			}
-			operands, lx.cost = operands[:0], 0
+			operands, c.lx.cost = operands[:0], 0
 			continue
 		}
 		op, isOp := o.(keyword)
 		if !isOp {
-			if len(operands) < 64 {
+			if len(operands) < maxOperands {
 				operands = append(operands, o)
 			}
 			continue
@@ -190,111 +138,13 @@ func (in *interpreter) run(content []byte, res dict, gs graphicsState, depth int
 		if in.ops > in.maxOps {
 			return nil
 		}
-		switch op {
-		case "q":
-			if len(stack) < maxStateStack {
-				stack = append(stack, gs)
+		if h, ok := in.operators[op]; ok && len(operands) >= h.minOperands {
+			if err := h.run(c, operands); err != nil {
+				return err
 			}
-		case "Q":
-			if n := len(stack); n > 0 {
-				gs = stack[n-1]
-				stack = stack[:n-1]
-			}
-		case "cm":
-			if len(operands) >= 6 {
-				m, _ := matrixOf(array(operands[len(operands)-6:]))
-				gs.ctm = m.mul(gs.ctm)
-			}
-		case "BT":
-			tm, tlm = identity(), identity()
-		case "Tf":
-			if len(operands) >= 2 {
-				name, _ := operands[len(operands)-2].(name)
-				gs.size = num(len(operands) - 1)
-				gs.font = in.fontNamed(fontsOf(), name)
-			}
-		case "Tc":
-			gs.tc = num(0)
-		case "Tw":
-			gs.tw = num(0)
-		case "Tz":
-			gs.th = num(0) / 100
-		case "TL":
-			gs.tl = num(0)
-		case "Ts":
-			gs.rise = num(0)
-		case "Td":
-			td(num(0), num(1))
-		case "TD":
-			gs.tl = -num(1)
-			td(num(0), num(1))
-		case "Tm":
-			if len(operands) >= 6 {
-				tlm, _ = matrixOf(array(operands[len(operands)-6:]))
-				tm = tlm
-			}
-		case "T*":
-			td(0, -gs.tl)
-		case "Tj":
-			if len(operands) > 0 {
-				s, _ := operands[len(operands)-1].(str)
-				show(s)
-			}
-		case "'":
-			td(0, -gs.tl)
-			if len(operands) > 0 {
-				s, _ := operands[len(operands)-1].(str)
-				show(s)
-			}
-		case "\"":
-			if len(operands) >= 3 {
-				gs.tw, gs.tc = num(0), num(1)
-				td(0, -gs.tl)
-				s, _ := operands[2].(str)
-				show(s)
-			}
-		case "TJ":
-			if len(operands) > 0 {
-				arr, _ := operands[len(operands)-1].(array)
-				for _, x := range arr {
-					switch t := x.(type) {
-					case str:
-						show(t)
-					default:
-						if n, ok := toFloat(t); ok && !math.IsNaN(n) && math.Abs(n) < 1e6 {
-							tm = matrix{1, 0, 0, 1, -n / 1000 * gs.size * gs.th, 0}.mul(tm)
-						}
-					}
-				}
-			}
-		case "Do":
-			if len(operands) > 0 && depth < maxFormDepth {
-				name, _ := operands[len(operands)-1].(name)
-				if err := in.form(res, name, gs, depth); err != nil {
-					return err
-				}
-			}
-		case "BI":
-			// Inline image data is binary: skip to the EI that ends it.
-			i := bytes.Index(content[lx.pos:], []byte("ID"))
-			if i < 0 {
-				return nil
-			}
-			p := lx.pos + i + 2
-			for {
-				j := bytes.Index(content[p:], []byte("EI"))
-				if j < 0 {
-					return nil
-				}
-				p += j + 2
-				if isSpace(content[p-3]) && (p >= len(content) || isSpace(content[p]) || isDelim(content[p])) {
-					break
-				}
-			}
-			lx.pos = p
 		}
 		// Operands are transient: what the next operator's take is counted anew.
-		operands, lx.cost = operands[:0], 0
+		operands, c.lx.cost = operands[:0], 0
 	}
 	return nil
 }
