@@ -11,8 +11,9 @@
 // (object.go, lexer.go), cross-reference data and its repair (xref.go,
 // repair.go), object loading (resolve.go), stream filters (filter.go and the
 // decoders beside it), decryption (crypt.go), fonts and character maps
-// (font.go, cmap.go, glyphs.go), the content-stream interpreter (content.go,
-// operators.go) and layout into lines and paragraphs (layout.go, paragraph.go).
+// (font.go, cmap.go, glyphs.go), the page tree (pages.go), the content-stream
+// interpreter (content.go, operators.go, show.go) and layout into lines and
+// paragraphs (layout.go, paragraph.go).
 package pdf
 
 import (
@@ -37,6 +38,7 @@ type Text struct {
 
 // Paragraph is a block of text on one page.
 type Paragraph struct {
+	// Text is the paragraph's lines joined, with hyphenated line ends undone.
 	Text string
 	// Page is the 1-based page it is on.
 	Page int
