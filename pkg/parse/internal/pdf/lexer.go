@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"bytes"
@@ -6,58 +6,39 @@ import (
 	"strconv"
 )
 
-// PDF objects are decoded into these Go values:
-//
-//	null → nil, boolean → bool, integer → int64, real → float64,
-//	name → pdfName, string → pdfString, array → pdfArray, dictionary → pdfDict,
-//	indirect reference → pdfRef, stream → *pdfStream, content operator → pdfKeyword.
-type (
-	pdfName    string
-	pdfString  []byte
-	pdfArray   []any
-	pdfDict    map[pdfName]any
-	pdfKeyword string
-	pdfRef     struct{ num, gen int }
-	pdfStream  struct {
-		dict pdfDict
-		raw  []byte // still encoded (and encrypted)
-		ref  pdfRef // the object that holds it, for decryption
-	}
-)
-
-// pdfMaxDepth bounds nesting of arrays and dictionaries: hostile files nest deep
+// maxNesting bounds nesting of arrays and dictionaries: hostile files nest deep
 // to exhaust the stack.
-const pdfMaxDepth = 64
+const maxNesting = 64
 
-var errPDFSyntax = errors.New("pdf syntax error")
+var errSyntax = errors.New("pdf syntax error")
 
-// errPDFTooBig reports an object whose parsed form would pass the lexer's limit.
-var errPDFTooBig = errors.New("pdf object too big")
+// errTooBig reports an object whose parsed form would pass the lexer's limit.
+var errTooBig = errors.New("pdf object too big")
 
-// pdfLexer reads PDF tokens and objects from a byte slice.
-type pdfLexer struct {
+// lexer reads PDF tokens and objects from a byte slice.
+type lexer struct {
 	data []byte
 	pos  int
 	// limit, when set, bounds the heap the objects read may take (see
-	// pdfSizeOf): a parsed array takes eight times its source, and a hostile
+	// sizeOf): a parsed array takes eight times its source, and a hostile
 	// file must not get that for free. cost is what was read so far.
 	limit, cost int64
 }
 
 // spend counts n bytes of parsed objects against the limit.
-func (l *pdfLexer) spend(n int) error {
+func (l *lexer) spend(n int) error {
 	l.cost += int64(n)
 	if l.limit > 0 && l.cost > l.limit {
-		return errPDFTooBig
+		return errTooBig
 	}
 	return nil
 }
 
-func pdfIsSpace(c byte) bool {
+func isSpace(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
 }
 
-func pdfIsDelim(c byte) bool {
+func isDelim(c byte) bool {
 	switch c {
 	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
 		return true
@@ -66,10 +47,10 @@ func pdfIsDelim(c byte) bool {
 }
 
 // skipSpace skips whitespace and comments.
-func (l *pdfLexer) skipSpace() {
+func (l *lexer) skipSpace() {
 	for l.pos < len(l.data) {
 		c := l.data[l.pos]
-		if pdfIsSpace(c) {
+		if isSpace(c) {
 			l.pos++
 			continue
 		}
@@ -84,29 +65,29 @@ func (l *pdfLexer) skipSpace() {
 }
 
 // regular reads a run of regular characters (a number or keyword).
-func (l *pdfLexer) regular() []byte {
+func (l *lexer) regular() []byte {
 	start := l.pos
-	for l.pos < len(l.data) && !pdfIsSpace(l.data[l.pos]) && !pdfIsDelim(l.data[l.pos]) {
+	for l.pos < len(l.data) && !isSpace(l.data[l.pos]) && !isDelim(l.data[l.pos]) {
 		l.pos++
 	}
 	return l.data[start:l.pos]
 }
 
 // object reads the next object. Keywords (obj, R, stream, content operators) come
-// back as pdfKeyword; the caller decides what they mean.
-func (l *pdfLexer) object(depth int) (any, error) {
-	if depth > pdfMaxDepth {
-		return nil, errPDFSyntax
+// back as keyword; the caller decides what they mean.
+func (l *lexer) object(depth int) (any, error) {
+	if depth > maxNesting {
+		return nil, errSyntax
 	}
 	l.skipSpace()
 	if l.pos >= len(l.data) {
-		return nil, errPDFSyntax
+		return nil, errSyntax
 	}
 	c := l.data[l.pos]
 	switch c {
 	case '/':
 		l.pos++
-		name := pdfName(pdfNameDecode(l.regular()))
+		name := name(decodeName(l.regular()))
 		return name, l.spend(costString + len(name))
 	case '(':
 		l.pos++
@@ -122,7 +103,7 @@ func (l *pdfLexer) object(depth int) (any, error) {
 		return str, l.spend(costSlice + len(str))
 	case '[':
 		l.pos++
-		arr := pdfArray{}
+		arr := array{}
 		for {
 			l.skipSpace()
 			if l.pos >= len(l.data) {
@@ -136,8 +117,8 @@ func (l *pdfLexer) object(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if kw, ok := o.(pdfKeyword); ok && kw == "R" && len(arr) >= 2 {
-				if ref, ok := pdfMakeRef(arr[len(arr)-2], arr[len(arr)-1]); ok {
+			if kw, ok := o.(keyword); ok && kw == "R" && len(arr) >= 2 {
+				if ref, ok := makeRef(arr[len(arr)-2], arr[len(arr)-1]); ok {
 					arr = append(arr[:len(arr)-2], ref)
 					continue
 				}
@@ -150,12 +131,12 @@ func (l *pdfLexer) object(depth int) (any, error) {
 		}
 	case ']', '>', ')', '{', '}':
 		l.pos++
-		return pdfKeyword(string(c)), nil
+		return keyword(string(c)), nil
 	}
 	tok := l.regular()
 	if len(tok) == 0 {
 		l.pos++
-		return nil, errPDFSyntax
+		return nil, errSyntax
 	}
 	if (tok[0] >= '0' && tok[0] <= '9') || tok[0] == '-' || tok[0] == '+' || tok[0] == '.' {
 		if i, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
@@ -165,7 +146,7 @@ func (l *pdfLexer) object(depth int) (any, error) {
 			return f, nil
 		}
 		// Malformed numbers such as "--5" or "0.0.1" occur; read them leniently.
-		return pdfLenientNumber(tok), nil
+		return lenientNumber(tok), nil
 	}
 	switch string(tok) {
 	case "true":
@@ -175,10 +156,10 @@ func (l *pdfLexer) object(depth int) (any, error) {
 	case "null":
 		return nil, nil
 	}
-	return pdfKeyword(tok), nil
+	return keyword(tok), nil
 }
 
-func pdfLenientNumber(tok []byte) float64 {
+func lenientNumber(tok []byte) float64 {
 	neg := bytes.Count(tok, []byte("-"))%2 == 1
 	clean := make([]byte, 0, len(tok))
 	dot := false
@@ -198,17 +179,17 @@ func pdfLenientNumber(tok []byte) float64 {
 	return f
 }
 
-func pdfMakeRef(a, b any) (pdfRef, bool) {
+func makeRef(a, b any) (ref, bool) {
 	n, ok1 := a.(int64)
 	g, ok2 := b.(int64)
 	if !ok1 || !ok2 || n < 0 || n > 1<<24 || g < 0 || g > 65535 {
-		return pdfRef{}, false
+		return ref{}, false
 	}
-	return pdfRef{int(n), int(g)}, true
+	return ref{int(n), int(g)}, true
 }
 
-func (l *pdfLexer) dict(depth int) (pdfDict, error) {
-	d := pdfDict{}
+func (l *lexer) dict(depth int) (dict, error) {
+	d := dict{}
 	for {
 		l.skipSpace()
 		if l.pos >= len(l.data) {
@@ -225,10 +206,10 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 		if err != nil {
 			return nil, err
 		}
-		key, ok := k.(pdfName)
+		key, ok := k.(name)
 		if !ok {
 			// A stray token inside a dictionary: skip it and go on.
-			if kw, isKw := k.(pdfKeyword); isKw && (kw == "endobj" || kw == "stream") {
+			if kw, isKw := k.(keyword); isKw && (kw == "endobj" || kw == "stream") {
 				l.pos -= len(kw)
 				return d, nil
 			}
@@ -238,7 +219,7 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 		if err != nil {
 			return nil, err
 		}
-		if kw, ok := v.(pdfKeyword); ok && kw == ">" {
+		if kw, ok := v.(keyword); ok && kw == ">" {
 			// "/Key >>": a key without a value; let the loop see the end.
 			l.pos--
 			continue
@@ -253,9 +234,9 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 			if gi, isInt := g.(int64); err == nil && isInt {
 				l.skipSpace()
 				if l.pos < len(l.data) && l.data[l.pos] == 'R' &&
-					(l.pos+1 >= len(l.data) || pdfIsSpace(l.data[l.pos+1]) || pdfIsDelim(l.data[l.pos+1])) {
+					(l.pos+1 >= len(l.data) || isSpace(l.data[l.pos+1]) || isDelim(l.data[l.pos+1])) {
 					l.pos++
-					if ref, ok := pdfMakeRef(n, gi); ok {
+					if ref, ok := makeRef(n, gi); ok {
 						d[key] = ref
 						continue
 					}
@@ -267,7 +248,7 @@ func (l *pdfLexer) dict(depth int) (pdfDict, error) {
 	}
 }
 
-func pdfNameDecode(b []byte) string {
+func decodeName(b []byte) string {
 	if bytes.IndexByte(b, '#') < 0 {
 		return string(b)
 	}
@@ -285,7 +266,7 @@ func pdfNameDecode(b []byte) string {
 	return string(out)
 }
 
-func (l *pdfLexer) literalString() pdfString {
+func (l *lexer) literalString() str {
 	var out []byte
 	depth := 1
 	for l.pos < len(l.data) {
@@ -341,7 +322,7 @@ func (l *pdfLexer) literalString() pdfString {
 	return out
 }
 
-func (l *pdfLexer) hexString() pdfString {
+func (l *lexer) hexString() str {
 	var out []byte
 	var hi byte
 	half := false
@@ -351,7 +332,7 @@ func (l *pdfLexer) hexString() pdfString {
 		if c == '>' {
 			break
 		}
-		v, ok := pdfHexVal(c)
+		v, ok := hexVal(c)
 		if !ok {
 			continue
 		}
@@ -368,7 +349,7 @@ func (l *pdfLexer) hexString() pdfString {
 	return out
 }
 
-func pdfHexVal(c byte) (byte, bool) {
+func hexVal(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0', true
@@ -378,62 +359,4 @@ func pdfHexVal(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-// Accessors that tolerate the wrong types hostile or sloppy files contain.
-
-func pdfNum(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-func pdfInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int64:
-		if n > 1<<40 || n < -(1<<40) {
-			return 0, false
-		}
-		return int(n), true
-	case float64:
-		if n > 1<<40 || n < -(1<<40) {
-			return 0, false
-		}
-		return int(n), true
-	}
-	return 0, false
-}
-
-// pdfSizeOf estimates the heap an object holds, for the object cache's charge.
-// A stream's data is a view of the file, charged with it.
-func pdfSizeOf(v any) int64 {
-	switch t := v.(type) {
-	case pdfName:
-		return costString + int64(len(t))
-	case pdfKeyword:
-		return costString + int64(len(t))
-	case pdfString:
-		return costSlice + int64(len(t))
-	case pdfArray:
-		n := int64(costSlice) + 16*int64(cap(t))
-		for _, x := range t {
-			n += pdfSizeOf(x)
-		}
-		return n
-	case pdfDict:
-		n := int64(48)
-		for k, x := range t {
-			n += costEntry + int64(len(k)) + pdfSizeOf(x)
-		}
-		return n
-	case *pdfStream:
-		return 64 + pdfSizeOf(t.dict)
-	case nil:
-		return 0
-	}
-	return 16
 }

@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"bytes"
@@ -14,12 +14,12 @@ import (
 	"golang.org/x/text/encoding/traditionalchinese"
 )
 
-// pdfFont knows how to split a shown string into codes, map codes to text, and
+// font knows how to split a shown string into codes, map codes to text, and
 // how wide each code is, which is all text extraction needs from a font.
-type pdfFont struct {
+type font struct {
 	composite bool
-	toUni     *pdfCMap
-	encoding  *pdfCMap // composite fonts: code → CID; nil means Identity
+	toUni     *cmap
+	encoding  *cmap // composite fonts: code → CID; nil means Identity
 	simple    [256]string
 	widths    map[uint32]float64 // simple: by code; composite: by CID (glyph units)
 	dw        float64
@@ -30,8 +30,8 @@ type pdfFont struct {
 	legacy encoding.Encoding
 }
 
-// pdfGlyph is one shown code: its text and advance in text space units.
-type pdfGlyph struct {
+// glyph is one shown code: its text and advance in text space units.
+type glyph struct {
 	text  string
 	width float64
 	space bool // single-byte code 32, which word spacing applies to
@@ -43,25 +43,25 @@ const costFont = 8 << 10
 
 // loadFont reads a font dictionary: its ToUnicode map, encoding and widths. held
 // is what the font is charged: its maps can be large.
-func (d *pdfDoc) loadFont(v any) (f *pdfFont, held int64) {
-	f = &pdfFont{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
+func (d *doc) loadFont(v any) (f *font, held int64) {
+	f = &font{scale: 0.001, dw: 1000, widths: map[uint32]float64{}}
 	held = costFont
-	if !d.retain(held, memPDFFonts) {
+	if !d.retain(held, UseFonts) {
 		return f, 0
 	}
 	defer func() {
 		// Widths were added freely (bounded per font): charge them now.
 		w := int64(len(f.widths)) * 40
-		if d.retain(w, memPDFFonts) {
+		if d.retain(w, UseFonts) {
 			held += w
 		}
 	}()
-	fd, _ := v.(pdfDict)
+	fd, _ := v.(dict)
 	if fd == nil {
 		return f, held
 	}
-	subtype, _ := fd["Subtype"].(pdfName)
-	if tu, ok := d.resolve(fd["ToUnicode"]).(*pdfStream); ok {
+	subtype, _ := fd["Subtype"].(name)
+	if tu, ok := d.resolve(fd["ToUnicode"]).(*stream); ok {
 		if data, dataHeld, err := d.decodeStream(tu); err == nil {
 			var cmapHeld int64
 			f.toUni, cmapHeld = d.parseCMap(data)
@@ -75,61 +75,61 @@ func (d *pdfDoc) loadFont(v any) (f *pdfFont, held int64) {
 		return f, held
 	}
 	if subtype == "Type3" {
-		if m, ok := d.resolve(fd["FontMatrix"]).(pdfArray); ok && len(m) > 0 {
-			if s, ok := pdfNum(m[0]); ok && s != 0 {
+		if m, ok := d.resolve(fd["FontMatrix"]).(array); ok && len(m) > 0 {
+			if s, ok := toFloat(m[0]); ok && s != 0 {
 				f.scale = s
 			}
 		}
 	}
-	first, _ := pdfInt(d.resolve(fd["FirstChar"]))
-	if ws, ok := d.resolve(fd["Widths"]).(pdfArray); ok {
+	first, _ := toInt(d.resolve(fd["FirstChar"]))
+	if ws, ok := d.resolve(fd["Widths"]).(array); ok {
 		for i, w := range ws {
 			if i > 256 {
 				break
 			}
-			if n, ok := pdfNum(d.resolve(w)); ok {
+			if n, ok := toFloat(d.resolve(w)); ok {
 				f.widths[uint32(first+i)] = n
 			}
 		}
 	}
 	f.dw = 500
-	if desc, ok := d.resolve(fd["FontDescriptor"]).(pdfDict); ok {
-		if mw, ok := pdfNum(d.resolve(desc["MissingWidth"])); ok && mw > 0 {
+	if desc, ok := d.resolve(fd["FontDescriptor"]).(dict); ok {
+		if mw, ok := toFloat(d.resolve(desc["MissingWidth"])); ok && mw > 0 {
 			f.dw = mw
 		}
 	}
-	base, _ := fd["BaseFont"].(pdfName)
+	base, _ := fd["BaseFont"].(name)
 	if strings.Contains(string(base), "Courier") {
 		f.dw = 600
 	}
 	// The base encoding, then Differences on top of it.
-	baseEnc := pdfName("StandardEncoding")
+	baseEnc := name("StandardEncoding")
 	if subtype == "TrueType" {
 		baseEnc = "WinAnsiEncoding"
 	}
-	var diffs pdfArray
+	var diffs array
 	var builtin map[int]string
 	if fd["Encoding"] == nil || subtype == "Type1" {
 		builtin = d.type1Encoding(fd)
 	}
 	switch e := d.resolve(fd["Encoding"]).(type) {
-	case pdfName:
+	case name:
 		baseEnc = e
-	case pdfDict:
-		if be, ok := e["BaseEncoding"].(pdfName); ok {
+	case dict:
+		if be, ok := e["BaseEncoding"].(name); ok {
 			baseEnc = be
 		}
-		diffs, _ = d.resolve(e["Differences"]).(pdfArray)
+		diffs, _ = d.resolve(e["Differences"]).(array)
 	}
 	for c := range 256 {
-		if r := pdfBaseRune(baseEnc, byte(c)); r != 0 {
+		if r := baseRune(baseEnc, byte(c)); r != 0 {
 			f.simple[c] = string(r)
 		}
 	}
 	if fd["Encoding"] == nil || len(diffs) > 0 {
 		// The font program's own encoding is the base when the dictionary names none.
 		for c, name := range builtin {
-			if t, ok := pdfGlyphText(name); ok && (fd["Encoding"] == nil || f.simple[c] == "") {
+			if t, ok := glyphText(name); ok && (fd["Encoding"] == nil || f.simple[c] == "") {
 				f.simple[c] = t
 			}
 		}
@@ -141,9 +141,9 @@ func (d *pdfDoc) loadFont(v any) (f *pdfFont, held int64) {
 			code = int(t)
 		case float64:
 			code = int(t)
-		case pdfName:
+		case name:
 			if code >= 0 && code < 256 {
-				s, _ := pdfGlyphText(string(t))
+				s, _ := glyphText(string(t))
 				f.simple[code] = s
 			}
 			code++
@@ -155,9 +155,9 @@ func (d *pdfDoc) loadFont(v any) (f *pdfFont, held int64) {
 // type1Encoding reads the built-in encoding of an embedded Type 1 font program
 // ("dup 12 /fi put" lines in its clear-text part). TeX fonts rely on it for
 // ligatures and symbols.
-func (d *pdfDoc) type1Encoding(fd pdfDict) map[int]string {
-	desc, _ := d.resolve(fd["FontDescriptor"]).(pdfDict)
-	ff, _ := d.resolve(desc["FontFile"]).(*pdfStream)
+func (d *doc) type1Encoding(fd dict) map[int]string {
+	desc, _ := d.resolve(fd["FontDescriptor"]).(dict)
+	ff, _ := d.resolve(desc["FontFile"]).(*stream)
 	if ff == nil {
 		return nil
 	}
@@ -166,7 +166,7 @@ func (d *pdfDoc) type1Encoding(fd pdfDict) map[int]string {
 		return nil
 	}
 	defer d.release(held)
-	if n, ok := pdfInt(d.resolve(ff.dict["Length1"])); ok && n > 0 && n < len(data) {
+	if n, ok := toInt(d.resolve(ff.dict["Length1"])); ok && n > 0 && n < len(data) {
 		data = data[:n]
 	}
 	if i := bytes.Index(data[:min(len(data), 1<<16)], []byte("eexec")); i >= 0 {
@@ -206,44 +206,44 @@ func (d *pdfDoc) type1Encoding(fd pdfDict) map[int]string {
 }
 
 // loadComposite reads what a Type0 font adds; it returns what that is charged.
-func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) (held int64) {
+func (d *doc) loadComposite(f *font, fd dict) (held int64) {
 	switch e := d.resolve(fd["Encoding"]).(type) {
-	case pdfName:
+	case name:
 		name := string(e)
 		switch {
 		case strings.HasPrefix(name, "Identity"):
 		case strings.Contains(name, "UCS2") || strings.Contains(name, "UTF16"):
 			f.ucs2 = true
 		default:
-			f.legacy = pdfLegacyCMap(name)
+			f.legacy = legacyEncoding(name)
 		}
-	case *pdfStream:
+	case *stream:
 		if data, dataHeld, err := d.decodeStream(e); err == nil {
 			f.encoding, held = d.parseCMap(data)
 			d.release(dataHeld)
 		}
 	}
-	descs, _ := d.resolve(fd["DescendantFonts"]).(pdfArray)
+	descs, _ := d.resolve(fd["DescendantFonts"]).(array)
 	if len(descs) == 0 {
 		return held
 	}
-	desc, _ := d.resolve(descs[0]).(pdfDict)
+	desc, _ := d.resolve(descs[0]).(dict)
 	if desc == nil {
 		return held
 	}
-	if dw, ok := pdfNum(d.resolve(desc["DW"])); ok {
+	if dw, ok := toFloat(d.resolve(desc["DW"])); ok {
 		f.dw = dw
 	}
 	// W: [c [w1 w2 ...]] or [cFirst cLast w].
-	w, _ := d.resolve(desc["W"]).(pdfArray)
+	w, _ := d.resolve(desc["W"]).(array)
 	for i := 0; i < len(w) && len(f.widths) < 1<<17; {
-		c0, ok := pdfInt(d.resolve(w[i]))
+		c0, ok := toInt(d.resolve(w[i]))
 		if !ok || i+1 >= len(w) {
 			break
 		}
-		if arr, ok := d.resolve(w[i+1]).(pdfArray); ok {
+		if arr, ok := d.resolve(w[i+1]).(array); ok {
 			for j, x := range arr {
-				if n, ok := pdfNum(d.resolve(x)); ok {
+				if n, ok := toFloat(d.resolve(x)); ok {
 					f.widths[uint32(c0+j)] = n
 				}
 			}
@@ -253,8 +253,8 @@ func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) (held int64) {
 		if i+2 >= len(w) {
 			break
 		}
-		c1, ok1 := pdfInt(d.resolve(w[i+1]))
-		n, ok2 := pdfNum(d.resolve(w[i+2]))
+		c1, ok1 := toInt(d.resolve(w[i+1]))
+		n, ok2 := toFloat(d.resolve(w[i+2]))
 		if ok1 && ok2 && c1 >= c0 && c1-c0 < 1<<16 {
 			for c := c0; c <= c1; c++ {
 				f.widths[uint32(c)] = n
@@ -265,8 +265,8 @@ func (d *pdfDoc) loadComposite(f *pdfFont, fd pdfDict) (held int64) {
 	return held
 }
 
-// pdfLegacyCMap picks the text encoding behind a predefined CJK CMap name.
-func pdfLegacyCMap(name string) encoding.Encoding {
+// legacyEncoding picks the text encoding behind a predefined CJK CMap name.
+func legacyEncoding(name string) encoding.Encoding {
 	switch {
 	case strings.Contains(name, "RKSJ"), strings.Contains(name, "90ms"), strings.HasPrefix(name, "EUC-") && strings.Contains(name, "JIS"):
 		if strings.Contains(name, "EUC") {
@@ -284,20 +284,20 @@ func pdfLegacyCMap(name string) encoding.Encoding {
 }
 
 // decode splits a shown string into glyphs.
-func (f *pdfFont) decode(s []byte) []pdfGlyph {
+func (f *font) decode(s []byte) []glyph {
 	if f.legacy != nil && f.toUni == nil {
 		text, err := f.legacy.NewDecoder().Bytes(s)
 		if err != nil {
 			text = nil
 		}
 		// Widths are per CID, which we cannot know here: the default width per character.
-		out := make([]pdfGlyph, 0, len(text))
+		out := make([]glyph, 0, len(text))
 		for _, r := range string(text) {
-			out = append(out, pdfGlyph{text: string(r), width: f.dw * f.scale})
+			out = append(out, glyph{text: string(r), width: f.dw * f.scale})
 		}
 		return out
 	}
-	out := make([]pdfGlyph, 0, len(s))
+	out := make([]glyph, 0, len(s))
 	for i := 0; i < len(s); {
 		n := 1
 		if f.composite {
@@ -310,19 +310,19 @@ func (f *pdfFont) decode(s []byte) []pdfGlyph {
 		if i+n > len(s) {
 			n = len(s) - i
 		}
-		code := pdfBytesCode(s[i : i+n])
+		code := bigEndian(s[i : i+n])
 		i += n
-		g := pdfGlyph{space: !f.composite && code == 32}
+		g := glyph{space: !f.composite && code == 32}
 		var ok bool
 		if g.text, ok = f.toUni.text(code); !ok {
 			switch {
 			case !f.composite:
 				g.text = f.simple[code&0xFF]
 			case f.ucs2:
-				g.text = pdfUTF16String([]uint16{uint16(code)})
+				g.text = utf16String([]uint16{uint16(code)})
 			}
 		}
-		g.text = pdfCleanGlyph(g.text)
+		g.text = cleanGlyph(g.text)
 		w, ok := f.widths[f.cid(code)]
 		if !ok {
 			w = f.dw
@@ -333,7 +333,7 @@ func (f *pdfFont) decode(s []byte) []pdfGlyph {
 	return out
 }
 
-func (f *pdfFont) cid(code uint32) uint32 {
+func (f *font) cid(code uint32) uint32 {
 	if f.composite && f.encoding != nil {
 		if c, ok := f.encoding.cidOf(code); ok {
 			return c
@@ -342,8 +342,8 @@ func (f *pdfFont) cid(code uint32) uint32 {
 	return code
 }
 
-// pdfCleanGlyph drops control characters and invalid text some fonts map to.
-func pdfCleanGlyph(s string) string {
+// cleanGlyph drops control characters and invalid text some fonts map to.
+func cleanGlyph(s string) string {
 	if s == "" {
 		return s
 	}

@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"errors"
@@ -7,34 +7,34 @@ import (
 	"unicode/utf8"
 )
 
-// pdfCMap is a parsed CMap: a ToUnicode map (code → text) or an encoding CMap
+// cmap is a parsed CMap: a ToUnicode map (code → text) or an encoding CMap
 // (code → CID), with the codespace ranges that tell how long each code is.
-type pdfCMap struct {
-	spaces    []pdfCodeSpace
+type cmap struct {
+	spaces    []codeSpace
 	uni       map[uint32]string
-	uniRanges []pdfUniRange
+	uniRanges []unicodeRange
 	cid       map[uint32]uint32
-	cidRanges []pdfCIDRange
+	cidRanges []cidRange
 }
 
-type pdfCodeSpace struct {
+type codeSpace struct {
 	lo, hi []byte
 }
 
-type pdfUniRange struct {
+type unicodeRange struct {
 	lo, hi uint32
 	dst    []uint16 // UTF-16 of lo; later codes increment the last unit
 	arr    []string // explicit per-code strings, when the range maps to an array
 }
 
-type pdfCIDRange struct {
+type cidRange struct {
 	lo, hi, cid uint32
 }
 
-// pdfMaxCMapEntries bounds the entries a CMap may define.
-const pdfMaxCMapEntries = 1 << 20
+// maxCMapEntries bounds the entries a CMap may define.
+const maxCMapEntries = 1 << 20
 
-func pdfBytesCode(b []byte) uint32 {
+func bigEndian(b []byte) uint32 {
 	var v uint32
 	for _, c := range b {
 		v = v<<8 | uint32(c)
@@ -42,7 +42,7 @@ func pdfBytesCode(b []byte) uint32 {
 	return v
 }
 
-func pdfUTF16(b []byte) []uint16 {
+func utf16Units(b []byte) []uint16 {
 	u := make([]uint16, 0, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
@@ -53,14 +53,14 @@ func pdfUTF16(b []byte) []uint16 {
 	return u
 }
 
-func pdfUTF16String(u []uint16) string {
+func utf16String(u []uint16) string {
 	return string(utf16.Decode(u))
 }
 
 // parseCMap parses a CMap within the memory budget; held is what it is charged.
-func (d *pdfDoc) parseCMap(data []byte) (m *pdfCMap, held int64) {
-	m = parsePDFCMap(data, d.b.memLeft(), func(n int64) bool {
-		if !d.retain(n, memPDFFonts) {
+func (d *doc) parseCMap(data []byte) (m *cmap, held int64) {
+	m = parseCMapData(data, d.budget.Left(), func(n int64) bool {
+		if !d.retain(n, UseFonts) {
 			return false
 		}
 		held += n
@@ -69,12 +69,12 @@ func (d *pdfDoc) parseCMap(data []byte) (m *pdfCMap, held int64) {
 	return m, held
 }
 
-// parsePDFCMap reads the CMap operators we need; anything else is skipped. The
+// parseCMapData reads the CMap operators we need; anything else is skipped. The
 // objects read at once may take up to limit bytes (0: no limit), and every entry
 // kept is passed to charge first (nil: free): parsing stops when it says no.
-func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
-	m := &pdfCMap{uni: map[uint32]string{}, cid: map[uint32]uint32{}}
-	lx := &pdfLexer{data: data, limit: limit}
+func parseCMapData(data []byte, limit int64, charge func(int64) bool) *cmap {
+	m := &cmap{uni: map[uint32]string{}, cid: map[uint32]uint32{}}
+	lx := &lexer{data: data, limit: limit}
 	var ops []any
 	entries := 0
 	full := false
@@ -83,15 +83,15 @@ func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
 		full = full || (charge != nil && !charge(int64(n)))
 		return !full
 	}
-	for lx.pos < len(data) && entries < pdfMaxCMapEntries && !full {
+	for lx.pos < len(data) && entries < maxCMapEntries && !full {
 		o, err := lx.object(0)
-		if errors.Is(err, errPDFTooBig) {
+		if errors.Is(err, errTooBig) {
 			break
 		}
 		if err != nil {
 			continue
 		}
-		kw, ok := o.(pdfKeyword)
+		kw, ok := o.(keyword)
 		if !ok {
 			ops = append(ops, o)
 			if len(ops) > 1<<16 {
@@ -102,43 +102,43 @@ func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
 		switch kw {
 		case "endcodespacerange":
 			for i := 0; i+1 < len(ops); i += 2 {
-				lo, _ := ops[i].(pdfString)
-				hi, _ := ops[i+1].(pdfString)
+				lo, _ := ops[i].(str)
+				hi, _ := ops[i+1].(str)
 				if len(lo) > 0 && len(lo) == len(hi) && len(lo) <= 4 && keep(64) {
-					m.spaces = append(m.spaces, pdfCodeSpace{lo: lo, hi: hi})
+					m.spaces = append(m.spaces, codeSpace{lo: lo, hi: hi})
 				}
 			}
 		case "endbfchar":
 			for i := 0; i+1 < len(ops) && !full; i += 2 {
-				src, _ := ops[i].(pdfString)
+				src, _ := ops[i].(str)
 				text, ok := "", false
 				switch dst := ops[i+1].(type) {
-				case pdfString:
-					text, ok = pdfUTF16String(pdfUTF16(dst)), true
-				case pdfName:
-					text, ok = pdfGlyphText(string(dst))
+				case str:
+					text, ok = utf16String(utf16Units(dst)), true
+				case name:
+					text, ok = glyphText(string(dst))
 				}
 				if keep(costEntry+len(text)) && ok {
-					m.uni[pdfBytesCode(src)] = text
+					m.uni[bigEndian(src)] = text
 				}
 			}
 		case "endbfrange":
 			for i := 0; i+2 < len(ops) && !full; i += 3 {
-				lo, _ := ops[i].(pdfString)
-				hi, _ := ops[i+1].(pdfString)
-				r := pdfUniRange{lo: pdfBytesCode(lo), hi: pdfBytesCode(hi)}
+				lo, _ := ops[i].(str)
+				hi, _ := ops[i+1].(str)
+				r := unicodeRange{lo: bigEndian(lo), hi: bigEndian(hi)}
 				if r.hi < r.lo || r.hi-r.lo > 1<<16 {
 					continue
 				}
 				cost := 96
 				switch dst := ops[i+2].(type) {
-				case pdfString:
-					r.dst = pdfUTF16(dst)
+				case str:
+					r.dst = utf16Units(dst)
 					cost += 2 * len(r.dst)
-				case pdfArray:
+				case array:
 					for _, x := range dst {
-						s, _ := x.(pdfString)
-						r.arr = append(r.arr, pdfUTF16String(pdfUTF16(s)))
+						s, _ := x.(str)
+						r.arr = append(r.arr, utf16String(utf16Units(s)))
 						cost += costString + len(r.arr[len(r.arr)-1])
 					}
 				default:
@@ -150,17 +150,17 @@ func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
 			}
 		case "endcidchar":
 			for i := 0; i+1 < len(ops) && !full; i += 2 {
-				src, _ := ops[i].(pdfString)
-				if cid, ok := pdfInt(ops[i+1]); keep(32) && ok && cid >= 0 {
-					m.cid[pdfBytesCode(src)] = uint32(cid)
+				src, _ := ops[i].(str)
+				if cid, ok := toInt(ops[i+1]); keep(32) && ok && cid >= 0 {
+					m.cid[bigEndian(src)] = uint32(cid)
 				}
 			}
 		case "endcidrange":
 			for i := 0; i+2 < len(ops) && !full; i += 3 {
-				lo, _ := ops[i].(pdfString)
-				hi, _ := ops[i+1].(pdfString)
-				if cid, ok := pdfInt(ops[i+2]); keep(24) && ok && cid >= 0 {
-					m.cidRanges = append(m.cidRanges, pdfCIDRange{lo: pdfBytesCode(lo), hi: pdfBytesCode(hi), cid: uint32(cid)})
+				lo, _ := ops[i].(str)
+				hi, _ := ops[i+1].(str)
+				if cid, ok := toInt(ops[i+2]); keep(24) && ok && cid >= 0 {
+					m.cidRanges = append(m.cidRanges, cidRange{lo: bigEndian(lo), hi: bigEndian(hi), cid: uint32(cid)})
 				}
 			}
 		}
@@ -173,7 +173,7 @@ func parsePDFCMap(data []byte, limit int64, charge func(int64) bool) *pdfCMap {
 
 // codeLen returns how many bytes the code at the start of s takes, from the
 // codespace ranges; fallback when they say nothing.
-func (m *pdfCMap) codeLen(s []byte, fallback int) int {
+func (m *cmap) codeLen(s []byte, fallback int) int {
 	if m == nil || len(m.spaces) == 0 {
 		return fallback
 	}
@@ -198,7 +198,7 @@ func (m *pdfCMap) codeLen(s []byte, fallback int) int {
 }
 
 // text maps a code to Unicode text.
-func (m *pdfCMap) text(code uint32) (string, bool) {
+func (m *cmap) text(code uint32) (string, bool) {
 	if m == nil {
 		return "", false
 	}
@@ -224,13 +224,13 @@ func (m *pdfCMap) text(code uint32) (string, bool) {
 		}
 		u := append([]uint16{}, r.dst...)
 		u[len(u)-1] += uint16(off)
-		return pdfUTF16String(u), true
+		return utf16String(u), true
 	}
 	return "", false
 }
 
 // cidOf maps a code to a CID through an encoding CMap.
-func (m *pdfCMap) cidOf(code uint32) (uint32, bool) {
+func (m *cmap) cidOf(code uint32) (uint32, bool) {
 	if cid, ok := m.cid[code]; ok {
 		return cid, true
 	}
@@ -241,9 +241,9 @@ func (m *pdfCMap) cidOf(code uint32) (uint32, bool) {
 	return 0, false
 }
 
-// pdfGlyphText maps an Adobe glyph name to text: names from the glyph list we
+// glyphText maps an Adobe glyph name to text: names from the glyph list we
 // know, uniXXXX and uXXXX[XX] forms, and single-character names.
-func pdfGlyphText(name string) (string, bool) {
+func glyphText(name string) (string, bool) {
 	if name == "" || name == ".notdef" {
 		return "", false
 	}
@@ -254,7 +254,7 @@ func pdfGlyphText(name string) (string, bool) {
 			break
 		}
 	}
-	if r, ok := pdfGlyphRune(name); ok {
+	if r, ok := glyphRune(name); ok {
 		return string(r), true
 	}
 	if len(name) == 1 && name[0] > ' ' && name[0] < 0x7F {
@@ -266,7 +266,7 @@ func pdfGlyphText(name string) (string, bool) {
 			return 0, false
 		}
 		for _, c := range []byte(s) {
-			h, ok := pdfHexVal(c)
+			h, ok := hexVal(c)
 			if !ok {
 				return 0, false
 			}

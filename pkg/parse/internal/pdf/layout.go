@@ -1,11 +1,9 @@
-package parse
+package pdf
 
 import (
 	"math"
 	"sort"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // PDF content streams place text anywhere in any order. Layout rebuilds reading
@@ -13,31 +11,31 @@ import (
 // columns and bands by recursive XY cuts on whitespace, and consecutive lines
 // with normal leading are joined into paragraphs.
 
-// pdfFrag is a horizontal piece of one line: merged runs without a wide gap.
-type pdfFrag struct {
+// fragment is a horizontal piece of one line: merged runs without a wide gap.
+type fragment struct {
 	x0, x1, y float64
 	size      float64
 	text      string
 }
 
-func (f pdfFrag) top() float64    { return f.y + 0.8*f.size }
-func (f pdfFrag) bottom() float64 { return f.y - 0.25*f.size }
+func (f fragment) top() float64    { return f.y + 0.8*f.size }
+func (f fragment) bottom() float64 { return f.y - 0.25*f.size }
 
-// pdfMaxCutFrags bounds the fragments XY-cut works on; past it a page is read
+// maxCutFragments bounds the fragments XY-cut works on; past it a page is read
 // top to bottom, which is cheaper and still readable.
-const pdfMaxCutFrags = 6000
+const maxCutFragments = 6000
 
-// pdfWordGapMax is the widest gap, in font sizes, ever read as a word space;
+// maxWordGap is the widest gap, in font sizes, ever read as a word space;
 // wider gaps separate columns or table cells.
-const pdfWordGapMax = 1.2
+const maxWordGap = 1.2
 
-// pdfPageLines orders a page's runs into lines in reading order. Text in each
+// pageLines orders a page's runs into lines in reading order. Text in each
 // direction is laid out on its own, the dominant direction first, so a rotated
 // margin note does not cut through the body's lines.
-func pdfPageLines(runs []pdfRun) []pdfFrag {
-	var lines []pdfFrag
-	for _, group := range pdfByDirection(runs) {
-		frags := pdfFragments(group)
+func pageLines(runs []textRun) []fragment {
+	var lines []fragment
+	for _, group := range byDirection(runs) {
+		frags := fragmentsOf(group)
 		if len(frags) == 0 {
 			continue
 		}
@@ -45,23 +43,23 @@ func pdfPageLines(runs []pdfRun) []pdfFrag {
 		for _, f := range frags {
 			minX, maxX = math.Min(minX, f.x0), math.Max(maxX, f.x1)
 		}
-		var regions [][]pdfFrag
-		if len(frags) > pdfMaxCutFrags {
-			regions = [][]pdfFrag{frags}
+		var regions [][]fragment
+		if len(frags) > maxCutFragments {
+			regions = [][]fragment{frags}
 		} else {
-			regions = pdfCut(frags, maxX-minX, 0)
+			regions = xyCut(frags, maxX-minX, 0)
 		}
 		for _, r := range regions {
-			lines = append(lines, pdfJoinLines(r)...)
+			lines = append(lines, joinLines(r)...)
 		}
 	}
 	return lines
 }
 
-// pdfByDirection groups runs by writing direction (0°, 90°, 180°, 270°), each
+// byDirection groups runs by writing direction (0°, 90°, 180°, 270°), each
 // group rotated to read left to right, the group with the most text first.
-func pdfByDirection(runs []pdfRun) [][]pdfRun {
-	var groups [4][]pdfRun
+func byDirection(runs []textRun) [][]textRun {
+	var groups [4][]textRun
 	var weight [4]int
 	for _, r := range runs {
 		dx, dy := r.ex-r.x, r.ey-r.y
@@ -92,7 +90,7 @@ func pdfByDirection(runs []pdfRun) [][]pdfRun {
 	}
 	order := []int{0, 1, 2, 3}
 	sort.SliceStable(order, func(i, j int) bool { return weight[order[i]] > weight[order[j]] })
-	var out [][]pdfRun
+	var out [][]textRun
 	for _, d := range order {
 		if len(groups[d]) > 0 {
 			out = append(out, groups[d])
@@ -101,10 +99,10 @@ func pdfByDirection(runs []pdfRun) [][]pdfRun {
 	return out
 }
 
-// pdfFragments merges runs sharing a baseline into fragments, splitting where the
+// fragmentsOf merges runs sharing a baseline into fragments, splitting where the
 // gap is wider than word spacing could be.
-func pdfFragments(runs []pdfRun) []pdfFrag {
-	rs := make([]pdfRun, 0, len(runs))
+func fragmentsOf(runs []textRun) []fragment {
+	rs := make([]textRun, 0, len(runs))
 	for _, r := range runs {
 		if r.size <= 0.1 || math.IsNaN(r.x+r.y+r.ex+r.ey+r.size) {
 			r.size = math.Max(r.size, 1)
@@ -124,8 +122,8 @@ func pdfFragments(runs []pdfRun) []pdfFrag {
 		}
 		return rs[i].x < rs[j].x
 	})
-	wordGap := pdfWordGap(rs)
-	var frags []pdfFrag
+	wordGap := wordGapOf(rs)
+	var frags []fragment
 	for i := 0; i < len(rs); {
 		// One line: runs whose baselines are within a fraction of the largest font
 		// size so far, which keeps superscripts with their line.
@@ -135,11 +133,11 @@ func pdfFragments(runs []pdfRun) []pdfFrag {
 			size = math.Max(size, rs[j].size)
 			j++
 		}
-		line := append([]pdfRun{}, rs[i:j]...)
+		line := append([]textRun{}, rs[i:j]...)
 		sort.SliceStable(line, func(a, b int) bool { return line[a].x < line[b].x })
-		var cur *pdfFrag
+		var cur *fragment
 		var sb strings.Builder
-		var last pdfRun
+		var last textRun
 		flush := func() {
 			if cur != nil {
 				cur.text = sb.String()
@@ -170,7 +168,7 @@ func pdfFragments(runs []pdfRun) []pdfFrag {
 				}
 				flush()
 			}
-			cur = &pdfFrag{x0: r.x, x1: r.ex, y: r.y, size: r.size}
+			cur = &fragment{x0: r.x, x1: r.ex, y: r.y, size: r.size}
 			sb.WriteString(r.text)
 			last = r
 		}
@@ -180,17 +178,17 @@ func pdfFragments(runs []pdfRun) []pdfFrag {
 	return frags
 }
 
-// pdfWordGap estimates, in font sizes, the widest gap on this page that is still
+// wordGapOf estimates, in font sizes, the widest gap on this page that is still
 // a word space: three times the typical word gap between runs, within bounds. A
 // fixed threshold cannot tell a narrow gutter from the spaces of loose text.
-func pdfWordGap(rs []pdfRun) float64 {
+func wordGapOf(rs []textRun) float64 {
 	var ratios []float64
 	for i := 1; i < len(rs); i++ {
 		a, b := rs[i-1], rs[i]
 		if math.Abs(a.y-b.y) > 0.1*a.size || a.size <= 0 {
 			continue
 		}
-		if r := (b.x - a.ex) / a.size; r > 0.12 && r < pdfWordGapMax {
+		if r := (b.x - a.ex) / a.size; r > 0.12 && r < maxWordGap {
 			ratios = append(ratios, r)
 		}
 	}
@@ -198,38 +196,38 @@ func pdfWordGap(rs []pdfRun) float64 {
 		return 0.9
 	}
 	sort.Float64s(ratios)
-	return math.Min(pdfWordGapMax, math.Max(0.6, 3*ratios[len(ratios)/2]))
+	return math.Min(maxWordGap, math.Max(0.6, 3*ratios[len(ratios)/2]))
 }
 
-// pdfCut orders fragments by recursive XY cuts: columns (vertical whitespace
+// xyCut orders fragments by recursive XY cuts: columns (vertical whitespace
 // running the full height of the region) first, else bands split at the widest
 // horizontal whitespace.
-func pdfCut(frags []pdfFrag, pageWidth float64, depth int) [][]pdfFrag {
+func xyCut(frags []fragment, pageWidth float64, depth int) [][]fragment {
 	if len(frags) <= 1 || depth > 200 {
-		return [][]pdfFrag{frags}
+		return [][]fragment{frags}
 	}
-	if cols := pdfColumns(frags, pageWidth); len(cols) > 1 {
-		var out [][]pdfFrag
+	if cols := splitColumns(frags, pageWidth); len(cols) > 1 {
+		var out [][]fragment
 		for _, c := range cols {
-			out = append(out, pdfCut(c, pageWidth, depth+1)...)
+			out = append(out, xyCut(c, pageWidth, depth+1)...)
 		}
 		return out
 	}
-	bands := pdfBands(frags)
+	bands := splitBands(frags)
 	if len(bands) <= 1 {
-		return [][]pdfFrag{frags}
+		return [][]fragment{frags}
 	}
-	var out [][]pdfFrag
+	var out [][]fragment
 	for _, b := range bands {
-		out = append(out, pdfCut(b, pageWidth, depth+1)...)
+		out = append(out, xyCut(b, pageWidth, depth+1)...)
 	}
 	return out
 }
 
-// pdfColumns splits frags at vertical gaps wide enough to be gutters, when each
+// splitColumns splits frags at vertical gaps wide enough to be gutters, when each
 // side is wide enough to be a column (narrow pieces are table cells, read by rows).
-func pdfColumns(frags []pdfFrag, pageWidth float64) [][]pdfFrag {
-	sorted := append([]pdfFrag{}, frags...)
+func splitColumns(frags []fragment, pageWidth float64) [][]fragment {
+	sorted := append([]fragment{}, frags...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].x0 < sorted[j].x0 })
 	sizes := make([]float64, len(frags))
 	for i, f := range frags {
@@ -239,7 +237,7 @@ func pdfColumns(frags []pdfFrag, pageWidth float64) [][]pdfFrag {
 	med := sizes[len(sizes)/2]
 	minGap := math.Max(0.8*med, 4)
 	minWidth := 0.18 * pageWidth
-	var cols [][]pdfFrag
+	var cols [][]fragment
 	start, right := 0, sorted[0].x1
 	for i := 1; i <= len(sorted); i++ {
 		if i < len(sorted) && sorted[i].x0-right < minGap {
@@ -255,7 +253,7 @@ func pdfColumns(frags []pdfFrag, pageWidth float64) [][]pdfFrag {
 		}
 	}
 	// Merge pieces too narrow to be columns into their left neighbour.
-	var out [][]pdfFrag
+	var out [][]fragment
 	for _, c := range cols {
 		x0, x1 := math.Inf(1), math.Inf(-1)
 		lines := map[int]bool{}
@@ -267,7 +265,7 @@ func pdfColumns(frags []pdfFrag, pageWidth float64) [][]pdfFrag {
 			out[len(out)-1] = append(out[len(out)-1], c...)
 			continue
 		}
-		out = append(out, append([]pdfFrag{}, c...))
+		out = append(out, append([]fragment{}, c...))
 	}
 	if len(out) > 1 {
 		// The first piece may itself be narrow: fold it into the next.
@@ -283,9 +281,9 @@ func pdfColumns(frags []pdfFrag, pageWidth float64) [][]pdfFrag {
 	return out
 }
 
-// pdfBands splits frags at the widest horizontal gaps (and those nearly as wide).
-func pdfBands(frags []pdfFrag) [][]pdfFrag {
-	sorted := append([]pdfFrag{}, frags...)
+// splitBands splits frags at the widest horizontal gaps (and those nearly as wide).
+func splitBands(frags []fragment) [][]fragment {
+	sorted := append([]fragment{}, frags...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].top() > sorted[j].top() })
 	type gap struct {
 		at   int
@@ -304,7 +302,7 @@ func pdfBands(frags []pdfFrag) [][]pdfFrag {
 	if len(gaps) == 0 {
 		return nil
 	}
-	var out [][]pdfFrag
+	var out [][]fragment
 	start := 0
 	for _, g := range gaps {
 		if g.size >= 0.8*best {
@@ -315,15 +313,15 @@ func pdfBands(frags []pdfFrag) [][]pdfFrag {
 	return append(out, sorted[start:])
 }
 
-// pdfJoinLines turns a region's fragments into lines, top to bottom.
-func pdfJoinLines(frags []pdfFrag) []pdfFrag {
+// joinLines turns a region's fragments into lines, top to bottom.
+func joinLines(frags []fragment) []fragment {
 	sort.SliceStable(frags, func(i, j int) bool {
 		if math.Abs(frags[i].y-frags[j].y) > 0.35*math.Min(frags[i].size, frags[j].size) {
 			return frags[i].y > frags[j].y
 		}
 		return frags[i].x0 < frags[j].x0
 	})
-	var lines []pdfFrag
+	var lines []fragment
 	for _, f := range frags {
 		if n := len(lines); n > 0 && math.Abs(lines[n-1].y-f.y) <= 0.35*math.Min(lines[n-1].size, f.size) && f.x0 >= lines[n-1].x0 {
 			l := &lines[n-1]
@@ -335,75 +333,4 @@ func pdfJoinLines(frags []pdfFrag) []pdfFrag {
 		lines = append(lines, f)
 	}
 	return lines
-}
-
-// pdfParagraph is a set of lines read as one block.
-type pdfParagraph struct {
-	text string
-	size float64
-	page int
-	list bool
-}
-
-// pdfParagraphs joins consecutive lines that follow each other with normal
-// leading, in the same column and font size, into paragraphs.
-func pdfParagraphs(lines []pdfFrag, page int) []pdfParagraph {
-	var out []pdfParagraph
-	var cur *pdfParagraph
-	var prev pdfFrag
-	for _, l := range lines {
-		text := strings.TrimSpace(l.text)
-		if text == "" {
-			continue
-		}
-		if cur != nil {
-			lead := prev.y - l.y
-			sameSize := math.Abs(prev.size-l.size) <= 0.15*math.Max(prev.size, l.size)
-			overlap := l.x0 <= prev.x1 && l.x1 >= prev.x0
-			if sameSize && overlap && lead > 0 && lead <= 1.6*math.Max(prev.size, l.size) && !pdfBullet(text) {
-				cur.text = pdfJoinText(cur.text, text)
-				prev = l
-				continue
-			}
-			out = append(out, *cur)
-		}
-		cur = &pdfParagraph{text: text, size: l.size, page: page, list: pdfBullet(text)}
-		prev = l
-	}
-	if cur != nil {
-		out = append(out, *cur)
-	}
-	return out
-}
-
-// pdfJoinText joins two lines, undoing end-of-line hyphenation of a word.
-func pdfJoinText(a, b string) string {
-	if strings.HasSuffix(a, "-") && len(a) > 1 {
-		last, _ := utf8.DecodeLastRuneInString(a[:len(a)-1])
-		first, _ := utf8.DecodeRuneInString(b)
-		if unicode.IsLetter(last) && unicode.IsLower(first) {
-			return a[:len(a)-1] + b
-		}
-	}
-	return a + " " + b
-}
-
-// pdfBullet reports whether a line starts like a list item.
-func pdfBullet(s string) bool {
-	r, n := utf8.DecodeRuneInString(s)
-	switch r {
-	case '•', '◦', '▪', '‣', '●', '○', '■', '□', '–', '➢', '✓', '\uf0b7':
-		return true
-	case '-', '*':
-		return n < len(s) && s[n] == ' '
-	}
-	// "1." "2)" "a)" followed by a space.
-	i := 0
-	for i < len(s) && i < 3 && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 && len(s) > 1 && s[0] >= 'a' && s[0] <= 'z' && s[1] == ')' {
-		i = 1
-	}
-	return i > 0 && i+1 < len(s) && (s[i] == '.' || s[i] == ')') && s[i+1] == ' '
 }

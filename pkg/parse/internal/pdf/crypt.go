@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"bytes"
@@ -11,64 +11,64 @@ import (
 	"encoding/binary"
 )
 
-// pdfPadding is the password padding of the standard security handler.
-const pdfPadding = "\x28\xBF\x4E\x5E\x4E\x75\x8A\x41\x64\x00\x4E\x56\xFF\xFA\x01\x08\x2E\x2E\x00\xB6\xD0\x68\x3E\x80\x2F\x0C\xA9\xFE\x64\x53\x69\x7A"
+// passwordPadding is the password padding of the standard security handler.
+const passwordPadding = "\x28\xBF\x4E\x5E\x4E\x75\x8A\x41\x64\x00\x4E\x56\xFF\xFA\x01\x08\x2E\x2E\x00\xB6\xD0\x68\x3E\x80\x2F\x0C\xA9\xFE\x64\x53\x69\x7A"
 
-// pdfCrypt decrypts strings and streams of a file protected by the standard
+// decrypter decrypts strings and streams of a file protected by the standard
 // security handler, opened with the empty user password. Files that only restrict
 // permissions (copy, print) use one; files that need a password to open do not
 // open with it, and are reported as encrypted.
-type pdfCrypt struct {
+type decrypter struct {
 	key    []byte
 	stmAES bool
 	strAES bool
 	stmID  bool // identity: streams are not encrypted
 	strID  bool
 	v5     bool // AES-256: the file key is used as is
-	encRef pdfRef
+	encRef ref
 }
 
-// setupCrypt prepares decryption. It returns an *Error with CodeEncrypted when the
+// setupCrypt prepares decryption. It returns an *Error of KindEncrypted when the
 // empty user password does not open the file.
-func (d *pdfDoc) setupCrypt() error {
+func (d *doc) setupCrypt() error {
 	encV := d.trailer["Encrypt"]
 	if encV == nil {
 		return nil
 	}
-	enc, _ := d.resolve(encV).(pdfDict)
+	enc, _ := d.resolve(encV).(dict)
 	if enc == nil {
-		return Errorf(CodeEncrypted, "the PDF is encrypted in a way we cannot read")
+		return errorf(KindEncrypted, "the PDF is encrypted in a way we cannot read")
 	}
-	if f, _ := enc["Filter"].(pdfName); f != "Standard" {
-		return Errorf(CodeEncrypted, "the PDF is encrypted with the %q security handler", f)
+	if f, _ := enc["Filter"].(name); f != "Standard" {
+		return errorf(KindEncrypted, "the PDF is encrypted with the %q security handler", f)
 	}
-	v, _ := pdfInt(enc["V"])
-	r, _ := pdfInt(enc["R"])
-	o, _ := enc["O"].(pdfString)
-	u, _ := enc["U"].(pdfString)
-	p, _ := pdfInt(enc["P"])
-	c := &pdfCrypt{}
-	if ref, ok := encV.(pdfRef); ok {
+	v, _ := toInt(enc["V"])
+	r, _ := toInt(enc["R"])
+	o, _ := enc["O"].(str)
+	u, _ := enc["U"].(str)
+	p, _ := toInt(enc["P"])
+	c := &decrypter{}
+	if ref, ok := encV.(ref); ok {
 		c.encRef = ref
 	}
 	// Crypt filters (V 4 and 5) choose RC4 or AES for strings and streams.
-	method := func(name pdfName) (aes, identity bool) {
-		if name == "Identity" {
+	method := func(filter name) (aes, identity bool) {
+		if filter == "Identity" {
 			return false, true
 		}
-		cf, _ := d.resolve(enc["CF"]).(pdfDict)
-		f, _ := d.resolve(cf[name]).(pdfDict)
+		cf, _ := d.resolve(enc["CF"]).(dict)
+		f, _ := d.resolve(cf[filter]).(dict)
 		switch f["CFM"] {
-		case pdfName("AESV2"), pdfName("AESV3"):
+		case name("AESV2"), name("AESV3"):
 			return true, false
-		case pdfName("None"):
+		case name("None"):
 			return false, true
 		}
 		return false, false
 	}
 	if v >= 4 {
-		stmF, _ := enc["StmF"].(pdfName)
-		strF, _ := enc["StrF"].(pdfName)
+		stmF, _ := enc["StmF"].(name)
+		strF, _ := enc["StrF"].(name)
 		if stmF == "" {
 			stmF = "Identity"
 		}
@@ -80,27 +80,27 @@ func (d *pdfDoc) setupCrypt() error {
 	}
 	switch {
 	case r >= 5:
-		key, ok := pdfKeyV5(enc, r, u)
+		key, ok := fileKeyV5(enc, r, u)
 		if !ok {
-			return Errorf(CodeEncrypted, "the PDF needs a password to open")
+			return errorf(KindEncrypted, "the PDF needs a password to open")
 		}
 		c.key, c.v5 = key, true
 	default:
 		n := 5
-		if l, ok := pdfInt(enc["Length"]); ok && r >= 3 && l >= 40 && l <= 128 {
+		if l, ok := toInt(enc["Length"]); ok && r >= 3 && l >= 40 && l <= 128 {
 			n = l / 8
 		}
 		var id0 []byte
-		if ids, ok := d.resolve(d.trailer["ID"]).(pdfArray); ok && len(ids) > 0 {
-			id0, _ = ids[0].(pdfString)
+		if ids, ok := d.resolve(d.trailer["ID"]).(array); ok && len(ids) > 0 {
+			id0, _ = ids[0].(str)
 		}
 		meta := true
 		if b, ok := enc["EncryptMetadata"].(bool); ok {
 			meta = b
 		}
-		key := pdfKeyR4(o, int32(p), id0, r, n, meta)
-		if !pdfCheckUser(key, u, id0, r) {
-			return Errorf(CodeEncrypted, "the PDF needs a password to open")
+		key := fileKeyR4(o, int32(p), id0, r, n, meta)
+		if !checkUserKey(key, u, id0, r) {
+			return errorf(KindEncrypted, "the PDF needs a password to open")
 		}
 		c.key = key
 	}
@@ -108,10 +108,10 @@ func (d *pdfDoc) setupCrypt() error {
 	return nil
 }
 
-// pdfKeyR4 computes the file key from the empty user password (Algorithm 2).
-func pdfKeyR4(o []byte, p int32, id0 []byte, r, n int, encryptMeta bool) []byte {
+// fileKeyR4 computes the file key from the empty user password (Algorithm 2).
+func fileKeyR4(o []byte, p int32, id0 []byte, r, n int, encryptMeta bool) []byte {
 	h := md5.New()
-	h.Write([]byte(pdfPadding))
+	h.Write([]byte(passwordPadding))
 	h.Write(o)
 	var pb [4]byte
 	binary.LittleEndian.PutUint32(pb[:], uint32(p))
@@ -130,19 +130,19 @@ func pdfKeyR4(o []byte, p int32, id0 []byte, r, n int, encryptMeta bool) []byte 
 	return key[:n]
 }
 
-// pdfCheckUser verifies the key against /U (Algorithms 4 and 5).
-func pdfCheckUser(key, u, id0 []byte, r int) bool {
+// checkUserKey verifies the key against /U (Algorithms 4 and 5).
+func checkUserKey(key, u, id0 []byte, r int) bool {
 	if r == 2 {
 		c, err := rc4.NewCipher(key)
 		if err != nil {
 			return false
 		}
 		out := make([]byte, 32)
-		c.XORKeyStream(out, []byte(pdfPadding))
+		c.XORKeyStream(out, []byte(passwordPadding))
 		return len(u) >= 32 && bytes.Equal(out, u[:32])
 	}
 	h := md5.New()
-	h.Write([]byte(pdfPadding))
+	h.Write([]byte(passwordPadding))
 	h.Write(id0)
 	out := h.Sum(nil)
 	for i := range 20 {
@@ -159,9 +159,9 @@ func pdfCheckUser(key, u, id0 []byte, r int) bool {
 	return len(u) >= 16 && bytes.Equal(out[:16], u[:16])
 }
 
-// pdfKeyV5 opens AES-256 files (R5, R6) with the empty user password.
-func pdfKeyV5(enc pdfDict, r int, u []byte) ([]byte, bool) {
-	ue, _ := enc["UE"].(pdfString)
+// fileKeyV5 opens AES-256 files (R5, R6) with the empty user password.
+func fileKeyV5(enc dict, r int, u []byte) ([]byte, bool) {
+	ue, _ := enc["UE"].(str)
 	if len(u) < 48 || len(ue) < 32 {
 		return nil, false
 	}
@@ -170,7 +170,7 @@ func pdfKeyV5(enc pdfDict, r int, u []byte) ([]byte, bool) {
 			s := sha256.Sum256(salt)
 			return s[:]
 		}
-		return pdfHash2B(nil, salt, nil)
+		return hash2B(nil, salt, nil)
 	}
 	if !bytes.Equal(hash(u[32:40]), u[:32]) {
 		return nil, false
@@ -185,8 +185,8 @@ func pdfKeyV5(enc pdfDict, r int, u []byte) ([]byte, bool) {
 	return key, true
 }
 
-// pdfHash2B is the R6 password hash (ISO 32000-2, Algorithm 2.B).
-func pdfHash2B(pw, salt, udata []byte) []byte {
+// hash2B is the R6 password hash (ISO 32000-2, Algorithm 2.B).
+func hash2B(pw, salt, udata []byte) []byte {
 	k0 := sha256.Sum256(append(append(append([]byte{}, pw...), salt...), udata...))
 	k := k0[:]
 	for i := 0; ; i++ {
@@ -221,7 +221,7 @@ func pdfHash2B(pw, salt, udata []byte) []byte {
 }
 
 // objectKey derives the per-object key (Algorithm 1).
-func (c *pdfCrypt) objectKey(ref pdfRef, aesMode bool) []byte {
+func (c *decrypter) objectKey(ref ref, aesMode bool) []byte {
 	if c.v5 {
 		return c.key
 	}
@@ -234,7 +234,7 @@ func (c *pdfCrypt) objectKey(ref pdfRef, aesMode bool) []byte {
 	return h.Sum(nil)[:min(len(c.key)+5, 16)]
 }
 
-func (c *pdfCrypt) decrypt(data []byte, ref pdfRef, aesMode bool) []byte {
+func (c *decrypter) decrypt(data []byte, ref ref, aesMode bool) []byte {
 	key := c.objectKey(ref, aesMode)
 	if !aesMode {
 		ciph, err := rc4.NewCipher(key)
@@ -266,7 +266,7 @@ func (c *pdfCrypt) decrypt(data []byte, ref pdfRef, aesMode bool) []byte {
 	return out
 }
 
-func (c *pdfCrypt) decryptStream(data []byte, ref pdfRef, dict pdfDict) []byte {
+func (c *decrypter) decryptStream(data []byte, ref ref, dict dict) []byte {
 	if c.stmID || ref == c.encRef {
 		return data
 	}
@@ -275,27 +275,27 @@ func (c *pdfCrypt) decryptStream(data []byte, ref pdfRef, dict pdfDict) []byte {
 
 // decryptObj decrypts every string inside an object read from the file. Objects
 // inside object streams were decrypted with their stream and are not passed here.
-func (d *pdfDoc) decryptObj(v any, ref pdfRef) any {
+func (d *doc) decryptObj(v any, ref ref) any {
 	c := d.crypt
 	if c == nil || c.strID || ref == c.encRef {
 		return v
 	}
 	var walk func(v any, depth int) any
 	walk = func(v any, depth int) any {
-		if depth > pdfMaxDepth {
+		if depth > maxNesting {
 			return v
 		}
 		switch t := v.(type) {
-		case pdfString:
-			return pdfString(c.decrypt(t, ref, c.strAES))
-		case pdfArray:
-			out := make(pdfArray, len(t))
+		case str:
+			return str(c.decrypt(t, ref, c.strAES))
+		case array:
+			out := make(array, len(t))
 			for i, x := range t {
 				out[i] = walk(x, depth+1)
 			}
 			return out
-		case pdfDict:
-			out := make(pdfDict, len(t))
+		case dict:
+			out := make(dict, len(t))
 			for k, x := range t {
 				out[k] = walk(x, depth+1)
 			}

@@ -1,4 +1,4 @@
-package parse
+package pdf
 
 import (
 	"strings"
@@ -6,10 +6,10 @@ import (
 	"golang.org/x/text/encoding/charmap"
 )
 
-// pdfGlyphList holds the Adobe glyph names met in practice, " name:hex" each.
+// glyphList holds the Adobe glyph names met in practice, " name:hex" each.
 // A constant string keeps the table out of mutable package state; it is only
 // searched while fonts load, at most 256 names per font.
-const pdfGlyphList = " A:0041 AE:00C6 Aacute:00C1 Acircumflex:00C2 Adieresis:00C4 Agrave:00C0 Amacron:0100" +
+const glyphList = " A:0041 AE:00C6 Aacute:00C1 Acircumflex:00C2 Adieresis:00C4 Agrave:00C0 Amacron:0100" +
 	" Aogonek:0104 Aring:00C5 Atilde:00C3 B:0042 C:0043 Cacute:0106 Ccaron:010C Ccedilla:00C7" +
 	" D:0044 Dcaron:010E Delta:2206 E:0045 Eacute:00C9 Ecaron:011A Ecircumflex:00CA" +
 	" Edieresis:00CB Egrave:00C8 Emacron:0112 Eogonek:0118 Eth:00D0 Euro:20AC F:0046 G:0047" +
@@ -64,16 +64,16 @@ const pdfGlyphList = " A:0041 AE:00C6 Aacute:00C1 Acircumflex:00C2 Adieresis:00C
 	" x:0078 xi:03BE y:0079 yacute:00FD ydieresis:00FF yen:00A5 z:007A zacute:017A zcaron:017E" +
 	" zdotaccent:017C zero:0030 zeta:03B6" + " "
 
-// pdfGlyphRune maps a glyph name to its character.
-func pdfGlyphRune(name string) (rune, bool) {
-	i := strings.Index(pdfGlyphList, " "+name+":")
+// glyphRune maps a glyph name to its character.
+func glyphRune(name string) (rune, bool) {
+	i := strings.Index(glyphList, " "+name+":")
 	if i < 0 {
 		return 0, false
 	}
-	hex := pdfGlyphList[i+len(name)+2:]
+	hex := glyphList[i+len(name)+2:]
 	var r rune
 	for j := 0; j < len(hex) && hex[j] != ' '; j++ {
-		v, ok := pdfHexVal(hex[j])
+		v, ok := hexVal(hex[j])
 		if !ok {
 			return 0, false
 		}
@@ -82,9 +82,9 @@ func pdfGlyphRune(name string) (rune, bool) {
 	return r, true
 }
 
-// pdfStandardRune maps a byte in Adobe StandardEncoding (the default encoding of
+// standardRune maps a byte in Adobe StandardEncoding (the default encoding of
 // Type 1 fonts) to its character, 0 when the code is unused.
-func pdfStandardRune(c byte) rune {
+func standardRune(c byte) rune {
 	switch {
 	case c == 0x27:
 		return 0x2019
@@ -206,8 +206,8 @@ func pdfStandardRune(c byte) rune {
 	return 0
 }
 
-// pdfBaseRune maps a byte through a named base encoding.
-func pdfBaseRune(enc pdfName, c byte) rune {
+// baseRune maps a byte through a named base encoding.
+func baseRune(enc name, c byte) rune {
 	switch enc {
 	case "WinAnsiEncoding":
 		if c == 0x7F || c < 0x20 {
@@ -223,15 +223,15 @@ func pdfBaseRune(enc pdfName, c byte) rune {
 		}
 		return charmap.Macintosh.DecodeByte(c)
 	case "PDFDocEncoding":
-		return pdfDocRune(c)
+		return docEncodingRune(c)
 	case "Identity":
 		return rune(c)
 	}
-	return pdfStandardRune(c)
+	return standardRune(c)
 }
 
-// pdfDocRune decodes PDFDocEncoding, used by text strings such as the title.
-func pdfDocRune(c byte) rune {
+// docEncodingRune decodes PDFDocEncoding, used by text strings such as the title.
+func docEncodingRune(c byte) rune {
 	switch c {
 	case 0x80:
 		return 0x2022
