@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/youworker/youworker/pkg/apikey"
+	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
@@ -138,11 +139,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 	if err := bootstrapAdmin(ctx, a.Services.Users, cfg, dev, stdout); err != nil {
 		return err
 	}
-	l, err := a.Listen(stdout)
+	srv, err := apiserver.New(a)
 	if err != nil {
 		return err
 	}
-	err = a.Run(ctx, l)
+	defer srv.Close()
+	l, err := a.Listen()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "YouWorker API listening on http://%s\n", l.Addr())
+	err = a.Run(ctx, l, srv.Serve)
 	logger.Info("stopped")
 	return err
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -18,7 +17,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/platform"
@@ -32,9 +30,6 @@ type Options struct {
 	Program string
 	// Dev embeds NATS and the vector store and migrates the database.
 	Dev bool
-	// API serves the HTTP API and the web UI; without it the process serves only
-	// /healthz, /readyz and /metrics.
-	API bool
 	// Relay publishes the jobs written to the outbox.
 	Relay bool
 	// Ingest, Chat and Reindex consume those jobs.
@@ -45,10 +40,11 @@ type Options struct {
 
 // The programs, by name.
 var (
-	// APIOptions serve the API; the relay publishes what its requests enqueue.
-	APIOptions = Options{Program: "api", API: true, Relay: true}
+	// APIOptions go with the HTTP API (package apiserver); the relay publishes
+	// what its requests enqueue.
+	APIOptions = Options{Program: "api", Relay: true}
 	// DevOptions run everything in one process on embedded NATS and vector store.
-	DevOptions = Options{Program: "api", Dev: true, API: true, Relay: true, Ingest: true, Chat: true, Reindex: true}
+	DevOptions = Options{Program: "api", Dev: true, Relay: true, Ingest: true, Chat: true, Reindex: true}
 	// IngestWorkerOptions parse, chunk, embed and index uploads and purge deleted documents.
 	IngestWorkerOptions = Options{Program: "ingest-worker", Ingest: true}
 	// AgentWorkerOptions run chat turns.
@@ -74,16 +70,17 @@ type App struct {
 	Platform *platform.Platform
 	Services Services
 
-	opts   Options
-	cfg    config.Config
-	logger *slog.Logger
-	relay  *outbox.Relay
-	// server is the HTTP API when opts.API; status holds its /v1/status probes.
-	server *api.Server
-	status platform.StatusProbes
+	Config config.Config
+	Logger *slog.Logger
+
+	opts  Options
+	relay *outbox.Relay
 }
 
-// Open opens the platform and builds the services and, when asked for, the API.
+// Serve serves a listener until ctx ends: the HTTP API, or a worker's probes.
+type Serve func(ctx context.Context, l net.Listener) error
+
+// Open opens the platform and builds the services.
 func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
 	logger.Info("starting", "dev", opts.Dev, "config", cfg.String())
 	if opts.Dev {
@@ -96,21 +93,14 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Platform: p, opts: opts, cfg: cfg, logger: logger}
+	a := &App{Platform: p, Config: cfg, Logger: logger, opts: opts}
 	a.relay = outbox.NewRelay(p.Store, p.Publisher, time.Second, logger)
 	a.Services = a.newServices()
-	if opts.API {
-		if a.status, err = p.StatusProbes(); err != nil {
-			p.Close()
-			return nil, err
-		}
-		a.server = a.newServer()
-	}
 	return a, nil
 }
 
 func (a *App) newServices() Services {
-	p, cfg, st, logger, notify := a.Platform, a.cfg, a.Platform.Store, a.logger, a.relay.Notify
+	p, cfg, st, logger, notify := a.Platform, a.Config, a.Platform.Store, a.Logger, a.relay.Notify
 	audit := service.NewAuditor(st, logger)
 	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
 	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
@@ -128,26 +118,17 @@ func (a *App) newServices() Services {
 	}
 }
 
-func (a *App) newServer() *api.Server {
-	s := a.Services
-	return api.New(api.Deps{
-		Config: a.cfg, Logger: a.logger, Registry: a.Platform.Registry,
-		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
-		Reindex: s.Reindex, Chat: s.Chat, WebSessions: a.Platform.Store,
-		Checks: a.Platform.Checks(),
-		Status: api.NewStatus(statusProbes(a.status), api.StatusConfig{}),
-	})
-}
-
-// Run serves l — the API, or the probes of a worker — and runs the relay and the
-// consumers until ctx ends or one of them fails. It returns nil after a clean stop.
-func (a *App) Run(ctx context.Context, l net.Listener) error {
-	g, gctx := errgroup.WithContext(ctx)
-	if a.server != nil {
-		g.Go(func() error { return a.server.Serve(gctx, l, a.cfg.ShutdownTimeout) })
-	} else {
-		g.Go(func() error { return probe.Serve(gctx, l, a.Platform.Checks(), a.Platform.Registry, a.logger) })
+// Run serves l with serve — the HTTP API — or, when serve is nil, with the probes
+// and /metrics of a worker, and runs the relay and the consumers until ctx ends or
+// one of them fails. It returns nil after a clean stop.
+func (a *App) Run(ctx context.Context, l net.Listener, serve Serve) error {
+	if serve == nil {
+		serve = func(ctx context.Context, l net.Listener) error {
+			return probe.Serve(ctx, l, a.Platform.Checks(), a.Platform.Registry, a.Logger)
+		}
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(gctx, l) })
 	if a.opts.Relay {
 		g.Go(func() error { return a.relay.Run(gctx) })
 	}
@@ -166,36 +147,15 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Listen opens the configured HTTP address and says where it serves on out.
-func (a *App) Listen(out io.Writer) (net.Listener, error) {
-	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+// Listen opens the configured HTTP address.
+func (a *App) Listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", a.Config.HTTPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+		return nil, fmt.Errorf("listen on %s: %w", a.Config.HTTPAddr, err)
 	}
-	if a.server != nil {
-		fmt.Fprintf(out, "YouWorker API listening on http://%s\n", l.Addr())
-	} else {
-		fmt.Fprintf(out, "%s probes on http://%s\n", a.opts.Program, l.Addr())
-	}
-	a.logger.Info("listening", "addr", l.Addr().String())
+	a.Logger.Info("listening", "addr", l.Addr().String())
 	return l, nil
 }
 
 // Close releases everything; call it after Run returned.
-func (a *App) Close() {
-	a.status.Close()
-	a.Platform.Close()
-}
-
-// statusProbes hands the platform's probes of the chat model, the embedder and the
-// MCP servers to /v1/status.
-func statusProbes(s platform.StatusProbes) api.StatusProbes {
-	adapt := func(probe platform.ComponentProbe) api.Probe {
-		return func(ctx context.Context) api.Component { return api.Component(probe(ctx)) }
-	}
-	out := api.StatusProbes{LLM: adapt(s.LLM), Embedder: adapt(s.Embedder), MCP: make(map[string]api.Probe, len(s.MCP))}
-	for name, probe := range s.MCP {
-		out.MCP[name] = adapt(probe)
-	}
-	return out
-}
+func (a *App) Close() { a.Platform.Close() }

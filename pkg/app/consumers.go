@@ -20,18 +20,18 @@ import (
 
 // runIngest consumes ingest and delete jobs until ctx ends.
 func (a *App) runIngest(ctx context.Context) error {
-	p, cfg := a.Platform, a.cfg
+	p, cfg := a.Platform, a.Config
 	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    cfg.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
-	}, a.logger)
+	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
 		// Half the shutdown budget: a document that does not finish is redelivered and
 		// its idempotent steps are redone by the next worker.
 		DrainTimeout: cfg.ShutdownTimeout / 2,
-		Logger:       a.logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		Logger:       a.Logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }
 
@@ -39,14 +39,14 @@ func (a *App) runIngest(ctx context.Context) error {
 // embed_model uses that model on the configured Ollama and fails when the model
 // cannot be used: it never falls back to the lexical embedder.
 func (a *App) runReindex(ctx context.Context) error {
-	p, cfg := a.Platform, a.cfg
+	p, cfg := a.Platform, a.Config
 	r := reindex.New(p.Store, p.Index, reindex.Config{
 		EmbedConcurrency: cfg.EmbedConcurrency,
 		Embedders: func(ctx context.Context, model string) (embed.Embedder, error) {
 			if cfg.OllamaURL == "" {
 				return nil, errors.New("YW_OLLAMA_URL is not set")
 			}
-			o, err := embed.NewOllama(embed.OllamaConfig{URL: cfg.OllamaURL, Model: model}, a.logger)
+			o, err := embed.NewOllama(embed.OllamaConfig{URL: cfg.OllamaURL, Model: model}, a.Logger)
 			if err != nil {
 				return nil, err
 			}
@@ -56,16 +56,16 @@ func (a *App) runReindex(ctx context.Context) error {
 			}
 			return o, nil
 		},
-	}, a.logger)
+	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerReindex, r.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 24 * time.Hour,
-		Logger: a.logger.With("component", "reindex-runner"), Metrics: p.QueueMetrics, OnDeadLetter: r.OnDeadLetter,
+		Logger: a.Logger.With("component", "reindex-runner"), Metrics: p.QueueMetrics, OnDeadLetter: r.OnDeadLetter,
 	})
 }
 
 // runChat consumes chat jobs until ctx ends.
 func (a *App) runChat(ctx context.Context) error {
-	p, cfg := a.Platform, a.cfg
+	p, cfg := a.Platform, a.Config
 	model, err := a.chatModel()
 	if err != nil {
 		return err
@@ -75,7 +75,7 @@ func (a *App) runChat(ctx context.Context) error {
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
 	}
 	if len(cfg.MCPServers) > 0 {
-		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.logger)
+		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.Logger)
 		if err != nil {
 			return fmt.Errorf("connect MCP servers: %w", err)
 		}
@@ -83,17 +83,17 @@ func (a *App) runChat(ctx context.Context) error {
 		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
-		ExtractiveFallback: true, DefaultModel: cfg.ChatModel}, a.logger)
+		ExtractiveFallback: true, DefaultModel: cfg.ChatModel}, a.Logger)
 	if err != nil {
 		return err
 	}
-	w := chat.New(p.Store, p.Turns, p.NC, runner, chat.Config{}, a.logger)
+	w := chat.New(p.Store, p.Turns, p.NC, runner, chat.Config{}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerChat, w.Handle, queue.RunOptions{
 		Concurrency: cfg.ChatConcurrency, Timeout: 30 * time.Minute,
 		// A turn can run for minutes: on shutdown it is handed over at once; the next
 		// attempt announces turn.restarted and clients discard the partial text.
 		DrainTimeout: time.Second,
-		Logger:       a.logger.With("component", "agent-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		Logger:       a.Logger.With("component", "agent-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 	})
 }
 
@@ -103,7 +103,7 @@ func (a *App) chatModel() (llm.ChatModel, error) {
 	if !a.Platform.UsesOllama() {
 		return agent.Extractive{}, nil
 	}
-	return llm.NewOllama(llm.OllamaConfig{URL: a.cfg.OllamaURL, Model: a.cfg.ChatModel}, a.logger)
+	return llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel}, a.Logger)
 }
 
 // cancelTurn signals the worker running a turn to stop now.

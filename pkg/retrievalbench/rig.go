@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
@@ -63,8 +64,13 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 		return nil, err
 	}
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "retrieval-bench", Dev: true, API: true, Relay: true, Ingest: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "retrieval-bench", Dev: true, Relay: true, Ingest: true})
 	if err != nil {
+		return nil, err
+	}
+	srv, err := apiserver.New(a)
+	if err != nil {
+		a.Close()
 		return nil, err
 	}
 	users := a.Services.Users
@@ -80,12 +86,13 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return a.Run(gctx, l) })
+	g.Go(func() error { return a.Run(gctx, l, srv.Serve) })
 	tb.Cleanup(func() {
 		cancel()
 		if err := g.Wait(); err != nil {
 			fmt.Fprintln(os.Stderr, "shutdown:", err)
 		}
+		srv.Close()
 		a.Close()
 	})
 	return &rig{

@@ -39,11 +39,12 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts app.O
 		return err
 	}
 	defer a.Close()
-	l, err := a.Listen(stdout)
+	l, err := a.Listen()
 	if err != nil {
 		return err
 	}
-	err = a.Run(ctx, l)
+	fmt.Fprintf(stdout, "%s probes on http://%s\n", opts.Program, l.Addr())
+	err = a.Run(ctx, l, nil)
 	logger.Info("stopped")
 	return err
 }

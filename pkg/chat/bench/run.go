@@ -25,6 +25,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
@@ -220,11 +221,16 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 		return nil, err
 	}
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "chat-bench", Dev: true, API: true, Relay: true, Chat: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "chat-bench", Dev: true, Relay: true, Chat: true})
 	if err != nil {
 		return nil, err
 	}
 	r.p = a.Platform
+	srv, err := apiserver.New(a)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
 	if err != nil {
 		a.Close()
@@ -241,12 +247,13 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return a.Run(gctx, l) })
+	g.Go(func() error { return a.Run(gctx, l, srv.Serve) })
 	tb.Cleanup(func() {
 		cancel()
 		if err := g.Wait(); err != nil {
 			fmt.Fprintln(os.Stderr, "shutdown:", err)
 		}
+		srv.Close()
 		a.Close()
 	})
 	return r, nil

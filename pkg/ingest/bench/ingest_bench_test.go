@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/embed"
@@ -155,15 +156,18 @@ func startStack(b *testing.B, extra map[string]string) *stack {
 	must(b, cfg.Validate())
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx := context.Background()
-	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "bench", Dev: true, API: true, Relay: true, Ingest: true})
+	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "bench", Dev: true, Relay: true, Ingest: true})
 	must(b, err)
+	srv, err := apiserver.New(a)
+	must(b, err)
+	b.Cleanup(srv.Close)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(b, err)
 	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
 	must(b, err)
 	rctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(rctx)
-	g.Go(func() error { return a.Run(gctx, l) })
+	g.Go(func() error { return a.Run(gctx, l, srv.Serve) })
 	s := &stack{cfg: cfg, base: "http://" + l.Addr().String(), key: key.Secret, pool: pool, cancel: cancel, group: g, app: a}
 	b.Cleanup(s.close)
 	return s

@@ -1,0 +1,59 @@
+// Package apiserver puts the HTTP API on an opened app: the services it calls, the
+// readiness checks of the platform and the /v1/status probes of the chat model, the
+// embedder and the MCP servers. It stands apart from package app so the worker
+// programs, which serve only probes, carry neither the API nor the web UI.
+package apiserver
+
+import (
+	"context"
+	"net"
+
+	"github.com/youworker/youworker/pkg/api"
+	"github.com/youworker/youworker/pkg/app"
+	"github.com/youworker/youworker/pkg/platform"
+)
+
+// Server is the HTTP API of one app.
+type Server struct {
+	api    *api.Server
+	status platform.StatusProbes
+	app    *app.App
+}
+
+// New builds the API on a's services.
+func New(a *app.App) (*Server, error) {
+	status, err := a.Platform.StatusProbes()
+	if err != nil {
+		return nil, err
+	}
+	s := a.Services
+	srv := api.New(api.Deps{
+		Config: a.Config, Logger: a.Logger, Registry: a.Platform.Registry,
+		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
+		Reindex: s.Reindex, Chat: s.Chat, WebSessions: a.Platform.Store,
+		Checks: a.Platform.Checks(),
+		Status: api.NewStatus(statusProbes(status), api.StatusConfig{}),
+	})
+	return &Server{api: srv, status: status, app: a}, nil
+}
+
+// Serve serves l until ctx ends, then shuts down within the configured budget.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.api.Serve(ctx, l, s.app.Config.ShutdownTimeout)
+}
+
+// Close releases the connections the status probes keep; call it after Serve.
+func (s *Server) Close() { s.status.Close() }
+
+// statusProbes hands the platform's probes of the chat model, the embedder and the
+// MCP servers to /v1/status.
+func statusProbes(s platform.StatusProbes) api.StatusProbes {
+	adapt := func(probe platform.ComponentProbe) api.Probe {
+		return func(ctx context.Context) api.Component { return api.Component(probe(ctx)) }
+	}
+	out := api.StatusProbes{LLM: adapt(s.LLM), Embedder: adapt(s.Embedder), MCP: make(map[string]api.Probe, len(s.MCP))}
+	for name, probe := range s.MCP {
+		out.MCP[name] = adapt(probe)
+	}
+	return out
+}
