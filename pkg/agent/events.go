@@ -11,19 +11,7 @@ import (
 	"time"
 
 	"github.com/youworker/youworker/pkg/llm"
-)
-
-// Turn event types, as the API streams them.
-const (
-	EventTurnStarted   = "turn.started"
-	EventToken         = "token"
-	EventThinking      = "thinking"
-	EventToolStarted   = "tool.started"
-	EventToolFinished  = "tool.finished"
-	EventTurnRestarted = "turn.restarted"
-	EventTurnCompleted = "turn.completed"
-	EventTurnFailed    = "turn.failed"
-	EventTurnCancelled = "turn.cancelled"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // TextEvent is the payload of token and thinking events.
@@ -184,7 +172,7 @@ func NewEventWriter(ctx context.Context, pub EventPublisher, turnID string, logg
 }
 
 func (ev *pendingEvent) encode() []byte {
-	if ev.typ == EventToken {
+	if ev.typ == turnevent.Token {
 		// A struct of one string always encodes.
 		data, _ := json.Marshal(TextEvent{Text: ev.text.String()})
 		return data
@@ -330,11 +318,11 @@ func (w *EventWriter) Token(text string) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	if n := len(w.queue); n > 0 && w.queue[n-1].typ == EventToken {
+	if n := len(w.queue); n > 0 && w.queue[n-1].typ == turnevent.Token {
 		w.queue[n-1].text.WriteString(text)
 		return nil
 	}
-	ev := &pendingEvent{typ: EventToken}
+	ev := &pendingEvent{typ: turnevent.Token}
 	ev.text.WriteString(text)
 	w.queue = append(w.queue, ev)
 	w.send()
@@ -346,7 +334,7 @@ func (w *EventWriter) Thinking(text string) error {
 	if text == "" {
 		return nil
 	}
-	return w.enqueueJSON(EventThinking, TextEvent{Text: text})
+	return w.enqueueJSON(turnevent.Thinking, TextEvent{Text: text})
 }
 
 // ToolStarted publishes tool.started.
@@ -354,25 +342,25 @@ func (w *EventWriter) ToolStarted(callID, name string, args json.RawMessage) err
 	if len(args) == 0 || !json.Valid(args) {
 		args = json.RawMessage("{}")
 	}
-	return w.enqueueJSON(EventToolStarted, ToolStartedEvent{CallID: callID, Name: name, Args: args})
+	return w.enqueueJSON(turnevent.ToolStarted, ToolStartedEvent{CallID: callID, Name: name, Args: args})
 }
 
 // ToolFinished publishes tool.finished.
 func (w *EventWriter) ToolFinished(callID, name, status string, latency time.Duration, preview string) error {
-	return w.enqueueJSON(EventToolFinished, ToolFinishedEvent{
+	return w.enqueueJSON(turnevent.ToolFinished, ToolFinishedEvent{
 		CallID: callID, Name: name, Status: status, LatencyMS: latency.Milliseconds(), Preview: preview,
 	})
 }
 
 // TurnStarted publishes turn.started.
 func (w *EventWriter) TurnStarted(attempt int) error {
-	return w.enqueueJSON(EventTurnStarted, TurnStartedEvent{TurnID: w.turnID, Attempt: attempt})
+	return w.enqueueJSON(turnevent.Started, TurnStartedEvent{TurnID: w.turnID, Attempt: attempt})
 }
 
 // TurnRestarted publishes turn.restarted: clients discard the partial text
 // of the earlier attempt.
 func (w *EventWriter) TurnRestarted(attempt int) error {
-	return w.enqueueJSON(EventTurnRestarted, TurnRestartedEvent{Attempt: attempt})
+	return w.enqueueJSON(turnevent.Restarted, TurnRestartedEvent{Attempt: attempt})
 }
 
 // TurnCompleted publishes turn.completed. Call Close afterwards to wait for it.
@@ -380,19 +368,19 @@ func (w *EventWriter) TurnCompleted(messageID, answer string, citations []Citati
 	if citations == nil {
 		citations = []Citation{} // the contract has a list, never null
 	}
-	return w.enqueueJSON(EventTurnCompleted, TurnCompletedEvent{
+	return w.enqueueJSON(turnevent.Completed, TurnCompletedEvent{
 		MessageID: messageID, Answer: answer, Citations: citations, Usage: usage,
 	})
 }
 
 // TurnFailed publishes turn.failed. Call Close afterwards to wait for it.
 func (w *EventWriter) TurnFailed(code, message string) error {
-	return w.enqueueJSON(EventTurnFailed, TurnFailedEvent{Error: TurnError{Code: code, Message: message}})
+	return w.enqueueJSON(turnevent.Failed, TurnFailedEvent{Error: TurnError{Code: code, Message: message}})
 }
 
 // TurnCancelled publishes turn.cancelled. Call Close afterwards to wait for it.
 func (w *EventWriter) TurnCancelled(answer string) error {
-	return w.enqueueJSON(EventTurnCancelled, TurnCancelledEvent{Answer: answer})
+	return w.enqueueJSON(turnevent.Cancelled, TurnCancelledEvent{Answer: answer})
 }
 
 // Publish queues an event of any type with a JSON payload, for event types

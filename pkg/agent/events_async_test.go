@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/agent"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 const (
@@ -94,7 +95,7 @@ func TestEventWriterAsyncSendsAtOnceAndJoinsWhenWindowIsFull(t *testing.T) {
 	require.JSONEq(t, `{"text":"xy"}`, sent[agent.MaxEventsInFlight].Data)
 	pub.ack(1, nil)
 	sent = pub.waitSent(t, agent.MaxEventsInFlight+2)
-	require.Equal(t, agent.EventToolStarted, sent[agent.MaxEventsInFlight+1].Type)
+	require.Equal(t, turnevent.ToolStarted, sent[agent.MaxEventsInFlight+1].Type)
 
 	// Flush waits for every acknowledgement, the last event's included.
 	flushed := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
+	"github.com/youworker/youworker/pkg/turnevent"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
@@ -100,7 +101,7 @@ func TestEventWriterCoalescesOnlyWhileInFlight(t *testing.T) {
 	pub.release <- nil
 	// ...and leave as one event when the acknowledgement arrives.
 	second := pub.next(t)
-	require.Equal(t, agent.EventToken, second.Type)
+	require.Equal(t, turnevent.Token, second.Type)
 	require.JSONEq(t, `{"text":"lo, world"}`, second.Data)
 
 	// Idle again (everything acknowledged): no coalescing.
@@ -121,7 +122,7 @@ func TestEventWriterCoalescesOnlyWhileInFlight(t *testing.T) {
 	require.JSONEq(t, `{"text":"a"}`, inFlight.Data)
 	require.JSONEq(t, `{"text":"b"}`, pub.next(t).Data)
 	tool := pub.next(t)
-	require.Equal(t, agent.EventToolStarted, tool.Type)
+	require.Equal(t, turnevent.ToolStarted, tool.Type)
 	require.JSONEq(t, `{"call_id":"call_1","name":"current_time","args":{}}`, tool.Data)
 	require.JSONEq(t, `{"text":"c"}`, pub.next(t).Data)
 
@@ -194,30 +195,30 @@ func TestEventWriterOnJetStream(t *testing.T) {
 	var text strings.Builder
 	var completed agent.TurnCompletedEvent
 	for ev := range events {
-		if ev.Type != agent.EventToken || len(types) == 0 || types[len(types)-1] != agent.EventToken {
+		if ev.Type != turnevent.Token || len(types) == 0 || types[len(types)-1] != turnevent.Token {
 			types = append(types, ev.Type)
 		}
 		switch ev.Type {
-		case agent.EventToken:
+		case turnevent.Token:
 			var te agent.TextEvent
 			require.NoError(t, json.Unmarshal(ev.Data, &te))
 			text.WriteString(te.Text)
-		case agent.EventTurnStarted:
+		case turnevent.Started:
 			require.JSONEq(t, `{"turn_id":"turn-42","attempt":1}`, string(ev.Data))
-		case agent.EventToolFinished:
+		case turnevent.ToolFinished:
 			var tf agent.ToolFinishedEvent
 			require.NoError(t, json.Unmarshal(ev.Data, &tf))
 			require.Equal(t, agent.StatusOK, tf.Status)
 			require.Equal(t, "1 kg = 2.204622622 lb", tf.Preview)
-		case agent.EventTurnCompleted:
+		case turnevent.Completed:
 			require.NoError(t, json.Unmarshal(ev.Data, &completed))
 			require.Contains(t, string(ev.Data), `"citations":[]`)
 			cancel()
 		}
 	}
 	require.Equal(t, []string{
-		agent.EventTurnStarted, agent.EventToken, agent.EventToolStarted, agent.EventToolFinished,
-		agent.EventThinking, agent.EventToken, agent.EventTurnCompleted,
+		turnevent.Started, turnevent.Token, turnevent.ToolStarted, turnevent.ToolFinished,
+		turnevent.Thinking, turnevent.Token, turnevent.Completed,
 	}, types)
 	require.Equal(t, out.Answer, text.String(), "concatenated tokens are the answer")
 	require.Equal(t, out.Answer, completed.Answer)
@@ -236,7 +237,7 @@ func countEvents(t *testing.T, turns *queue.Turns, turnID string) int {
 	n := 0
 	for ev := range events {
 		n++
-		if ev.Type == agent.EventTurnCompleted {
+		if ev.Type == turnevent.Completed {
 			cancel()
 		}
 	}
@@ -255,12 +256,12 @@ func TestEventPayloads(t *testing.T) {
 	require.NoError(t, w.TurnCompleted("m1", "A [1]", []agent.Citation{{Index: 1, DocumentID: "d", Filename: "f.pdf", ChunkIndex: 3, Score: 0.5, Matched: vector.Matched{Lexical: new(2)}}}, llm.Usage{PromptTokens: 1, CompletionTokens: 2}))
 	require.NoError(t, w.Close(context.Background()))
 	want := []published{
-		{agent.EventTurnRestarted, `{"attempt":2}`},
-		{agent.EventThinking, `{"text":"hmm"}`},
-		{agent.EventToolFinished, `{"call_id":"call_1","name":"x","status":"error","latency_ms":1500,"preview":"bad"}`},
-		{agent.EventTurnFailed, `{"error":{"code":"llm_unavailable","message":"the model server is down"}}`},
-		{agent.EventTurnCancelled, `{"answer":"part"}`},
-		{agent.EventTurnCompleted, `{"message_id":"m1","answer":"A [1]","citations":[{"index":1,"document_id":"d","filename":"f.pdf","chunk_index":3,"score":0.5,"matched":{"dense":null,"lexical":2}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
+		{turnevent.Restarted, `{"attempt":2}`},
+		{turnevent.Thinking, `{"text":"hmm"}`},
+		{turnevent.ToolFinished, `{"call_id":"call_1","name":"x","status":"error","latency_ms":1500,"preview":"bad"}`},
+		{turnevent.Failed, `{"error":{"code":"llm_unavailable","message":"the model server is down"}}`},
+		{turnevent.Cancelled, `{"answer":"part"}`},
+		{turnevent.Completed, `{"message_id":"m1","answer":"A [1]","citations":[{"index":1,"document_id":"d","filename":"f.pdf","chunk_index":3,"score":0.5,"matched":{"dense":null,"lexical":2}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
 	}
 	got := pub.all()
 	require.Len(t, got, len(want))

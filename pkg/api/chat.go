@@ -11,6 +11,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // pingEvery keeps idle event streams alive through proxies.
@@ -210,7 +211,7 @@ func (s *Server) turnEvents(c echo.Context) error {
 			// Events already waiting go out in the same write and flush: under
 			// load that saves syscalls, and a lone event still leaves at once.
 			buf = appendEvent(buf[:0], ev)
-			end := service.IsTerminalEvent(ev.Type)
+			end := turnevent.IsTerminal(ev.Type)
 			closed := false
 		drain:
 			for n := 1; !end && n < maxEventsPerWrite; n++ {
@@ -221,7 +222,7 @@ func (s *Server) turnEvents(c echo.Context) error {
 						break drain
 					}
 					buf = appendEvent(buf, next)
-					end = service.IsTerminalEvent(next.Type)
+					end = turnevent.IsTerminal(next.Type)
 				default:
 					break drain
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // CancelSubject is where the API signals that a running turn must stop.
@@ -255,7 +256,7 @@ func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
 		return
 	}
 	data, _ := json.Marshal(agent.TurnFailedEvent{Error: agent.TurnError{Code: "worker_gave_up", Message: msg}})
-	if _, err := w.events.PublishEvent(ctx, j.TurnID, "turn.failed", data); err != nil {
+	if _, err := w.events.PublishEvent(ctx, j.TurnID, turnevent.Failed, data); err != nil {
 		w.logger.ErrorContext(ctx, "publish turn.failed", "turn_id", j.TurnID, "error", err)
 	}
 }

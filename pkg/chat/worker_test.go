@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // rig is a real Postgres, an embedded JetStream and a scripted model.
@@ -178,7 +179,7 @@ func types(evs []queue.Event) []string {
 func tokenText(evs []queue.Event) string {
 	var b strings.Builder
 	for _, e := range evs {
-		if e.Type == agent.EventToken {
+		if e.Type == turnevent.Token {
 			var d agent.TextEvent
 			_ = json.Unmarshal(e.Data, &d)
 			b.WriteString(d.Text)
@@ -228,13 +229,13 @@ func TestWorkerKilledMidTurnIsRedeliveredAndStartsOver(t *testing.T) {
 	kill() // the process dies mid-turn: its job goes back to the stream
 
 	r.consume(t, r.worker(run, time.Second)) // a replica takes over
-	evs := log.waitFor(t, "turn.completed", hasType(agent.EventTurnCompleted))
+	evs := log.waitFor(t, "turn.completed", hasType(turnevent.Completed))
 
 	got := types(evs)
-	require.Equal(t, agent.EventTurnStarted, got[0])
+	require.Equal(t, turnevent.Started, got[0])
 	restarted := -1
 	for i, typ := range got {
-		if typ == agent.EventTurnRestarted {
+		if typ == turnevent.Restarted {
 			require.Equal(t, -1, restarted, "one restart: %v", got)
 			restarted = i
 		}
@@ -243,11 +244,11 @@ func TestWorkerKilledMidTurnIsRedeliveredAndStartsOver(t *testing.T) {
 	var re agent.TurnRestartedEvent
 	require.NoError(t, json.Unmarshal(evs[restarted].Data, &re))
 	require.Equal(t, 2, re.Attempt)
-	require.Equal(t, agent.EventTurnStarted, got[restarted+1])
+	require.Equal(t, turnevent.Started, got[restarted+1])
 	require.Contains(t, tokenText(evs[:restarted]), "slow", "the first attempt's text was streamed")
 	require.Equal(t, "The whole answer.", tokenText(evs[restarted:]), "after the restart the answer starts over")
-	require.Equal(t, 1, log.count(agent.EventTurnCompleted))
-	require.Equal(t, agent.EventTurnCompleted, got[len(got)-1])
+	require.Equal(t, 1, log.count(turnevent.Completed))
+	require.Equal(t, turnevent.Completed, got[len(got)-1])
 
 	stored, err := r.st.GetTurn(context.Background(), turn.ID)
 	require.NoError(t, err)
@@ -285,12 +286,12 @@ func TestTurnIsGivenUpAfterTheDeliveryLimit(t *testing.T) {
 	r.consume(t, r.worker(runner, time.Second))
 	r.enqueue(t, turn.ID)
 
-	evs := log.waitFor(t, "turn.failed", hasType(agent.EventTurnFailed))
+	evs := log.waitFor(t, "turn.failed", hasType(turnevent.Failed))
 	var failed agent.TurnFailedEvent
 	require.NoError(t, json.Unmarshal(evs[len(evs)-1].Data, &failed))
 	require.Equal(t, "worker_gave_up", failed.Error.Code)
-	require.Equal(t, 3, log.count(agent.EventTurnStarted), "one attempt per delivery")
-	require.Equal(t, 2, log.count(agent.EventTurnRestarted))
+	require.Equal(t, 3, log.count(turnevent.Started), "one attempt per delivery")
+	require.Equal(t, 2, log.count(turnevent.Restarted))
 	runner.mu.Lock()
 	require.Equal(t, 3, runner.runs)
 	runner.mu.Unlock()
@@ -346,7 +347,7 @@ func TestStalledWorkerIsFencedOutWithinFenceEvery(t *testing.T) {
 	require.Equal(t, 2, stored.Attempt)
 	require.Nil(t, stored.Answer)
 	require.Empty(t, r.assistantMessages(t, turn))
-	for _, typ := range []string{agent.EventTurnCompleted, agent.EventTurnFailed, agent.EventTurnCancelled} {
+	for _, typ := range []string{turnevent.Completed, turnevent.Failed, turnevent.Cancelled} {
 		require.Zero(t, log.count(typ), "the fenced attempt announces no end")
 	}
 }
@@ -403,8 +404,8 @@ func TestFencedWorkerCannotRecordItsToolRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the fenced worker went on")
 	}
-	log.waitFor(t, "tool.started", hasType(agent.EventToolStarted))
-	require.Zero(t, log.count(agent.EventToolFinished), "a refused tool run is not announced")
+	log.waitFor(t, "tool.started", hasType(turnevent.ToolStarted))
+	require.Zero(t, log.count(turnevent.ToolFinished), "a refused tool run is not announced")
 	require.Equal(t, 1, r.llm.Count("/api/chat"), "the fenced attempt asks the model nothing more")
 
 	var n int

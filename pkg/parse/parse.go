@@ -27,12 +27,6 @@ var parsers = map[Format]parserFunc{
 	FormatEPUB:     parseEPUB,
 }
 
-// Supported reports whether f has a parser.
-func Supported(f Format) bool {
-	_, ok := parsers[f]
-	return ok
-}
-
 // Parse parses the document r of the given size and format within limits.
 // It never panics: a parser panic becomes an *Error with CodeParseError. A document
 // that yields no text is an *Error with CodeEmpty. A document over a limit (the

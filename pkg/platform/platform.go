@@ -1,7 +1,7 @@
 // Package platform opens the infrastructure every program stands on — PostgreSQL,
 // NATS JetStream, the vector store, the embedder — either embedded (the -dev mode and
-// tests) or external, and closes it in order. It is the shared part of each program's
-// composition root; what runs on top (HTTP server, consumers) stays in cmd/.
+// tests) or external, and closes it in order. What runs on top of it — services,
+// the HTTP API, the consumers — is built in package app.
 package platform
 
 import (

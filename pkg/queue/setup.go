@@ -124,19 +124,6 @@ func ConsumerSubjects(consumer string) []string {
 	return nil
 }
 
-// ConsumerFor returns the durable consumer that receives jobs published on
-// subject, so producers and tests need not repeat the mapping.
-func ConsumerFor(subject string) (string, bool) {
-	for _, name := range []string{ConsumerIngest, ConsumerChat, ConsumerReindex} {
-		for _, s := range ConsumerSubjects(name) {
-			if s == subject {
-				return name, true
-			}
-		}
-	}
-	return "", false
-}
-
 // Setup declares every stream, consumer and bucket the programs use. It is
 // idempotent (create or update), so every program calls it at start and a
 // rolling upgrade converges on the newest configuration.

@@ -15,24 +15,13 @@ import (
 	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // TurnEvents is the per-turn event log.
 type TurnEvents interface {
 	PublishEvent(ctx context.Context, turnID, eventType string, data []byte) (uint64, error)
 	Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan queue.Event, error)
-}
-
-// Terminal turn event types: the stream of a turn ends with exactly one of them.
-const (
-	EventCompleted = "turn.completed"
-	EventFailed    = "turn.failed"
-	EventCancelled = "turn.cancelled"
-)
-
-// IsTerminalEvent reports whether an event ends a turn's stream.
-func IsTerminalEvent(eventType string) bool {
-	return eventType == EventCompleted || eventType == EventFailed || eventType == EventCancelled
 }
 
 // ChatConfig configures the chat service.
@@ -237,7 +226,7 @@ func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (s
 	switch {
 	case now:
 		data, _ := json.Marshal(map[string]string{"answer": ""})
-		if _, err := c.events.PublishEvent(ctx, turnID, EventCancelled, data); err != nil {
+		if _, err := c.events.PublishEvent(ctx, turnID, turnevent.Cancelled, data); err != nil {
 			return t, fmt.Errorf("publish cancellation: %w", err)
 		}
 	case !t.Terminal():
@@ -285,7 +274,7 @@ func (c *Chat) followUntilTerminal(ctx context.Context, p access.Principal, turn
 	}
 	for ev := range ch {
 		*after = ev.Seq
-		if IsTerminalEvent(ev.Type) {
+		if turnevent.IsTerminal(ev.Type) {
 			return true, nil
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // memEvents is an in-memory turn event log with the semantics of queue.Turns:
@@ -371,8 +372,8 @@ func TestChatGetTurnAndEventsAreTheOwnersOnly(t *testing.T) {
 	_, _, err = f.chat.Events(ctx, alice, turn.ID, 0)
 	require.ErrorContains(t, err, "stream gone")
 	require.Empty(t, ErrorCode(err))
-	require.True(t, IsTerminalEvent(EventCancelled) && IsTerminalEvent(EventFailed) && IsTerminalEvent(EventCompleted))
-	require.False(t, IsTerminalEvent("token"))
+	require.True(t, turnevent.IsTerminal(turnevent.Cancelled) && turnevent.IsTerminal(turnevent.Failed) && turnevent.IsTerminal(turnevent.Completed))
+	require.False(t, turnevent.IsTerminal("token"))
 }
 
 func TestChatCancel(t *testing.T) {
@@ -387,7 +388,7 @@ func TestChatCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.TurnCancelled, got.Status)
 	require.NotNil(t, got.FinishedAt)
-	require.Equal(t, []string{EventCancelled}, f.events.types(queued.ID))
+	require.Equal(t, []string{turnevent.Cancelled}, f.events.types(queued.ID))
 	_, ok, err := f.store.ClaimTurn(ctx, queued.ID)
 	require.NoError(t, err)
 	require.False(t, ok, "a worker never runs a cancelled turn")
@@ -463,7 +464,7 @@ func TestChatWaitTurn(t *testing.T) {
 	_, err = f.store.FinishTurn(ctx, turn.ID, claimed.Attempt, store.TurnOutcome{Status: store.TurnCompleted, Answer: "Hi", SaveMessage: true})
 	require.NoError(t, err)
 	data, _ := json.Marshal(map[string]string{"answer": "Hi"})
-	_, err = f.events.PublishEvent(ctx, turn.ID, EventCompleted, data)
+	_, err = f.events.PublishEvent(ctx, turn.ID, turnevent.Completed, data)
 	require.NoError(t, err)
 	select {
 	case r := <-done:
@@ -491,7 +492,7 @@ func TestChatWaitTurn(t *testing.T) {
 	}
 	_, err = f.store.FinishTurn(ctx, cut.ID, cc.Attempt, store.TurnOutcome{Status: store.TurnCompleted, Answer: "abc", SaveMessage: true})
 	require.NoError(t, err)
-	_, err = f.events.PublishEvent(ctx, cut.ID, EventCompleted, []byte(`{"answer":"abc"}`))
+	_, err = f.events.PublishEvent(ctx, cut.ID, turnevent.Completed, []byte(`{"answer":"abc"}`))
 	require.NoError(t, err)
 	select {
 	case r := <-done:

@@ -21,7 +21,3 @@ func MatchStaleACL(documentID string, version int64) *qdrant.Filter {
 	}}
 }
 
-// MatchEmbedder selects the points produced by one embedder.
-func MatchEmbedder(embedder string) *qdrant.Filter {
-	return &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatchKeyword(FieldEmbedder, embedder)}}
-}

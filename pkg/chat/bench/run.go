@@ -33,7 +33,7 @@ import (
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/platform"
-	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 type options struct {
@@ -420,7 +420,7 @@ func (r *rig) stream(ctx context.Context, turnID string, onEvent func(sseEvent))
 			if cur.typ != "" {
 				cur.at = time.Now()
 				onEvent(cur)
-				if service.IsTerminalEvent(cur.typ) {
+				if turnevent.IsTerminal(cur.typ) {
 					return nil
 				}
 			}
@@ -740,7 +740,7 @@ func (r *rig) storedTimes(ctx context.Context, turnID string) (map[uint64]time.T
 	out := map[uint64]time.Time{}
 	for ev := range ch {
 		out[ev.Seq] = ev.Time
-		if service.IsTerminalEvent(ev.Type) {
+		if turnevent.IsTerminal(ev.Type) {
 			return out, nil
 		}
 	}

@@ -125,14 +125,13 @@ export function mount(main, ctx) {
   async function jobs() {
     const model = h('input', { placeholder: 'configured model', autocomplete: 'off' });
     const list = h('tbody');
-    const unavailable = h('p', { class: 'notice', hidden: true, 'data-testid': 'jobs-unavailable', text: 'Re-index jobs are not available on this server yet.' });
     replace(panel,
       h('section', { class: 'card' }, h('h2', { text: 'Start a job' }),
         h('div', { class: 'grid' }, KINDS.map(([kind, label, text]) => h('div', { class: 'job-kind' },
           h('h3', { text: label }), h('p', { class: 'small muted', text }),
           kind === 're-embed' ? field('Embedding model', model) : null,
           button(`Start ${label.toLowerCase()}`, () => start(kind), { kind: 'primary' }))))),
-      h('section', { class: 'card' }, h('h2', { text: 'Jobs' }), unavailable, h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'jobs' },
+      h('section', { class: 'card' }, h('h2', { text: 'Jobs' }), h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'jobs' },
         h('thead', null, h('tr', null, ['Kind', 'Status', 'Progress', 'Started', 'Finished', ''].map((t) => h('th', { scope: 'col', text: t })))), list))));
     async function start(kind) {
       const body = { kind };
@@ -146,7 +145,6 @@ export function mount(main, ctx) {
       clearTimeout(timer);
       let res;
       try { res = await api('GET', '/v1/admin/reindex?limit=50'); } catch (err) {
-        if (err.status === 404 || err.status === 405) { unavailable.hidden = false; return; }
         fail(err);
       }
       if (disposed || tab !== 'jobs') return;

@@ -59,11 +59,6 @@ export function mount(main, ctx) {
     try {
       sessions = (await api('GET', '/v1/chat/sessions?limit=200')).sessions;
     } catch (err) {
-      if (err.status === 404) {
-        replace(log, h('p', { class: 'notice', 'data-testid': 'chat-unavailable', text: 'Chat is not available on this server yet.' }));
-        form.hidden = true;
-        return;
-      }
       return fail(err);
     }
     paintSessions();

@@ -1,17 +1,17 @@
 package platform
 
-// ExtractiveModel is the model name recorded on turns answered without a language model.
-const ExtractiveModel = "extractive"
+import "github.com/youworker/youworker/pkg/agent"
 
 // UsesOllama reports whether chat turns go to Ollama (else the extractive answerer).
 func (p *Platform) UsesOllama() bool {
 	return p.Config.OllamaURL != "" && p.Config.ChatBackend != "extractive"
 }
 
-// DefaultChatModel is the model a turn uses when the user names none.
+// DefaultChatModel is the model a turn uses when the user names none: the
+// extractive answerer records its own name on the turns it answers.
 func (p *Platform) DefaultChatModel() string {
 	if p.UsesOllama() {
 		return p.Config.ChatModel
 	}
-	return ExtractiveModel
+	return agent.ExtractiveModelName
 }
