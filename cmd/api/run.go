@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/apikey"
 	"github.com/youworker/youworker/pkg/config"
@@ -112,7 +113,7 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	}
 	switch args[0] + " " + sub {
 	case "users create":
-		user, key, err := users.Create(ctx, nil, *name, *isAdmin)
+		user, key, err := users.Create(ctx, access.System, *name, *isAdmin)
 		if err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	case "users list":
 		cursor := ""
 		for {
-			page, err := users.List(ctx, nil, service.MaxLimit, cursor)
+			page, err := users.List(ctx, access.System, service.MaxLimit, cursor)
 			if err != nil {
 				return err
 			}

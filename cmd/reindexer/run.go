@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/platform"
@@ -147,7 +148,7 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 	jobs := service.NewReindex(st, service.NewAuditor(st, logger), service.ReindexConfig{}, logger)
 	switch args[0] {
 	case "trigger":
-		j, err := jobs.Start(ctx, nil, positional[0], service.ReindexParams{EmbedModel: *model})
+		j, err := jobs.Start(ctx, access.System, positional[0], service.ReindexParams{EmbedModel: *model})
 		if err != nil {
 			return err
 		}
@@ -157,14 +158,14 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 		}
 		return follow(ctx, jobs, j, stdout)
 	case "status":
-		j, err := jobs.Get(ctx, nil, positional[0])
+		j, err := jobs.Get(ctx, access.System, positional[0])
 		if err != nil {
 			return err
 		}
 		printJob(stdout, j)
 		return nil
 	default:
-		j, err := jobs.Cancel(ctx, nil, positional[0])
+		j, err := jobs.Cancel(ctx, access.System, positional[0])
 		if err != nil {
 			return err
 		}
@@ -193,7 +194,7 @@ func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdo
 		case <-t.C:
 		}
 		var err error
-		if j, err = jobs.Get(ctx, nil, j.ID); err != nil {
+		if j, err = jobs.Get(ctx, access.System, j.ID); err != nil {
 			return err
 		}
 	}

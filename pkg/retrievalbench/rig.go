@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
@@ -81,7 +82,7 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 		Documents: documents, Search: service.NewSearch(st, p.Index),
 		Groups: service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger),
 	})
-	user, key, err := users.Create(ctx, nil, "searcher", false)
+	user, key, err := users.Create(ctx, access.System, "searcher", false)
 	if err != nil {
 		p.Close()
 		return nil, err

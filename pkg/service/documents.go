@@ -281,7 +281,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		return nil, fmt.Errorf("commit upload: %w", err)
 	}
 	for _, s := range stored {
-		d.audit.Record(ctx, nil, &p, "document.upload", "document", s.id, OutcomeSuccess, map[string]any{"format": string(s.file.Format), "size_bytes": s.file.Size})
+		d.audit.Record(ctx, nil, p, "document.upload", "document", s.id, OutcomeSuccess, map[string]any{"format": string(s.file.Format), "size_bytes": s.file.Size})
 	}
 	if len(stored) > 0 {
 		d.notify()
@@ -313,15 +313,21 @@ func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) err
 	return nil
 }
 
+// errNoSuchGroup refuses a group_id the caller may not share into: not being a
+// member looks exactly like a group that does not exist.
+var errNoSuchGroup = &Error{Code: CodeNotFound, Message: "group_id: no such group",
+	Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+
 func objectKey(documentID string) string { return "documents/" + documentID }
 
 func validateUploadOptions(p access.Principal, opts UploadOptions) ([]string, error) {
 	var v validation
 	if opts.GroupID != "" {
-		if _, err := uuid.Parse(opts.GroupID); err != nil || !p.InGroup(opts.GroupID) {
-			// Not a member looks exactly like a group that does not exist.
-			return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
-				Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+		if _, err := uuid.Parse(opts.GroupID); err != nil {
+			return nil, errNoSuchGroup
+		}
+		if err := access.CanShareWithGroup(p, opts.GroupID); err != nil {
+			return nil, denied(err, errNoSuchGroup, nil)
 		}
 	}
 	tags := make([]string, 0, len(opts.Tags))

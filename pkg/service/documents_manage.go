@@ -16,9 +16,12 @@ import (
 
 // Get returns a document the caller may see.
 func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+	if !p.IsUser() {
+		return store.Document{}, errDocumentNotFound // sees nothing (access.DocumentPredicate)
+	}
 	doc, err := d.store.GetVisibleDocument(ctx, p.UserID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Document{}, Errorf(CodeNotFound, "document not found")
+		return store.Document{}, errDocumentNotFound
 	}
 	return doc, err
 }
@@ -71,21 +74,34 @@ func (d *Documents) Content(ctx context.Context, p access.Principal, id string) 
 	return doc, rc, nil
 }
 
-// ownedOrHidden returns the caller's own document; a visible document of someone
-// else is a 404 too, since only owners may change documents.
-func (d *Documents) ownedOrHidden(ctx context.Context, st *store.Store, p access.Principal, id string) (store.Document, error) {
-	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && doc.OwnerID != p.UserID) {
-		return store.Document{}, Errorf(CodeNotFound, "document not found")
+// errDocumentNotFound answers for documents that are missing or that the caller may
+// not see or not change: the three look the same from outside.
+var errDocumentNotFound = Errorf(CodeNotFound, "document not found")
+
+// modifiable returns a document the caller may change (access.CanModifyDocument); a
+// visible document of someone else is not found too.
+func (d *Documents) modifiable(ctx context.Context, st *store.Store, p access.Principal, id string) (store.Document, error) {
+	if !p.IsUser() {
+		return store.Document{}, errDocumentNotFound
 	}
-	return doc, err
+	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Document{}, errDocumentNotFound
+	}
+	if err != nil {
+		return store.Document{}, err
+	}
+	if err := access.CanModifyDocument(p, doc.OwnerID); err != nil {
+		return store.Document{}, denied(err, errDocumentNotFound, nil)
+	}
+	return doc, nil
 }
 
 // Delete hides the caller's document at once and queues the purge of its vectors,
 // chunks and bytes. Deleting twice is the same as deleting once.
 func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) error {
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		if _, err := d.ownedOrHidden(ctx, st, p, id); err != nil {
+		if _, err := d.modifiable(ctx, st, p, id); err != nil {
 			return err
 		}
 		doc, err := st.SoftDeleteDocument(ctx, p.UserID, id)
@@ -95,11 +111,11 @@ func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) e
 		if err := enqueueDelete(ctx, st, doc); err != nil {
 			return err
 		}
-		d.audit.Record(ctx, st, &p, "document.delete", "document", id, OutcomeSuccess, nil)
+		d.audit.Record(ctx, st, p, "document.delete", "document", id, OutcomeSuccess, nil)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(CodeNotFound, "document not found")
+		return errDocumentNotFound
 	}
 	if err == nil {
 		d.notify()
@@ -119,7 +135,7 @@ func enqueueDelete(ctx context.Context, st *store.Store, doc store.Document) err
 func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (store.Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		cur, err := d.modifiable(ctx, st, p, id)
 		if err != nil {
 			return err
 		}
@@ -171,7 +187,7 @@ type SharingChange struct {
 func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (store.Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		cur, err := d.modifiable(ctx, st, p, id)
 		if err != nil {
 			return err
 		}
@@ -180,9 +196,8 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 			if *ch.GroupID == "" {
 				groupID = nil
 			} else {
-				if !p.InGroup(*ch.GroupID) {
-					return &Error{Code: CodeNotFound, Message: "group_id: no such group",
-						Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+				if err := access.CanShareWithGroup(p, *ch.GroupID); err != nil {
+					return denied(err, errNoSuchGroup, nil)
 				}
 				g := *ch.GroupID
 				groupID = &g
@@ -201,7 +216,7 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		if err := st.EnqueueOutbox(ctx, job.SubjectACL, job.ACLMsgID(doc.ID, doc.ACLVersion), payload, logging.CorrelationID(ctx)); err != nil {
 			return err
 		}
-		d.audit.Record(ctx, st, &p, "document.share", "document", id, OutcomeSuccess,
+		d.audit.Record(ctx, st, p, "document.share", "document", id, OutcomeSuccess,
 			map[string]any{"group_id": groupID, "private": private})
 		return nil
 	})

@@ -97,7 +97,7 @@ func (g *Groups) Create(ctx context.Context, p access.Principal, name string, de
 		if group, err = st.GroupFor(ctx, id, p.UserID); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "group.create", "group", id, OutcomeSuccess, map[string]any{"name": name})
+		g.audit.Record(ctx, st, p, "group.create", "group", id, OutcomeSuccess, map[string]any{"name": name})
 		return nil
 	})
 	if err != nil {
@@ -175,7 +175,7 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		if change.Description != nil {
 			details["description_changed"] = true
 		}
-		g.audit.Record(ctx, st, &p, "group.update", "group", id, OutcomeSuccess, details)
+		g.audit.Record(ctx, st, p, "group.update", "group", id, OutcomeSuccess, details)
 		return nil
 	})
 	if err != nil {
@@ -211,7 +211,7 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 		if err := st.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "group.delete", "group", id, OutcomeSuccess, map[string]any{"documents_unshared": len(docs)})
+		g.audit.Record(ctx, st, p, "group.delete", "group", id, OutcomeSuccess, map[string]any{"documents_unshared": len(docs)})
 		return nil
 	})
 	if err != nil {
@@ -261,7 +261,7 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 		if member, err = st.AddMember(ctx, groupID, user.ID, role); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "member.add", "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, "member.add", "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": user.ID, "name": user.Name, "role": role})
 		return nil
 	})
@@ -300,7 +300,7 @@ func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userI
 		if member, err = st.SetMemberRole(ctx, groupID, userID, role); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "member.role", "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, "member.role", "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": userID, "from": current.Role, "to": role})
 		return nil
 	})
@@ -336,62 +336,66 @@ func (g *Groups) RemoveMember(ctx context.Context, p access.Principal, groupID, 
 		if err := st.RemoveMember(ctx, groupID, userID); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, action, "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, action, "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": userID, "name": current.Name})
 		return nil
 	}
-	var err error
-	if leave {
-		err = g.asMember(ctx, p, groupID, func(st *store.Store, _ string) error { return body(st) })
-	} else {
-		err = g.asGroupAdmin(ctx, p, groupID, action, body)
-	}
-	if err != nil {
+	allowed := func(role string) error { return access.CanRemoveMember(p, role, userID) }
+	if err := g.authorized(ctx, p, groupID, action, allowed, body); err != nil {
 		return groupError(strings.ReplaceAll(action, ".", " "), "", err)
 	}
 	return nil
 }
 
-// asMember runs fn in a transaction holding the group's lock, after checking that
-// the caller is a member; fn gets the caller's role. Everybody else gets not_found,
-// whether the group exists or not.
-func (g *Groups) asMember(ctx context.Context, p access.Principal, groupID string, fn func(st *store.Store, role string) error) error {
+// authorized runs fn in a transaction holding the group's lock, once allowed (an
+// access rule given the caller's role in the group, "" for none) admits the caller.
+// A hidden group is not_found, whether it exists or not. A member refused an
+// action already knows the group exists, so they get forbidden, and the refusal is
+// audited.
+func (g *Groups) authorized(ctx context.Context, p access.Principal, groupID, action string, allowed func(role string) error, fn func(st *store.Store) error) error {
 	if !isUUID(groupID) {
 		return errGroupNotFound
 	}
-	return g.store.InTx(ctx, func(st *store.Store) error {
+	err := g.store.InTx(ctx, func(st *store.Store) error {
 		if err := st.LockGroup(ctx, groupID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errGroupNotFound
 			}
 			return err
 		}
-		me, err := st.GetMember(ctx, groupID, p.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errGroupNotFound
-		}
+		role, err := roleIn(ctx, st, p, groupID)
 		if err != nil {
 			return err
 		}
-		return fn(st, me.Role)
-	})
-}
-
-// asGroupAdmin is asMember for actions only group admins may take. A member who is
-// not an admin already knows the group exists, so they get forbidden, and the
-// refusal is audited.
-func (g *Groups) asGroupAdmin(ctx context.Context, p access.Principal, groupID, action string, fn func(st *store.Store) error) error {
-	err := g.asMember(ctx, p, groupID, func(st *store.Store, role string) error {
-		if role != store.RoleAdmin {
-			return errNotGroupAdmin
+		if err := allowed(role); err != nil {
+			return denied(err, errGroupNotFound, errNotGroupAdmin)
 		}
 		return fn(st)
 	})
 	if errors.Is(err, errNotGroupAdmin) {
 		// The transaction rolled back; the denial is recorded on its own.
-		g.audit.Record(ctx, nil, &p, action, "group", groupID, OutcomeDenied, nil)
+		g.audit.Record(ctx, nil, p, action, "group", groupID, OutcomeDenied, nil)
 	}
 	return err
+}
+
+// asGroupAdmin runs fn for the admins of the group (access.CanManageGroup).
+func (g *Groups) asGroupAdmin(ctx context.Context, p access.Principal, groupID, action string, fn func(st *store.Store) error) error {
+	allowed := func(role string) error { return access.CanManageGroup(p, role) }
+	return g.authorized(ctx, p, groupID, action, allowed, fn)
+}
+
+// roleIn returns the caller's role in the group, "" when they are not a member or
+// not a user at all.
+func roleIn(ctx context.Context, st *store.Store, p access.Principal, groupID string) (string, error) {
+	if !p.IsUser() {
+		return "", nil
+	}
+	me, err := st.GetMember(ctx, groupID, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return me.Role, err
 }
 
 // targetMember loads the member an action is about; a malformed or unknown user id
@@ -521,8 +525,8 @@ type AuditPage struct {
 // List pages through the audit log, newest first; admins only (everybody else gets
 // not_found, like every admin route).
 func (a *Auditor) List(ctx context.Context, actor access.Principal, q AuditQuery) (AuditPage, error) {
-	if !actor.IsAdmin {
-		return AuditPage{}, Errorf(CodeNotFound, "not found")
+	if err := access.RequireAdmin(actor); err != nil {
+		return AuditPage{}, denied(err, errAdminOnly, nil)
 	}
 	f := store.AuditFilter{ActorID: q.ActorID, Action: q.Action, Limit: clampLimit(q.Limit) + 1}
 	var v validation

@@ -44,7 +44,7 @@ func newGroupsFixture(t *testing.T) *groupsFixture {
 // user creates a user and returns their principal.
 func (f *groupsFixture) user(t *testing.T, name string) access.Principal {
 	t.Helper()
-	_, key, err := f.users.Create(context.Background(), nil, name, false)
+	_, key, err := f.users.Create(context.Background(), access.System, name, false)
 	require.NoError(t, err)
 	f.keys[name] = key.Secret
 	return f.auth(t, name)
@@ -427,7 +427,7 @@ func TestConcurrentStepDownsLeaveAnAdmin(t *testing.T) {
 	ctx := context.Background()
 	principals := make([]access.Principal, 2)
 	for i, name := range []string{"ann", "ben"} {
-		_, key, err := users.Create(ctx, nil, name, false)
+		_, key, err := users.Create(ctx, access.System, name, false)
 		require.NoError(t, err)
 		principals[i], err = users.Authenticate(ctx, key.Secret)
 		require.NoError(t, err)
@@ -467,7 +467,7 @@ func TestAuditListFiltersAndPages(t *testing.T) {
 	t.Parallel()
 	f := newGroupsFixture(t)
 	ctx := context.Background()
-	_, key, err := f.users.Create(ctx, nil, "root", true)
+	_, key, err := f.users.Create(ctx, access.System, "root", true)
 	require.NoError(t, err)
 	root, err := f.users.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)
@@ -525,7 +525,7 @@ func TestConcurrentCreatesWithOneNameClash(t *testing.T) {
 	users := NewUsers(st, audit, nil, logging.Discard())
 	groups := NewGroups(st, audit, GroupsConfig{}, logging.Discard())
 	ctx := context.Background()
-	_, key, err := users.Create(ctx, nil, "ann", false)
+	_, key, err := users.Create(ctx, access.System, "ann", false)
 	require.NoError(t, err)
 	ann, err := users.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)

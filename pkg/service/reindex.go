@@ -55,18 +55,15 @@ func NewReindex(st *store.Store, audit *Auditor, cfg ReindexConfig, logger *slog
 // errJobNotFound hides jobs from non-admins exactly like missing ones.
 var errJobNotFound = Errorf(CodeNotFound, "re-index job not found")
 
-// adminOnly refuses non-admin callers as if the resource did not exist; a nil actor is
-// the system (the operator CLI).
-func adminOnly(actor *access.Principal) error {
-	if actor != nil && !actor.IsAdmin {
-		return errJobNotFound
-	}
-	return nil
+// adminOnly refuses non-admin callers as if the job did not exist; the operator
+// command line acts as access.System.
+func adminOnly(actor access.Principal) error {
+	return denied(access.RequireAdmin(actor), errJobNotFound, nil)
 }
 
 // Start validates and queues a job of kind. Only one job of a kind may be queued or
 // running at a time; another is a conflict.
-func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind string, params ReindexParams) (store.ReindexJob, error) {
+func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string, params ReindexParams) (store.ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
 		return store.ReindexJob{}, err
 	}
@@ -95,7 +92,7 @@ func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind strin
 		stored["embed_model"] = params.EmbedModel
 	}
 	var createdBy *string
-	if actor != nil {
+	if actor.IsUser() {
 		id := actor.UserID
 		createdBy = &id
 	}
@@ -128,7 +125,7 @@ func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind strin
 }
 
 // Get returns one job.
-func (r *Reindex) Get(ctx context.Context, actor *access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Get(ctx context.Context, actor access.Principal, id string) (store.ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
 		return store.ReindexJob{}, err
 	}
@@ -143,7 +140,7 @@ func (r *Reindex) Get(ctx context.Context, actor *access.Principal, id string) (
 }
 
 // List pages through the jobs, newest first.
-func (r *Reindex) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[store.ReindexJob], error) {
+func (r *Reindex) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[store.ReindexJob], error) {
 	if err := adminOnly(actor); err != nil {
 		return store.Page[store.ReindexJob]{}, err
 	}
@@ -162,7 +159,7 @@ func (r *Reindex) List(ctx context.Context, actor *access.Principal, limit int, 
 // between two batches and leaves the index as it was before the job (a re-embed that
 // has already switched the index finishes instead: the switch is its commit point).
 // Cancelling a job that has ended is a conflict.
-func (r *Reindex) Cancel(ctx context.Context, actor *access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Cancel(ctx context.Context, actor access.Principal, id string) (store.ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
 		return store.ReindexJob{}, err
 	}

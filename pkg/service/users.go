@@ -82,7 +82,7 @@ func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
 		if _, err := st.InsertKey(ctx, user.ID, prefix, apikey.Hash(key)); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, nil, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
+		u.audit.Record(ctx, st, access.System, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
 		created = true
 		return nil
 	})
@@ -92,10 +92,15 @@ func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
 	return created, err
 }
 
-// Create makes a user with a first API key. actor is nil when the CLI calls.
-func (u *Users) Create(ctx context.Context, actor *access.Principal, name string, isAdmin bool) (store.User, NewKey, error) {
-	if actor != nil && !actor.IsAdmin {
-		return store.User{}, NewKey{}, Errorf(CodeNotFound, "not found")
+// errAdminOnly is what everybody but admins is told about admin-only things: that
+// there is nothing there.
+var errAdminOnly = Errorf(CodeNotFound, "not found")
+
+// Create makes a user with a first API key; admins only (access.System for the
+// command line).
+func (u *Users) Create(ctx context.Context, actor access.Principal, name string, isAdmin bool) (store.User, NewKey, error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return store.User{}, NewKey{}, denied(err, errAdminOnly, nil)
 	}
 	var v validation
 	if !userNamePattern.MatchString(name) {
@@ -128,9 +133,9 @@ func (u *Users) Create(ctx context.Context, actor *access.Principal, name string
 }
 
 // List pages through users with their quotas; admins only.
-func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[UserView], error) {
-	if actor != nil && !actor.IsAdmin {
-		return store.Page[UserView]{}, Errorf(CodeNotFound, "not found")
+func (u *Users) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[UserView], error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return store.Page[UserView]{}, denied(err, errAdminOnly, nil)
 	}
 	after, err := decodeCursor(cursor)
 	if err != nil {
@@ -156,11 +161,11 @@ func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cu
 }
 
 // Delete removes a user with their keys, documents, vectors and sessions; admins only.
-func (u *Users) Delete(ctx context.Context, actor *access.Principal, id string) error {
-	if actor != nil && !actor.IsAdmin {
-		return Errorf(CodeNotFound, "not found")
+func (u *Users) Delete(ctx context.Context, actor access.Principal, id string) error {
+	if err := access.RequireAdmin(actor); err != nil {
+		return denied(err, errAdminOnly, nil)
 	}
-	if actor != nil && actor.UserID == id {
+	if actor.IsUser() && actor.UserID == id {
 		return Errorf(CodeConflict, "you cannot delete yourself")
 	}
 	err := u.store.InTx(ctx, func(st *store.Store) error {
@@ -252,7 +257,7 @@ func (u *Users) CreateKey(ctx context.Context, p access.Principal) (NewKey, erro
 		if key, err = newKey(ctx, st, p.UserID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, &p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
+		u.audit.Record(ctx, st, p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
 		return nil
 	})
 	return key, err
@@ -264,11 +269,68 @@ func (u *Users) RevokeKey(ctx context.Context, p access.Principal, keyID string)
 		if err := st.DeleteKey(ctx, p.UserID, keyID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, &p, "key.revoke", "api_key", keyID, OutcomeSuccess, nil)
+		u.audit.Record(ctx, st, p, "key.revoke", "api_key", keyID, OutcomeSuccess, nil)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(CodeNotFound, "key not found")
+	}
+	return err
+}
+
+// ListKeysOf lists the keys of user userID for an admin (the admin page).
+func (u *Users) ListKeysOf(ctx context.Context, admin access.Principal, userID string) ([]store.Key, error) {
+	if err := access.RequireAdmin(admin); err != nil {
+		return nil, denied(err, errAdminOnly, nil)
+	}
+	if err := u.ensureUser(ctx, u.store, userID); err != nil {
+		return nil, err
+	}
+	keys, err := u.store.ListKeys(ctx, userID)
+	if keys == nil {
+		keys = []store.Key{}
+	}
+	return keys, err
+}
+
+// RevokeKeyOf deletes key keyID of user userID for an admin, who is recorded as
+// the one who revoked it: a leaked key is an operator's emergency.
+func (u *Users) RevokeKeyOf(ctx context.Context, admin access.Principal, userID, keyID string) error {
+	if err := access.RequireAdmin(admin); err != nil {
+		return denied(err, errAdminOnly, nil)
+	}
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		if err := u.ensureUser(ctx, st, userID); err != nil {
+			return err
+		}
+		if !isUUID(keyID) {
+			return errKeyNotFound
+		}
+		if err := st.DeleteKey(ctx, userID, keyID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, admin, "admin.key.revoke", "api_key", keyID, OutcomeSuccess, map[string]any{"user_id": userID})
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errKeyNotFound
+	}
+	return err
+}
+
+var (
+	errUserNotFound = Errorf(CodeNotFound, "user not found")
+	errKeyNotFound  = Errorf(CodeNotFound, "key not found")
+)
+
+// ensureUser answers user not found unless userID names an existing user.
+func (u *Users) ensureUser(ctx context.Context, st *store.Store, userID string) error {
+	if !isUUID(userID) {
+		return errUserNotFound
+	}
+	_, err := st.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUserNotFound
 	}
 	return err
 }
@@ -289,7 +351,7 @@ func (u *Users) RotateKeys(ctx context.Context, name string) (NewKey, error) {
 		if key, err = newKey(ctx, st, user.ID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, nil, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
+		u.audit.Record(ctx, st, access.System, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -342,9 +404,9 @@ type UserChange = store.UserChange
 
 // Update changes a user's admin flag and quota limits; admins only. An admin cannot
 // take their own admin rights away, so an admin always remains.
-func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, ch UserChange) (UserView, error) {
-	if actor != nil && !actor.IsAdmin {
-		return UserView{}, Errorf(CodeNotFound, "not found")
+func (u *Users) Update(ctx context.Context, actor access.Principal, id string, ch UserChange) (UserView, error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return UserView{}, denied(err, errAdminOnly, nil)
 	}
 	var v validation
 	for _, q := range []struct {
@@ -358,7 +420,7 @@ func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, 
 	if err := v.err(); err != nil {
 		return UserView{}, err
 	}
-	if actor != nil && actor.UserID == id && ch.IsAdmin != nil && !*ch.IsAdmin {
+	if actor.IsUser() && actor.UserID == id && ch.IsAdmin != nil && !*ch.IsAdmin {
 		return UserView{}, &Error{Code: CodeConflict, Message: "you cannot take away your own admin rights",
 			Fields: []FieldError{{Field: "is_admin", Message: "cannot be changed on yourself"}}}
 	}

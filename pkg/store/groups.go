@@ -8,12 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/youworker/youworker/pkg/access"
 )
 
-// Group roles.
+// Group roles; the access rules decide what each may do.
 const (
-	RoleAdmin  = "admin"
-	RoleMember = "member"
+	RoleAdmin  = access.GroupAdmin
+	RoleMember = access.GroupMember
 )
 
 // GroupRole is a group the user belongs to, with the user's role in it.

@@ -26,6 +26,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	ywapi "github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
@@ -234,7 +235,7 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 	srv := ywapi.New(ywapi.Deps{Config: cfg, Logger: logger, Registry: p.Registry, Users: users, Audit: audit,
 		Groups: service.NewGroups(st, audit, service.GroupsConfig{Notify: relay.Notify}, logger),
 		Search: service.NewSearch(st, p.Index), Chat: chat})
-	_, key, err := users.Create(ctx, nil, "bench", false)
+	_, key, err := users.Create(ctx, access.System, "bench", false)
 	if err != nil {
 		p.Close()
 		return nil, err

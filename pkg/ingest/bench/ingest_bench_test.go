@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/embed"
@@ -167,7 +168,7 @@ func startStack(b *testing.B, extra map[string]string) *stack {
 		Search: service.NewSearch(p.Store, p.Index), Groups: service.NewGroups(p.Store, audit, service.GroupsConfig{Notify: relay.Notify}, logger)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(b, err)
-	_, key, err := users.Create(ctx, nil, "bench", false)
+	_, key, err := users.Create(ctx, access.System, "bench", false)
 	must(b, err)
 	rctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(rctx)
