@@ -176,7 +176,7 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 
 // follow prints a progress line whenever the job moves, until it ends; the last
 // line is the job's id.
-func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdout io.Writer) error {
+func follow(ctx context.Context, jobs *service.Reindex, j service.ReindexJob, stdout io.Writer) error {
 	last := ""
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -211,7 +211,7 @@ func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdo
 }
 
 // progressLine renders a job's progress as a bar: [#####-----]  50% 5000/10000 running.
-func progressLine(j store.ReindexJob) string {
+func progressLine(j service.ReindexJob) string {
 	const width = 30
 	p := j.Progress
 	frac := 0.0
@@ -229,7 +229,7 @@ func progressLine(j store.ReindexJob) string {
 	return line
 }
 
-func printJob(w io.Writer, j store.ReindexJob) {
+func printJob(w io.Writer, j service.ReindexJob) {
 	fmt.Fprintf(w, "id:       %s\nkind:     %s\nstatus:   %s\nprogress: %s\n", j.ID, j.Kind, j.Status, progressLine(j))
 	params, _ := json.Marshal(j.Params)
 	result, _ := json.Marshal(j.Result)

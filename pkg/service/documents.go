@@ -176,7 +176,7 @@ type UploadOptions struct {
 // A file with the same bytes as a live document of the same owner returns that
 // document with Duplicate set and starts no job, and costs no quota. New files must
 // fit the owner's quota (CodeQuotaExceeded) and the upload store (CodeStorageFull).
-func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]store.Document, error) {
+func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]Document, error) {
 	if len(files) == 0 {
 		return nil, &Error{Code: CodeInvalid, Message: "file: send at least one file part named \"file\"",
 			Fields: []FieldError{{Field: "file", Message: "required"}}}
@@ -230,7 +230,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		}
 		stored = append(stored, pending{file: f, id: id})
 	}
-	var docs []store.Document
+	var docs []Document
 	err = d.store.InTx(ctx, func(st *store.Store) error {
 		docs = docs[:0]
 		if err := d.admitUpload(ctx, st, p.UserID, freshBytes, int64(len(stored)), true); err != nil {
@@ -257,7 +257,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		}
 		for _, f := range files {
 			if doc, ok := byHash[f.SHA256]; ok {
-				docs = append(docs, doc)
+				docs = append(docs, documentFromRow(doc))
 				delete(byHash, f.SHA256) // the same bytes twice in one request: the second is a duplicate
 				continue
 			}
@@ -265,8 +265,9 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 			if err != nil {
 				return err
 			}
-			doc.Duplicate = true
-			docs = append(docs, doc)
+			dup := documentFromRow(doc)
+			dup.Duplicate = true
+			docs = append(docs, dup)
 		}
 		return nil
 	})

@@ -15,7 +15,16 @@ import (
 )
 
 // Get returns a document the caller may see.
-func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (Document, error) {
+	doc, err := d.visible(ctx, p, id)
+	if err != nil {
+		return Document{}, err
+	}
+	return documentFromRow(doc), nil
+}
+
+// visible returns the row of a document the caller may see.
+func (d *Documents) visible(ctx context.Context, p access.Principal, id string) (store.Document, error) {
 	if !p.IsUser() {
 		return store.Document{}, errDocumentNotFound // sees nothing (access.DocumentPredicate)
 	}
@@ -35,7 +44,7 @@ type ListOptions struct {
 }
 
 // List pages through every document the caller may see.
-func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions) (store.Page[store.Document], error) {
+func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions) (store.Page[Document], error) {
 	var v validation
 	switch o.Status {
 	case "", store.StatusQueued, store.StatusProcessing, store.StatusReady, store.StatusFailed:
@@ -48,30 +57,31 @@ func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions)
 		}
 	}
 	if err := v.err(); err != nil {
-		return store.Page[store.Document]{}, err
+		return store.Page[Document]{}, err
 	}
 	after, err := decodeCursor(o.Cursor)
 	if err != nil {
-		return store.Page[store.Document]{}, err
+		return store.Page[Document]{}, err
 	}
 	page, err := d.store.ListVisibleDocuments(ctx, p.UserID, store.DocumentFilter{Status: o.Status, GroupID: o.GroupID}, clampLimit(o.Limit), after)
-	if page.Items == nil {
-		page.Items = []store.Document{}
+	docs := mapPage(page, documentFromRow)
+	if docs.Items == nil {
+		docs.Items = []Document{}
 	}
-	return page, err
+	return docs, err
 }
 
 // Content opens the original bytes of a document the caller may see.
-func (d *Documents) Content(ctx context.Context, p access.Principal, id string) (store.Document, io.ReadCloser, error) {
-	doc, err := d.Get(ctx, p, id)
+func (d *Documents) Content(ctx context.Context, p access.Principal, id string) (Document, io.ReadCloser, error) {
+	doc, err := d.visible(ctx, p, id)
 	if err != nil {
-		return store.Document{}, nil, err
+		return Document{}, nil, err
 	}
 	rc, err := d.objects.Get(ctx, doc.ObjectKey)
 	if err != nil {
-		return store.Document{}, nil, fmt.Errorf("open document content: %w", err)
+		return Document{}, nil, fmt.Errorf("open document content: %w", err)
 	}
-	return doc, rc, nil
+	return documentFromRow(doc), rc, nil
 }
 
 // errDocumentNotFound answers for documents that are missing or that the caller may
@@ -132,7 +142,7 @@ func enqueueDelete(ctx context.Context, st *store.Store, doc store.Document) err
 }
 
 // Retry queues a failed document of the caller again; anything else is a conflict.
-func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
 		cur, err := d.modifiable(ctx, st, p, id)
@@ -152,10 +162,10 @@ func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (s
 		return st.EnqueueOutbox(ctx, job.SubjectIngest, job.IngestMsgID(doc.ID, doc.Generation), payload, logging.CorrelationID(ctx))
 	})
 	if err != nil {
-		return store.Document{}, err
+		return Document{}, err
 	}
 	d.notify()
-	return doc, nil
+	return documentFromRow(doc), nil
 }
 
 // PurgeUserData hides every document of a user being deleted and queues their purge,
@@ -184,7 +194,7 @@ type SharingChange struct {
 // UpdateSharing changes the group and privacy of the caller's document. Postgres
 // changes at once, so search obeys the new rule on the next request; the vector
 // payloads follow through an ACL-sync job guarded by the document's ACL version.
-func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (store.Document, error) {
+func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
 		cur, err := d.modifiable(ctx, st, p, id)
@@ -221,8 +231,8 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		return nil
 	})
 	if err != nil {
-		return store.Document{}, err
+		return Document{}, err
 	}
 	d.notify()
-	return doc, nil
+	return documentFromRow(doc), nil
 }

@@ -53,8 +53,8 @@ func NewGroups(st *store.Store, audit *Auditor, cfg GroupsConfig, logger *slog.L
 
 // GroupDetail is a group with its members, as GET /v1/groups/{id} shows it.
 type GroupDetail struct {
-	store.Group
-	Members []store.Member `json:"members"`
+	Group
+	Members []Member `json:"members"`
 }
 
 // GroupChange is a partial update of a group; nil fields stay as they are.
@@ -72,7 +72,7 @@ type MemberRequest struct {
 }
 
 // Create makes a group whose only member, and admin, is the caller.
-func (g *Groups) Create(ctx context.Context, p access.Principal, name string, description *string) (store.Group, error) {
+func (g *Groups) Create(ctx context.Context, p access.Principal, name string, description *string) (Group, error) {
 	var v validation
 	name = checkGroupName(&v, name)
 	desc := ""
@@ -80,7 +80,7 @@ func (g *Groups) Create(ctx context.Context, p access.Principal, name string, de
 		desc = checkGroupDescription(&v, *description)
 	}
 	if err := v.err(); err != nil {
-		return store.Group{}, err
+		return Group{}, err
 	}
 	var group store.Group
 	err := g.store.InTx(ctx, func(st *store.Store) error {
@@ -101,19 +101,20 @@ func (g *Groups) Create(ctx context.Context, p access.Principal, name string, de
 		return nil
 	})
 	if err != nil {
-		return store.Group{}, groupError("create group", name, err)
+		return Group{}, groupError("create group", name, err)
 	}
-	return group, nil
+	return groupFromRow(group), nil
 }
 
 // List returns the caller's groups, by name.
-func (g *Groups) List(ctx context.Context, p access.Principal) ([]store.Group, error) {
-	groups, err := g.store.GroupsFor(ctx, p.UserID)
+func (g *Groups) List(ctx context.Context, p access.Principal) ([]Group, error) {
+	rows, err := g.store.GroupsFor(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
+	groups := mapSlice(rows, groupFromRow)
 	if groups == nil {
-		groups = []store.Group{}
+		groups = []Group{}
 	}
 	return groups, nil
 }
@@ -134,11 +135,11 @@ func (g *Groups) Get(ctx context.Context, p access.Principal, id string) (GroupD
 	if err != nil {
 		return GroupDetail{}, err
 	}
-	return GroupDetail{Group: group, Members: members}, nil
+	return GroupDetail{Group: groupFromRow(group), Members: mapSlice(members, memberFromRow)}, nil
 }
 
 // Update renames a group or changes its description; group admins only.
-func (g *Groups) Update(ctx context.Context, p access.Principal, id string, change GroupChange) (store.Group, error) {
+func (g *Groups) Update(ctx context.Context, p access.Principal, id string, change GroupChange) (Group, error) {
 	var v validation
 	if change.Name == nil && change.Description == nil {
 		v.add("body", "give name or description")
@@ -152,7 +153,7 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		change.Description = &desc
 	}
 	if err := v.err(); err != nil {
-		return store.Group{}, err
+		return Group{}, err
 	}
 	var group store.Group
 	err := g.asGroupAdmin(ctx, p, id, "group.update", func(st *store.Store) error {
@@ -183,9 +184,9 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		if change.Name != nil {
 			name = *change.Name
 		}
-		return store.Group{}, groupError("update group", name, err)
+		return Group{}, groupError("update group", name, err)
 	}
-	return group, nil
+	return groupFromRow(group), nil
 }
 
 // Delete removes a group; group admins only. Its documents go back to owner-only in
@@ -224,7 +225,7 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 }
 
 // AddMember puts a user, named by id or by name, into a group; group admins only.
-func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (store.Member, error) {
+func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (Member, error) {
 	var v validation
 	switch {
 	case req.UserID == nil && req.Name == nil:
@@ -236,7 +237,7 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 	}
 	role := checkRole(&v, req.Role, true)
 	if err := v.err(); err != nil {
-		return store.Member{}, err
+		return Member{}, err
 	}
 	var member store.Member
 	err := g.asGroupAdmin(ctx, p, groupID, "member.add", func(st *store.Store) error {
@@ -266,21 +267,21 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.Member{}, Errorf(CodeConflict, "the user is already a member of this group")
+		return Member{}, Errorf(CodeConflict, "the user is already a member of this group")
 	}
 	if err != nil {
-		return store.Member{}, groupError("add member", "", err)
+		return Member{}, groupError("add member", "", err)
 	}
-	return member, nil
+	return memberFromRow(member), nil
 }
 
 // SetRole changes a member's role; group admins only. The last admin cannot be
 // demoted, so a group always has somebody who can manage it.
-func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userID, role string) (store.Member, error) {
+func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userID, role string) (Member, error) {
 	var v validation
 	role = checkRole(&v, role, false)
 	if err := v.err(); err != nil {
-		return store.Member{}, err
+		return Member{}, err
 	}
 	var member store.Member
 	err := g.asGroupAdmin(ctx, p, groupID, "member.role", func(st *store.Store) error {
@@ -305,9 +306,9 @@ func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userI
 		return nil
 	})
 	if err != nil {
-		return store.Member{}, groupError("set member role", "", err)
+		return Member{}, groupError("set member role", "", err)
 	}
-	return member, nil
+	return memberFromRow(member), nil
 }
 
 // RemoveMember takes a member out of a group. Group admins may remove anybody; any
@@ -518,8 +519,8 @@ type AuditQuery struct {
 // AuditPage is a page of audit entries, newest first, with the cursor of the next
 // page (nil at the end).
 type AuditPage struct {
-	Entries []store.AuditEntry `json:"entries"`
-	Next    *string            `json:"next_cursor"`
+	Entries []AuditEntry `json:"entries"`
+	Next    *string      `json:"next_cursor"`
 }
 
 // List pages through the audit log, newest first; admins only (everybody else gets
@@ -554,14 +555,14 @@ func (a *Auditor) List(ctx context.Context, actor access.Principal, q AuditQuery
 	if err != nil {
 		return AuditPage{}, err
 	}
-	page := AuditPage{Entries: entries}
+	page := AuditPage{Entries: mapSlice(entries, auditEntryFromRow)}
 	if limit := f.Limit - 1; len(entries) > limit {
-		page.Entries = entries[:limit]
+		page.Entries = page.Entries[:limit]
 		next := encodeAuditCursor(page.Entries[limit-1].ID)
 		page.Next = &next
 	}
 	if page.Entries == nil {
-		page.Entries = []store.AuditEntry{}
+		page.Entries = []AuditEntry{}
 	}
 	return page, nil
 }

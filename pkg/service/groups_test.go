@@ -103,7 +103,7 @@ func TestCreateGroupMakesCreatorItsAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, g, detail.Group)
 	require.Len(t, detail.Members, 1)
-	require.Equal(t, store.Member{UserID: ann.UserID, Name: "ann", Role: store.RoleAdmin, JoinedAt: detail.Members[0].JoinedAt}, detail.Members[0])
+	require.Equal(t, Member{UserID: ann.UserID, Name: "ann", Role: store.RoleAdmin, JoinedAt: detail.Members[0].JoinedAt}, detail.Members[0])
 
 	entries := f.auditActions(t, "group.create")
 	require.Len(t, entries, 2)
@@ -239,7 +239,7 @@ func TestMembersAreAddedChangedAndRemoved(t *testing.T) {
 
 	m, err := f.groups.AddMember(ctx, ann, g.ID, MemberRequest{Name: ptr("BEN")})
 	require.NoError(t, err, "names are matched ignoring case")
-	require.Equal(t, store.Member{UserID: ben.UserID, Name: "ben", Role: store.RoleMember, JoinedAt: m.JoinedAt}, m)
+	require.Equal(t, Member{UserID: ben.UserID, Name: "ben", Role: store.RoleMember, JoinedAt: m.JoinedAt}, m)
 	require.Contains(t, f.auth(t, "ben").GroupIDs, g.ID, "the new member's next request carries the group")
 	m, err = f.groups.AddMember(ctx, ann, g.ID, MemberRequest{UserID: &cid.UserID, Role: store.RoleAdmin})
 	require.NoError(t, err)

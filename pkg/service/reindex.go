@@ -63,9 +63,9 @@ func adminOnly(actor access.Principal) error {
 
 // Start validates and queues a job of kind. Only one job of a kind may be queued or
 // running at a time; another is a conflict.
-func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string, params ReindexParams) (store.ReindexJob, error) {
+func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string, params ReindexParams) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	var v validation
 	known := false
@@ -85,7 +85,7 @@ func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string
 		}
 	}
 	if err := v.err(); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	stored := map[string]any{}
 	if params.EmbedModel != "" {
@@ -113,58 +113,59 @@ func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.ReindexJob{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a %s job is already queued or running; cancel it or wait for it to end", kind),
+		return ReindexJob{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a %s job is already queued or running; cancel it or wait for it to end", kind),
 			Fields: []FieldError{{Field: "kind", Message: "a job of this kind is already active"}}}
 	}
 	if err != nil {
-		return store.ReindexJob{}, fmt.Errorf("start %s job: %w", kind, err)
+		return ReindexJob{}, fmt.Errorf("start %s job: %w", kind, err)
 	}
 	r.notify()
 	r.logger.InfoContext(ctx, "re-index job queued", "job_id", j.ID, "kind", kind)
-	return j, nil
+	return reindexJobFromRow(j), nil
 }
 
 // Get returns one job.
-func (r *Reindex) Get(ctx context.Context, actor access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Get(ctx context.Context, actor access.Principal, id string) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	if !isUUID(id) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
 	j, err := r.store.GetReindexJob(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
-	return j, err
+	return reindexJobFromRow(j), err
 }
 
 // List pages through the jobs, newest first.
-func (r *Reindex) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[store.ReindexJob], error) {
+func (r *Reindex) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[ReindexJob], error) {
 	if err := adminOnly(actor); err != nil {
-		return store.Page[store.ReindexJob]{}, err
+		return store.Page[ReindexJob]{}, err
 	}
 	after, err := decodeCursor(cursor)
 	if err != nil {
-		return store.Page[store.ReindexJob]{}, err
+		return store.Page[ReindexJob]{}, err
 	}
 	page, err := r.store.ListReindexJobs(ctx, clampLimit(limit), after)
-	if page.Items == nil {
-		page.Items = []store.ReindexJob{}
+	jobs := mapPage(page, reindexJobFromRow)
+	if jobs.Items == nil {
+		jobs.Items = []ReindexJob{}
 	}
-	return page, err
+	return jobs, err
 }
 
 // Cancel asks a job to stop. A queued job ends cancelled at once; a running one stops
 // between two batches and leaves the index as it was before the job (a re-embed that
 // has already switched the index finishes instead: the switch is its commit point).
 // Cancelling a job that has ended is a conflict.
-func (r *Reindex) Cancel(ctx context.Context, actor access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Cancel(ctx context.Context, actor access.Principal, id string) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	if !isUUID(id) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
 	var j store.ReindexJob
 	err := r.store.InTx(ctx, func(st *store.Store) error {
@@ -177,12 +178,12 @@ func (r *Reindex) Cancel(ctx context.Context, actor access.Principal, id string)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	case errors.Is(err, store.ErrConflict):
-		return store.ReindexJob{}, Errorf(CodeConflict, "the job has already ended")
+		return ReindexJob{}, Errorf(CodeConflict, "the job has already ended")
 	case err != nil:
-		return store.ReindexJob{}, fmt.Errorf("cancel job: %w", err)
+		return ReindexJob{}, fmt.Errorf("cancel job: %w", err)
 	}
 	r.logger.InfoContext(ctx, "re-index job cancel requested", "job_id", id, "status", j.Status)
-	return j, nil
+	return reindexJobFromRow(j), nil
 }

@@ -46,16 +46,16 @@ func (u *Users) WithQuotas(q QuotaDefaults) *Users {
 
 // Me is the caller's own view of themself.
 type Me struct {
-	ID      string            `json:"id"`
-	Name    string            `json:"name"`
-	IsAdmin bool              `json:"is_admin"`
-	Groups  []store.GroupRole `json:"groups"`
-	Quota   Quota             `json:"quota"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	IsAdmin bool        `json:"is_admin"`
+	Groups  []GroupRole `json:"groups"`
+	Quota   Quota       `json:"quota"`
 }
 
 // NewKey is a freshly created key; Key is shown to the caller only this once.
 type NewKey struct {
-	store.Key
+	Key
 	Secret string `json:"key"`
 }
 
@@ -98,16 +98,16 @@ var errAdminOnly = Errorf(CodeNotFound, "not found")
 
 // Create makes a user with a first API key; admins only (access.System for the
 // command line).
-func (u *Users) Create(ctx context.Context, actor access.Principal, name string, isAdmin bool) (store.User, NewKey, error) {
+func (u *Users) Create(ctx context.Context, actor access.Principal, name string, isAdmin bool) (User, NewKey, error) {
 	if err := access.RequireAdmin(actor); err != nil {
-		return store.User{}, NewKey{}, denied(err, errAdminOnly, nil)
+		return User{}, NewKey{}, denied(err, errAdminOnly, nil)
 	}
 	var v validation
 	if !userNamePattern.MatchString(name) {
 		v.add("name", "must be 1-64 letters, digits, '.', '_' or '-'")
 	}
 	if err := v.err(); err != nil {
-		return store.User{}, NewKey{}, err
+		return User{}, NewKey{}, err
 	}
 	var user store.User
 	var key NewKey
@@ -123,13 +123,13 @@ func (u *Users) Create(ctx context.Context, actor access.Principal, name string,
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.User{}, NewKey{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a user named %q already exists", name),
+		return User{}, NewKey{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a user named %q already exists", name),
 			Fields: []FieldError{{Field: "name", Message: "already taken"}}}
 	}
 	if err != nil {
-		return store.User{}, NewKey{}, fmt.Errorf("create user: %w", err)
+		return User{}, NewKey{}, fmt.Errorf("create user: %w", err)
 	}
-	return user, key, nil
+	return userFromRow(user), key, nil
 }
 
 // List pages through users with their quotas; admins only.
@@ -155,7 +155,7 @@ func (u *Users) List(ctx context.Context, actor access.Principal, limit int, cur
 	}
 	views := make([]UserView, len(page.Items))
 	for i, user := range page.Items {
-		views[i] = UserView{User: user, Quota: u.quotas.quotaOf(user, uses[user.ID])}
+		views[i] = UserView{User: userFromRow(user), Quota: u.quotas.quotaOf(user, uses[user.ID])}
 	}
 	return store.Page[UserView]{Items: views, Next: page.Next}, nil
 }
@@ -226,12 +226,13 @@ func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
 	if err != nil {
 		return Me{}, fmt.Errorf("me: %w", err)
 	}
-	groups, err := u.store.GroupsOf(ctx, p.UserID)
+	rows, err := u.store.GroupsOf(ctx, p.UserID)
 	if err != nil {
 		return Me{}, err
 	}
+	groups := mapSlice(rows, groupRoleFromRow)
 	if groups == nil {
-		groups = []store.GroupRole{}
+		groups = []GroupRole{}
 	}
 	use, err := u.store.UsageOf(ctx, p.UserID)
 	if err != nil {
@@ -241,10 +242,15 @@ func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
 }
 
 // Keys lists the caller's keys.
-func (u *Users) Keys(ctx context.Context, p access.Principal) ([]store.Key, error) {
-	keys, err := u.store.ListKeys(ctx, p.UserID)
+func (u *Users) Keys(ctx context.Context, p access.Principal) ([]Key, error) {
+	return u.keysOf(ctx, p.UserID)
+}
+
+func (u *Users) keysOf(ctx context.Context, userID string) ([]Key, error) {
+	rows, err := u.store.ListKeys(ctx, userID)
+	keys := mapSlice(rows, keyFromRow)
 	if keys == nil {
-		keys = []store.Key{}
+		keys = []Key{}
 	}
 	return keys, err
 }
@@ -279,18 +285,14 @@ func (u *Users) RevokeKey(ctx context.Context, p access.Principal, keyID string)
 }
 
 // ListKeysOf lists the keys of user userID for an admin (the admin page).
-func (u *Users) ListKeysOf(ctx context.Context, admin access.Principal, userID string) ([]store.Key, error) {
+func (u *Users) ListKeysOf(ctx context.Context, admin access.Principal, userID string) ([]Key, error) {
 	if err := access.RequireAdmin(admin); err != nil {
 		return nil, denied(err, errAdminOnly, nil)
 	}
 	if err := u.ensureUser(ctx, u.store, userID); err != nil {
 		return nil, err
 	}
-	keys, err := u.store.ListKeys(ctx, userID)
-	if keys == nil {
-		keys = []store.Key{}
-	}
-	return keys, err
+	return u.keysOf(ctx, userID)
 }
 
 // RevokeKeyOf deletes key keyID of user userID for an admin, who is recorded as
@@ -367,7 +369,7 @@ func newKey(ctx context.Context, st *store.Store, userID string) (NewKey, error)
 	if err != nil {
 		return NewKey{}, err
 	}
-	return NewKey{Key: k, Secret: secret}, nil
+	return NewKey{Key: keyFromRow(k), Secret: secret}, nil
 }
 
 // Pagination bounds from API.md.
@@ -395,7 +397,7 @@ func decodeCursor(s string) (*store.Cursor, error) {
 // UserView is a user as admins see them: with their own quota limits, if any,
 // and the quota that applies with what they use of it.
 type UserView struct {
-	store.User
+	User
 	Quota Quota `json:"quota"`
 }
 
@@ -434,7 +436,7 @@ func (u *Users) Update(ctx context.Context, actor access.Principal, id string, c
 		if err != nil {
 			return err
 		}
-		view = UserView{User: user, Quota: u.quotas.quotaOf(user, use)}
+		view = UserView{User: userFromRow(user), Quota: u.quotas.quotaOf(user, use)}
 		details := map[string]any{}
 		if ch.IsAdmin != nil {
 			details["is_admin"] = *ch.IsAdmin

@@ -22,43 +22,42 @@ const (
 
 // Progress counts chunks embedded and indexed so far.
 type Progress struct {
-	ChunksDone  int `json:"chunks_done"`
-	ChunksTotal int `json:"chunks_total"`
+	ChunksDone  int
+	ChunksTotal int
 }
 
 // DocError is why a document failed.
 type DocError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
 }
 
 // Document is an uploaded file and its processing state.
 type Document struct {
-	ID         string     `json:"id"`
-	Filename   string     `json:"filename"`
-	MIME       string     `json:"mime"`
-	SizeBytes  int64      `json:"size_bytes"`
-	SHA256     string     `json:"sha256"`
-	OwnerID    string     `json:"owner_id"`
-	GroupID    *string    `json:"group_id"`
-	Private    bool       `json:"private"`
-	Tags       []string   `json:"tags"`
-	Status     string     `json:"status"`
-	Stage      *string    `json:"stage"`
-	Progress   Progress   `json:"progress"`
-	ChunkCount int        `json:"chunk_count"`
-	Error      *DocError  `json:"error"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	ReadyAt    *time.Time `json:"ready_at"`
-	Duplicate  bool       `json:"duplicate,omitempty"`
+	ID         string
+	Filename   string
+	MIME       string
+	SizeBytes  int64
+	SHA256     string
+	OwnerID    string
+	GroupID    *string
+	Private    bool
+	Tags       []string
+	Status     string
+	Stage      *string
+	Progress   Progress
+	ChunkCount int
+	Error      *DocError
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ReadyAt    *time.Time
 
-	Format     string     `json:"-"`
-	ObjectKey  string     `json:"-"`
-	Generation int        `json:"-"`
-	ACLVersion int64      `json:"-"`
-	Embedder   *string    `json:"-"`
-	DeletedAt  *time.Time `json:"-"`
+	Format     string
+	ObjectKey  string
+	Generation int
+	ACLVersion int64
+	Embedder   *string
+	DeletedAt  *time.Time
 }
 
 const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, d.sha256, d.owner_id::text, d.group_id::text, d.private,
