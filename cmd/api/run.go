@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apikey"
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
@@ -96,7 +97,7 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	}
 	switch args[0] + " " + sub {
 	case "users create":
-		user, key, err := users.Create(ctx, nil, *name, *isAdmin)
+		user, key, err := users.Create(ctx, access.System, *name, *isAdmin)
 		if err != nil {
 			return err
 		}
@@ -104,7 +105,7 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	case "users list":
 		cursor := ""
 		for {
-			page, err := users.List(ctx, nil, service.MaxLimit, cursor)
+			page, err := users.List(ctx, access.System, service.MaxLimit, cursor)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
@@ -99,7 +100,7 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 	jobs := admin.Reindex
 	switch args[0] {
 	case "trigger":
-		j, err := jobs.Start(ctx, nil, positional[0], service.ReindexParams{EmbedModel: *model})
+		j, err := jobs.Start(ctx, access.System, positional[0], service.ReindexParams{EmbedModel: *model})
 		if err != nil {
 			return err
 		}
@@ -109,14 +110,14 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 		}
 		return follow(ctx, jobs, j, stdout)
 	case "status":
-		j, err := jobs.Get(ctx, nil, positional[0])
+		j, err := jobs.Get(ctx, access.System, positional[0])
 		if err != nil {
 			return err
 		}
 		printJob(stdout, j)
 		return nil
 	default:
-		j, err := jobs.Cancel(ctx, nil, positional[0])
+		j, err := jobs.Cancel(ctx, access.System, positional[0])
 		if err != nil {
 			return err
 		}
@@ -127,7 +128,7 @@ func command(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 
 // follow prints a progress line whenever the job moves, until it ends; the last
 // line is the job's id.
-func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdout io.Writer) error {
+func follow(ctx context.Context, jobs *service.Reindex, j service.ReindexJob, stdout io.Writer) error {
 	last := ""
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -145,7 +146,7 @@ func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdo
 		case <-t.C:
 		}
 		var err error
-		if j, err = jobs.Get(ctx, nil, j.ID); err != nil {
+		if j, err = jobs.Get(ctx, access.System, j.ID); err != nil {
 			return err
 		}
 	}
@@ -162,7 +163,7 @@ func follow(ctx context.Context, jobs *service.Reindex, j store.ReindexJob, stdo
 }
 
 // progressLine renders a job's progress as a bar: [#####-----]  50% 5000/10000 running.
-func progressLine(j store.ReindexJob) string {
+func progressLine(j service.ReindexJob) string {
 	const width = 30
 	p := j.Progress
 	frac := 0.0
@@ -180,7 +181,7 @@ func progressLine(j store.ReindexJob) string {
 	return line
 }
 
-func printJob(w io.Writer, j store.ReindexJob) {
+func printJob(w io.Writer, j service.ReindexJob) {
 	fmt.Fprintf(w, "id:       %s\nkind:     %s\nstatus:   %s\nprogress: %s\n", j.ID, j.Kind, j.Status, progressLine(j))
 	params, _ := json.Marshal(j.Params)
 	result, _ := json.Marshal(j.Result)

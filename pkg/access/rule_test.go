@@ -6,29 +6,115 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCanSee(t *testing.T) {
+// The principals every rule is tried with.
+var (
+	zero     = Principal{}
+	owner    = Principal{UserID: "u1", Name: "owner", GroupIDs: []string{"g1"}}
+	member   = Principal{UserID: "u2", Name: "member", GroupIDs: []string{"g1"}}
+	stranger = Principal{UserID: "u3", Name: "stranger", GroupIDs: []string{"g2"}}
+	admin    = Principal{UserID: "u9", Name: "admin", IsAdmin: true}
+	// adminNoID claims admin rights without being anybody: it must get nothing.
+	adminNoID = Principal{Name: "admin", IsAdmin: true}
+)
+
+func TestSystemIsOnlyTheSystemValue(t *testing.T) {
 	t.Parallel()
-	g1, g2 := "g1", "g2"
-	owner := Principal{UserID: "u1"}
-	member := Principal{UserID: "u2", GroupIDs: []string{g1}}
-	admin := Principal{UserID: "u9", IsAdmin: true}
+	require.True(t, System.IsSystem())
+	require.False(t, System.IsUser())
+	require.False(t, zero.IsSystem(), "the zero principal is nobody, never the system")
+	require.False(t, zero.IsUser())
+	require.False(t, adminNoID.IsUser())
+	require.True(t, owner.IsUser())
+	copied := System
+	copied.UserID, copied.IsAdmin = "u1", true
+	require.False(t, copied.IsUser(), "a copy of System with a user id is still the system, not that user")
+}
+
+func TestRequireAdmin(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		p    Principal
+		want error
+	}{
+		{"system", System, nil},
+		{"admin", admin, nil},
+		{"zero principal", zero, ErrHidden},
+		{"admin flag without a user", adminNoID, ErrHidden},
+		{"user", owner, ErrHidden},
+		{"group member", member, ErrHidden},
+	}
+	for _, c := range cases {
+		requireRule(t, RequireAdmin(c.p), c.want, c.name)
+	}
+}
+
+func TestCanModifyDocument(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		p       Principal
-		group   *string
-		private bool
-		want    bool
+		ownerID string
+		want    error
 	}{
-		{"owner, no group", owner, nil, false, true},
-		{"owner, private in group", owner, &g1, true, true},
-		{"member, shared", member, &g1, false, true},
-		{"member, private", member, &g1, true, false},
-		{"member of other group", member, &g2, false, false},
-		{"no group", member, nil, false, false},
-		{"admin gets nothing from being admin", admin, &g1, false, false},
+		{"owner", owner, "u1", nil},
+		{"member of the document's group", member, "u1", ErrHidden},
+		{"stranger", stranger, "u1", ErrHidden},
+		{"admin gets nothing from being admin", admin, "u1", ErrHidden},
+		{"system owns nothing", System, "u1", ErrHidden},
+		{"zero principal", zero, "u1", ErrHidden},
+		{"zero principal, ownerless row", zero, "", ErrHidden},
+		{"system, ownerless row", System, "", ErrHidden},
 	}
 	for _, c := range cases {
-		require.Equal(t, c.want, CanSee(c.p, "u1", c.group, c.private), c.name)
+		requireRule(t, CanModifyDocument(c.p, c.ownerID), c.want, c.name)
+	}
+}
+
+func TestCanShareWithGroup(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		p     Principal
+		group string
+		want  error
+	}{
+		{"member", member, "g1", nil},
+		{"not a member", stranger, "g1", ErrHidden},
+		{"admin gets nothing from being admin", admin, "g1", ErrHidden},
+		{"system", System, "g1", ErrHidden},
+		{"zero principal", zero, "g1", ErrHidden},
+		{"zero principal, empty group", zero, "", ErrHidden},
+	}
+	for _, c := range cases {
+		requireRule(t, CanShareWithGroup(c.p, c.group), c.want, c.name)
+	}
+}
+
+func TestGroupRules(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name           string
+		p              Principal
+		role           string // the principal's role in the group
+		see, manage    error
+		removeOther    error // remove somebody else ("u7")
+		removeThemself error
+	}{
+		{"group admin", member, GroupAdmin, nil, nil, nil, nil},
+		{"group member", member, GroupMember, nil, ErrForbidden, ErrForbidden, nil},
+		{"not a member", stranger, "", ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+		{"unknown role", member, "owner", ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+		{"platform admin, not a member", admin, "", ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+		{"system", System, "", ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+		{"system claiming a role", System, GroupAdmin, ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+		{"zero principal claiming a role", zero, GroupAdmin, ErrHidden, ErrHidden, ErrHidden, ErrHidden},
+	}
+	for _, c := range cases {
+		requireRule(t, CanSeeGroup(c.p, c.role), c.see, c.name+": see")
+		requireRule(t, CanManageGroup(c.p, c.role), c.manage, c.name+": manage")
+		requireRule(t, CanRemoveMember(c.p, c.role, "u7"), c.removeOther, c.name+": remove another")
+		requireRule(t, CanRemoveMember(c.p, c.role, c.p.UserID), c.removeThemself, c.name+": leave")
 	}
 }
 
@@ -36,11 +122,32 @@ func TestVectorFilterShape(t *testing.T) {
 	t.Parallel()
 	f := VectorFilter(Principal{UserID: "u1"})
 	require.Len(t, f.Should, 1, "without groups only ownership matches")
-	f = VectorFilter(Principal{UserID: "u1", GroupIDs: []string{"a", "b"}})
-	require.Len(t, f.Should, 2)
-	inner := f.Should[1].GetFilter()
+	f = VectorFilter(Principal{UserID: "u1", GroupIDs: []string{"a", "b"}}, "d1")
+	require.Len(t, f.Should, 3)
+	require.Equal(t, []string{"d1"}, f.Should[1].GetField().Match.GetKeywords().Strings)
+	inner := f.Should[2].GetFilter()
 	require.Len(t, inner.Must, 2)
 	require.Equal(t, FieldGroup, inner.Must[0].GetField().Key)
 	require.Equal(t, []string{"a", "b"}, inner.Must[0].GetField().Match.GetKeywords().Strings)
 	require.False(t, inner.Must[1].GetField().Match.GetBoolean())
+}
+
+func TestVectorFilterAdmitsNothingToNonUsers(t *testing.T) {
+	t.Parallel()
+	for _, p := range []Principal{System, zero, {GroupIDs: []string{"g1"}}} {
+		f := VectorFilter(p, "d1")
+		require.Len(t, f.Should, 1, "neither pending documents nor groups for %+v", p)
+		require.Equal(t, FieldOwner, f.Should[0].GetField().Key)
+		require.Empty(t, f.Should[0].GetField().Match.GetKeyword(), "no owner id: no point has it")
+	}
+}
+
+// requireRule checks what a rule answered: nil, or exactly the refusal wanted.
+func requireRule(t *testing.T, got, want error, name string) {
+	t.Helper()
+	if want == nil {
+		require.NoError(t, got, name)
+		return
+	}
+	require.ErrorIs(t, got, want, name)
 }

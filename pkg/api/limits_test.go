@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apikey"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
@@ -89,7 +90,7 @@ func newTestServer(t *testing.T, cfg config.Config) *testServer {
 
 func (ts *testServer) newUser(t *testing.T, name string) string {
 	t.Helper()
-	_, key, err := ts.users.Create(context.Background(), nil, name, false)
+	_, key, err := ts.users.Create(context.Background(), access.System, name, false)
 	require.NoError(t, err)
 	return key.Secret
 }

@@ -187,10 +187,8 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := principal(c)
-		if !p.IsAdmin {
-			if s.deps.Audit != nil {
-				s.deps.Audit.Record(c.Request().Context(), nil, &p, "admin.denied", "route", c.Request().Method+" "+c.Path(), service.OutcomeDenied, nil)
-			}
+		if access.RequireAdmin(p) != nil {
+			s.deps.Audit.Record(c.Request().Context(), nil, p, "admin.denied", "route", c.Request().Method+" "+c.Path(), service.OutcomeDenied, nil)
 			return service.Errorf(service.CodeNotFound, "not found")
 		}
 		return next(c)

@@ -29,7 +29,7 @@ func (s *Server) startReindex(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	j, err := s.deps.Reindex.Start(c.Request().Context(), &p, req.Kind, service.ReindexParams{EmbedModel: req.EmbedModel})
+	j, err := s.deps.Reindex.Start(c.Request().Context(), p, req.Kind, service.ReindexParams{EmbedModel: req.EmbedModel})
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) listReindex(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	page, err := s.deps.Reindex.List(c.Request().Context(), &p, limit, c.QueryParam("cursor"))
+	page, err := s.deps.Reindex.List(c.Request().Context(), p, limit, c.QueryParam("cursor"))
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (s *Server) listReindex(c echo.Context) error {
 // getReindex shows one job with its progress.
 func (s *Server) getReindex(c echo.Context) error {
 	p := principal(c)
-	j, err := s.deps.Reindex.Get(c.Request().Context(), &p, c.Param("id"))
+	j, err := s.deps.Reindex.Get(c.Request().Context(), p, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (s *Server) getReindex(c echo.Context) error {
 // cancelReindex asks a job to stop; a running job stops at its next batch.
 func (s *Server) cancelReindex(c echo.Context) error {
 	p := principal(c)
-	j, err := s.deps.Reindex.Cancel(c.Request().Context(), &p, c.Param("id"))
+	j, err := s.deps.Reindex.Cancel(c.Request().Context(), p, c.Param("id"))
 	if err != nil {
 		return err
 	}

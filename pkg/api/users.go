@@ -53,7 +53,7 @@ func (s *Server) createUser(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	user, key, err := s.deps.Users.Create(c.Request().Context(), &p, req.Name, req.IsAdmin)
+	user, key, err := s.deps.Users.Create(c.Request().Context(), p, req.Name, req.IsAdmin)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *Server) listUsers(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	page, err := s.deps.Users.List(c.Request().Context(), &p, limit, c.QueryParam("cursor"))
+	page, err := s.deps.Users.List(c.Request().Context(), p, limit, c.QueryParam("cursor"))
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Server) listUsers(c echo.Context) error {
 
 func (s *Server) deleteUser(c echo.Context) error {
 	p := principal(c)
-	if err := s.deps.Users.Delete(c.Request().Context(), &p, c.Param("id")); err != nil {
+	if err := s.deps.Users.Delete(c.Request().Context(), p, c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -135,7 +135,7 @@ func (s *Server) patchUser(c echo.Context) error {
 		return &service.Error{Code: service.CodeInvalid, Message: fields[0].Field + ": " + fields[0].Message, Fields: fields}
 	}
 	p := principal(c)
-	user, err := s.deps.Users.Update(c.Request().Context(), &p, c.Param("id"), ch)
+	user, err := s.deps.Users.Update(c.Request().Context(), p, c.Param("id"), ch)
 	if err != nil {
 		return err
 	}

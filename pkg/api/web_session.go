@@ -308,9 +308,7 @@ func (s *Server) createWebSession(c echo.Context) error {
 		return fmt.Errorf("seal web session: %w", err)
 	}
 	c.SetCookie(s.sessionCookieFor(c, value, int(sessionTTL.Seconds())))
-	if s.deps.Audit != nil {
-		s.deps.Audit.Record(ctx, nil, &p, "web.sign_in", "user", p.UserID, service.OutcomeSuccess, nil)
-	}
+	s.deps.Audit.Record(ctx, nil, p, "web.sign_in", "user", p.UserID, service.OutcomeSuccess, nil)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
 }

@@ -71,7 +71,8 @@ func newRig(t *testing.T, embedder embed.Embedder, opts ...queuetest.Option) *ri
 	return r
 }
 
-// upload stores a file through the upload service and publishes its job.
+// upload stores a file through the upload service and publishes its job; it
+// returns the stored row, which the worker's tests look into.
 func (r *rig) upload(name string, data []byte) store.Document {
 	r.t.Helper()
 	ctx := context.Background()
@@ -82,7 +83,9 @@ func (r *rig) upload(name string, data []byte) store.Document {
 	require.NoError(r.t, err)
 	_, err = r.relay.Flush(ctx)
 	require.NoError(r.t, err)
-	return docs[0]
+	doc, err := r.store.GetDocument(ctx, docs[0].ID)
+	require.NoError(r.t, err)
+	return doc
 }
 
 // runner is one queue.Run of the ingest consumer.

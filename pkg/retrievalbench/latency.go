@@ -56,7 +56,7 @@ func measureLatency(ctx context.Context, r *rig, o options, sources []source, qu
 	res := latencyResult{owners: latencyOwners + 1, groups: latencyGroups, memberOf: searcherGroups}
 	users := []principal{{r.userID, r.key}}
 	for i := range latencyOwners {
-		u, key, err := r.users.Create(ctx, nil, fmt.Sprintf("owner-%d", i+1), false)
+		u, key, err := r.users.Create(ctx, access.System, fmt.Sprintf("owner-%d", i+1), false)
 		if err != nil {
 			return res, err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
@@ -74,7 +75,7 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 		return nil, err
 	}
 	users := a.Services.Users
-	user, key, err := users.Create(ctx, nil, "searcher", false)
+	user, key, err := users.Create(ctx, access.System, "searcher", false)
 	if err != nil {
 		a.Close()
 		return nil, err

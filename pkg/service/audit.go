@@ -27,18 +27,23 @@ func NewAuditor(st *store.Store, logger *slog.Logger) *Auditor {
 	return &Auditor{store: st, logger: logger.With("component", "audit")}
 }
 
-// Record writes one audit entry for actor (nil for the system or the CLI).
-func (a *Auditor) Record(ctx context.Context, st *store.Store, actor *access.Principal, action, targetType, targetID, outcome string, details map[string]any) {
+// Record writes one audit entry for actor: a user, or access.System for the
+// command line, the bootstrap and background jobs.
+func (a *Auditor) Record(ctx context.Context, st *store.Store, actor access.Principal, action, targetType, targetID, outcome string, details map[string]any) {
 	if st == nil {
 		st = a.store
 	}
 	e := store.AuditEntry{
-		ActorName: "system", Action: action, TargetType: targetType, TargetID: targetID, Outcome: outcome,
+		ActorName: actor.Name, Action: action, TargetType: targetType, TargetID: targetID, Outcome: outcome,
 		CorrelationID: logging.CorrelationID(ctx), ClientIP: ClientIP(ctx), Details: details,
 	}
-	if actor != nil {
+	switch {
+	case actor.IsUser():
 		id := actor.UserID
-		e.ActorID, e.ActorName = &id, actor.Name
+		e.ActorID = &id
+	case !actor.IsSystem():
+		// Nobody should act unnamed; if somebody does, the log must not credit System.
+		e.ActorName = "unknown"
 	}
 	if err := st.AppendAudit(ctx, e); err != nil {
 		a.logger.ErrorContext(ctx, "audit append failed", "action", action, "error", err)

@@ -79,31 +79,33 @@ func notFoundAs(err error, what string) error {
 }
 
 // CreateSession starts a conversation.
-func (c *Chat) CreateSession(ctx context.Context, p access.Principal, title string) (store.ChatSession, error) {
+func (c *Chat) CreateSession(ctx context.Context, p access.Principal, title string) (Session, error) {
 	title, err := validTitle(title)
 	if err != nil {
-		return store.ChatSession{}, err
+		return Session{}, err
 	}
-	return c.store.CreateSession(ctx, p.UserID, title)
+	s, err := c.store.CreateSession(ctx, p.UserID, title)
+	return sessionFromRow(s), err
 }
 
 // ListSessions pages through the caller's sessions.
-func (c *Chat) ListSessions(ctx context.Context, p access.Principal, limit int, cursor string) (store.Page[store.ChatSession], error) {
+func (c *Chat) ListSessions(ctx context.Context, p access.Principal, limit int, cursor string) (store.Page[Session], error) {
 	after, err := decodeCursor(cursor)
 	if err != nil {
-		return store.Page[store.ChatSession]{}, err
+		return store.Page[Session]{}, err
 	}
 	page, err := c.store.ListSessions(ctx, p.UserID, clampLimit(limit), after)
-	if page.Items == nil {
-		page.Items = []store.ChatSession{}
+	sessions := mapPage(page, sessionFromRow)
+	if sessions.Items == nil {
+		sessions.Items = []Session{}
 	}
-	return page, err
+	return sessions, err
 }
 
 // SessionWithMessages is a session and its history.
 type SessionWithMessages struct {
-	Session  store.ChatSession `json:"session"`
-	Messages []store.Message   `json:"messages"`
+	Session  Session   `json:"session"`
+	Messages []Message `json:"messages"`
 }
 
 // GetSession returns the caller's session with its messages.
@@ -112,21 +114,22 @@ func (c *Chat) GetSession(ctx context.Context, p access.Principal, id string) (S
 	if err != nil {
 		return SessionWithMessages{}, notFoundAs(err, "session")
 	}
-	msgs, err := c.store.ListMessages(ctx, id)
+	rows, err := c.store.ListMessages(ctx, id)
+	msgs := mapSlice(rows, messageFromRow)
 	if msgs == nil {
-		msgs = []store.Message{}
+		msgs = []Message{}
 	}
-	return SessionWithMessages{Session: s, Messages: msgs}, err
+	return SessionWithMessages{Session: sessionFromRow(s), Messages: msgs}, err
 }
 
 // RenameSession sets a session's title.
-func (c *Chat) RenameSession(ctx context.Context, p access.Principal, id, title string) (store.ChatSession, error) {
+func (c *Chat) RenameSession(ctx context.Context, p access.Principal, id, title string) (Session, error) {
 	title, err := validTitle(title)
 	if err != nil {
-		return store.ChatSession{}, err
+		return Session{}, err
 	}
 	s, err := c.store.RenameSession(ctx, p.UserID, id, title)
-	return s, notFoundAs(err, "session")
+	return sessionFromRow(s), notFoundAs(err, "session")
 }
 
 // DeleteSession removes a session with its history.
@@ -143,7 +146,7 @@ type SubmitRequest struct {
 
 // Submit records the user message and its turn and queues the turn, in one
 // transaction with the job, so neither is ever lost without the other.
-func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (store.Message, store.Turn, error) {
+func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (Message, Turn, error) {
 	var v validation
 	content := strings.TrimSpace(req.Content)
 	if content == "" {
@@ -158,7 +161,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		v.add("model", "must be a model name")
 	}
 	if err := v.err(); err != nil {
-		return store.Message{}, store.Turn{}, err
+		return Message{}, Turn{}, err
 	}
 	tools := req.Tools == nil || *req.Tools
 	var msg store.Message
@@ -189,40 +192,41 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
 	if err != nil {
-		return store.Message{}, store.Turn{}, err
+		return Message{}, Turn{}, err
 	}
 	c.cfg.Notify()
-	return msg, turn, nil
+	return messageFromRow(msg), turnFromRow(turn), nil
 }
 
 // GetTurn returns the caller's turn.
-func (c *Chat) GetTurn(ctx context.Context, p access.Principal, id string) (store.Turn, error) {
+func (c *Chat) GetTurn(ctx context.Context, p access.Principal, id string) (Turn, error) {
 	t, err := c.store.GetUserTurn(ctx, p.UserID, id)
-	return t, notFoundAs(err, "turn")
+	return turnFromRow(t), notFoundAs(err, "turn")
 }
 
 // Events returns the caller's turn events after sequence after, replayed and then
 // followed live. The ownership check is the only database access: streaming holds
 // no connection.
-func (c *Chat) Events(ctx context.Context, p access.Principal, turnID string, after uint64) (store.Turn, <-chan queue.Event, error) {
+func (c *Chat) Events(ctx context.Context, p access.Principal, turnID string, after uint64) (Turn, <-chan queue.Event, error) {
 	t, err := c.store.GetUserTurn(ctx, p.UserID, turnID)
 	if err != nil {
-		return store.Turn{}, nil, notFoundAs(err, "turn")
+		return Turn{}, nil, notFoundAs(err, "turn")
 	}
 	ch, err := c.events.Events(ctx, turnID, after)
 	if err != nil {
-		return store.Turn{}, nil, fmt.Errorf("follow turn events: %w", err)
+		return Turn{}, nil, fmt.Errorf("follow turn events: %w", err)
 	}
-	return t, ch, nil
+	return turnFromRow(t), ch, nil
 }
 
 // Cancel stops the caller's turn. A queued turn ends at once; a running one is told
 // to stop and ends cancelled with what it generated so far.
-func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (store.Turn, error) {
-	t, now, err := c.store.RequestCancel(ctx, p.UserID, turnID)
+func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (Turn, error) {
+	row, now, err := c.store.RequestCancel(ctx, p.UserID, turnID)
 	if err != nil {
-		return store.Turn{}, notFoundAs(err, "turn")
+		return Turn{}, notFoundAs(err, "turn")
 	}
+	t := turnFromRow(row)
 	switch {
 	case now:
 		data, _ := json.Marshal(map[string]string{"answer": ""})
@@ -239,12 +243,12 @@ func (c *Chat) Cancel(ctx context.Context, p access.Principal, turnID string) (s
 
 // WaitTurn follows a turn's events until its terminal event (or ctx ends) and
 // returns the turn as stored.
-func (c *Chat) WaitTurn(ctx context.Context, p access.Principal, turnID string) (store.Turn, error) {
+func (c *Chat) WaitTurn(ctx context.Context, p access.Principal, turnID string) (Turn, error) {
 	var after uint64
 	for {
 		ended, err := c.followUntilTerminal(ctx, p, turnID, &after)
 		if err != nil {
-			return store.Turn{}, err
+			return Turn{}, err
 		}
 		if ended {
 			return c.GetTurn(context.WithoutCancel(ctx), p, turnID)
@@ -255,7 +259,7 @@ func (c *Chat) WaitTurn(ctx context.Context, p access.Principal, turnID string) 
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
-			return store.Turn{}, ctx.Err()
+			return Turn{}, ctx.Err()
 		}
 	}
 }

@@ -148,7 +148,7 @@ func (f *chatFixture) session(t *testing.T, p access.Principal) string {
 	return s.ID
 }
 
-func (f *chatFixture) submit(t *testing.T, p access.Principal, sessionID, content string) store.Turn {
+func (f *chatFixture) submit(t *testing.T, p access.Principal, sessionID, content string) Turn {
 	t.Helper()
 	_, turn, err := f.chat.Submit(context.Background(), p, sessionID, SubmitRequest{Content: content})
 	require.NoError(t, err)
@@ -235,7 +235,9 @@ func TestChatSubmitQueuesTheTurnWithItsJob(t *testing.T) {
 	require.Equal(t, turn.ID, *msg.TurnID)
 	require.Equal(t, store.TurnQueued, turn.Status)
 	require.Equal(t, "llama3.1", turn.Model, "the default model applies")
-	require.True(t, turn.ToolsEnabled, "tools are on unless turned off")
+	stored, err := f.store.GetTurn(ctx, turn.ID)
+	require.NoError(t, err)
+	require.True(t, stored.ToolsEnabled, "tools are on unless turned off")
 	require.EqualValues(t, 1, f.notified.Load(), "the outbox relay is woken")
 
 	// The job is in the outbox, in the same transaction, with its stable id.
@@ -263,7 +265,9 @@ func TestChatSubmitQueuesTheTurnWithItsJob(t *testing.T) {
 	_, turn2, err := f.chat.Submit(ctx, alice, f.session(t, alice), SubmitRequest{Content: "x", Model: "qwen3:8b", Tools: &off})
 	require.NoError(t, err)
 	require.Equal(t, "qwen3:8b", turn2.Model)
-	require.False(t, turn2.ToolsEnabled)
+	stored, err = f.store.GetTurn(ctx, turn2.ID)
+	require.NoError(t, err)
+	require.False(t, stored.ToolsEnabled)
 }
 
 func TestChatSubmitValidatesEveryField(t *testing.T) {
@@ -446,7 +450,7 @@ func TestChatWaitTurn(t *testing.T) {
 
 	// A waiter returns the stored turn once the terminal event arrives.
 	type result struct {
-		turn store.Turn
+		turn Turn
 		err  error
 	}
 	done := make(chan result, 1)

@@ -176,7 +176,7 @@ type UploadOptions struct {
 // A file with the same bytes as a live document of the same owner returns that
 // document with Duplicate set and starts no job, and costs no quota. New files must
 // fit the owner's quota (CodeQuotaExceeded) and the upload store (CodeStorageFull).
-func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]store.Document, error) {
+func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files []*StagedFile, opts UploadOptions) ([]Document, error) {
 	if len(files) == 0 {
 		return nil, &Error{Code: CodeInvalid, Message: "file: send at least one file part named \"file\"",
 			Fields: []FieldError{{Field: "file", Message: "required"}}}
@@ -230,7 +230,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		}
 		stored = append(stored, pending{file: f, id: id})
 	}
-	var docs []store.Document
+	var docs []Document
 	err = d.store.InTx(ctx, func(st *store.Store) error {
 		docs = docs[:0]
 		if err := d.admitUpload(ctx, st, p.UserID, freshBytes, int64(len(stored)), true); err != nil {
@@ -253,7 +253,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		}
 		for _, f := range files {
 			if doc, ok := byHash[f.SHA256]; ok {
-				docs = append(docs, doc)
+				docs = append(docs, documentFromRow(doc))
 				delete(byHash, f.SHA256) // the same bytes twice in one request: the second is a duplicate
 				continue
 			}
@@ -261,8 +261,9 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 			if err != nil {
 				return err
 			}
-			doc.Duplicate = true
-			docs = append(docs, doc)
+			dup := documentFromRow(doc)
+			dup.Duplicate = true
+			docs = append(docs, dup)
 		}
 		return nil
 	})
@@ -277,7 +278,7 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 		return nil, fmt.Errorf("commit upload: %w", err)
 	}
 	for _, s := range stored {
-		d.audit.Record(ctx, nil, &p, "document.upload", "document", s.id, OutcomeSuccess, map[string]any{"format": string(s.file.Format), "size_bytes": s.file.Size})
+		d.audit.Record(ctx, nil, p, "document.upload", "document", s.id, OutcomeSuccess, map[string]any{"format": string(s.file.Format), "size_bytes": s.file.Size})
 	}
 	if len(stored) > 0 {
 		d.notify()
@@ -309,15 +310,21 @@ func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) err
 	return nil
 }
 
+// errNoSuchGroup refuses a group_id the caller may not share into: not being a
+// member looks exactly like a group that does not exist.
+var errNoSuchGroup = &Error{Code: CodeNotFound, Message: "group_id: no such group",
+	Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+
 func objectKey(documentID string) string { return "documents/" + documentID }
 
 func validateUploadOptions(p access.Principal, opts UploadOptions) ([]string, error) {
 	var v validation
 	if opts.GroupID != "" {
-		if _, err := uuid.Parse(opts.GroupID); err != nil || !p.InGroup(opts.GroupID) {
-			// Not a member looks exactly like a group that does not exist.
-			return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
-				Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+		if _, err := uuid.Parse(opts.GroupID); err != nil {
+			return nil, errNoSuchGroup
+		}
+		if err := access.CanShareWithGroup(p, opts.GroupID); err != nil {
+			return nil, denied(err, errNoSuchGroup, nil)
 		}
 	}
 	tags := make([]string, 0, len(opts.Tags))

@@ -49,7 +49,7 @@ func (f *UploadForm) Add(name, value string) error {
 		if value == "" {
 			return nil
 		}
-		if _, err := uuid.Parse(value); err != nil || !f.p.InGroup(value) {
+		if _, err := uuid.Parse(value); err != nil || access.CanShareWithGroup(f.p, value) != nil {
 			// Not a member looks exactly like a group that does not exist.
 			return fieldError(CodeNotFound, "group_id", "no such group")
 		}

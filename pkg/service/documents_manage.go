@@ -15,10 +15,22 @@ import (
 )
 
 // Get returns a document the caller may see.
-func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+func (d *Documents) Get(ctx context.Context, p access.Principal, id string) (Document, error) {
+	doc, err := d.visible(ctx, p, id)
+	if err != nil {
+		return Document{}, err
+	}
+	return documentFromRow(doc), nil
+}
+
+// visible returns the row of a document the caller may see.
+func (d *Documents) visible(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+	if !p.IsUser() {
+		return store.Document{}, errDocumentNotFound // sees nothing (access.DocumentPredicate)
+	}
 	doc, err := d.store.GetVisibleDocument(ctx, p.UserID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Document{}, Errorf(CodeNotFound, "document not found")
+		return store.Document{}, errDocumentNotFound
 	}
 	return doc, err
 }
@@ -32,7 +44,7 @@ type ListOptions struct {
 }
 
 // List pages through every document the caller may see.
-func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions) (store.Page[store.Document], error) {
+func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions) (store.Page[Document], error) {
 	var v validation
 	switch o.Status {
 	case "", store.StatusQueued, store.StatusProcessing, store.StatusReady, store.StatusFailed:
@@ -45,47 +57,61 @@ func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions)
 		}
 	}
 	if err := v.err(); err != nil {
-		return store.Page[store.Document]{}, err
+		return store.Page[Document]{}, err
 	}
 	after, err := decodeCursor(o.Cursor)
 	if err != nil {
-		return store.Page[store.Document]{}, err
+		return store.Page[Document]{}, err
 	}
 	page, err := d.store.ListVisibleDocuments(ctx, p.UserID, store.DocumentFilter{Status: o.Status, GroupID: o.GroupID}, clampLimit(o.Limit), after)
-	if page.Items == nil {
-		page.Items = []store.Document{}
+	docs := mapPage(page, documentFromRow)
+	if docs.Items == nil {
+		docs.Items = []Document{}
 	}
-	return page, err
+	return docs, err
 }
 
 // Content opens the original bytes of a document the caller may see.
-func (d *Documents) Content(ctx context.Context, p access.Principal, id string) (store.Document, io.ReadCloser, error) {
-	doc, err := d.Get(ctx, p, id)
+func (d *Documents) Content(ctx context.Context, p access.Principal, id string) (Document, io.ReadCloser, error) {
+	doc, err := d.visible(ctx, p, id)
 	if err != nil {
-		return store.Document{}, nil, err
+		return Document{}, nil, err
 	}
 	rc, err := d.objects.Get(ctx, doc.ObjectKey)
 	if err != nil {
-		return store.Document{}, nil, fmt.Errorf("open document content: %w", err)
+		return Document{}, nil, fmt.Errorf("open document content: %w", err)
 	}
-	return doc, rc, nil
+	return documentFromRow(doc), rc, nil
 }
 
-// ownedOrHidden returns the caller's own document; a visible document of someone
-// else is a 404 too, since only owners may change documents.
-func (d *Documents) ownedOrHidden(ctx context.Context, st *store.Store, p access.Principal, id string) (store.Document, error) {
-	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && doc.OwnerID != p.UserID) {
-		return store.Document{}, Errorf(CodeNotFound, "document not found")
+// errDocumentNotFound answers for documents that are missing or that the caller may
+// not see or not change: the three look the same from outside.
+var errDocumentNotFound = Errorf(CodeNotFound, "document not found")
+
+// modifiable returns a document the caller may change (access.CanModifyDocument); a
+// visible document of someone else is not found too.
+func (d *Documents) modifiable(ctx context.Context, st *store.Store, p access.Principal, id string) (store.Document, error) {
+	if !p.IsUser() {
+		return store.Document{}, errDocumentNotFound
 	}
-	return doc, err
+	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Document{}, errDocumentNotFound
+	}
+	if err != nil {
+		return store.Document{}, err
+	}
+	if err := access.CanModifyDocument(p, doc.OwnerID); err != nil {
+		return store.Document{}, denied(err, errDocumentNotFound, nil)
+	}
+	return doc, nil
 }
 
 // Delete hides the caller's document at once and queues the purge of its vectors,
 // chunks and bytes. Deleting twice is the same as deleting once.
 func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) error {
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		if _, err := d.ownedOrHidden(ctx, st, p, id); err != nil {
+		if _, err := d.modifiable(ctx, st, p, id); err != nil {
 			return err
 		}
 		doc, err := st.SoftDeleteDocument(ctx, p.UserID, id)
@@ -95,11 +121,11 @@ func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) e
 		if err := enqueueDelete(ctx, st, doc); err != nil {
 			return err
 		}
-		d.audit.Record(ctx, st, &p, "document.delete", "document", id, OutcomeSuccess, nil)
+		d.audit.Record(ctx, st, p, "document.delete", "document", id, OutcomeSuccess, nil)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(CodeNotFound, "document not found")
+		return errDocumentNotFound
 	}
 	if err == nil {
 		d.notify()
@@ -112,10 +138,10 @@ func enqueueDelete(ctx context.Context, st *store.Store, doc store.Document) err
 }
 
 // Retry queues a failed document of the caller again; anything else is a conflict.
-func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (store.Document, error) {
+func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		cur, err := d.modifiable(ctx, st, p, id)
 		if err != nil {
 			return err
 		}
@@ -128,10 +154,10 @@ func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (s
 		return outbox.Enqueue(ctx, st, job.IngestJob{DocumentID: doc.ID, Generation: doc.Generation})
 	})
 	if err != nil {
-		return store.Document{}, err
+		return Document{}, err
 	}
 	d.notify()
-	return doc, nil
+	return documentFromRow(doc), nil
 }
 
 // PurgeUserData hides every document of a user being deleted and queues their purge,
@@ -160,10 +186,10 @@ type SharingChange struct {
 // UpdateSharing changes the group and privacy of the caller's document. Postgres
 // changes at once, so search obeys the new rule on the next request; the vector
 // payloads follow through an ACL-sync job guarded by the document's ACL version.
-func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (store.Document, error) {
+func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id string, ch SharingChange) (Document, error) {
 	var doc store.Document
 	err := d.store.InTx(ctx, func(st *store.Store) error {
-		cur, err := d.ownedOrHidden(ctx, st, p, id)
+		cur, err := d.modifiable(ctx, st, p, id)
 		if err != nil {
 			return err
 		}
@@ -172,9 +198,8 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 			if *ch.GroupID == "" {
 				groupID = nil
 			} else {
-				if !p.InGroup(*ch.GroupID) {
-					return &Error{Code: CodeNotFound, Message: "group_id: no such group",
-						Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
+				if err := access.CanShareWithGroup(p, *ch.GroupID); err != nil {
+					return denied(err, errNoSuchGroup, nil)
 				}
 				g := *ch.GroupID
 				groupID = &g
@@ -189,13 +214,13 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		if err := outbox.Enqueue(ctx, st, job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion}); err != nil {
 			return err
 		}
-		d.audit.Record(ctx, st, &p, "document.share", "document", id, OutcomeSuccess,
+		d.audit.Record(ctx, st, p, "document.share", "document", id, OutcomeSuccess,
 			map[string]any{"group_id": groupID, "private": private})
 		return nil
 	})
 	if err != nil {
-		return store.Document{}, err
+		return Document{}, err
 	}
 	d.notify()
-	return doc, nil
+	return documentFromRow(doc), nil
 }

@@ -24,7 +24,7 @@ func (f *docsFixture) withQuota(q QuotaDefaults) *Documents {
 		DocumentsConfig{MaxUploadBytes: testMaxUpload, TmpDir: f.tmpDir, Quota: q}, logging.Discard())
 }
 
-func (f *docsFixture) commit(t *testing.T, d *Documents, p access.Principal, files ...string) ([]store.Document, error) {
+func (f *docsFixture) commit(t *testing.T, d *Documents, p access.Principal, files ...string) ([]Document, error) {
 	t.Helper()
 	var staged []*StagedFile
 	for i, text := range files {

@@ -156,7 +156,7 @@ func (f *docsFixture) stage(t *testing.T, name string, data []byte) *StagedFile 
 }
 
 // upload stages and commits files as one request.
-func (f *docsFixture) upload(t *testing.T, p access.Principal, opts UploadOptions, files map[string]string) []store.Document {
+func (f *docsFixture) upload(t *testing.T, p access.Principal, opts UploadOptions, files map[string]string) []Document {
 	t.Helper()
 	var staged []*StagedFile
 	for name, text := range files {
@@ -165,6 +165,14 @@ func (f *docsFixture) upload(t *testing.T, p access.Principal, opts UploadOption
 	docs, err := f.docs.CommitUpload(context.Background(), p, staged, opts)
 	require.NoError(t, err)
 	return docs
+}
+
+// row reads a document's stored row, for what only storage knows.
+func (f *docsFixture) row(t *testing.T, id string) store.Document {
+	t.Helper()
+	doc, err := f.store.GetDocument(context.Background(), id)
+	require.NoError(t, err)
+	return doc
 }
 
 // ingest runs the ingest job of a document through the real worker, as the queue would.
@@ -343,7 +351,7 @@ func TestCommitUploadStoresQueuesAndNotifies(t *testing.T) {
 	jobs := f.outbox(t)
 	require.Len(t, jobs, 1)
 	require.Equal(t, job.SubjectIngest, jobs[0].Subject)
-	require.Equal(t, job.IngestJob{DocumentID: d.ID, Generation: d.Generation}.MsgID(), jobs[0].MsgID)
+	require.Equal(t, job.IngestJob{DocumentID: d.ID, Generation: 1}.MsgID(), jobs[0].MsgID)
 	var ij job.IngestJob
 	require.NoError(t, job.Decode(jobs[0].Payload, &ij))
 	require.Equal(t, d.ID, ij.DocumentID)
@@ -566,7 +574,7 @@ func TestGetAndContentAreHiddenFromOutsiders(t *testing.T) {
 	}
 
 	// Bytes missing from the object store are a server error, not a 404.
-	require.NoError(t, f.objects.Delete(ctx, mine.ObjectKey))
+	require.NoError(t, f.objects.Delete(ctx, f.row(t, mine.ID).ObjectKey))
 	_, _, err = f.docs.Content(ctx, alice, mine.ID)
 	require.Error(t, err)
 	require.Empty(t, ErrorCode(err))
@@ -647,7 +655,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	requireCode(t, err, CodeInvalid, "cursor")
 }
 
-func docIDs(docs []store.Document) []string {
+func docIDs(docs []Document) []string {
 	out := make([]string, len(docs))
 	for i, d := range docs {
 		out[i] = d.ID
@@ -746,10 +754,11 @@ func TestRetryOnlyFailedDocuments(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.StatusQueued, again.Status)
 	require.Nil(t, again.Error)
-	require.Equal(t, got.Generation+1, again.Generation)
+	generation := f.row(t, again.ID).Generation
+	require.Equal(t, got.Generation+1, generation)
 	require.Equal(t, n+1, f.notified.Load())
 	jobs := f.outbox(t)
-	require.Equal(t, job.IngestJob{DocumentID: failed.ID, Generation: again.Generation}.MsgID(), jobs[len(jobs)-1].MsgID,
+	require.Equal(t, job.IngestJob{DocumentID: failed.ID, Generation: generation}.MsgID(), jobs[len(jobs)-1].MsgID,
 		"a retry gets a new message id, so the stream does not drop it as a duplicate")
 
 	// Queued again: a second retry is a conflict; a ready document too.
@@ -770,7 +779,7 @@ func TestUpdateSharing(t *testing.T) {
 	alice := f.user(t, "alice", team, other)
 	bob := f.user(t, "bob", team)
 	d := f.upload(t, alice, UploadOptions{}, map[string]string{"plan.txt": "The plan."})[0]
-	v0 := d.ACLVersion
+	v0 := f.row(t, d.ID).ACLVersion
 
 	strPtr := func(s string) *string { return &s }
 	boolPtr := func(b bool) *bool { return &b }
@@ -787,7 +796,7 @@ func TestUpdateSharing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, team, *got.GroupID)
 	require.False(t, got.Private)
-	require.Equal(t, v0+1, got.ACLVersion)
+	require.Equal(t, v0+1, f.row(t, got.ID).ACLVersion)
 	_, err = f.docs.Get(ctx, bob, d.ID)
 	require.NoError(t, err)
 	requireACLJob(t, f, d.ID, v0+1)

@@ -5,6 +5,8 @@ package service
 import (
 	"errors"
 	"fmt"
+
+	"github.com/youworker/youworker/pkg/access"
 )
 
 // Code is a stable machine word for a class of failure; the API maps each to a status.
@@ -69,4 +71,19 @@ func (v *validation) err() error {
 		msg = fmt.Sprintf("%s (and %d more)", msg, len(v.fields)-1)
 	}
 	return &Error{Code: CodeInvalid, Message: msg, Fields: v.fields}
+}
+
+// denied translates the refusal of an access rule into the error this service has
+// always given for it, so HTTP statuses do not depend on which rule refused:
+// access.ErrForbidden becomes forbidden when the caller may know the thing exists
+// (forbidden not nil), and every other refusal becomes notFound. nil stays nil.
+func denied(err error, notFound, forbidden error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrForbidden) && forbidden != nil:
+		return forbidden
+	default:
+		return notFound
+	}
 }

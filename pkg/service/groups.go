@@ -53,8 +53,8 @@ func NewGroups(st *store.Store, audit *Auditor, cfg GroupsConfig, logger *slog.L
 
 // GroupDetail is a group with its members, as GET /v1/groups/{id} shows it.
 type GroupDetail struct {
-	store.Group
-	Members []store.Member `json:"members"`
+	Group
+	Members []Member `json:"members"`
 }
 
 // GroupChange is a partial update of a group; nil fields stay as they are.
@@ -72,7 +72,7 @@ type MemberRequest struct {
 }
 
 // Create makes a group whose only member, and admin, is the caller.
-func (g *Groups) Create(ctx context.Context, p access.Principal, name string, description *string) (store.Group, error) {
+func (g *Groups) Create(ctx context.Context, p access.Principal, name string, description *string) (Group, error) {
 	var v validation
 	name = checkGroupName(&v, name)
 	desc := ""
@@ -80,7 +80,7 @@ func (g *Groups) Create(ctx context.Context, p access.Principal, name string, de
 		desc = checkGroupDescription(&v, *description)
 	}
 	if err := v.err(); err != nil {
-		return store.Group{}, err
+		return Group{}, err
 	}
 	var group store.Group
 	err := g.store.InTx(ctx, func(st *store.Store) error {
@@ -97,23 +97,24 @@ func (g *Groups) Create(ctx context.Context, p access.Principal, name string, de
 		if group, err = st.GroupFor(ctx, id, p.UserID); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "group.create", "group", id, OutcomeSuccess, map[string]any{"name": name})
+		g.audit.Record(ctx, st, p, "group.create", "group", id, OutcomeSuccess, map[string]any{"name": name})
 		return nil
 	})
 	if err != nil {
-		return store.Group{}, groupError("create group", name, err)
+		return Group{}, groupError("create group", name, err)
 	}
-	return group, nil
+	return groupFromRow(group), nil
 }
 
 // List returns the caller's groups, by name.
-func (g *Groups) List(ctx context.Context, p access.Principal) ([]store.Group, error) {
-	groups, err := g.store.GroupsFor(ctx, p.UserID)
+func (g *Groups) List(ctx context.Context, p access.Principal) ([]Group, error) {
+	rows, err := g.store.GroupsFor(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
+	groups := mapSlice(rows, groupFromRow)
 	if groups == nil {
-		groups = []store.Group{}
+		groups = []Group{}
 	}
 	return groups, nil
 }
@@ -134,11 +135,11 @@ func (g *Groups) Get(ctx context.Context, p access.Principal, id string) (GroupD
 	if err != nil {
 		return GroupDetail{}, err
 	}
-	return GroupDetail{Group: group, Members: members}, nil
+	return GroupDetail{Group: groupFromRow(group), Members: mapSlice(members, memberFromRow)}, nil
 }
 
 // Update renames a group or changes its description; group admins only.
-func (g *Groups) Update(ctx context.Context, p access.Principal, id string, change GroupChange) (store.Group, error) {
+func (g *Groups) Update(ctx context.Context, p access.Principal, id string, change GroupChange) (Group, error) {
 	var v validation
 	if change.Name == nil && change.Description == nil {
 		v.add("body", "give name or description")
@@ -152,7 +153,7 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		change.Description = &desc
 	}
 	if err := v.err(); err != nil {
-		return store.Group{}, err
+		return Group{}, err
 	}
 	var group store.Group
 	err := g.asGroupAdmin(ctx, p, id, "group.update", func(st *store.Store) error {
@@ -175,7 +176,7 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		if change.Description != nil {
 			details["description_changed"] = true
 		}
-		g.audit.Record(ctx, st, &p, "group.update", "group", id, OutcomeSuccess, details)
+		g.audit.Record(ctx, st, p, "group.update", "group", id, OutcomeSuccess, details)
 		return nil
 	})
 	if err != nil {
@@ -183,9 +184,9 @@ func (g *Groups) Update(ctx context.Context, p access.Principal, id string, chan
 		if change.Name != nil {
 			name = *change.Name
 		}
-		return store.Group{}, groupError("update group", name, err)
+		return Group{}, groupError("update group", name, err)
 	}
-	return group, nil
+	return groupFromRow(group), nil
 }
 
 // Delete removes a group; group admins only. Its documents go back to owner-only in
@@ -207,7 +208,7 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 		if err := st.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "group.delete", "group", id, OutcomeSuccess, map[string]any{"documents_unshared": len(docs)})
+		g.audit.Record(ctx, st, p, "group.delete", "group", id, OutcomeSuccess, map[string]any{"documents_unshared": len(docs)})
 		return nil
 	})
 	if err != nil {
@@ -220,7 +221,7 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 }
 
 // AddMember puts a user, named by id or by name, into a group; group admins only.
-func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (store.Member, error) {
+func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (Member, error) {
 	var v validation
 	switch {
 	case req.UserID == nil && req.Name == nil:
@@ -232,7 +233,7 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 	}
 	role := checkRole(&v, req.Role, true)
 	if err := v.err(); err != nil {
-		return store.Member{}, err
+		return Member{}, err
 	}
 	var member store.Member
 	err := g.asGroupAdmin(ctx, p, groupID, "member.add", func(st *store.Store) error {
@@ -257,26 +258,26 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 		if member, err = st.AddMember(ctx, groupID, user.ID, role); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "member.add", "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, "member.add", "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": user.ID, "name": user.Name, "role": role})
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.Member{}, Errorf(CodeConflict, "the user is already a member of this group")
+		return Member{}, Errorf(CodeConflict, "the user is already a member of this group")
 	}
 	if err != nil {
-		return store.Member{}, groupError("add member", "", err)
+		return Member{}, groupError("add member", "", err)
 	}
-	return member, nil
+	return memberFromRow(member), nil
 }
 
 // SetRole changes a member's role; group admins only. The last admin cannot be
 // demoted, so a group always has somebody who can manage it.
-func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userID, role string) (store.Member, error) {
+func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userID, role string) (Member, error) {
 	var v validation
 	role = checkRole(&v, role, false)
 	if err := v.err(); err != nil {
-		return store.Member{}, err
+		return Member{}, err
 	}
 	var member store.Member
 	err := g.asGroupAdmin(ctx, p, groupID, "member.role", func(st *store.Store) error {
@@ -296,14 +297,14 @@ func (g *Groups) SetRole(ctx context.Context, p access.Principal, groupID, userI
 		if member, err = st.SetMemberRole(ctx, groupID, userID, role); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, "member.role", "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, "member.role", "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": userID, "from": current.Role, "to": role})
 		return nil
 	})
 	if err != nil {
-		return store.Member{}, groupError("set member role", "", err)
+		return Member{}, groupError("set member role", "", err)
 	}
-	return member, nil
+	return memberFromRow(member), nil
 }
 
 // RemoveMember takes a member out of a group. Group admins may remove anybody; any
@@ -332,62 +333,66 @@ func (g *Groups) RemoveMember(ctx context.Context, p access.Principal, groupID, 
 		if err := st.RemoveMember(ctx, groupID, userID); err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, &p, action, "group", groupID, OutcomeSuccess,
+		g.audit.Record(ctx, st, p, action, "group", groupID, OutcomeSuccess,
 			map[string]any{"user_id": userID, "name": current.Name})
 		return nil
 	}
-	var err error
-	if leave {
-		err = g.asMember(ctx, p, groupID, func(st *store.Store, _ string) error { return body(st) })
-	} else {
-		err = g.asGroupAdmin(ctx, p, groupID, action, body)
-	}
-	if err != nil {
+	allowed := func(role string) error { return access.CanRemoveMember(p, role, userID) }
+	if err := g.authorized(ctx, p, groupID, action, allowed, body); err != nil {
 		return groupError(strings.ReplaceAll(action, ".", " "), "", err)
 	}
 	return nil
 }
 
-// asMember runs fn in a transaction holding the group's lock, after checking that
-// the caller is a member; fn gets the caller's role. Everybody else gets not_found,
-// whether the group exists or not.
-func (g *Groups) asMember(ctx context.Context, p access.Principal, groupID string, fn func(st *store.Store, role string) error) error {
+// authorized runs fn in a transaction holding the group's lock, once allowed (an
+// access rule given the caller's role in the group, "" for none) admits the caller.
+// A hidden group is not_found, whether it exists or not. A member refused an
+// action already knows the group exists, so they get forbidden, and the refusal is
+// audited.
+func (g *Groups) authorized(ctx context.Context, p access.Principal, groupID, action string, allowed func(role string) error, fn func(st *store.Store) error) error {
 	if !isUUID(groupID) {
 		return errGroupNotFound
 	}
-	return g.store.InTx(ctx, func(st *store.Store) error {
+	err := g.store.InTx(ctx, func(st *store.Store) error {
 		if err := st.LockGroup(ctx, groupID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errGroupNotFound
 			}
 			return err
 		}
-		me, err := st.GetMember(ctx, groupID, p.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errGroupNotFound
-		}
+		role, err := roleIn(ctx, st, p, groupID)
 		if err != nil {
 			return err
 		}
-		return fn(st, me.Role)
-	})
-}
-
-// asGroupAdmin is asMember for actions only group admins may take. A member who is
-// not an admin already knows the group exists, so they get forbidden, and the
-// refusal is audited.
-func (g *Groups) asGroupAdmin(ctx context.Context, p access.Principal, groupID, action string, fn func(st *store.Store) error) error {
-	err := g.asMember(ctx, p, groupID, func(st *store.Store, role string) error {
-		if role != store.RoleAdmin {
-			return errNotGroupAdmin
+		if err := allowed(role); err != nil {
+			return denied(err, errGroupNotFound, errNotGroupAdmin)
 		}
 		return fn(st)
 	})
 	if errors.Is(err, errNotGroupAdmin) {
 		// The transaction rolled back; the denial is recorded on its own.
-		g.audit.Record(ctx, nil, &p, action, "group", groupID, OutcomeDenied, nil)
+		g.audit.Record(ctx, nil, p, action, "group", groupID, OutcomeDenied, nil)
 	}
 	return err
+}
+
+// asGroupAdmin runs fn for the admins of the group (access.CanManageGroup).
+func (g *Groups) asGroupAdmin(ctx context.Context, p access.Principal, groupID, action string, fn func(st *store.Store) error) error {
+	allowed := func(role string) error { return access.CanManageGroup(p, role) }
+	return g.authorized(ctx, p, groupID, action, allowed, fn)
+}
+
+// roleIn returns the caller's role in the group, "" when they are not a member or
+// not a user at all.
+func roleIn(ctx context.Context, st *store.Store, p access.Principal, groupID string) (string, error) {
+	if !p.IsUser() {
+		return "", nil
+	}
+	me, err := st.GetMember(ctx, groupID, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return me.Role, err
 }
 
 // targetMember loads the member an action is about; a malformed or unknown user id
@@ -510,15 +515,15 @@ type AuditQuery struct {
 // AuditPage is a page of audit entries, newest first, with the cursor of the next
 // page (nil at the end).
 type AuditPage struct {
-	Entries []store.AuditEntry `json:"entries"`
-	Next    *string            `json:"next_cursor"`
+	Entries []AuditEntry `json:"entries"`
+	Next    *string      `json:"next_cursor"`
 }
 
 // List pages through the audit log, newest first; admins only (everybody else gets
 // not_found, like every admin route).
 func (a *Auditor) List(ctx context.Context, actor access.Principal, q AuditQuery) (AuditPage, error) {
-	if !actor.IsAdmin {
-		return AuditPage{}, Errorf(CodeNotFound, "not found")
+	if err := access.RequireAdmin(actor); err != nil {
+		return AuditPage{}, denied(err, errAdminOnly, nil)
 	}
 	f := store.AuditFilter{ActorID: q.ActorID, Action: q.Action, Limit: clampLimit(q.Limit) + 1}
 	var v validation
@@ -546,14 +551,14 @@ func (a *Auditor) List(ctx context.Context, actor access.Principal, q AuditQuery
 	if err != nil {
 		return AuditPage{}, err
 	}
-	page := AuditPage{Entries: entries}
+	page := AuditPage{Entries: mapSlice(entries, auditEntryFromRow)}
 	if limit := f.Limit - 1; len(entries) > limit {
-		page.Entries = entries[:limit]
+		page.Entries = page.Entries[:limit]
 		next := encodeAuditCursor(page.Entries[limit-1].ID)
 		page.Next = &next
 	}
 	if page.Entries == nil {
-		page.Entries = []store.AuditEntry{}
+		page.Entries = []AuditEntry{}
 	}
 	return page, nil
 }

@@ -44,7 +44,7 @@ func newGroupsFixture(t *testing.T) *groupsFixture {
 // user creates a user and returns their principal.
 func (f *groupsFixture) user(t *testing.T, name string) access.Principal {
 	t.Helper()
-	_, key, err := f.users.Create(context.Background(), nil, name, false)
+	_, key, err := f.users.Create(context.Background(), access.System, name, false)
 	require.NoError(t, err)
 	f.keys[name] = key.Secret
 	return f.auth(t, name)
@@ -103,7 +103,7 @@ func TestCreateGroupMakesCreatorItsAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, g, detail.Group)
 	require.Len(t, detail.Members, 1)
-	require.Equal(t, store.Member{UserID: ann.UserID, Name: "ann", Role: store.RoleAdmin, JoinedAt: detail.Members[0].JoinedAt}, detail.Members[0])
+	require.Equal(t, Member{UserID: ann.UserID, Name: "ann", Role: store.RoleAdmin, JoinedAt: detail.Members[0].JoinedAt}, detail.Members[0])
 
 	entries := f.auditActions(t, "group.create")
 	require.Len(t, entries, 2)
@@ -239,7 +239,7 @@ func TestMembersAreAddedChangedAndRemoved(t *testing.T) {
 
 	m, err := f.groups.AddMember(ctx, ann, g.ID, MemberRequest{Name: ptr("BEN")})
 	require.NoError(t, err, "names are matched ignoring case")
-	require.Equal(t, store.Member{UserID: ben.UserID, Name: "ben", Role: store.RoleMember, JoinedAt: m.JoinedAt}, m)
+	require.Equal(t, Member{UserID: ben.UserID, Name: "ben", Role: store.RoleMember, JoinedAt: m.JoinedAt}, m)
 	require.Contains(t, f.auth(t, "ben").GroupIDs, g.ID, "the new member's next request carries the group")
 	m, err = f.groups.AddMember(ctx, ann, g.ID, MemberRequest{UserID: &cid.UserID, Role: store.RoleAdmin})
 	require.NoError(t, err)
@@ -427,7 +427,7 @@ func TestConcurrentStepDownsLeaveAnAdmin(t *testing.T) {
 	ctx := context.Background()
 	principals := make([]access.Principal, 2)
 	for i, name := range []string{"ann", "ben"} {
-		_, key, err := users.Create(ctx, nil, name, false)
+		_, key, err := users.Create(ctx, access.System, name, false)
 		require.NoError(t, err)
 		principals[i], err = users.Authenticate(ctx, key.Secret)
 		require.NoError(t, err)
@@ -467,7 +467,7 @@ func TestAuditListFiltersAndPages(t *testing.T) {
 	t.Parallel()
 	f := newGroupsFixture(t)
 	ctx := context.Background()
-	_, key, err := f.users.Create(ctx, nil, "root", true)
+	_, key, err := f.users.Create(ctx, access.System, "root", true)
 	require.NoError(t, err)
 	root, err := f.users.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)
@@ -525,7 +525,7 @@ func TestConcurrentCreatesWithOneNameClash(t *testing.T) {
 	users := NewUsers(st, audit, nil, logging.Discard())
 	groups := NewGroups(st, audit, GroupsConfig{}, logging.Discard())
 	ctx := context.Background()
-	_, key, err := users.Create(ctx, nil, "ann", false)
+	_, key, err := users.Create(ctx, access.System, "ann", false)
 	require.NoError(t, err)
 	ann, err := users.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)

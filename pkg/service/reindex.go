@@ -55,20 +55,17 @@ func NewReindex(st *store.Store, audit *Auditor, cfg ReindexConfig, logger *slog
 // errJobNotFound hides jobs from non-admins exactly like missing ones.
 var errJobNotFound = Errorf(CodeNotFound, "re-index job not found")
 
-// adminOnly refuses non-admin callers as if the resource did not exist; a nil actor is
-// the system (the operator CLI).
-func adminOnly(actor *access.Principal) error {
-	if actor != nil && !actor.IsAdmin {
-		return errJobNotFound
-	}
-	return nil
+// adminOnly refuses non-admin callers as if the job did not exist; the operator
+// command line acts as access.System.
+func adminOnly(actor access.Principal) error {
+	return denied(access.RequireAdmin(actor), errJobNotFound, nil)
 }
 
 // Start validates and queues a job of kind. Only one job of a kind may be queued or
 // running at a time; another is a conflict.
-func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind string, params ReindexParams) (store.ReindexJob, error) {
+func (r *Reindex) Start(ctx context.Context, actor access.Principal, kind string, params ReindexParams) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	var v validation
 	known := false
@@ -88,14 +85,14 @@ func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind strin
 		}
 	}
 	if err := v.err(); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	stored := map[string]any{}
 	if params.EmbedModel != "" {
 		stored["embed_model"] = params.EmbedModel
 	}
 	var createdBy *string
-	if actor != nil {
+	if actor.IsUser() {
 		id := actor.UserID
 		createdBy = &id
 	}
@@ -112,58 +109,59 @@ func (r *Reindex) Start(ctx context.Context, actor *access.Principal, kind strin
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.ReindexJob{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a %s job is already queued or running; cancel it or wait for it to end", kind),
+		return ReindexJob{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a %s job is already queued or running; cancel it or wait for it to end", kind),
 			Fields: []FieldError{{Field: "kind", Message: "a job of this kind is already active"}}}
 	}
 	if err != nil {
-		return store.ReindexJob{}, fmt.Errorf("start %s job: %w", kind, err)
+		return ReindexJob{}, fmt.Errorf("start %s job: %w", kind, err)
 	}
 	r.notify()
 	r.logger.InfoContext(ctx, "re-index job queued", "job_id", j.ID, "kind", kind)
-	return j, nil
+	return reindexJobFromRow(j), nil
 }
 
 // Get returns one job.
-func (r *Reindex) Get(ctx context.Context, actor *access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Get(ctx context.Context, actor access.Principal, id string) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	if !isUUID(id) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
 	j, err := r.store.GetReindexJob(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
-	return j, err
+	return reindexJobFromRow(j), err
 }
 
 // List pages through the jobs, newest first.
-func (r *Reindex) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[store.ReindexJob], error) {
+func (r *Reindex) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[ReindexJob], error) {
 	if err := adminOnly(actor); err != nil {
-		return store.Page[store.ReindexJob]{}, err
+		return store.Page[ReindexJob]{}, err
 	}
 	after, err := decodeCursor(cursor)
 	if err != nil {
-		return store.Page[store.ReindexJob]{}, err
+		return store.Page[ReindexJob]{}, err
 	}
 	page, err := r.store.ListReindexJobs(ctx, clampLimit(limit), after)
-	if page.Items == nil {
-		page.Items = []store.ReindexJob{}
+	jobs := mapPage(page, reindexJobFromRow)
+	if jobs.Items == nil {
+		jobs.Items = []ReindexJob{}
 	}
-	return page, err
+	return jobs, err
 }
 
 // Cancel asks a job to stop. A queued job ends cancelled at once; a running one stops
 // between two batches and leaves the index as it was before the job (a re-embed that
 // has already switched the index finishes instead: the switch is its commit point).
 // Cancelling a job that has ended is a conflict.
-func (r *Reindex) Cancel(ctx context.Context, actor *access.Principal, id string) (store.ReindexJob, error) {
+func (r *Reindex) Cancel(ctx context.Context, actor access.Principal, id string) (ReindexJob, error) {
 	if err := adminOnly(actor); err != nil {
-		return store.ReindexJob{}, err
+		return ReindexJob{}, err
 	}
 	if !isUUID(id) {
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	}
 	var j store.ReindexJob
 	err := r.store.InTx(ctx, func(st *store.Store) error {
@@ -176,12 +174,12 @@ func (r *Reindex) Cancel(ctx context.Context, actor *access.Principal, id string
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.ReindexJob{}, errJobNotFound
+		return ReindexJob{}, errJobNotFound
 	case errors.Is(err, store.ErrConflict):
-		return store.ReindexJob{}, Errorf(CodeConflict, "the job has already ended")
+		return ReindexJob{}, Errorf(CodeConflict, "the job has already ended")
 	case err != nil:
-		return store.ReindexJob{}, fmt.Errorf("cancel job: %w", err)
+		return ReindexJob{}, fmt.Errorf("cancel job: %w", err)
 	}
 	r.logger.InfoContext(ctx, "re-index job cancel requested", "job_id", id, "status", j.Status)
-	return j, nil
+	return reindexJobFromRow(j), nil
 }

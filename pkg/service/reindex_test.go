@@ -23,13 +23,16 @@ func TestReindexStartGetListCancel(t *testing.T) {
 	svc := NewReindex(st, NewAuditor(st, logging.Discard()), ReindexConfig{Notify: func() { notified.Add(1) }}, logging.Discard())
 	op, err := st.CreateUser(ctx, "operator", true)
 	require.NoError(t, err)
-	admin := &access.Principal{UserID: op.ID, Name: op.Name, IsAdmin: true}
-	user := &access.Principal{UserID: op.ID, Name: "someone"}
+	admin := access.Principal{UserID: op.ID, Name: op.Name, IsAdmin: true}
+	user := access.Principal{UserID: op.ID, Name: "someone"}
 
 	// Non-admins cannot tell the feature exists.
 	_, err = svc.Start(ctx, user, store.KindACLSync, ReindexParams{})
 	require.Equal(t, CodeNotFound, ErrorCode(err))
 	_, err = svc.List(ctx, user, 0, "")
+	require.Equal(t, CodeNotFound, ErrorCode(err))
+	// Nobody in particular is not the system: a zero principal is refused too.
+	_, err = svc.Start(ctx, access.Principal{}, store.KindACLSync, ReindexParams{})
 	require.Equal(t, CodeNotFound, ErrorCode(err))
 
 	// Input is checked field by field.
@@ -66,7 +69,7 @@ func TestReindexStartGetListCancel(t *testing.T) {
 	_, err = svc.Start(ctx, admin, store.KindReEmbed, ReindexParams{})
 	requireField(t, err, CodeConflict, "kind")
 	// The CLI starts jobs as the system.
-	sys, err := svc.Start(ctx, nil, store.KindACLSync, ReindexParams{})
+	sys, err := svc.Start(ctx, access.System, store.KindACLSync, ReindexParams{})
 	require.NoError(t, err)
 	require.Nil(t, sys.CreatedBy)
 

@@ -23,8 +23,8 @@ type searchFixture struct {
 	*docsFixture
 	team, other        string
 	alice, bob, carol  access.Principal
-	private, shared    store.Document
-	carolDoc, markdown store.Document
+	private, shared    Document
+	carolDoc, markdown Document
 }
 
 func newSearchFixture(t *testing.T) *searchFixture {
@@ -43,7 +43,7 @@ func newSearchFixtureWith(t *testing.T, docs *docsFixture) *searchFixture {
 	f.shared = f.upload(t, f.alice, UploadOptions{GroupID: f.team}, map[string]string{"volcanoes.txt": "Team notes: volcano monitoring stations measure lava temperature."})[0]
 	f.carolDoc = f.upload(t, f.carol, UploadOptions{GroupID: f.other}, map[string]string{"other.txt": "Another group studies volcano ash clouds."})[0]
 	f.markdown = f.upload(t, f.alice, UploadOptions{}, map[string]string{"guide.md": "# Field guide\n\n## Safety\n\nWear a helmet near the crater rim.\n"})[0]
-	for _, d := range []store.Document{f.private, f.shared, f.carolDoc, f.markdown} {
+	for _, d := range []Document{f.private, f.shared, f.carolDoc, f.markdown} {
 		require.Equal(t, store.StatusReady, f.ingest(t, d.ID).Status)
 	}
 	return f

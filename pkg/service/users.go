@@ -46,16 +46,16 @@ func (u *Users) WithQuotas(q QuotaDefaults) *Users {
 
 // Me is the caller's own view of themself.
 type Me struct {
-	ID      string            `json:"id"`
-	Name    string            `json:"name"`
-	IsAdmin bool              `json:"is_admin"`
-	Groups  []store.GroupRole `json:"groups"`
-	Quota   Quota             `json:"quota"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	IsAdmin bool        `json:"is_admin"`
+	Groups  []GroupRole `json:"groups"`
+	Quota   Quota       `json:"quota"`
 }
 
 // NewKey is a freshly created key; Key is shown to the caller only this once.
 type NewKey struct {
-	store.Key
+	Key
 	Secret string `json:"key"`
 }
 
@@ -82,7 +82,7 @@ func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
 		if _, err := st.InsertKey(ctx, user.ID, prefix, apikey.Hash(key)); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, nil, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
+		u.audit.Record(ctx, st, access.System, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
 		created = true
 		return nil
 	})
@@ -92,17 +92,22 @@ func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
 	return created, err
 }
 
-// Create makes a user with a first API key. actor is nil when the CLI calls.
-func (u *Users) Create(ctx context.Context, actor *access.Principal, name string, isAdmin bool) (store.User, NewKey, error) {
-	if actor != nil && !actor.IsAdmin {
-		return store.User{}, NewKey{}, Errorf(CodeNotFound, "not found")
+// errAdminOnly is what everybody but admins is told about admin-only things: that
+// there is nothing there.
+var errAdminOnly = Errorf(CodeNotFound, "not found")
+
+// Create makes a user with a first API key; admins only (access.System for the
+// command line).
+func (u *Users) Create(ctx context.Context, actor access.Principal, name string, isAdmin bool) (User, NewKey, error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return User{}, NewKey{}, denied(err, errAdminOnly, nil)
 	}
 	var v validation
 	if !userNamePattern.MatchString(name) {
 		v.add("name", "must be 1-64 letters, digits, '.', '_' or '-'")
 	}
 	if err := v.err(); err != nil {
-		return store.User{}, NewKey{}, err
+		return User{}, NewKey{}, err
 	}
 	var user store.User
 	var key NewKey
@@ -118,19 +123,19 @@ func (u *Users) Create(ctx context.Context, actor *access.Principal, name string
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return store.User{}, NewKey{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a user named %q already exists", name),
+		return User{}, NewKey{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("a user named %q already exists", name),
 			Fields: []FieldError{{Field: "name", Message: "already taken"}}}
 	}
 	if err != nil {
-		return store.User{}, NewKey{}, fmt.Errorf("create user: %w", err)
+		return User{}, NewKey{}, fmt.Errorf("create user: %w", err)
 	}
-	return user, key, nil
+	return userFromRow(user), key, nil
 }
 
 // List pages through users with their quotas; admins only.
-func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cursor string) (store.Page[UserView], error) {
-	if actor != nil && !actor.IsAdmin {
-		return store.Page[UserView]{}, Errorf(CodeNotFound, "not found")
+func (u *Users) List(ctx context.Context, actor access.Principal, limit int, cursor string) (store.Page[UserView], error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return store.Page[UserView]{}, denied(err, errAdminOnly, nil)
 	}
 	after, err := decodeCursor(cursor)
 	if err != nil {
@@ -150,17 +155,17 @@ func (u *Users) List(ctx context.Context, actor *access.Principal, limit int, cu
 	}
 	views := make([]UserView, len(page.Items))
 	for i, user := range page.Items {
-		views[i] = UserView{User: user, Quota: u.quotas.quotaOf(user, uses[user.ID])}
+		views[i] = UserView{User: userFromRow(user), Quota: u.quotas.quotaOf(user, uses[user.ID])}
 	}
 	return store.Page[UserView]{Items: views, Next: page.Next}, nil
 }
 
 // Delete removes a user with their keys, documents, vectors and sessions; admins only.
-func (u *Users) Delete(ctx context.Context, actor *access.Principal, id string) error {
-	if actor != nil && !actor.IsAdmin {
-		return Errorf(CodeNotFound, "not found")
+func (u *Users) Delete(ctx context.Context, actor access.Principal, id string) error {
+	if err := access.RequireAdmin(actor); err != nil {
+		return denied(err, errAdminOnly, nil)
 	}
-	if actor != nil && actor.UserID == id {
+	if actor.IsUser() && actor.UserID == id {
 		return Errorf(CodeConflict, "you cannot delete yourself")
 	}
 	err := u.store.InTx(ctx, func(st *store.Store) error {
@@ -221,12 +226,13 @@ func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
 	if err != nil {
 		return Me{}, fmt.Errorf("me: %w", err)
 	}
-	groups, err := u.store.GroupsOf(ctx, p.UserID)
+	rows, err := u.store.GroupsOf(ctx, p.UserID)
 	if err != nil {
 		return Me{}, err
 	}
+	groups := mapSlice(rows, groupRoleFromRow)
 	if groups == nil {
-		groups = []store.GroupRole{}
+		groups = []GroupRole{}
 	}
 	use, err := u.store.UsageOf(ctx, p.UserID)
 	if err != nil {
@@ -236,10 +242,15 @@ func (u *Users) Me(ctx context.Context, p access.Principal) (Me, error) {
 }
 
 // Keys lists the caller's keys.
-func (u *Users) Keys(ctx context.Context, p access.Principal) ([]store.Key, error) {
-	keys, err := u.store.ListKeys(ctx, p.UserID)
+func (u *Users) Keys(ctx context.Context, p access.Principal) ([]Key, error) {
+	return u.keysOf(ctx, p.UserID)
+}
+
+func (u *Users) keysOf(ctx context.Context, userID string) ([]Key, error) {
+	rows, err := u.store.ListKeys(ctx, userID)
+	keys := mapSlice(rows, keyFromRow)
 	if keys == nil {
-		keys = []store.Key{}
+		keys = []Key{}
 	}
 	return keys, err
 }
@@ -252,7 +263,7 @@ func (u *Users) CreateKey(ctx context.Context, p access.Principal) (NewKey, erro
 		if key, err = newKey(ctx, st, p.UserID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, &p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
+		u.audit.Record(ctx, st, p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
 		return nil
 	})
 	return key, err
@@ -264,11 +275,64 @@ func (u *Users) RevokeKey(ctx context.Context, p access.Principal, keyID string)
 		if err := st.DeleteKey(ctx, p.UserID, keyID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, &p, "key.revoke", "api_key", keyID, OutcomeSuccess, nil)
+		u.audit.Record(ctx, st, p, "key.revoke", "api_key", keyID, OutcomeSuccess, nil)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Errorf(CodeNotFound, "key not found")
+	}
+	return err
+}
+
+// ListKeysOf lists the keys of user userID for an admin (the admin page).
+func (u *Users) ListKeysOf(ctx context.Context, admin access.Principal, userID string) ([]Key, error) {
+	if err := access.RequireAdmin(admin); err != nil {
+		return nil, denied(err, errAdminOnly, nil)
+	}
+	if err := u.ensureUser(ctx, u.store, userID); err != nil {
+		return nil, err
+	}
+	return u.keysOf(ctx, userID)
+}
+
+// RevokeKeyOf deletes key keyID of user userID for an admin, who is recorded as
+// the one who revoked it: a leaked key is an operator's emergency.
+func (u *Users) RevokeKeyOf(ctx context.Context, admin access.Principal, userID, keyID string) error {
+	if err := access.RequireAdmin(admin); err != nil {
+		return denied(err, errAdminOnly, nil)
+	}
+	err := u.store.InTx(ctx, func(st *store.Store) error {
+		if err := u.ensureUser(ctx, st, userID); err != nil {
+			return err
+		}
+		if !isUUID(keyID) {
+			return errKeyNotFound
+		}
+		if err := st.DeleteKey(ctx, userID, keyID); err != nil {
+			return err
+		}
+		u.audit.Record(ctx, st, admin, "admin.key.revoke", "api_key", keyID, OutcomeSuccess, map[string]any{"user_id": userID})
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errKeyNotFound
+	}
+	return err
+}
+
+var (
+	errUserNotFound = Errorf(CodeNotFound, "user not found")
+	errKeyNotFound  = Errorf(CodeNotFound, "key not found")
+)
+
+// ensureUser answers user not found unless userID names an existing user.
+func (u *Users) ensureUser(ctx context.Context, st *store.Store, userID string) error {
+	if !isUUID(userID) {
+		return errUserNotFound
+	}
+	_, err := st.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUserNotFound
 	}
 	return err
 }
@@ -289,7 +353,7 @@ func (u *Users) RotateKeys(ctx context.Context, name string) (NewKey, error) {
 		if key, err = newKey(ctx, st, user.ID); err != nil {
 			return err
 		}
-		u.audit.Record(ctx, st, nil, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
+		u.audit.Record(ctx, st, access.System, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -305,7 +369,7 @@ func newKey(ctx context.Context, st *store.Store, userID string) (NewKey, error)
 	if err != nil {
 		return NewKey{}, err
 	}
-	return NewKey{Key: k, Secret: secret}, nil
+	return NewKey{Key: keyFromRow(k), Secret: secret}, nil
 }
 
 // Pagination bounds from API.md.
@@ -333,7 +397,7 @@ func decodeCursor(s string) (*store.Cursor, error) {
 // UserView is a user as admins see them: with their own quota limits, if any,
 // and the quota that applies with what they use of it.
 type UserView struct {
-	store.User
+	User
 	Quota Quota `json:"quota"`
 }
 
@@ -342,9 +406,9 @@ type UserChange = store.UserChange
 
 // Update changes a user's admin flag and quota limits; admins only. An admin cannot
 // take their own admin rights away, so an admin always remains.
-func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, ch UserChange) (UserView, error) {
-	if actor != nil && !actor.IsAdmin {
-		return UserView{}, Errorf(CodeNotFound, "not found")
+func (u *Users) Update(ctx context.Context, actor access.Principal, id string, ch UserChange) (UserView, error) {
+	if err := access.RequireAdmin(actor); err != nil {
+		return UserView{}, denied(err, errAdminOnly, nil)
 	}
 	var v validation
 	for _, q := range []struct {
@@ -358,7 +422,7 @@ func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, 
 	if err := v.err(); err != nil {
 		return UserView{}, err
 	}
-	if actor != nil && actor.UserID == id && ch.IsAdmin != nil && !*ch.IsAdmin {
+	if actor.IsUser() && actor.UserID == id && ch.IsAdmin != nil && !*ch.IsAdmin {
 		return UserView{}, &Error{Code: CodeConflict, Message: "you cannot take away your own admin rights",
 			Fields: []FieldError{{Field: "is_admin", Message: "cannot be changed on yourself"}}}
 	}
@@ -372,7 +436,7 @@ func (u *Users) Update(ctx context.Context, actor *access.Principal, id string, 
 		if err != nil {
 			return err
 		}
-		view = UserView{User: user, Quota: u.quotas.quotaOf(user, use)}
+		view = UserView{User: userFromRow(user), Quota: u.quotas.quotaOf(user, use)}
 		details := map[string]any{}
 		if ch.IsAdmin != nil {
 			details["is_admin"] = *ch.IsAdmin

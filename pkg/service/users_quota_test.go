@@ -17,7 +17,7 @@ func TestUsersShowAndAdminsSetQuotas(t *testing.T) {
 	u.WithQuotas(QuotaDefaults{Bytes: 10 << 30, Documents: 10_000})
 	ctx := context.Background()
 	root := admin(t, u)
-	carol, _, err := u.Create(ctx, &root, "carol-"+randSuffix(t), false)
+	carol, _, err := u.Create(ctx, root, "carol-"+randSuffix(t), false)
 	require.NoError(t, err)
 	_, err = st.InsertDocument(ctx, store.NewDocument{ID: uuid.NewString(), OwnerID: carol.ID, Filename: "a.txt",
 		MIME: "text/plain", Format: "text", SizeBytes: 1234, SHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", ObjectKey: "documents/a"})
@@ -33,7 +33,7 @@ func TestUsersShowAndAdminsSetQuotas(t *testing.T) {
 
 	// An admin sets limits of her own: 0 is unlimited.
 	gib, zero := int64(1<<30), int64(0)
-	view, err := u.Update(ctx, &root, carol.ID, UserChange{
+	view, err := u.Update(ctx, root, carol.ID, UserChange{
 		QuotaBytes: store.QuotaSetting{Set: true, Value: &gib}, QuotaDocuments: store.QuotaSetting{Set: true, Value: &zero}})
 	require.NoError(t, err)
 	require.Equal(t, gib, *view.QuotaBytes)
@@ -47,7 +47,7 @@ func TestUsersShowAndAdminsSetQuotas(t *testing.T) {
 
 	// Absent fields stay; null returns to the default.
 	yes := true
-	view, err = u.Update(ctx, &root, carol.ID, UserChange{IsAdmin: &yes, QuotaBytes: store.QuotaSetting{Set: true}})
+	view, err = u.Update(ctx, root, carol.ID, UserChange{IsAdmin: &yes, QuotaBytes: store.QuotaSetting{Set: true}})
 	require.NoError(t, err)
 	require.True(t, view.IsAdmin)
 	require.Nil(t, view.QuotaBytes)
@@ -55,7 +55,7 @@ func TestUsersShowAndAdminsSetQuotas(t *testing.T) {
 	require.Equal(t, zero, *view.QuotaDocuments, "untouched")
 
 	// The list shows every user's quota.
-	page, err := u.List(ctx, &root, 50, "")
+	page, err := u.List(ctx, root, 50, "")
 	require.NoError(t, err)
 	found := false
 	for _, v := range page.Items {
@@ -72,16 +72,16 @@ func TestUsersShowAndAdminsSetQuotas(t *testing.T) {
 
 	// What may not be done.
 	minus := int64(-1)
-	_, err = u.Update(ctx, &root, carol.ID, UserChange{QuotaBytes: store.QuotaSetting{Set: true, Value: &minus}})
+	_, err = u.Update(ctx, root, carol.ID, UserChange{QuotaBytes: store.QuotaSetting{Set: true, Value: &minus}})
 	requireCode(t, err, CodeInvalid, "quota_bytes")
 	no := false
-	_, err = u.Update(ctx, &root, root.UserID, UserChange{IsAdmin: &no})
+	_, err = u.Update(ctx, root, root.UserID, UserChange{IsAdmin: &no})
 	requireCode(t, err, CodeConflict, "is_admin")
-	_, err = u.Update(ctx, &access.Principal{UserID: carol.ID}, root.UserID, UserChange{IsAdmin: &no})
+	_, err = u.Update(ctx, access.Principal{UserID: carol.ID}, root.UserID, UserChange{IsAdmin: &no})
 	requireCode(t, err, CodeNotFound, "")
-	_, err = u.Update(ctx, &root, "00000000-0000-0000-0000-000000000001", UserChange{IsAdmin: &no})
+	_, err = u.Update(ctx, root, "00000000-0000-0000-0000-000000000001", UserChange{IsAdmin: &no})
 	requireCode(t, err, CodeNotFound, "")
-	_, err = u.Update(ctx, &root, "not-a-uuid", UserChange{IsAdmin: &no})
+	_, err = u.Update(ctx, root, "not-a-uuid", UserChange{IsAdmin: &no})
 	requireCode(t, err, CodeNotFound, "")
 }
 

@@ -21,7 +21,7 @@ func newUsers(t *testing.T) (*Users, *store.Store) {
 func admin(t *testing.T, u *Users) access.Principal {
 	t.Helper()
 	ctx := context.Background()
-	_, key, err := u.Create(ctx, nil, "root-"+t.Name()[len(t.Name())-4:], true)
+	_, key, err := u.Create(ctx, access.System, "root-"+t.Name()[len(t.Name())-4:], true)
 	require.NoError(t, err)
 	p, err := u.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)
@@ -59,7 +59,7 @@ func TestBootstrapRejectsShortKeyAndNameClash(t *testing.T) {
 	ctx := context.Background()
 	_, err := u.Bootstrap(ctx, "short")
 	require.Equal(t, CodeInvalid, ErrorCode(err))
-	_, _, err = u.Create(ctx, nil, BootstrapAdminName, false)
+	_, _, err = u.Create(ctx, access.System, BootstrapAdminName, false)
 	require.NoError(t, err)
 	_, err = u.Bootstrap(ctx, "operator-chosen-bootstrap-key-0001")
 	require.Equal(t, CodeConflict, ErrorCode(err))
@@ -70,16 +70,16 @@ func TestCreateUserValidatesAndRejectsDuplicates(t *testing.T) {
 	u, _ := newUsers(t)
 	ctx := context.Background()
 	for _, bad := range []string{"", "has space", "x/y", string(make([]byte, 65))} {
-		_, _, err := u.Create(ctx, nil, bad, false)
+		_, _, err := u.Create(ctx, access.System, bad, false)
 		var e *Error
 		require.ErrorAs(t, err, &e, bad)
 		require.Equal(t, CodeInvalid, e.Code)
 		require.Equal(t, "name", e.Fields[0].Field)
 	}
-	_, key, err := u.Create(ctx, nil, "alice.b-1", false)
+	_, key, err := u.Create(ctx, access.System, "alice.b-1", false)
 	require.NoError(t, err)
 	require.NotEmpty(t, key.Secret)
-	_, _, err = u.Create(ctx, nil, "ALICE.B-1", false)
+	_, _, err = u.Create(ctx, access.System, "ALICE.B-1", false)
 	require.Equal(t, CodeConflict, ErrorCode(err), "names are unique regardless of case")
 }
 
@@ -88,23 +88,23 @@ func TestOnlyAdminsManageUsers(t *testing.T) {
 	u, _ := newUsers(t)
 	ctx := context.Background()
 	root := admin(t, u)
-	user, key, err := u.Create(ctx, &root, "bob", false)
+	user, key, err := u.Create(ctx, root, "bob", false)
 	require.NoError(t, err)
 	bob, err := u.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)
 	require.False(t, bob.IsAdmin)
 
-	_, _, err = u.Create(ctx, &bob, "eve", false)
+	_, _, err = u.Create(ctx, bob, "eve", false)
 	require.Equal(t, CodeNotFound, ErrorCode(err))
-	_, err = u.List(ctx, &bob, 10, "")
+	_, err = u.List(ctx, bob, 10, "")
 	require.Equal(t, CodeNotFound, ErrorCode(err))
-	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, &bob, root.UserID)))
-	require.Equal(t, CodeConflict, ErrorCode(u.Delete(ctx, &root, root.UserID)))
+	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, bob, root.UserID)))
+	require.Equal(t, CodeConflict, ErrorCode(u.Delete(ctx, root, root.UserID)))
 
-	require.NoError(t, u.Delete(ctx, &root, user.ID))
+	require.NoError(t, u.Delete(ctx, root, user.ID))
 	_, err = u.Authenticate(ctx, key.Secret)
 	require.Equal(t, CodeUnauthenticated, ErrorCode(err), "a deleted user's keys stop working")
-	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, &root, user.ID)))
+	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, root, user.ID)))
 }
 
 func TestListUsersPages(t *testing.T) {
@@ -113,14 +113,14 @@ func TestListUsersPages(t *testing.T) {
 	ctx := context.Background()
 	root := admin(t, u)
 	for _, n := range []string{"u1", "u2", "u3", "u4"} {
-		_, _, err := u.Create(ctx, &root, n, false)
+		_, _, err := u.Create(ctx, root, n, false)
 		require.NoError(t, err)
 	}
 	seen := map[string]bool{}
 	cursor := ""
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 10)
-		page, err := u.List(ctx, &root, 2, cursor)
+		page, err := u.List(ctx, root, 2, cursor)
 		require.NoError(t, err)
 		for _, usr := range page.Items {
 			require.False(t, seen[usr.ID], "no user twice")
@@ -132,7 +132,7 @@ func TestListUsersPages(t *testing.T) {
 		cursor = *page.Next
 	}
 	require.Len(t, seen, 5)
-	_, err := u.List(ctx, &root, 2, "garbage")
+	_, err := u.List(ctx, root, 2, "garbage")
 	require.Equal(t, CodeInvalid, ErrorCode(err))
 }
 
@@ -140,7 +140,7 @@ func TestKeysCreateListRevokeRotate(t *testing.T) {
 	t.Parallel()
 	u, _ := newUsers(t)
 	ctx := context.Background()
-	_, first, err := u.Create(ctx, nil, "carol", false)
+	_, first, err := u.Create(ctx, access.System, "carol", false)
 	require.NoError(t, err)
 	carol, err := u.Authenticate(ctx, first.Secret)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestKeysCreateListRevokeRotate(t *testing.T) {
 	_, err = u.Authenticate(ctx, second.Secret)
 	require.NoError(t, err)
 
-	_, other, err := u.Create(ctx, nil, "dave", false)
+	_, other, err := u.Create(ctx, access.System, "dave", false)
 	require.NoError(t, err)
 	require.Equal(t, CodeNotFound, ErrorCode(u.RevokeKey(ctx, carol, other.ID)), "someone else's key is not found")
 
@@ -181,7 +181,7 @@ func TestAuthenticateRejectsGarbageAndWrongSecret(t *testing.T) {
 	t.Parallel()
 	u, _ := newUsers(t)
 	ctx := context.Background()
-	_, key, err := u.Create(ctx, nil, "erin", false)
+	_, key, err := u.Create(ctx, access.System, "erin", false)
 	require.NoError(t, err)
 	for _, k := range []string{"", "x", key.Secret[:len(key.Secret)-1] + "0", key.Secret[:20] + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} {
 		_, err := u.Authenticate(ctx, k)
@@ -193,7 +193,7 @@ func TestMeListsGroups(t *testing.T) {
 	t.Parallel()
 	u, _ := newUsers(t)
 	ctx := context.Background()
-	_, key, err := u.Create(ctx, nil, "frank", false)
+	_, key, err := u.Create(ctx, access.System, "frank", false)
 	require.NoError(t, err)
 	p, err := u.Authenticate(ctx, key.Secret)
 	require.NoError(t, err)
@@ -211,7 +211,7 @@ func TestDeletingAGroupsOnlyAdminPromotesTheNextMember(t *testing.T) {
 	ctx := context.Background()
 	root := admin(t, u)
 	principal := func(name string) access.Principal {
-		_, key, err := u.Create(ctx, &root, name, false)
+		_, key, err := u.Create(ctx, root, name, false)
 		require.NoError(t, err)
 		p, err := u.Authenticate(ctx, key.Secret)
 		require.NoError(t, err)
@@ -226,7 +226,7 @@ func TestDeletingAGroupsOnlyAdminPromotesTheNextMember(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	require.NoError(t, u.Delete(ctx, &root, owner.UserID))
+	require.NoError(t, u.Delete(ctx, root, owner.UserID))
 
 	first, err = u.Authenticate(ctx, mustKey(t, u, first.Name))
 	require.NoError(t, err)
@@ -246,4 +246,43 @@ func mustKey(t *testing.T, u *Users, name string) string {
 	key, err := u.RotateKeys(context.Background(), name)
 	require.NoError(t, err)
 	return key.Secret
+}
+
+func TestAdminsManageKeysOfOthersAsThemselves(t *testing.T) {
+	t.Parallel()
+	u, st := newUsers(t)
+	ctx := context.Background()
+	root := admin(t, u)
+	bobUser, bobKey, err := u.Create(ctx, root, "bob", false)
+	require.NoError(t, err)
+	bob, err := u.Authenticate(ctx, bobKey.Secret)
+	require.NoError(t, err)
+
+	keys, err := u.ListKeysOf(ctx, root, bobUser.ID)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.Equal(t, bobKey.ID, keys[0].ID)
+
+	// Everybody else is told there is nothing there, about anybody's keys.
+	for _, p := range []access.Principal{bob, {}} {
+		_, err = u.ListKeysOf(ctx, p, root.UserID)
+		require.Equal(t, CodeNotFound, ErrorCode(err))
+		require.Equal(t, CodeNotFound, ErrorCode(u.RevokeKeyOf(ctx, p, bobUser.ID, bobKey.ID)))
+	}
+	_, err = u.ListKeysOf(ctx, root, "not-a-uuid")
+	require.Equal(t, CodeNotFound, ErrorCode(err))
+	_, err = u.ListKeysOf(ctx, root, "00000000-0000-0000-0000-000000000001")
+	require.Equal(t, CodeNotFound, ErrorCode(err))
+	// A key is revoked only under its own user.
+	require.Equal(t, CodeNotFound, ErrorCode(u.RevokeKeyOf(ctx, root, root.UserID, bobKey.ID)))
+	require.Equal(t, CodeNotFound, ErrorCode(u.RevokeKeyOf(ctx, root, bobUser.ID, "not-a-uuid")))
+
+	require.NoError(t, u.RevokeKeyOf(ctx, root, bobUser.ID, bobKey.ID))
+	_, err = u.Authenticate(ctx, bobKey.Secret)
+	require.Equal(t, CodeUnauthenticated, ErrorCode(err))
+	entries, err := st.ListAudit(ctx, store.AuditFilter{Action: "admin.key.revoke", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, root.Name, entries[0].ActorName, "the admin is recorded, not the key's owner")
+	require.Equal(t, bobKey.ID, entries[0].TargetID)
 }

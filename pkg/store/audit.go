@@ -11,17 +11,17 @@ import (
 
 // AuditEntry is one append-only audit record.
 type AuditEntry struct {
-	ID            int64          `json:"id"`
-	At            time.Time      `json:"at"`
-	ActorID       *string        `json:"actor_id"`
-	ActorName     string         `json:"actor_name"`
-	Action        string         `json:"action"`
-	TargetType    string         `json:"target_type"`
-	TargetID      string         `json:"target_id"`
-	Outcome       string         `json:"outcome"`
-	CorrelationID string         `json:"correlation_id"`
-	ClientIP      string         `json:"client_ip"`
-	Details       map[string]any `json:"details"`
+	ID            int64
+	At            time.Time
+	ActorID       *string
+	ActorName     string
+	Action        string
+	TargetType    string
+	TargetID      string
+	Outcome       string
+	CorrelationID string
+	ClientIP      string
+	Details       map[string]any
 }
 
 // AppendAudit writes one audit record.

@@ -23,76 +23,112 @@ const (
 
 // ChatSession is a conversation owned by one user.
 type ChatSession struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"-"`
-	Title     string    `json:"title"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string
+	UserID    string
+	Title     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Message is one message of a session.
 type Message struct {
-	ID        string    `json:"id"`
-	SessionID string    `json:"-"`
-	Role      string    `json:"role"`
-	Content   string    `json:"content"`
-	TurnID    *string   `json:"turn_id"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string
+	SessionID string
+	Role      string
+	Content   string
+	TurnID    *string
+	CreatedAt time.Time
 }
 
 // Citation points an answer's [n] at a passage.
 type Citation struct {
-	Index      int     `json:"index"`
-	DocumentID string  `json:"document_id"`
-	Filename   string  `json:"filename"`
-	ChunkIndex int     `json:"chunk_index"`
-	Score      float32 `json:"score"`
+	Index      int
+	DocumentID string
+	Filename   string
+	ChunkIndex int
+	Score      float32
 	// Matched says which retrievers found the passage and at what rank; turns
 	// from before hybrid search have none.
-	Matched vector.Matched `json:"matched"`
+	Matched vector.Matched
+}
+
+// citationDoc is a Citation as the turns.citations jsonb column holds it. It is
+// its own type so that the stored format stays fixed whatever happens to the Go
+// names, and so that no row type carries JSON tags.
+type citationDoc struct {
+	Index      int        `json:"index"`
+	DocumentID string     `json:"document_id"`
+	Filename   string     `json:"filename"`
+	ChunkIndex int        `json:"chunk_index"`
+	Score      float32    `json:"score"`
+	Matched    matchedDoc `json:"matched"`
+}
+
+// matchedDoc is vector.Matched as stored within a citation.
+type matchedDoc struct {
+	Dense   *int `json:"dense"`
+	Lexical *int `json:"lexical"`
+}
+
+func citationDocs(cs []Citation) []citationDoc {
+	docs := make([]citationDoc, len(cs))
+	for i, c := range cs {
+		docs[i] = citationDoc{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex,
+			Score: c.Score, Matched: matchedDoc{Dense: c.Matched.Dense, Lexical: c.Matched.Lexical}}
+	}
+	return docs
+}
+
+func citationsOf(docs []citationDoc) []Citation {
+	cs := make([]Citation, len(docs))
+	for i, d := range docs {
+		cs[i] = Citation{Index: d.Index, DocumentID: d.DocumentID, Filename: d.Filename, ChunkIndex: d.ChunkIndex,
+			Score: d.Score, Matched: vector.Matched{Dense: d.Matched.Dense, Lexical: d.Matched.Lexical}}
+	}
+	return cs
 }
 
 // ToolRun is one tool call of a turn.
 type ToolRun struct {
-	ID        string          `json:"id"`
-	CallID    string          `json:"-"`
-	Name      string          `json:"name"`
-	Args      json.RawMessage `json:"args"`
-	Status    string          `json:"status"`
-	LatencyMS int             `json:"latency_ms"`
-	Preview   string          `json:"-"`
+	ID        string
+	CallID    string
+	Name      string
+	Args      json.RawMessage
+	Status    string
+	LatencyMS int
+	Preview   string
 }
 
 // Usage is what a turn cost the model.
 type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
+	PromptTokens     int
+	CompletionTokens int
 }
 
 // TurnError is why a turn failed.
 type TurnError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
 }
 
 // Turn is one run of the agent for a user message.
 type Turn struct {
-	ID              string     `json:"id"`
-	SessionID       string     `json:"session_id"`
-	UserID          string     `json:"-"`
-	Status          string     `json:"status"`
-	Answer          *string    `json:"answer"`
-	Citations       []Citation `json:"citations"`
-	ToolCalls       []ToolRun  `json:"tool_calls"`
-	Error           *TurnError `json:"error"`
-	Usage           *Usage     `json:"usage"`
-	Model           string     `json:"model"`
-	CreatedAt       time.Time  `json:"created_at"`
-	StartedAt       *time.Time `json:"started_at"`
-	FinishedAt      *time.Time `json:"finished_at"`
-	Attempt         int        `json:"-"`
-	ToolsEnabled    bool       `json:"-"`
-	CancelRequested bool       `json:"-"`
+	ID              string
+	SessionID       string
+	UserID          string
+	Status          string
+	Answer          *string
+	Citations       []Citation
+	ToolCalls       []ToolRun
+	Error           *TurnError
+	Usage           *Usage
+	Model           string
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	Attempt         int
+	ToolsEnabled    bool
+	CancelRequested bool
 }
 
 // Terminal reports whether the turn has ended.
@@ -226,7 +262,8 @@ func scanTurn(row pgx.Row) (Turn, error) {
 	var t Turn
 	var code, msg *string
 	var pt, ct *int
-	err := row.Scan(&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &t.Citations, &code, &msg, &pt, &ct,
+	var citations []citationDoc
+	err := row.Scan(&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &citations, &code, &msg, &pt, &ct,
 		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested)
 	if err != nil {
 		return Turn{}, translate(err)
@@ -246,9 +283,7 @@ func scanTurn(row pgx.Row) (Turn, error) {
 			t.Usage.CompletionTokens = *ct
 		}
 	}
-	if t.Citations == nil {
-		t.Citations = []Citation{}
-	}
+	t.Citations = citationsOf(citations)
 	t.ToolCalls = []ToolRun{}
 	return t, nil
 }
@@ -360,10 +395,7 @@ func (s *Store) FinishTurn(ctx context.Context, id string, attempt int, o TurnOu
 		if o.Error != nil {
 			code, msg = &o.Error.Code, &o.Error.Message
 		}
-		citations := o.Citations
-		if citations == nil {
-			citations = []Citation{}
-		}
+		citations := citationDocs(o.Citations)
 		err := st.db.QueryRow(ctx, `UPDATE turns SET status = $3, answer = $4, citations = $5, prompt_tokens = $6,
 			completion_tokens = $7, error_code = $8, error_message = $9, finished_at = now()
 			WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING session_id::text`,

@@ -22,43 +22,42 @@ const (
 
 // Progress counts chunks embedded and indexed so far.
 type Progress struct {
-	ChunksDone  int `json:"chunks_done"`
-	ChunksTotal int `json:"chunks_total"`
+	ChunksDone  int
+	ChunksTotal int
 }
 
 // DocError is why a document failed.
 type DocError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
 }
 
 // Document is an uploaded file and its processing state.
 type Document struct {
-	ID         string     `json:"id"`
-	Filename   string     `json:"filename"`
-	MIME       string     `json:"mime"`
-	SizeBytes  int64      `json:"size_bytes"`
-	SHA256     string     `json:"sha256"`
-	OwnerID    string     `json:"owner_id"`
-	GroupID    *string    `json:"group_id"`
-	Private    bool       `json:"private"`
-	Tags       []string   `json:"tags"`
-	Status     string     `json:"status"`
-	Stage      *string    `json:"stage"`
-	Progress   Progress   `json:"progress"`
-	ChunkCount int        `json:"chunk_count"`
-	Error      *DocError  `json:"error"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	ReadyAt    *time.Time `json:"ready_at"`
-	Duplicate  bool       `json:"duplicate,omitempty"`
+	ID         string
+	Filename   string
+	MIME       string
+	SizeBytes  int64
+	SHA256     string
+	OwnerID    string
+	GroupID    *string
+	Private    bool
+	Tags       []string
+	Status     string
+	Stage      *string
+	Progress   Progress
+	ChunkCount int
+	Error      *DocError
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ReadyAt    *time.Time
 
-	Format     string     `json:"-"`
-	ObjectKey  string     `json:"-"`
-	Generation int        `json:"-"`
-	ACLVersion int64      `json:"-"`
-	Embedder   *string    `json:"-"`
-	DeletedAt  *time.Time `json:"-"`
+	Format     string
+	ObjectKey  string
+	Generation int
+	ACLVersion int64
+	Embedder   *string
+	DeletedAt  *time.Time
 }
 
 const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, d.sha256, d.owner_id::text, d.group_id::text, d.private,
@@ -227,23 +226,25 @@ func (s *Store) MarkFailed(ctx context.Context, id string, generation int, code,
 	return tag.RowsAffected() == 1, nil
 }
 
-// RequeueDocument moves the owner's failed document back to queued under a new
-// generation and returns it; anything else is ErrConflict (or ErrNotFound).
-func (s *Store) RequeueDocument(ctx context.Context, ownerID, id string) (Document, error) {
+// RequeueDocument moves a failed document userID may modify (its owner, see
+// access.CanModifyDocument) back to queued under a new generation and returns it;
+// anything else is ErrNotFound.
+func (s *Store) RequeueDocument(ctx context.Context, userID, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'queued', stage = NULL,
 		error_code = NULL, error_message = NULL, chunks_done = 0, chunks_total = 0, generation = generation + 1, updated_at = now()
-		WHERE d.id = $1 AND d.owner_id = $2 AND d.status = 'failed' AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID))
+		WHERE d.id = $1 AND d.status = 'failed' AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID))
 	if err != nil {
 		return Document{}, fmt.Errorf("requeue document: %w", err)
 	}
 	return d, nil
 }
 
-// SoftDeleteDocument hides the owner's document at once and marks it for purging.
-func (s *Store) SoftDeleteDocument(ctx context.Context, ownerID, id string) (Document, error) {
+// SoftDeleteDocument hides a document userID may modify at once and marks it for
+// purging.
+func (s *Store) SoftDeleteDocument(ctx context.Context, userID, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'deleting', stage = NULL,
 		deleted_at = now(), updated_at = now()
-		WHERE d.id = $1 AND d.owner_id = $2 AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID))
+		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID))
 	if err != nil {
 		return Document{}, fmt.Errorf("delete document: %w", err)
 	}
@@ -268,12 +269,12 @@ func (s *Store) PurgeDocument(ctx context.Context, id string) error {
 	return nil
 }
 
-// UpdateSharing changes group and privacy of the owner's document and bumps its ACL
-// version, so an older payload sync can never overwrite a newer state.
-func (s *Store) UpdateSharing(ctx context.Context, ownerID, id string, groupID *string, private bool) (Document, error) {
+// UpdateSharing changes group and privacy of a document userID may modify and bumps
+// its ACL version, so an older payload sync can never overwrite a newer state.
+func (s *Store) UpdateSharing(ctx context.Context, userID, id string, groupID *string, private bool) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET group_id = $3, private = $4,
 		acl_version = acl_version + 1, updated_at = now()
-		WHERE d.id = $1 AND d.owner_id = $2 AND d.deleted_at IS NULL RETURNING `+documentColumns, id, ownerID, groupID, private))
+		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID, groupID, private))
 	if err != nil {
 		return Document{}, fmt.Errorf("update sharing: %w", err)
 	}

@@ -8,37 +8,39 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/youworker/youworker/pkg/access"
 )
 
-// Group roles.
+// Group roles; the access rules decide what each may do.
 const (
-	RoleAdmin  = "admin"
-	RoleMember = "member"
+	RoleAdmin  = access.GroupAdmin
+	RoleMember = access.GroupMember
 )
 
 // GroupRole is a group the user belongs to, with the user's role in it.
 type GroupRole struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
+	ID   string
+	Name string
+	Role string
 }
 
 // Group is a group as one of its members sees it: Role is that member's role.
 type Group struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	MemberCount int       `json:"member_count"`
-	Role        string    `json:"role"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string
+	Name        string
+	Description string
+	MemberCount int
+	Role        string
+	CreatedAt   time.Time
 }
 
 // Member is one membership of a group, with the member's name.
 type Member struct {
-	UserID   string    `json:"user_id"`
-	Name     string    `json:"name"`
-	Role     string    `json:"role"`
-	JoinedAt time.Time `json:"joined_at"`
+	UserID   string
+	Name     string
+	Role     string
+	JoinedAt time.Time
 }
 
 // DocumentACL is a document's id with its ACL version after a sharing change; the

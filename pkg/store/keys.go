@@ -10,11 +10,11 @@ import (
 
 // Key is an API key's public record; the key itself is never stored.
 type Key struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"-"`
-	Prefix     string     `json:"prefix"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
+	ID         string
+	UserID     string
+	Prefix     string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
 }
 
 // KeyCandidate is a stored key with its hash and owner, for authentication.

@@ -30,28 +30,28 @@ const (
 // JobProgress counts the units of work of a re-index job (documents or chunks,
 // depending on the kind).
 type JobProgress struct {
-	Total  int64 `json:"total"`
-	Done   int64 `json:"done"`
-	Failed int64 `json:"failed"`
+	Total  int64
+	Done   int64
+	Failed int64
 }
 
 // ReindexJob is an operator re-index job and how far it got.
 type ReindexJob struct {
-	ID              string         `json:"id"`
-	Kind            string         `json:"kind"`
-	Status          string         `json:"status"`
-	Params          map[string]any `json:"params"`
-	Progress        JobProgress    `json:"progress"`
-	Error           *string        `json:"error"`
-	Result          map[string]any `json:"result"`
-	CancelRequested bool           `json:"cancel_requested"`
-	CreatedBy       *string        `json:"created_by"`
-	CreatedAt       time.Time      `json:"created_at"`
-	StartedAt       *time.Time     `json:"started_at"`
-	FinishedAt      *time.Time     `json:"finished_at"`
+	ID              string
+	Kind            string
+	Status          string
+	Params          map[string]any
+	Progress        JobProgress
+	Error           *string
+	Result          map[string]any
+	CancelRequested bool
+	CreatedBy       *string
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
 
 	// Checkpoint is the job's own resume state (JSON), written with every batch.
-	Checkpoint []byte `json:"-"`
+	Checkpoint []byte
 }
 
 // Active reports whether the job may still do work.

@@ -10,14 +10,14 @@ import (
 
 // User is a person or program that holds API keys.
 type User struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	IsAdmin   bool      `json:"is_admin"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string
+	Name      string
+	IsAdmin   bool
+	CreatedAt time.Time
 	// QuotaBytes and QuotaDocuments are the user's own limits set by an admin
 	// (0: unlimited); nil follows the configured default.
-	QuotaBytes     *int64 `json:"quota_bytes"`
-	QuotaDocuments *int64 `json:"quota_documents"`
+	QuotaBytes     *int64
+	QuotaDocuments *int64
 }
 
 const userColumns = "id::text, name, is_admin, created_at, quota_bytes, quota_documents"

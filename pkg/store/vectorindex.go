@@ -32,21 +32,44 @@ type VectorIndex struct {
 // encoder's name and the BM25 parameters of their stored weights. Queries and
 // new chunks must be encoded with the same ones.
 type LexicalIndex struct {
-	Encoder string  `json:"encoder"`
-	K1      float64 `json:"k1"`
-	B       float64 `json:"b"`
+	Encoder string
+	K1      float64
+	B       float64
 	// AvgLen is the collection's average chunk length in terms, measured when
 	// the collection was built.
-	AvgLen float64 `json:"avg_len"`
+	AvgLen float64
 	// Language forces one language's analysis; "" detects it per text.
-	Language string `json:"language,omitempty"`
+	Language string
+}
+
+// lexicalDoc is a LexicalIndex as the vector_indexes.lexical jsonb column holds
+// it; its field names are the stored format, so they stay put whatever the Go
+// names become.
+type lexicalDoc struct {
+	Encoder  string  `json:"encoder"`
+	K1       float64 `json:"k1"`
+	B        float64 `json:"b"`
+	AvgLen   float64 `json:"avg_len"`
+	Language string  `json:"language,omitempty"`
+}
+
+// lexicalDocOf returns what to store for l; nil (SQL NULL) when there is none.
+func lexicalDocOf(l *LexicalIndex) *lexicalDoc {
+	if l == nil {
+		return nil
+	}
+	return &lexicalDoc{Encoder: l.Encoder, K1: l.K1, B: l.B, AvgLen: l.AvgLen, Language: l.Language}
 }
 
 const vectorIndexColumns = `alias, collection, embedder, provider, model, dim, lexical, switched_at`
 
 func scanVectorIndex(row pgx.Row) (VectorIndex, error) {
 	var v VectorIndex
-	err := row.Scan(&v.Alias, &v.Collection, &v.Embedder, &v.Provider, &v.Model, &v.Dim, &v.Lexical, &v.SwitchedAt)
+	var lexical *lexicalDoc
+	err := row.Scan(&v.Alias, &v.Collection, &v.Embedder, &v.Provider, &v.Model, &v.Dim, &lexical, &v.SwitchedAt)
+	if lexical != nil {
+		v.Lexical = &LexicalIndex{Encoder: lexical.Encoder, K1: lexical.K1, B: lexical.B, AvgLen: lexical.AvgLen, Language: lexical.Language}
+	}
 	return v, err
 }
 
@@ -67,7 +90,7 @@ func (s *Store) GetVectorIndex(ctx context.Context, alias string) (VectorIndex, 
 func (s *Store) CreateVectorIndex(ctx context.Context, v VectorIndex) (VectorIndex, error) {
 	created, err := scanVectorIndex(s.db.QueryRow(ctx, `INSERT INTO vector_indexes (alias, collection, embedder, provider, model, dim, lexical)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (alias) DO NOTHING RETURNING `+vectorIndexColumns,
-		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, v.Lexical))
+		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, lexicalDocOf(v.Lexical)))
 	if err == nil {
 		return created, nil
 	}
@@ -86,7 +109,7 @@ func (s *Store) SetVectorIndex(ctx context.Context, v VectorIndex) (VectorIndex,
 			provider = EXCLUDED.provider, model = EXCLUDED.model, dim = EXCLUDED.dim, lexical = EXCLUDED.lexical,
 			switched_at = now()
 		RETURNING `+vectorIndexColumns,
-		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, v.Lexical))
+		v.Alias, v.Collection, v.Embedder, v.Provider, v.Model, v.Dim, lexicalDocOf(v.Lexical)))
 	if err != nil {
 		return VectorIndex{}, translate(fmt.Errorf("set vector index %s: %w", v.Alias, err))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/benchtest"
@@ -231,7 +232,7 @@ func start(ctx context.Context, tb *benchtest.TB, o options, getenv func(string)
 		a.Close()
 		return nil, err
 	}
-	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
+	_, key, err := a.Services.Users.Create(ctx, access.System, "bench", false)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
@@ -163,7 +164,7 @@ func startStack(b *testing.B, extra map[string]string) *stack {
 	b.Cleanup(srv.Close)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(b, err)
-	_, key, err := a.Services.Users.Create(ctx, nil, "bench", false)
+	_, key, err := a.Services.Users.Create(ctx, access.System, "bench", false)
 	must(b, err)
 	rctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(rctx)
