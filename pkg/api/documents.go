@@ -40,9 +40,7 @@ func (s *Server) mountDocuments(v1 *echo.Group) {
 	v1.PATCH("/documents/:id", s.patchDocument)
 	v1.DELETE("/documents/:id", s.deleteDocument)
 	v1.POST("/documents/:id/retry", s.retryDocument)
-	if s.deps.Search != nil {
-		v1.POST("/search", s.search)
-	}
+	v1.POST("/search", s.search)
 }
 
 // uploadDocuments streams each file part to the ingestion service as it arrives, so
