@@ -31,6 +31,8 @@ bench-reindex:
 bench-chat:
 	$(GO) test -run '^$$' -bench '^BenchmarkChat$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 
-# Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and ACL-filtered search latency at 100k chunks (flags: -corpus, -chunks, -skip-latency, -v).
+# Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and
+# ACL-filtered search latency at 100k chunks; prints tables. Flags go to the benchmark after -args:
+# BENCH_RETRIEVAL_FLAGS='-corpus DIR -chunks N -skip-latency -v'.
 bench-retrieval:
-	$(GO) run ./pkg/retrievalbench $(BENCH_RETRIEVAL_FLAGS)
+	$(GO) test -run '^$$' -bench '^BenchmarkRetrieval$$' -benchtime 1x -count 1 -timeout 60m ./pkg/retrievalbench/ -args $(BENCH_RETRIEVAL_FLAGS)
