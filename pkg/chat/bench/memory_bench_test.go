@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/youworker/youworker/pkg/llmtest"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/youworker/youworker/pkg/llmtest"
 )
 
 // streamMemory opens k event streams on turns waiting for their first token and

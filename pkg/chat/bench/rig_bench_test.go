@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
@@ -25,7 +27,6 @@ import (
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/service"
-	"golang.org/x/sync/errgroup"
 )
 
 // rig is the platform in one process with the API served over loopback.
