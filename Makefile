@@ -26,10 +26,23 @@ bench-ingest:
 bench-reindex:
 	$(GO) test -run '^$$' -bench '^BenchmarkReindex$$' -benchtime 1x -timeout 30m ./pkg/reindex/
 
-# The chat path end to end under load: API → JetStream → agent worker → SSE (flags: -k turns, -tokens, -interval, -first).
+# The chat path end to end under load: API → JetStream → agent worker → SSE; prints a table.
+# Flags go to the benchmark after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'.
 bench-chat:
-	$(GO) run ./pkg/chat/bench $(BENCH_CHAT_FLAGS)
+	$(GO) test -run '^$$' -bench '^BenchmarkChat$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 
-# Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and ACL-filtered search latency at 100k chunks (flags: -corpus, -chunks, -skip-latency, -v).
+# Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and
+# ACL-filtered search latency at 100k chunks; prints tables. Flags go to the benchmark after -args:
+# BENCH_RETRIEVAL_FLAGS='-corpus DIR -chunks N -skip-latency -v'.
 bench-retrieval:
-	$(GO) run ./pkg/retrievalbench $(BENCH_RETRIEVAL_FLAGS)
+	$(GO) test -run '^$$' -bench '^BenchmarkRetrieval$$' -benchtime 1x -count 1 -timeout 60m ./pkg/retrievalbench/ -args $(BENCH_RETRIEVAL_FLAGS)
+
+# Every fuzz target in turn for FUZZTIME each: make fuzz FUZZTIME=2m
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done

@@ -1,4 +1,4 @@
-package main
+package bench_test
 
 import (
 	"bufio"
@@ -8,11 +8,10 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/youworker/youworker/pkg/benchtest"
 )
 
 // httpHop measures one loopback HTTP stream hop of the kind a token crosses
@@ -24,7 +23,7 @@ type httpHop struct {
 	client *http.Client
 }
 
-func newHTTPHop(tb *benchtest.TB, k int) *httpHop {
+func newHTTPHop(tb testing.TB, k int) *httpHop {
 	srv := httptest.NewServer(http.HandlerFunc(serveTicks))
 	tb.Cleanup(srv.Close)
 	return &httpHop{srv: srv, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * k, MaxIdleConns: 2 * k}}}

@@ -1,4 +1,4 @@
-package main
+package retrievalbench
 
 import (
 	"bytes"

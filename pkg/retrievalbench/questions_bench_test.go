@@ -1,4 +1,4 @@
-package main
+package retrievalbench
 
 import (
 	_ "embed"
@@ -10,7 +10,7 @@ import (
 
 // questionsJSON is the labelled question set: natural-language questions about
 // the shared corpus, each with the files that answer it. It is data, kept beside
-// the program so that it travels with it whatever the working directory.
+// the benchmark so that it travels with it whatever the working directory.
 //
 //go:embed questions.json
 var questionsJSON []byte

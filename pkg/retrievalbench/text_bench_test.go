@@ -1,4 +1,4 @@
-package main
+package retrievalbench
 
 import (
 	"archive/zip"
@@ -23,7 +23,7 @@ import (
 	"golang.org/x/text/encoding/unicode/utf32"
 )
 
-// source is one corpus file and the text this program reads from it by itself.
+// source is one corpus file and the text the benchmark reads from it by itself.
 // The queries are built from that text, not from what the platform's parsers
 // produced, so a parser that drops or garbles text shows up as misses instead of
 // being measured against its own output.

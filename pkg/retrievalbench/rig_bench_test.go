@@ -1,4 +1,4 @@
-package main
+package retrievalbench
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -17,7 +18,6 @@ import (
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
-	"github.com/youworker/youworker/pkg/benchtest"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/pgtest"
@@ -29,7 +29,6 @@ import (
 // vector store, with the API served over loopback and the ingest worker running:
 // what `api -dev` serves for documents and search.
 type rig struct {
-	tb     *benchtest.TB
 	p      *platform.Platform
 	users  *service.Users
 	base   string
@@ -39,8 +38,8 @@ type rig struct {
 }
 
 // startRig opens the platform with env on top of the benchmark's settings; the
-// platform and its database go when tb closes.
-func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, getenv func(string) string) (*rig, error) {
+// platform and its database go with tb's cleanups.
+func startRig(ctx context.Context, tb testing.TB, env map[string]string, getenv func(string) string) (*rig, error) {
 	_, dbURL := pgtest.NewDB(tb)
 	all := map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": tb.TempDir(),
@@ -97,7 +96,7 @@ func startRig(ctx context.Context, tb *benchtest.TB, env map[string]string, gete
 		a.Close()
 	})
 	return &rig{
-		tb: tb, p: a.Platform, users: users, base: "http://" + l.Addr().String(),
+		p: a.Platform, users: users, base: "http://" + l.Addr().String(),
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		userID: user.ID, key: key.Secret,
 	}, nil

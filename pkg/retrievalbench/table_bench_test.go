@@ -1,9 +1,10 @@
-package main
+package retrievalbench
 
 import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -138,4 +139,48 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// printMisses lists, per configuration and mode, the queries whose first hit is
+// not relevant, with the rank the target reached and what came first.
+func printMisses(w io.Writer, results []runResult) {
+	for _, res := range ordered(results) {
+		for _, o := range res.outcomes {
+			if o.j.hit(1) {
+				continue
+			}
+			rank := "not in top 10"
+			if o.j.rank > 0 {
+				rank = fmt.Sprintf("rank %d", o.j.rank)
+			}
+			first := o.first
+			if first == "" {
+				first = "(no hits)"
+			}
+			fmt.Fprintf(w, "miss [%s %s %s] %q want %s (%s%s), first: %s%s\n", res.config, modeName(res.mode), o.q.set,
+				o.q.text, strings.Join(o.q.want, " | "), rank, matchedNote(o.tm), first, matchedNote(o.fm))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// matchedNote shows which retrievers found a hit, when the server says.
+func matchedNote(m *matched) string {
+	if m == nil {
+		return ""
+	}
+	rank := func(r *int) string {
+		if r == nil {
+			return "-"
+		}
+		return fmt.Sprint(*r)
+	}
+	return fmt.Sprintf("; dense %s, lexical %s", rank(m.Dense), rank(m.Lexical))
+}
+
+func modeName(mode string) string {
+	if mode == modeDefault {
+		return "hybrid (default)"
+	}
+	return mode
 }

@@ -1,0 +1,16 @@
+// Package bench measures the asynchronous chat path end to end, in one process
+// on a fresh database: HTTP API → outbox → JetStream → agent worker → scripted
+// Ollama-protocol model → turn events → SSE client. BenchmarkChat prints
+// time-to-first-token overhead, token relay latency, lost and duplicated tokens,
+// the API memory per open stream, and the raw JetStream floor (publish → ordered
+// consumer) measured in the same run under the same load shape, both alone and
+// by a probe running alongside the turns. The relay is also split at the moment
+// JetStream stored each event.
+//
+// Its settings are test flags given after -args:
+//
+//	make bench-chat BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'
+//	go test -run '^$' -bench '^BenchmarkChat$' -benchtime 1x ./pkg/chat/bench/ -args -k 100
+//
+// It holds no production code: everything else is in _test.go files.
+package bench
