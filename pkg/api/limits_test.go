@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -25,6 +24,7 @@ import (
 	"github.com/youworker/youworker/pkg/apikey"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/logging/logtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/service"
 	"github.com/youworker/youworker/pkg/store"
@@ -47,24 +47,7 @@ type testServer struct {
 	srv     *Server
 	users   *service.Users
 	lookups *keyLookups
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs    *logtest.Buffer
 }
 
 func newTestServer(t *testing.T, cfg config.Config) *testServer {
@@ -78,7 +61,7 @@ func newTestServer(t *testing.T, cfg config.Config) *testServer {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	st := store.New(pool)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := logging.New(logs, -8, "json")
 	audit := service.NewAuditor(st, logger)
 	users := service.NewUsers(st, audit, nil, logger)

@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -19,25 +18,8 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/logging/logtest"
 )
-
-// logBuffer collects log lines written from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func probeCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -159,7 +141,7 @@ func TestMCPProbeChecksReachabilityWithoutASession(t *testing.T) {
 	}))
 	t.Cleanup(broken.Close)
 
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	client := probeClient()
 	probe := func(name, url string) Component {
@@ -180,7 +162,7 @@ func TestMCPProbeChecksReachabilityWithoutASession(t *testing.T) {
 
 func TestDownLogLogsChangesNotEveryProbe(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	d := newDownLog(slog.New(slog.NewTextHandler(logs, nil)), "llm")
 	ctx := context.Background()
 	d.record(ctx, nil)

@@ -1,7 +1,6 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/logging/logtest"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 )
@@ -94,7 +94,7 @@ func TestRunRetriesUntilSuccess(t *testing.T) {
 	)
 	done := make(chan *queue.Msg, 1)
 	dl := newDeadLetters()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts := fastRetry
 	opts.Metrics = metrics
 	opts.OnDeadLetter = dl.hook
@@ -139,24 +139,6 @@ func TestRunRetriesUntilSuccess(t *testing.T) {
 	require.Equal(t, 2.0, jobsHandled(t, reg, queue.OutcomeRetry))
 	require.Regexp(t, `"msg":"handling job"[^\n]*"correlation_id":"corr-1"`, logs.String(),
 		"a handler's log lines carry the job's correlation id")
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // jobsHandled reads the jobs counter of the ingest consumer for an outcome.

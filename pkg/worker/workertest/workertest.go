@@ -3,13 +3,11 @@
 package workertest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,30 +15,11 @@ import (
 
 	"github.com/youworker/youworker/pkg/api/apitest"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/logging/logtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
 )
-
-// Buffer is a bytes.Buffer safe for a program's writes and the test's reads.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // Run is a program's run function.
 type Run func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int
@@ -49,7 +28,7 @@ type Run func(ctx context.Context, args []string, getenv func(string) string, st
 type Program struct {
 	// Base is the probe server's base URL.
 	Base   string
-	Stderr *Buffer
+	Stderr *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -60,8 +39,8 @@ var probeAddr = regexp.MustCompile(`probes on (http://\S+)`)
 func Start(t *testing.T, run Run, env map[string]string) *Program {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Program{Stderr: &Buffer{}, cancel: cancel, done: make(chan int, 1)}
-	var stdout Buffer
+	p := &Program{Stderr: &logtest.Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	var stdout logtest.Buffer
 	go func() { p.done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, p.Stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
