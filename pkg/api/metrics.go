@@ -113,12 +113,23 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
 		s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
-		level := s.logger.DebugContext
-		if status >= 500 {
+		// One line per request at info: with the correlation id the context adds, it
+		// joins a request to the jobs it caused in the log store; the user id (never a
+		// key) tells operators who was active.
+		// Probes and scrapes come every few seconds and say nothing about users.
+		level := s.logger.InfoContext
+		switch {
+		case status >= 500:
 			level = s.logger.WarnContext
+		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+			level = s.logger.DebugContext
 		}
-		level(c.Request().Context(), "request", "method", method, "route", route,
-			"status", status, "duration_ms", elapsed.Milliseconds(), "client_ip", c.RealIP())
+		attrs := []any{"method", method, "route", route, "status", status,
+			"duration_ms", elapsed.Milliseconds(), "client_ip", c.RealIP()}
+		if p := principal(c); p.UserID != "" {
+			attrs = append(attrs, "user_id", p.UserID)
+		}
+		level(c.Request().Context(), "request", attrs...)
 		return nil
 	}
 }

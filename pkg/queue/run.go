@@ -394,7 +394,7 @@ func (r *runner) settle(hctx context.Context, raw jetstream.Msg, m *Msg, err err
 			log.Warn("ack failed, job will be redelivered", "error", aerr)
 		}
 		r.opts.Metrics.handled(r.name, OutcomeAck, d)
-		log.Debug("job done", "duration", d)
+		log.Info("job done", "duration_ms", d.Milliseconds())
 	case hctx.Err() != nil && !job.IsPermanent(err):
 		// Cancelled by the drain timeout: not the job's fault.
 		if nerr := raw.Nak(); nerr != nil {
