@@ -239,13 +239,16 @@ func (b *bystander) call(rep *bystanderReport, bound time.Duration, method, path
 	if took > rep.worst {
 		rep.worst, rep.worstWhat = took, what
 	}
+	if took > bound {
+		// Too slow is a problem of its own; the answer still counts as received, so
+		// the check that every answer is kept compares like with like.
+		rep.problems = append(rep.problems, fmt.Sprintf("%s took %s, over the bound of %s", what, took.Round(time.Millisecond), bound))
+	}
 	switch {
 	case err != nil:
 		rep.problems = append(rep.problems, fmt.Sprintf("%s: reading the answer: %v", what, err))
 	case resp.StatusCode != http.StatusOK:
 		rep.problems = append(rep.problems, fmt.Sprintf("%s: %d %s", what, resp.StatusCode, raw))
-	case took > bound:
-		rep.problems = append(rep.problems, fmt.Sprintf("%s took %s, over the bound of %s", what, took.Round(time.Millisecond), bound))
 	case out != nil && json.Unmarshal(raw, out) != nil:
 		rep.problems = append(rep.problems, fmt.Sprintf("%s: undecodable %s", what, raw))
 	default:
