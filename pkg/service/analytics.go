@@ -57,7 +57,8 @@ type ToolUsage struct {
 	P50Ms    float64 `json:"p50_ms"`
 }
 
-// FormatUsage is the documents uploaded in one media type and the failed ones.
+// FormatUsage is the documents uploaded in one media type, not deleted since, and
+// the failed ones.
 type FormatUsage struct {
 	MIME      string `json:"mime"`
 	Documents int64  `json:"documents"`

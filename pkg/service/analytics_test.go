@@ -90,7 +90,7 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 
 	f.document(ann, "2024-03-02T09:00:00Z", "application/pdf", "ready", false)
 	f.document(ann, "2024-03-02T09:01:00Z", "application/pdf", "failed", false)
-	f.document(ann, "2024-03-02T09:02:00Z", "text/plain", "ready", true) // deleted since: still counted
+	f.document(ann, "2024-03-02T09:02:00Z", "text/plain", "ready", true) // deleted since: not counted
 	f.document(bob, "2024-03-02T12:00:00Z", "text/plain", "failed", false)
 	f.document(bob, "2024-03-04T12:00:00Z", docxMIME, "queued", false)
 
@@ -99,7 +99,7 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []UsageDay{
 		{Date: "2024-03-01", Turns: 3, ActiveUsers: 2, PromptTokens: 160, CompletionTokens: 26},
-		{Date: "2024-03-02", ActiveUsers: 2, DocumentsIngested: 4, DocumentsFailed: 2},
+		{Date: "2024-03-02", ActiveUsers: 2, DocumentsIngested: 3, DocumentsFailed: 2},
 		{Date: "2024-03-03", Turns: 1, ActiveUsers: 1},
 		{Date: "2024-03-04", ActiveUsers: 1, DocumentsIngested: 1},
 	}, all.Days)
@@ -113,8 +113,8 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 	}, all.Tools)
 	require.Equal(t, []FormatUsage{
 		{MIME: "application/pdf", Documents: 2, Failed: 1},
-		{MIME: "text/plain", Documents: 2, Failed: 1},
 		{MIME: docxMIME, Documents: 1},
+		{MIME: "text/plain", Documents: 1, Failed: 1},
 	}, all.Formats)
 
 	// System (the command line) may read the platform's report too.
@@ -128,13 +128,13 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 	require.Equal(t, UsageReport{
 		Days: []UsageDay{
 			{Date: "2024-03-01", Turns: 2, ActiveUsers: 1, PromptTokens: 150, CompletionTokens: 25},
-			{Date: "2024-03-02", ActiveUsers: 1, DocumentsIngested: 3, DocumentsFailed: 1},
+			{Date: "2024-03-02", ActiveUsers: 1, DocumentsIngested: 2, DocumentsFailed: 1},
 			{Date: "2024-03-03", Turns: 1, ActiveUsers: 1},
 			{Date: "2024-03-04"},
 		},
 		Models:  []ModelUsage{{Name: "llama3", Turns: 2, PromptTokens: 150, CompletionTokens: 25}, {Name: "qwen", Turns: 1}},
 		Tools:   []ToolUsage{{Name: "search", Calls: 3, Failures: 1, P50Ms: 30}},
-		Formats: []FormatUsage{{MIME: "application/pdf", Documents: 2, Failed: 1}, {MIME: "text/plain", Documents: 1}},
+		Formats: []FormatUsage{{MIME: "application/pdf", Documents: 2, Failed: 1}},
 	}, mine)
 
 	// An admin's own report is theirs, not the platform's: root did nothing.

@@ -34,7 +34,8 @@ func utcDay(t time.Time) time.Time {
 }
 
 // UsageDay is one UTC day of activity. A turn counts on the day it was asked, a
-// document on the day it was uploaded; an active user asked or uploaded that day.
+// document on the day it was uploaded (unless it was deleted since); an active user
+// asked or uploaded that day.
 type UsageDay struct {
 	Date              time.Time
 	Turns             int64
@@ -90,7 +91,7 @@ WITH days AS (
 ), document_days AS (
 	SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS documents,
 	       count(*) FILTER (WHERE status = 'failed') AS failed
-	FROM documents WHERE created_at >= $3 AND created_at < $4 AND ($5::uuid IS NULL OR owner_id = $5)
+	FROM documents WHERE created_at >= $3 AND created_at < $4 AND deleted_at IS NULL AND ($5::uuid IS NULL OR owner_id = $5)
 	GROUP BY 1
 ), active_days AS (
 	SELECT day, count(DISTINCT user_id) AS users FROM (
@@ -98,7 +99,7 @@ WITH days AS (
 		FROM turns WHERE created_at >= $3 AND created_at < $4 AND ($5::uuid IS NULL OR user_id = $5)
 		UNION ALL
 		SELECT (created_at AT TIME ZONE 'UTC')::date, owner_id
-		FROM documents WHERE created_at >= $3 AND created_at < $4 AND ($5::uuid IS NULL OR owner_id = $5)
+		FROM documents WHERE created_at >= $3 AND created_at < $4 AND deleted_at IS NULL AND ($5::uuid IS NULL OR owner_id = $5)
 	) AS activity GROUP BY day
 )
 SELECT days.day, coalesce(t.turns, 0), coalesce(a.users, 0), coalesce(t.prompt_tokens, 0),
@@ -124,11 +125,12 @@ FROM tool_runs r JOIN turns t ON t.id = r.turn_id
 WHERE r.created_at >= $1 AND r.created_at < $2 AND ($3::uuid IS NULL OR t.user_id = $3)
 GROUP BY r.name ORDER BY count(*) DESC, r.name`
 
-// usageFormatsSQL counts deleted documents too, until they are purged: they were
-// uploaded and ingested, and a report must not shrink when somebody tidies up.
+// usageFormatsSQL, like usageDaysSQL, counts the documents that still exist: a
+// deleted document is purged soon after, so counting it only until then would make
+// the same report change by itself.
 const usageFormatsSQL = `
 SELECT mime, count(*), count(*) FILTER (WHERE status = 'failed')
-FROM documents WHERE created_at >= $1 AND created_at < $2 AND ($3::uuid IS NULL OR owner_id = $3)
+FROM documents WHERE created_at >= $1 AND created_at < $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR owner_id = $3)
 GROUP BY mime ORDER BY count(*) DESC, mime`
 
 // UsageReport aggregates the activity in r from what the platform already records.
