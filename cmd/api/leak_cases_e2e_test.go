@@ -25,6 +25,8 @@ var matrixCases = map[string]caseFunc{
 	"POST /v1/admin/users":                    adminCreateUser,
 	"GET /v1/admin/users":                     adminOnly,
 	"GET /v1/admin/audit":                     adminOnly,
+	"GET /v1/admin/analytics":                 adminAnalytics,
+	"GET /v1/me/usage":                        myUsage,
 	"DELETE /v1/admin/users/:id":              adminDeleteUser,
 	"PATCH /v1/admin/users/:id":               adminPatchUser,
 	"GET /v1/admin/users/:id/keys":            adminUserKeys,

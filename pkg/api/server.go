@@ -31,6 +31,7 @@ type Deps struct {
 	Search    *service.Search
 	Reindex   *service.Reindex
 	Chat      *service.Chat
+	Analytics *service.Analytics
 	// Checks are the readiness probes by name: postgres, nats, vectors. Models and
 	// MCP servers are never among them: they degrade answers, reported by Status.
 	Checks map[string]probe.Check
@@ -106,6 +107,7 @@ func New(deps Deps) *Server {
 	s.mountChat(v1)
 	s.mountAudit(admin)
 	s.mountReindex(admin)
+	s.mountAnalytics(v1, admin)
 	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s

@@ -63,6 +63,7 @@ type Services struct {
 	Reindex   *service.Reindex
 	Chat      *service.Chat
 	Search    *service.Search
+	Analytics *service.Analytics
 }
 
 // App is an opened process: its platform, its services and what it runs.
@@ -114,7 +115,8 @@ func (a *App) newServices() Services {
 		Chat: service.NewChat(st, p.Turns, service.ChatConfig{
 			DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
 			MaxActiveTurns: cfg.MaxTurnsPerUser}, logger),
-		Search: service.NewSearch(st, p.Index),
+		Search:    service.NewSearch(st, p.Index),
+		Analytics: service.NewAnalytics(st),
 	}
 }
 

@@ -1,7 +1,9 @@
-// Account: who I am, my groups, my storage quota, my API keys (create, copy once, revoke).
+// Account: who I am, my groups, my storage quota, my usage over the last 30 days, my
+// API keys (create, copy once, revoke).
 import { api } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, empty, fail, pageHead, secretOnce, toast } from '../ui.js';
+import { lastDays, turnsChart, usageTiles } from '../usage.js';
 
 /** quotaLine shows one limit as "used of limit", with a meter when there is a limit. */
 export function quotaLine(label, used, limit, format) {
@@ -20,6 +22,7 @@ export function mount(main, ctx) {
   // when the quota arrives (a click aimed at "New key" must not land elsewhere).
   const pending = (label) => h('div', { class: 'quota-line' }, h('span', { class: 'quota-label', text: label }), h('span', { class: 'quota-text muted', text: 'Loading…' }));
   const storage = h('div', { 'data-testid': 'quota' }, pending('Space'), pending('Documents'));
+  const usage = h('div', { class: 'stack', 'data-testid': 'usage', 'aria-live': 'polite' }, h('p', { class: 'muted', text: 'Loading…' }));
   const me = ctx.me;
   replace(main, h('div', { class: 'page' }, pageHead('Account'),
     h('section', { class: 'card', 'aria-labelledby': 'me-title' },
@@ -35,12 +38,22 @@ export function mount(main, ctx) {
         button('New key', create, { kind: 'primary', iconName: 'plus' })),
       h('p', { class: 'muted', text: 'Keys let scripts and other clients act as you. Revoking a key also signs out every browser that signed in with it.' }),
       h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'keys' },
-        h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys)))));
+        h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys))),
+    // Last, so that nothing above moves when the report arrives.
+    h('section', { class: 'card stack', 'aria-labelledby': 'usage-title' },
+      h('h2', { id: 'usage-title', text: 'My usage, last 30 days' }), usage)));
 
   async function loadQuota() {
     try {
       const { quota: q } = await api('GET', '/v1/me');
       replace(storage, quotaLine('Space', q.bytes_used, q.bytes_limit, bytes), quotaLine('Documents', q.documents_used, q.documents_limit, count));
+    } catch (err) { fail(err); }
+  }
+
+  async function loadUsage() {
+    try {
+      const rep = await api('GET', `/v1/me/usage${lastDays(30)}`);
+      replace(usage, usageTiles(rep), turnsChart(rep, { compact: true }));
     } catch (err) { fail(err); }
   }
 
@@ -68,6 +81,7 @@ export function mount(main, ctx) {
   }
 
   loadQuota();
+  loadUsage();
   load();
   return {};
 }

@@ -1,7 +1,9 @@
-// Admin: users, their keys and quotas, re-index jobs with live progress, the audit log.
+// Admin: users, their keys and quotas, re-index jobs with live progress, the audit log,
+// usage analytics.
 import { api, qs } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
+import { documentsChart, formatsTable, lastDays, modelsTable, tokensChart, toolsTable, turnsChart, usageTiles } from '../usage.js';
 
 const KINDS = [
   ['group-migration', 'Group migration', 'Give every user a personal group and move ungrouped documents into it.'],
@@ -9,7 +11,8 @@ const KINDS = [
   ['re-embed', 'Re-embed', 'Embed every passage again into a new collection, then switch search to it.'],
   ['verify', 'Verify and repair', 'Compare the database and the vector index; repair what differs.'],
 ];
-const TABS = [['users', 'Users'], ['jobs', 'Re-index jobs'], ['audit', 'Audit log']];
+const TABS = [['users', 'Users'], ['jobs', 'Re-index jobs'], ['audit', 'Audit log'], ['analytics', 'Analytics']];
+const PERIODS = [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days']];
 
 export function mount(main, ctx) {
   let tab = TABS.some(([t]) => t === ctx.params[0]) ? ctx.params[0] : 'users';
@@ -37,7 +40,7 @@ export function mount(main, ctx) {
     clearTimeout(timer);
     paintTabs();
     replace(panel);
-    ({ users, jobs, audit })[tab]();
+    ({ users, jobs, audit, analytics })[tab]();
   }
 
   // Users and their keys.
@@ -188,6 +191,30 @@ export function mount(main, ctx) {
       } catch (err) { fail(err); }
     }
     load(false);
+  }
+
+  // Usage analytics: everybody's activity over a period, in UTC days.
+  async function analytics() {
+    const period = select(PERIODS, '30', { 'data-testid': 'usage-period', onchange: () => load() });
+    const body = h('div', { class: 'stack', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));
+    replace(panel, h('section', { class: 'card stack', 'data-testid': 'analytics' },
+      h('div', { class: 'row between wrap end-align' }, h('h2', { text: 'Usage' }), field('Period', period)),
+      h('p', { class: 'small muted', text: 'Days are UTC days. Request latencies are on the metrics dashboards.' }),
+      body));
+    async function load() {
+      body.setAttribute('aria-busy', 'true');
+      try {
+        const rep = await api('GET', `/v1/admin/analytics${lastDays(Number(period.value))}`);
+        if (disposed || tab !== 'analytics') return;
+        replace(body, usageTiles(rep, { everybody: true }),
+          turnsChart(rep, { everybody: true }), tokensChart(rep), documentsChart(rep),
+          h('h3', { text: 'Models' }), modelsTable(rep),
+          h('h3', { text: 'Tools' }), toolsTable(rep),
+          h('h3', { text: 'Document formats' }), formatsTable(rep));
+      } catch (err) { fail(err); }
+      body.setAttribute('aria-busy', 'false');
+    }
+    load();
   }
 
   show();
