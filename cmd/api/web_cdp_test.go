@@ -378,9 +378,14 @@ func (p *page) bodyText() string {
 func (p *page) click(selector, text string) {
 	p.t.Helper()
 	find := fmt.Sprintf(`[...document.querySelectorAll(%q)].find(e => e.offsetParent !== null && (e.textContent + ' ' + (e.getAttribute('aria-label') || '')).includes(%q))`, selector, text)
-	p.waitFor(find, fmt.Sprintf("clickable %s %q", selector, text))
+	// The element must be the one under its own centre, so a page that is still
+	// laying itself out (a list loading above a button) cannot move it away between
+	// finding it and pressing the mouse.
+	hit := `(() => { const e = ` + find + `; if (!e) return false; e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();
+		const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); return !!at && (at === e || e.contains(at)); })()`
+	p.waitFor(hit, fmt.Sprintf("clickable %s %q", selector, text))
 	var box struct{ X, Y float64 }
-	p.eval(`(() => { const e = `+find+`; e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.x + r.width / 2, Y: r.y + r.height / 2}; })()`, &box)
+	p.eval(`(() => { const e = `+find+`; const r = e.getBoundingClientRect(); return {X: r.x + r.width / 2, Y: r.y + r.height / 2}; })()`, &box)
 	for _, typ := range []string{"mousePressed", "mouseReleased"} {
 		p.do("Input.dispatchMouseEvent", map[string]any{"type": typ, "x": box.X, "y": box.Y, "button": "left", "clickCount": 1}, nil)
 	}
