@@ -338,6 +338,11 @@ func (r *runner) process(hctx context.Context, raw jetstream.Msg) {
 	)
 	jctx := withLogger(WithCorrelationID(hctx, m.CorrelationID), log)
 	jctx, span := r.startSpan(jctx, m)
+	if sc := span.SpanContext(); sc.IsValid() {
+		// The runner's own lines (settle, heartbeat) are logged without the job's
+		// context: name the trace on them as the correlation id is named.
+		log = log.With("trace_id", sc.TraceID().String())
+	}
 	if r.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		jctx, cancel = context.WithTimeout(jctx, r.opts.Timeout)
