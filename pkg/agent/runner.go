@@ -403,6 +403,8 @@ func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpe
 		}
 		return t.emit(d.Content)
 	})
+	span.SetAttributes(attribute.String("gen_ai.response.model", resp.Model),
+		attribute.Int("gen_ai.usage.input_tokens", resp.Usage.PromptTokens), attribute.Int("gen_ai.usage.output_tokens", resp.Usage.CompletionTokens))
 	return resp, err
 }
 

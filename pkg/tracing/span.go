@@ -20,13 +20,18 @@ func Tracer(tp trace.TracerProvider) trace.Tracer {
 	return tp.Tracer(scope)
 }
 
-// Start starts a span as a child of ctx's span, on that span's provider. Work
-// outside any trace gets a span that records nothing, so code below the HTTP
-// handlers and the job handlers needs no provider of its own and costs almost
-// nothing when tracing is off. Attributes must never carry keys, document text,
-// prompts or queries.
+// Start starts a span as a child of ctx's span, on that span's provider, so code
+// below the HTTP handlers and the job handlers needs no provider of its own. Work
+// outside any recording span gets ctx and its span back unchanged: nothing is
+// recorded and almost nothing is spent when tracing is off. Attributes must never
+// carry keys, document text, prompts or queries.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		// Tracing off, or not sampled: a child would record nothing either, and
+		// handing back the parent spares the allocations on hot paths.
+		return ctx, parent
+	}
 	return parent.TracerProvider().Tracer(scope).Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
