@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // Defaults applied by NewRunner to zero fields of Config.
@@ -370,7 +373,7 @@ func (t *turn) run(ctx context.Context) error {
 }
 
 // step makes one model call, streaming its content and thinking.
-func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpec) (llm.Response, error) {
+func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpec) (resp llm.Response, err error) {
 	req := llm.Request{
 		Model:    t.in.Model,
 		Messages: msgs,
@@ -378,8 +381,10 @@ func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpe
 		Think:    t.r.cfg.Think,
 		Options:  llm.Options{NumCtx: t.r.cfg.ContextTokens},
 	}
+	ctx, span := tracing.Start(ctx, "llm.chat", attribute.String("gen_ai.request.model", req.Model), attribute.Int("gen_ai.request.tools", len(specs)))
+	defer tracing.End(span, &err)
 	startedContent := false
-	resp, err := t.r.model.Chat(ctx, req, func(d llm.Delta) error {
+	resp, err = t.r.model.Chat(ctx, req, func(d llm.Delta) error {
 		if d.Thinking != "" {
 			if err := t.sink.Thinking(d.Thinking); err != nil {
 				return fmt.Errorf("stream thinking: %w", err)
@@ -398,6 +403,8 @@ func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpe
 		}
 		return t.emit(d.Content)
 	})
+	span.SetAttributes(attribute.String("gen_ai.response.model", resp.Model),
+		attribute.Int("gen_ai.usage.input_tokens", resp.Usage.PromptTokens), attribute.Int("gen_ai.usage.output_tokens", resp.Usage.CompletionTokens))
 	return resp, err
 }
 

@@ -8,7 +8,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // toolOutcome is the result of one tool call of a step.
@@ -75,6 +78,8 @@ func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
 // rather than a crashed worker.
 func (t *turn) callTool(ctx context.Context, index int, c llm.ToolCall) (o toolOutcome) {
 	o.index = index
+	ctx, span := tracing.Start(ctx, "tool "+c.Name, attribute.String("gen_ai.tool.name", c.Name), attribute.String("gen_ai.tool.call.id", c.ID))
+	defer tracing.End(span, &o.err) // deferred first, so it sees a panic turned into an error
 	start := time.Now()
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.ToolTimeout)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/probe"
@@ -40,6 +41,8 @@ type Deps struct {
 	// WebSessions records web UI sign-ins server-side, so signing out ends them on
 	// every replica.
 	WebSessions WebSessions
+	// TracerProvider records a span per request; nil records nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP server with its readiness state.
@@ -83,7 +86,7 @@ func New(deps Deps) *Server {
 	s.openapiDoc = doc
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(deps.Config.TrustedProxies)
-	e.Use(s.correlation, s.recoverPanics, s.observe, s.deadlines, s.securityHeaders, s.cors, s.bodyLimit)
+	e.Use(s.correlation, s.recoverPanics, s.trace, s.observe, s.deadlines, s.securityHeaders, s.cors, s.bodyLimit)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

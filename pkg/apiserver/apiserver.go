@@ -31,7 +31,7 @@ func New(a *app.App) (*Server, error) {
 		Config: a.Config, Logger: a.Logger, Registry: a.Platform.Registry,
 		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
 		Reindex: s.Reindex, Chat: s.Chat, Analytics: s.Analytics, WebSessions: a.Platform.Store,
-		Checks: a.Platform.Checks(),
+		Checks: a.Platform.Checks(), TracerProvider: a.Tracing,
 		Status: api.NewStatus(statusProbes(status), api.StatusConfig{}),
 	})
 	return &Server{api: srv, status: status, app: a}, nil

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/config"
@@ -22,6 +23,7 @@ import (
 	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/probe"
 	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // Options say which parts of the platform a process runs.
@@ -36,6 +38,9 @@ type Options struct {
 	Ingest, Chat, Reindex bool
 	// MaxConns bounds the database pool; 0 is the platform's default.
 	MaxConns int32
+	// TracerProvider replaces the one built from YW_OTEL_ENDPOINT (tests record
+	// spans in memory with it); its owner shuts it down.
+	TracerProvider trace.TracerProvider
 }
 
 // The programs, by name.
@@ -73,6 +78,8 @@ type App struct {
 
 	Config config.Config
 	Logger *slog.Logger
+	// Tracing records the spans of HTTP requests and jobs; off unless configured.
+	Tracing *tracing.Provider
 
 	opts  Options
 	relay *outbox.Relay
@@ -90,11 +97,16 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
 	}
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: opts.Program, Dev: opts.Dev, MaxConns: opts.MaxConns})
+	tracer, err := openTracing(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Platform: p, Config: cfg, Logger: logger, opts: opts}
+	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: opts.Program, Dev: opts.Dev, MaxConns: opts.MaxConns})
+	if err != nil {
+		_ = tracer.Shutdown(ctx)
+		return nil, err
+	}
+	a := &App{Platform: p, Config: cfg, Logger: logger, Tracing: tracer, opts: opts}
 	a.relay = outbox.NewRelay(p.Store, p.Publisher, time.Second, logger)
 	a.Services = a.newServices()
 	return a, nil
@@ -159,5 +171,22 @@ func (a *App) Listen() (net.Listener, error) {
 	return l, nil
 }
 
-// Close releases everything; call it after Run returned.
-func (a *App) Close() { a.Platform.Close() }
+// Close releases everything; call it after Run returned. The spans of the last
+// jobs are sent last, within a bounded wait, so a collector that is down cannot
+// hold up the exit.
+func (a *App) Close() {
+	a.Platform.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Tracing.Shutdown(ctx); err != nil {
+		a.Logger.Warn("traces not flushed", "error", err)
+	}
+}
+
+// openTracing is the injected provider, or the one YW_OTEL_ENDPOINT configures.
+func openTracing(cfg config.Config, opts Options) (*tracing.Provider, error) {
+	if opts.TracerProvider != nil {
+		return tracing.Of(opts.TracerProvider), nil
+	}
+	return tracing.New(cfg.OTelEndpoint, opts.Program)
+}

@@ -32,6 +32,7 @@ func (a *App) runIngest(ctx context.Context) error {
 		// its idempotent steps are redone by the next worker.
 		DrainTimeout: cfg.ShutdownTimeout / 2,
 		Logger:       a.Logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		TracerProvider: a.Tracing,
 	})
 }
 
@@ -60,6 +61,7 @@ func (a *App) runReindex(ctx context.Context) error {
 	return queue.Run(ctx, p.JS, queue.ConsumerReindex, r.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 24 * time.Hour,
 		Logger: a.Logger.With("component", "reindex-runner"), Metrics: p.QueueMetrics, OnDeadLetter: r.OnDeadLetter,
+		TracerProvider: a.Tracing,
 	})
 }
 
@@ -94,6 +96,7 @@ func (a *App) runChat(ctx context.Context) error {
 		// attempt announces turn.restarted and clients discard the partial text.
 		DrainTimeout: time.Second,
 		Logger:       a.Logger.With("component", "agent-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
+		TracerProvider: a.Tracing,
 	})
 }
 

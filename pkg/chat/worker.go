@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/agent"
@@ -22,6 +23,7 @@ import (
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/tracing"
 	"github.com/youworker/youworker/pkg/turnevent"
 )
 
@@ -93,7 +95,11 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 	if err := ew.TurnStarted(turn.Attempt); err != nil {
 		return err
 	}
-	return w.run(ctx, log, turn, ew)
+	ctx, span := tracing.Start(ctx, "chat.turn", attribute.String("chat.turn.id", turn.ID), attribute.Int("chat.turn.attempt", turn.Attempt),
+		attribute.String("gen_ai.request.model", turn.Model), attribute.String("enduser.id", turn.UserID))
+	err = w.run(ctx, log, turn, ew)
+	tracing.End(span, &err)
+	return err
 }
 
 func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew *agent.EventWriter) error {

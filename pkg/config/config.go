@@ -34,6 +34,9 @@ type Config struct {
 	DataDir   string
 	LogLevel  slog.Level
 	LogFormat string
+	// OTelEndpoint is the OTLP/HTTP collector traces are sent to
+	// (http://collector:4318); empty turns tracing off.
+	OTelEndpoint string
 
 	BootstrapAdminKey string
 	// SessionSecret keys the web UI's sealed session cookies; replicas must share it.
@@ -136,6 +139,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPAddr:          r.str("YW_HTTP_ADDR", "127.0.0.1:8080"),
 		DataDir:           r.str("YW_DATA_DIR", ".youworker"),
 		LogFormat:         r.str("YW_LOG_FORMAT", ""),
+		OTelEndpoint:      r.str("YW_OTEL_ENDPOINT", ""),
 		BootstrapAdminKey: r.str("YW_BOOTSTRAP_ADMIN_KEY", ""),
 		SessionSecret:     r.str("YW_SESSION_SECRET", ""),
 		CORSOrigins:       r.list("YW_CORS_ORIGINS"),
@@ -215,6 +219,11 @@ func (c Config) Validate() error {
 		}
 		if u, err := url.Parse(v); err != nil || u.Host == "" {
 			bad(name, "must be a URL with a host, like scheme://host:port")
+		}
+	}
+	if c.OTelEndpoint != "" {
+		if u, err := url.Parse(c.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("YW_OTEL_ENDPOINT", "must be an http:// or https:// URL of an OTLP/HTTP collector, like http://collector:4318")
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -348,9 +357,10 @@ func (c Config) String() string {
 		}
 		return "[redacted]"
 	}
-	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s",
+	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
-		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret))
+		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
+		redactURL(c.OTelEndpoint))
 }
 
 func redactURL(s string) string {

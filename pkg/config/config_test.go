@@ -17,6 +17,23 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
 	require.Equal(t, int64(100<<20), c.MaxUploadBytes)
 	require.Equal(t, 8, c.EmbedConcurrency)
+	require.Empty(t, c.OTelEndpoint, "tracing is off unless a collector is configured")
+}
+
+func TestOTelEndpointTakesAnHTTPCollector(t *testing.T) {
+	t.Parallel()
+	for endpoint, ok := range map[string]bool{
+		"http://collector:4318": true, "https://collector.example:4318/v1/traces": true,
+		"collector:4318": false, "grpc://collector:4317": false, "http://": false,
+	} {
+		c, err := Load(env(map[string]string{"YW_OTEL_ENDPOINT": endpoint}))
+		require.NoError(t, err)
+		if ok {
+			require.NoError(t, c.Validate(), endpoint)
+		} else {
+			require.ErrorContains(t, c.Validate(), "YW_OTEL_ENDPOINT", endpoint)
+		}
+	}
 }
 
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
@@ -36,10 +53,12 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"YW_DATABASE_URL": "mysql://x", "YW_HTTP_ADDR": "nohost", "YW_LOG_FORMAT": "xml",
 		"YW_BOOTSTRAP_ADMIN_KEY": "short", "YW_CHUNK_OVERLAP": "900", "YW_EMBED_CONCURRENCY": "0",
+		"YW_OTEL_ENDPOINT": "collector:4318",
 	}))
 	require.NoError(t, err)
 	err = c.Validate()
-	for _, name := range []string{"YW_DATABASE_URL", "YW_HTTP_ADDR", "YW_LOG_FORMAT", "YW_BOOTSTRAP_ADMIN_KEY", "YW_CHUNK_OVERLAP", "YW_EMBED_CONCURRENCY"} {
+	for _, name := range []string{"YW_DATABASE_URL", "YW_HTTP_ADDR", "YW_LOG_FORMAT", "YW_BOOTSTRAP_ADMIN_KEY", "YW_CHUNK_OVERLAP", "YW_EMBED_CONCURRENCY",
+		"YW_OTEL_ENDPOINT"} {
 		require.ErrorContains(t, err, name)
 	}
 }

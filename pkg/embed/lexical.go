@@ -8,7 +8,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // DefaultLexicalDim is the lexical embedder's dimension when none is given.
@@ -94,6 +97,8 @@ func (l *Lexical) Check(context.Context) error { return nil }
 // punctuation only) gets the same fixed unit vector, so it can still be
 // stored by vector stores that reject zero vectors.
 func (l *Lexical) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	_, span := tracing.Start(ctx, "embed", attribute.String("embed.model", lexicalName), attribute.Int("embed.texts", len(texts)))
+	defer span.End()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lexical embed: %w", err)
 	}

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/youworker/youworker/pkg/ollamahttp"
+	"github.com/youworker/youworker/pkg/tracing"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Defaults applied by NewOllama to zero fields of OllamaConfig.
@@ -159,7 +161,9 @@ func (o *Ollama) Check(ctx context.Context) error {
 
 // Embed embeds texts in batches of BatchSize, in order, retrying each batch
 // on transient failures. Vectors are L2-normalised.
-func (o *Ollama) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (o *Ollama) Embed(ctx context.Context, texts []string) (_ [][]float32, err error) {
+	ctx, span := tracing.Start(ctx, "embed", attribute.String("embed.model", o.cfg.Model), attribute.Int("embed.texts", len(texts)))
+	defer tracing.End(span, &err)
 	out := make([][]float32, 0, len(texts))
 	for start := 0; start < len(texts); start += o.cfg.BatchSize {
 		end := min(start+o.cfg.BatchSize, len(texts))

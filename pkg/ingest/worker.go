@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/bm25"
@@ -25,6 +26,7 @@ import (
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/tracing"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
@@ -137,7 +139,10 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 	if err := w.store.SetStage(ctx, id, doc.Generation, "chunking", 0, 0); err != nil {
 		return err
 	}
+	_, chunkSpan := tracing.Start(ctx, "ingest.chunk")
 	chunks, err := chunk.Split(parsed, w.cfg.Chunk)
+	chunkSpan.SetAttributes(attribute.Int("ingest.chunks", len(chunks)))
+	chunkSpan.End()
 	if err != nil {
 		return w.fail(ctx, log, doc, &parse.Error{Code: parse.CodeTooLarge, Message: "the document yields more chunks than allowed", Err: err})
 	}
@@ -190,7 +195,9 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 
 // parse downloads the object to a temporary file (parsers need random access) and
 // parses it within the limits.
-func (w *Worker) parse(ctx context.Context, doc store.Document) (*parse.Document, error) {
+func (w *Worker) parse(ctx context.Context, doc store.Document) (_ *parse.Document, err error) {
+	ctx, span := tracing.Start(ctx, "ingest.parse", attribute.String("document.format", doc.Format), attribute.Int64("document.size_bytes", doc.SizeBytes))
+	defer tracing.End(span, &err)
 	rc, err := w.objects.Get(ctx, doc.ObjectKey)
 	if err != nil {
 		return nil, fmt.Errorf("open object: %w", err)
@@ -240,7 +247,9 @@ const maxUpsert = 256
 // Memory stays bounded: embedders block once the indexer is a channel's worth of
 // batches behind. Point ids are deterministic, so a job cut short and redone
 // overwrites what it had written.
-func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder, lexical *bm25.Encoder) error {
+func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder, lexical *bm25.Encoder) (err error) {
+	ctx, span := tracing.Start(ctx, "ingest.embed", attribute.String("embed.model", embedder.Identity().String()), attribute.Int("ingest.chunks", len(rows)))
+	defer tracing.End(span, &err)
 	total := len(rows)
 	identity := embedder.Identity().String()
 	acl := vector.Payload{DocumentID: doc.ID, OwnerID: doc.OwnerID, Private: doc.Private, Embedder: identity, ACLVersion: doc.ACLVersion}

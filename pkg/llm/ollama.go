@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/youworker/youworker/pkg/ollamahttp"
+	"github.com/youworker/youworker/pkg/tracing"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/ollama/ollama/api"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // OllamaConfig configures the Ollama chat adapter.
@@ -167,6 +169,8 @@ func (e callbackError) Unwrap() error { return e.err }
 
 // chatOnce makes one attempt. streamed reports whether onDelta was called.
 func (o *Ollama) chatOnce(ctx context.Context, areq *api.ChatRequest, body []byte, firstID int, onDelta func(Delta) error) (resp Response, streamed bool, err error) {
+	ctx, span := tracing.Start(ctx, "ollama.chat", attribute.String("gen_ai.request.model", areq.Model))
+	defer tracing.End(span, &err)
 	var content, thinking strings.Builder
 	var calls []ToolCall
 	done := false

@@ -1,6 +1,6 @@
 // Package logging builds the slog loggers of every program: tint for terminals and
-// text, JSON for production, and a correlation id on every record logged with a
-// context that carries one.
+// text, JSON for production, and a correlation id and trace id on every record
+// logged with a context that carries them.
 package logging
 
 import (
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/term"
 )
 
@@ -67,12 +68,16 @@ func CorrelationID(ctx context.Context) string {
 	return id
 }
 
-// contextHandler adds the context's correlation id to each record.
+// contextHandler adds the context's correlation id and, inside a span, the trace
+// and span ids to each record, so a log line leads to its trace and back.
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := CorrelationID(ctx); id != "" {
 		r.AddAttrs(slog.String("correlation_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

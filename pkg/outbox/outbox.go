@@ -14,17 +14,18 @@ import (
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
-// Enqueue records a job in tx's outbox, with the correlation id of the request in
-// ctx. Call it with the transaction that writes the rows the job belongs to, so the
+// Enqueue records a job in tx's outbox, with the correlation id and the trace
+// context (W3C traceparent) of the request in ctx. Call it with the transaction that writes the rows the job belongs to, so the
 // two are written together or not at all; a relay publishes it afterwards.
 func Enqueue(ctx context.Context, tx *store.Store, args job.Args) error {
 	payload, err := job.Encode(args)
 	if err != nil {
 		return err
 	}
-	return tx.EnqueueOutbox(ctx, args.Subject(), args.MsgID(), payload, logging.CorrelationID(ctx))
+	return tx.EnqueueOutbox(ctx, args.Subject(), args.MsgID(), payload, logging.CorrelationID(ctx), tracing.TraceParent(ctx))
 }
 
 // Publisher sends one message with a de-duplicating message id.
@@ -95,6 +96,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			hdr := nats.Header{}
 			if m.CorrelationID != "" {
 				hdr.Set(logging.HeaderCorrelationID, m.CorrelationID)
+			}
+			if m.TraceParent != "" {
+				hdr.Set(tracing.HeaderTraceParent, m.TraceParent)
 			}
 			if err := r.publisher.Publish(ctx, m.Subject, m.MsgID, m.Payload, hdr); err != nil {
 				delay := backoff(m.Attempts)

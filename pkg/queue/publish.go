@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 type ctxKey int
@@ -63,8 +64,8 @@ func NewPublisher(js jetstream.JetStream, metrics *Metrics) *Publisher {
 // becomes the Nats-Msg-Id, so a second publish with the same id within the
 // duplicate window is dropped by the stream (and is not an error): callers
 // can retry a publish whose ack was lost without creating a second job. The
-// correlation id of ctx, if any, is set on the message unless hdr already
-// carries one. hdr may be nil and is not modified.
+// correlation id and the trace context (traceparent) of ctx, if any, are set on
+// the message unless hdr already carries them. hdr may be nil and is not modified.
 func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error {
 	if msgID == "" {
 		return errors.New("publish: message id is required for deduplication")
@@ -77,6 +78,11 @@ func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload 
 	if m.Header.Get(logging.HeaderCorrelationID) == "" {
 		if id := CorrelationID(ctx); id != "" {
 			m.Header.Set(logging.HeaderCorrelationID, id)
+		}
+	}
+	if m.Header.Get(tracing.HeaderTraceParent) == "" {
+		if tp := tracing.TraceParent(ctx); tp != "" {
+			m.Header.Set(tracing.HeaderTraceParent, tp)
 		}
 	}
 	ack, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))

@@ -14,10 +14,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // Handler handles one job. Its result decides the job's fate: nil acks it;
@@ -103,6 +106,9 @@ type RunOptions struct {
 	Metrics *Metrics
 	// OnDeadLetter, if set, is called after a job was dead-lettered.
 	OnDeadLetter DeadLetterFunc
+	// TracerProvider records a span per job, a child of the span that published
+	// it (its traceparent header). nil records nothing.
+	TracerProvider trace.TracerProvider
 }
 
 func (o RunOptions) withDefaults(ackWait time.Duration) RunOptions {
@@ -331,6 +337,12 @@ func (r *runner) process(hctx context.Context, raw jetstream.Msg) {
 		"delivery", m.Delivery, "correlation_id", m.CorrelationID,
 	)
 	jctx := withLogger(WithCorrelationID(hctx, m.CorrelationID), log)
+	jctx, span := r.startSpan(jctx, m)
+	if sc := span.SpanContext(); sc.IsValid() {
+		// The runner's own lines (settle, heartbeat) are logged without the job's
+		// context: name the trace on them as the correlation id is named.
+		log = log.With("trace_id", sc.TraceID().String())
+	}
 	if r.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		jctx, cancel = context.WithTimeout(jctx, r.opts.Timeout)
@@ -351,6 +363,22 @@ func (r *runner) process(hctx context.Context, raw jetstream.Msg) {
 	stopHeartbeat()
 	_ = hb.Wait()
 	r.settle(hctx, raw, m, err, time.Since(start), log)
+	tracing.End(span, &err)
+}
+
+// startSpan starts the job's consumer span as a child of the span that published
+// it, so the worker's spans join the trace of the request that caused the job.
+func (r *runner) startSpan(ctx context.Context, m *Msg) (context.Context, trace.Span) {
+	ctx = tracing.WithTraceParent(ctx, m.Header.Get(tracing.HeaderTraceParent))
+	return tracing.Tracer(r.opts.TracerProvider).Start(ctx, "process "+m.Subject,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", m.Subject),
+			attribute.String("messaging.consumer.group.name", m.Consumer),
+			attribute.String("messaging.message.id", m.MsgID),
+			attribute.Int64("messaging.message.delivery_count", int64(m.Delivery)),
+		))
 }
 
 // heartbeat marks the job in progress until ctx ends, resetting the server's

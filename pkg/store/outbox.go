@@ -15,15 +15,18 @@ type OutboxMessage struct {
 	MsgID         string
 	Payload       []byte
 	CorrelationID string
-	Attempts      int
+	// TraceParent is the W3C traceparent of the request that enqueued the job, or "".
+	TraceParent string
+	Attempts    int
 }
 
 // EnqueueOutbox records a job to publish. Call it in the same transaction as the row
-// the job belongs to, so the two are written together or not at all.
-func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payload []byte, correlationID string) error {
+// the job belongs to, so the two are written together or not at all. traceParent
+// may be "" (no trace), stored as NULL.
+func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payload []byte, correlationID, traceParent string) error {
 	_, err := s.db.Exec(ctx,
-		"INSERT INTO outbox (subject, msg_id, payload, correlation_id) VALUES ($1, $2, $3, $4)",
-		subject, msgID, payload, correlationID)
+		"INSERT INTO outbox (subject, msg_id, payload, correlation_id, traceparent) VALUES ($1, $2, $3, $4, NULLIF($5, ''))",
+		subject, msgID, payload, correlationID, traceParent)
 	if err != nil {
 		return fmt.Errorf("enqueue outbox: %w", translate(err))
 	}
@@ -34,14 +37,14 @@ func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payloa
 // relays skip them. Use it inside InTx and delete or reschedule each one.
 func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
 	rows, err := s.db.Query(ctx,
-		`SELECT id, subject, msg_id, payload, correlation_id, attempts FROM outbox
+		`SELECT id, subject, msg_id, payload, correlation_id, COALESCE(traceparent, ''), attempts FROM outbox
 		 WHERE available_at <= clock_timestamp() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) {
 		var m OutboxMessage
-		err := r.Scan(&m.ID, &m.Subject, &m.MsgID, &m.Payload, &m.CorrelationID, &m.Attempts)
+		err := r.Scan(&m.ID, &m.Subject, &m.MsgID, &m.Payload, &m.CorrelationID, &m.TraceParent, &m.Attempts)
 		return m, err
 	})
 	if err != nil {

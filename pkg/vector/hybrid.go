@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"github.com/qdrant/go-client/qdrant"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // SparseName is the name of the lexical sparse vector in a hybrid collection.
@@ -98,10 +101,13 @@ type RankedHit struct {
 // query and each retriever alone go in one batch request: the retrievers'
 // lists, identical to the prefetches, give every hit its ranks, so a user can
 // see why a passage was chosen.
-func (s *Store) HybridSearch(ctx context.Context, collection string, q HybridQuery) ([]RankedHit, error) {
+func (s *Store) HybridSearch(ctx context.Context, collection string, q HybridQuery) (_ []RankedHit, err error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
+	ctx, span := tracing.Start(ctx, "vector.search", attribute.String("vector.collection", collection), attribute.Int("vector.limit", q.Limit),
+		attribute.Bool("vector.dense", q.Dense != nil), attribute.Bool("vector.lexical", q.Sparse != nil))
+	defer tracing.End(span, &err)
 	if q.Dense == nil && q.Sparse == nil {
 		return nil, errors.New("vector: hybrid search needs a dense or a sparse query")
 	}

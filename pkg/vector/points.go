@@ -8,6 +8,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/qdrant/go-client/qdrant"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/youworker/youworker/pkg/tracing"
 )
 
 // Payload field names. The access package builds its filters on these.
@@ -138,10 +141,12 @@ const batchBytes = 4 << 20
 // Upsert writes points in batches, each acknowledged only once applied and
 // durable (wait=true). A vector of the wrong length fails with
 // ErrDimensionMismatch.
-func (s *Store) Upsert(ctx context.Context, collection string, points []Point) error {
+func (s *Store) Upsert(ctx context.Context, collection string, points []Point) (err error) {
 	if len(points) == 0 {
 		return nil
 	}
+	ctx, span := tracing.Start(ctx, "vector.upsert", attribute.String("vector.collection", collection), attribute.Int("vector.points", len(points)))
+	defer tracing.End(span, &err)
 	per := max(1, min(256, batchBytes/(points[0].size()+256)))
 	for start := 0; start < len(points); start += per {
 		end := min(start+per, len(points))
@@ -167,10 +172,12 @@ func (s *Store) Upsert(ctx context.Context, collection string, points []Point) e
 // Search returns the limit points nearest to vec among those matching filter
 // (nil matches all), best first. It uses exact search: collections here are
 // per-tenant filtered and small enough that exactness beats HNSW recall loss.
-func (s *Store) Search(ctx context.Context, collection string, vec []float32, filter *qdrant.Filter, limit int) ([]Hit, error) {
+func (s *Store) Search(ctx context.Context, collection string, vec []float32, filter *qdrant.Filter, limit int) (_ []Hit, err error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	ctx, span := tracing.Start(ctx, "vector.search", attribute.String("vector.collection", collection), attribute.Int("vector.limit", limit))
+	defer tracing.End(span, &err)
 	res, err := s.client.Query(ctx, &qdrant.QueryPoints{
 		CollectionName: collection,
 		Query:          qdrant.NewQueryDense(vec),
