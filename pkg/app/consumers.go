@@ -70,6 +70,10 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	toolMetrics, err := agent.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	tools := agent.Toolset{
 		Searcher: searcher{a.Services.Search},
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
@@ -83,7 +87,7 @@ func (a *App) runChat(ctx context.Context) error {
 		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
-		ExtractiveFallback: true, DefaultModel: cfg.ChatModel}, a.Logger)
+		ExtractiveFallback: true, DefaultModel: cfg.ChatModel, Metrics: toolMetrics}, a.Logger)
 	if err != nil {
 		return err
 	}
@@ -103,7 +107,11 @@ func (a *App) chatModel() (llm.ChatModel, error) {
 	if !a.Platform.UsesOllama() {
 		return agent.Extractive{}, nil
 	}
-	return llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel}, a.Logger)
+	metrics, err := llm.NewMetrics(a.Platform.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel, Metrics: metrics}, a.Logger)
 }
 
 // cancelTurn signals the worker running a turn to stop now.
