@@ -99,6 +99,9 @@ func (p *Platform) openDatabase(ctx context.Context, opts Options) error {
 		return err
 	}
 	p.Pool = pool
+	if err := p.Registry.Register(postgres.NewPoolCollector(pool)); err != nil {
+		return fmt.Errorf("register database pool metrics: %w", err)
+	}
 	if opts.Dev {
 		if _, _, err := postgres.Migrate(ctx, pool, p.Logger); err != nil {
 			return err
@@ -150,6 +153,9 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	}
 	if p.QueueMetrics, err = queue.NewMetrics(p.Registry); err != nil {
 		return err
+	}
+	if err := p.Registry.Register(queue.NewDepthCollector(js, p.Logger.With("component", "queue-depth"))); err != nil {
+		return fmt.Errorf("register queue depth metrics: %w", err)
 	}
 	p.Publisher = queue.NewPublisher(js, p.QueueMetrics)
 	if p.Objects, err = queue.NewObjects(ctx, js); err != nil {
