@@ -21,10 +21,15 @@ import (
 // runIngest consumes ingest and delete jobs until ctx ends.
 func (a *App) runIngest(ctx context.Context) error {
 	p, cfg := a.Platform, a.Config
+	metrics, err := ingest.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    cfg.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
+		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
 	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
