@@ -49,8 +49,8 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "youworker_ingest_stage_duration_seconds",
-			Help: "Time one document spent in each ingest stage (fetch, parse, chunk, embed, index); the stages add up to the document's time.",
+			Name:    "youworker_ingest_stage_duration_seconds",
+			Help:    "Time one document spent in each ingest stage (fetch, parse, chunk, embed, index); the stages add up to the document's time.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 3, 13), // 1ms .. ~9min
 		}, []string{"stage"}),
 		documents: prometheus.NewCounterVec(prometheus.CounterOpts{
