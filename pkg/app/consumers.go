@@ -45,8 +45,13 @@ func (a *App) runIngest(ctx context.Context) error {
 // cannot be used: it never falls back to the lexical embedder.
 func (a *App) runReindex(ctx context.Context) error {
 	p, cfg := a.Platform, a.Config
+	metrics, err := reindex.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	r := reindex.New(p.Store, p.Index, reindex.Config{
 		EmbedConcurrency: cfg.EmbedConcurrency,
+		Metrics:          metrics, EmbedMetrics: p.EmbedMetrics,
 		Embedders: func(ctx context.Context, model string) (embed.Embedder, error) {
 			if cfg.OllamaURL == "" {
 				return nil, errors.New("YW_OLLAMA_URL is not set")
