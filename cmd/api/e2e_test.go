@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/api/apitest"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 )
 
@@ -207,7 +208,10 @@ func TestUsersAndKeysEndToEnd(t *testing.T) {
 
 func TestHealthReadinessMetricsAndHeaders(t *testing.T) {
 	_, dbURL := pgtest.NewDB(t)
-	env := map[string]string{"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_LOG_LEVEL": "warn", "YW_DATA_DIR": t.TempDir()}
+	model := newScriptedModel(t)
+	admin := "bootstrap-admin-key-for-metrics-e2e-test"
+	env := map[string]string{"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_LOG_LEVEL": "warn", "YW_DATA_DIR": t.TempDir(),
+		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_OLLAMA_URL": model.llm.URL, "YW_CHAT_MODEL": llmtest.ChatModel}
 	_, code := cli(t, env, "migrate")
 	require.Equal(t, 0, code)
 	base := startAPI(t, env)
@@ -236,8 +240,10 @@ func TestHealthReadinessMetricsAndHeaders(t *testing.T) {
 	require.NotEqual(t, "bad id with spaces", resp.Header.Get("X-Correlation-ID"))
 	require.Len(t, resp.Header.Get("X-Correlation-ID"), 36)
 
+	ids := operatorActivity(t, c, base, admin, model)
 	resp = c.Send(c.Request("GET", "/metrics", "", nil), http.StatusOK, nil)
 	require.Contains(t, resp.Body, `yw_http_requests_total{method="GET",route="/healthz",status="200"}`)
+	requireOperatorMetrics(t, resp.Body, ids)
 
 	var doc map[string]any
 	c.Do("GET", "/v1/openapi.json", "", nil, http.StatusOK, &doc)

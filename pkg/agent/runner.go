@@ -71,6 +71,8 @@ type Config struct {
 	// of the default model fall back (a model the user named is not replaced:
 	// they asked for it, and are told it is missing).
 	DefaultModel string
+	// Metrics records every tool call; nil records nothing.
+	Metrics *Metrics
 }
 
 // Validate reports every configuration problem at once.

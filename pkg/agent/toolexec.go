@@ -90,6 +90,7 @@ func (t *turn) callTool(ctx context.Context, index int, c llm.ToolCall) (o toolO
 			t.r.log.ErrorContext(ctx, "tool panicked", "tool", c.Name, "panic", p, "stack", string(debug.Stack()))
 			o.result, o.err = Result{}, toolErrorf("tool %q failed unexpectedly", c.Name)
 		}
+		t.r.cfg.Metrics.toolCalled(t.reg, c.Name, o.err, ctx.Err(), o.latency)
 	}()
 	call := Call{ID: c.ID, Name: c.Name, Principal: t.in.Principal, Arguments: c.Arguments}
 	o.result, o.err = t.reg.Dispatch(ctx, call)

@@ -21,10 +21,15 @@ import (
 // runIngest consumes ingest and delete jobs until ctx ends.
 func (a *App) runIngest(ctx context.Context) error {
 	p, cfg := a.Platform, a.Config
+	metrics, err := ingest.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    cfg.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
+		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
 	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
@@ -41,8 +46,13 @@ func (a *App) runIngest(ctx context.Context) error {
 // cannot be used: it never falls back to the lexical embedder.
 func (a *App) runReindex(ctx context.Context) error {
 	p, cfg := a.Platform, a.Config
+	metrics, err := reindex.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	r := reindex.New(p.Store, p.Index, reindex.Config{
 		EmbedConcurrency: cfg.EmbedConcurrency,
+		Metrics:          metrics, EmbedMetrics: p.EmbedMetrics,
 		Embedders: func(ctx context.Context, model string) (embed.Embedder, error) {
 			if cfg.OllamaURL == "" {
 				return nil, errors.New("YW_OLLAMA_URL is not set")
@@ -72,6 +82,10 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	toolMetrics, err := agent.NewMetrics(p.Registry)
+	if err != nil {
+		return err
+	}
 	tools := agent.Toolset{
 		Searcher: searcher{a.Services.Search},
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
@@ -85,7 +99,7 @@ func (a *App) runChat(ctx context.Context) error {
 		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
-		ExtractiveFallback: true, DefaultModel: cfg.ChatModel}, a.Logger)
+		ExtractiveFallback: true, DefaultModel: cfg.ChatModel, Metrics: toolMetrics}, a.Logger)
 	if err != nil {
 		return err
 	}
@@ -106,7 +120,11 @@ func (a *App) chatModel() (llm.ChatModel, error) {
 	if !a.Platform.UsesOllama() {
 		return agent.Extractive{}, nil
 	}
-	return llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel}, a.Logger)
+	metrics, err := llm.NewMetrics(a.Platform.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel, Metrics: metrics}, a.Logger)
 }
 
 // cancelTurn signals the worker running a turn to stop now.

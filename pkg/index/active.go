@@ -49,6 +49,8 @@ type Config struct {
 	// DenseWeight weighs the dense retriever against the lexical one in RRF
 	// (zero: equal).
 	DenseWeight float32
+	// EmbedMetrics records the embedding of search queries; nil records nothing.
+	EmbedMetrics *embed.Metrics
 }
 
 // active is one recorded state with the embedder and the lexical encoder built

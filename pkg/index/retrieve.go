@@ -96,7 +96,7 @@ func (ix *Index) Retrieve(ctx context.Context, q Query) (Result, error) {
 	}
 	var res Result
 	if useDense {
-		vecs, err := cur.emb.Embed(ctx, []string{q.Text})
+		vecs, err := ix.cfg.EmbedMetrics.Embed(ctx, cur.emb, []string{q.Text})
 		switch {
 		case err == nil:
 			hq.Dense = vecs[0]

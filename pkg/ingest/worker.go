@@ -50,6 +50,10 @@ type Config struct {
 	EmbedConcurrency int
 	// TmpDir holds downloaded objects while they are parsed; "" is the system default.
 	TmpDir string
+	// Metrics records stage durations and document outcomes; nil records nothing.
+	Metrics *Metrics
+	// EmbedMetrics records the embedding requests; nil records nothing.
+	EmbedMetrics *embed.Metrics
 }
 
 // Worker handles ingest and delete jobs.
@@ -118,7 +122,7 @@ func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
 	}
 }
 
-func (w *Worker) ingest(ctx context.Context, id string) error {
+func (w *Worker) ingest(ctx context.Context, id string) (err error) {
 	doc, err := w.store.GetDocument(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted and purged already
@@ -131,8 +135,14 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 		return err // !ok: ready, failed, deleted or re-queued meanwhile; nothing to do
 	}
 	log := queue.Logger(ctx, w.logger).With("document_id", id, "generation", doc.Generation)
+	clock := w.cfg.Metrics.clock()
+	defer func() {
+		if err != nil {
+			w.cfg.Metrics.document(OutcomeError, doc.Format)
+		}
+	}()
 
-	parsed, err := w.parse(ctx, doc)
+	parsed, err := w.parse(ctx, doc, clock)
 	if err != nil {
 		return w.fail(ctx, log, doc, err)
 	}
@@ -149,6 +159,7 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 	if len(chunks) == 0 {
 		return w.fail(ctx, log, doc, parse.Errorf(parse.CodeEmpty, "the document contains no text to index"))
 	}
+	clock.lap(StageChunk)
 	rows := make([]store.Chunk, len(chunks))
 	for i, c := range chunks {
 		rows[i] = store.Chunk{DocumentID: id, Index: c.Index, Text: c.Text, HeadingPath: c.HeadingPath, Tokens: c.Tokens}
@@ -171,7 +182,7 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 		return w.store.InTx(gctx, func(st *store.Store) error { return st.ReplaceChunks(gctx, id, rows) })
 	})
 	g.Go(func() error { return w.index.DeleteStale(gctx, id, len(rows)) })
-	g.Go(func() error { return w.embedAndIndex(gctx, doc, rows, embedder, lexical) })
+	g.Go(func() error { return w.embedAndIndex(gctx, doc, rows, embedder, lexical, clock) })
 	if err := g.Wait(); err != nil {
 		if errors.Is(err, index.ErrEmbedderChanged) {
 			return job.RetryAfter(time.Second, err) // the index moved to a new embedder: redo with it
@@ -189,13 +200,15 @@ func (w *Worker) ingest(ctx context.Context, id string) error {
 		}
 		return nil
 	}
+	clock.lap(StageIndex)
+	w.cfg.Metrics.document(OutcomeReady, doc.Format)
 	log.InfoContext(ctx, "document ready", "chunks", len(rows), "format", doc.Format, "size_bytes", doc.SizeBytes)
 	return nil
 }
 
 // parse downloads the object to a temporary file (parsers need random access) and
 // parses it within the limits.
-func (w *Worker) parse(ctx context.Context, doc store.Document) (_ *parse.Document, err error) {
+func (w *Worker) parse(ctx context.Context, doc store.Document, clock *stageClock) (_ *parse.Document, err error) {
 	ctx, span := tracing.Start(ctx, "ingest.parse", attribute.String("document.format", doc.Format), attribute.Int64("document.size_bytes", doc.SizeBytes))
 	defer tracing.End(span, &err)
 	rc, err := w.objects.Get(ctx, doc.ObjectKey)
@@ -213,7 +226,12 @@ func (w *Worker) parse(ctx context.Context, doc store.Document) (_ *parse.Docume
 	if err != nil {
 		return nil, fmt.Errorf("download object: %w", err)
 	}
-	return parse.Parse(ctx, parse.Format(doc.Format), tmp, size, w.cfg.Limits)
+	clock.lap(StageFetch)
+	parsed, err := parse.Parse(ctx, parse.Format(doc.Format), tmp, size, w.cfg.Limits)
+	if err == nil {
+		clock.lap(StageParse)
+	}
+	return parsed, err
 }
 
 // fail records a parse-type failure as the document's terminal state. Other errors
@@ -230,6 +248,7 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, doc store.Document,
 	if _, err := w.store.MarkFailed(ctx, doc.ID, doc.Generation, pe.Code, pe.Message); err != nil {
 		return err
 	}
+	w.cfg.Metrics.document(OutcomeFailed, doc.Format)
 	return nil
 }
 
@@ -247,7 +266,7 @@ const maxUpsert = 256
 // Memory stays bounded: embedders block once the indexer is a channel's worth of
 // batches behind. Point ids are deterministic, so a job cut short and redone
 // overwrites what it had written.
-func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder, lexical *bm25.Encoder) (err error) {
+func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []store.Chunk, embedder embed.Embedder, lexical *bm25.Encoder, clock *stageClock) (err error) {
 	ctx, span := tracing.Start(ctx, "ingest.embed", attribute.String("embed.model", embedder.Identity().String()), attribute.Int("ingest.chunks", len(rows)))
 	defer tracing.End(span, &err)
 	total := len(rows)
@@ -296,7 +315,7 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 				for i, c := range batch {
 					texts[i] = embedText(c)
 				}
-				vecs, err := embedder.Embed(wctx, texts)
+				vecs, err := w.cfg.EmbedMetrics.Embed(wctx, embedder, texts)
 				w.embedSlots.release()
 				if err != nil {
 					return fail(fmt.Errorf("embed chunks %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err))
@@ -319,7 +338,11 @@ func (w *Worker) embedAndIndex(ctx context.Context, doc store.Document, rows []s
 		if err := work.Wait(); err != nil {
 			return err
 		}
-		return context.Cause(wctx)
+		if err := context.Cause(wctx); err != nil {
+			return err
+		}
+		clock.lap(StageEmbed)
+		return nil
 	})
 	return g.Wait()
 }

@@ -29,6 +29,8 @@ type OllamaConfig struct {
 	// Timeout bounds a whole Chat call, retries included; 0 means only the
 	// caller's context bounds it.
 	Timeout time.Duration
+	// Metrics records every chat call; nil records nothing.
+	Metrics *Metrics
 	ollamahttp.Settings
 }
 
@@ -105,7 +107,10 @@ var errTurnTimeout = errors.New("chat turn timed out")
 // Chat streams a completion, calling onDelta for every piece as it arrives.
 // Transient failures are retried with exponential backoff only while nothing
 // has been passed to onDelta.
-func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) error) (Response, error) {
+func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) error) (resp Response, err error) {
+	timer := o.cfg.Metrics.startCall()
+	defer func() { timer.done(o.modelLabel(req.Model, err), resp, err) }()
+	onDelta = timer.observe(onDelta)
 	if o.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, o.cfg.Timeout, errTurnTimeout)
@@ -149,6 +154,18 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onDelta func(Delta) erro
 			return Response{}, o.ctxError(ctx, "chat")
 		}
 	}
+}
+
+// modelLabel is the model label of a call: the model asked for when the server
+// had it or it is the configured one, else "other" (see modelOther).
+func (o *Ollama) modelLabel(requested string, err error) string {
+	if requested == "" || requested == o.cfg.Model {
+		return o.cfg.Model
+	}
+	if err != nil {
+		return modelOther
+	}
+	return requested
 }
 
 // ctxError explains why ctx ended: our own turn timeout makes the model

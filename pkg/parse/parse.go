@@ -80,3 +80,10 @@ func hasText(doc *Document) bool {
 	}
 	return false
 }
+
+// Known reports whether a parser exists for f, so a format read from storage
+// can be told from one no parser knows.
+func (f Format) Known() bool {
+	_, ok := parsers[f]
+	return ok
+}

@@ -60,6 +60,9 @@ type Platform struct {
 	// Index embeds with the embedder of the active collection, as recorded in
 	// PostgreSQL, and follows re-embeds while the program runs.
 	Index *index.Index
+	// EmbedMetrics measures every embedding request of this process: queries,
+	// ingestion and re-embeds.
+	EmbedMetrics *embed.Metrics
 
 	embeddedNATS *queue.Embedded
 	lite         *qdrantlite.Server
@@ -99,6 +102,9 @@ func (p *Platform) openDatabase(ctx context.Context, opts Options) error {
 		return err
 	}
 	p.Pool = pool
+	if err := p.Registry.Register(postgres.NewPoolCollector(pool)); err != nil {
+		return fmt.Errorf("register database pool metrics: %w", err)
+	}
 	if opts.Dev {
 		if _, _, err := postgres.Migrate(ctx, pool, p.Logger); err != nil {
 			return err
@@ -151,6 +157,9 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	if p.QueueMetrics, err = queue.NewMetrics(p.Registry); err != nil {
 		return err
 	}
+	if err := p.Registry.Register(queue.NewDepthCollector(js, p.Logger.With("component", "queue-depth"))); err != nil {
+		return fmt.Errorf("register queue depth metrics: %w", err)
+	}
 	p.Publisher = queue.NewPublisher(js, p.QueueMetrics)
 	if p.Objects, err = queue.NewObjects(ctx, js); err != nil {
 		return err
@@ -160,6 +169,10 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 }
 
 func (p *Platform) openVectors(ctx context.Context) error {
+	var err error
+	if p.EmbedMetrics, err = embed.NewMetrics(p.Registry); err != nil {
+		return err
+	}
 	vcfg := vector.Config{URL: p.Config.QdrantURL, APIKey: p.Config.QdrantAPIKey}
 	if vcfg.URL == "" {
 		lite, err := qdrantlite.Start(ctx, qdrantlite.Config{Dir: filepath.Join(p.Config.DataDir, "vectors"), Addr: p.Config.DevQdrantAddr}, p.Logger)
@@ -192,10 +205,11 @@ func (p *Platform) openVectors(ctx context.Context) error {
 		Initial: func(ctx context.Context) (embed.Embedder, error) {
 			return embed.Select(ctx, embed.Config{Ollama: embed.OllamaConfig{URL: p.Config.OllamaURL, Model: p.Config.EmbedModel}}, p.Logger)
 		},
-		Lexical:     p.Config.Lexical(),
-		Fusion:      vector.Fusion(p.Config.SearchFusion),
-		RRFK:        p.Config.SearchRRFK,
-		DenseWeight: float32(p.Config.SearchDenseWeight),
+		Lexical:      p.Config.Lexical(),
+		Fusion:       vector.Fusion(p.Config.SearchFusion),
+		RRFK:         p.Config.SearchRRFK,
+		DenseWeight:  float32(p.Config.SearchDenseWeight),
+		EmbedMetrics: p.EmbedMetrics,
 	}, p.Logger)
 	if err != nil {
 		return err

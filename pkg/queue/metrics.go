@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,10 @@ type Metrics struct {
 	inFlight  *prometheus.GaugeVec
 	events    *prometheus.CounterVec
 	publishes *prometheus.CounterVec
+	// redelivered and deadLetters answer "are jobs failing or timing out, and
+	// which kind": a job delivered again, and a job given up on.
+	redelivered *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
 }
 
 // NewMetrics builds the collectors and registers them on reg. reg may be nil
@@ -58,12 +63,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "yw", Subsystem: "queue", Name: "jobs_published_total",
 			Help: "Jobs published, by subject and whether the stream dropped them as duplicates.",
 		}, []string{"subject", "duplicate"}),
+		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "youworker_queue_redelivered_total",
+			Help: "Jobs delivered again after a failure, a timeout or a worker stopping, by consumer.",
+		}, []string{"consumer"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "youworker_queue_dead_letters_total",
+			Help: "Jobs copied to the dead-letter stream, by job subject.",
+		}, []string{"subject"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.inFlight, m.events, m.publishes} {
+	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.inFlight, m.events, m.publishes, m.redelivered, m.deadLetters} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
@@ -112,4 +125,34 @@ func (m *Metrics) published(subject string, duplicate bool) {
 		d = "true"
 	}
 	m.publishes.WithLabelValues(subject, d).Inc()
+}
+
+// delivered counts a delivery past the first as a redelivery.
+func (m *Metrics) delivered(consumer string, delivery uint64) {
+	if m == nil || delivery <= 1 {
+		return
+	}
+	m.redelivered.WithLabelValues(consumer).Inc()
+}
+
+// deadLettered counts a job stored on the dead-letter stream. The subject is
+// a label only when it is a job subject some consumer takes: a message
+// published by hand on another subject under jobs.> counts as "other".
+func (m *Metrics) deadLettered(subject string) {
+	if m == nil {
+		return
+	}
+	if !knownSubject(subject) {
+		subject = "other"
+	}
+	m.deadLetters.WithLabelValues(subject).Inc()
+}
+
+func knownSubject(subject string) bool {
+	for _, c := range consumers {
+		if slices.Contains(ConsumerSubjects(c), subject) {
+			return true
+		}
+	}
+	return false
 }

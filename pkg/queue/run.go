@@ -351,6 +351,7 @@ func (r *runner) process(hctx context.Context, raw jetstream.Msg) {
 
 	r.opts.Metrics.addInFlight(r.name, 1)
 	defer r.opts.Metrics.addInFlight(r.name, -1)
+	r.opts.Metrics.delivered(r.name, m.Delivery)
 
 	hbCtx, stopHeartbeat := context.WithCancel(context.Background())
 	var hb errgroup.Group
@@ -482,6 +483,7 @@ func (r *runner) deadLetter(ctx context.Context, raw jetstream.Msg, m *Msg, reas
 	if dup {
 		return
 	}
+	r.opts.Metrics.deadLettered(m.Subject)
 	r.callHook(ctx, m, reason, log)
 }
 

@@ -110,6 +110,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// consumers are the durable consumers Setup declares.
+var consumers = []string{ConsumerIngest, ConsumerChat, ConsumerReindex}
+
 // ConsumerSubjects returns the job subjects a durable consumer takes, or nil
 // for an unknown consumer.
 func ConsumerSubjects(consumer string) []string {
@@ -170,7 +173,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			return fmt.Errorf("declare stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, name := range []string{ConsumerIngest, ConsumerChat, ConsumerReindex} {
+	for _, name := range consumers {
 		cc := jetstream.ConsumerConfig{
 			Durable:        name,
 			Description:    "YouWorker " + name + " workers",

@@ -105,6 +105,7 @@ func (r *runner) sweep(ctx context.Context, stream jetstream.Stream, am *nats.Ms
 		return
 	}
 	r.opts.Metrics.outcome(r.name, OutcomeDeadLetter)
+	r.opts.Metrics.deadLettered(m.Subject)
 	log.Error("job dead-lettered after its last delivery went unanswered", "error", reason)
 	r.callHook(sctx, m, reason, log)
 }

@@ -514,7 +514,7 @@ func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *b
 			for i, c := range batch {
 				texts[i] = ingest.EmbedText(c.Chunk)
 			}
-			vecs, err := emb.Embed(gctx, texts)
+			vecs, err := r.cfg.EmbedMetrics.Embed(gctx, emb, texts)
 			if err != nil {
 				return fmt.Errorf("embed %d chunks: %w", len(texts), err)
 			}

@@ -56,6 +56,10 @@ type Config struct {
 	CatchUpMargin time.Duration
 	// PollEvery is how often the settle wait looks at the documents again.
 	PollEvery time.Duration
+	// Metrics shows the progress of running jobs; nil records nothing.
+	Metrics *Metrics
+	// EmbedMetrics records the embedding requests of re-embeds; nil records nothing.
+	EmbedMetrics *embed.Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -209,6 +213,7 @@ func (t *task) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	t.r.cfg.Metrics.progress(t.job.Kind, t.job.Progress)
 	if t.r.afterSave != nil {
 		t.r.afterSave(t)
 	}
@@ -255,6 +260,8 @@ func (r *Runner) runJob(ctx context.Context, id string, lastDelivery bool) error
 		return r.finishUnclaimed(ctx, id)
 	}
 	t := &task{r: r, job: j, log: queue.Logger(ctx, r.logger).With("job_id", j.ID, "kind", j.Kind)}
+	r.cfg.Metrics.progress(j.Kind, j.Progress)
+	defer r.cfg.Metrics.stopped(j.Kind)
 	if len(j.Checkpoint) > 0 {
 		if err := json.Unmarshal(j.Checkpoint, &t.cp); err != nil {
 			return r.fail(ctx, t, job.Permanent(fmt.Errorf("decode checkpoint: %w", err)))
