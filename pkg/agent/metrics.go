@@ -17,7 +17,7 @@ const (
 	serverBuiltin = "builtin"
 )
 
-// Outcomes of a tool call, the "outcome" label of youworker_tool_calls_total.
+// Outcomes of a tool call, the "outcome" label of yw_tool_calls_total.
 const (
 	ToolOutcomeOK      = "ok"
 	ToolOutcomeError   = "error"
@@ -35,11 +35,11 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_tool_calls_total",
+			Name: "yw_tool_calls_total",
 			Help: "Tool calls, by tool, MCP server (builtin for built-in tools) and outcome (ok, error, timeout).",
 		}, []string{"tool", "server", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "youworker_tool_call_duration_seconds",
+			Name:    "yw_tool_call_duration_seconds",
 			Help:    "Tool call latency, by tool and MCP server.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10), // 5ms .. ~19s
 		}, []string{"tool", "server"}),

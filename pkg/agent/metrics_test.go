@@ -38,13 +38,13 @@ func TestToolCallMetrics(t *testing.T) {
 	require.NoError(t, err)
 
 	calls := func(tool, server, outcome string) float64 {
-		return metricstest.Value(t, reg, "youworker_tool_calls_total", metricstest.Labels{"tool": tool, "server": server, "outcome": outcome})
+		return metricstest.Value(t, reg, "yw_tool_calls_total", metricstest.Labels{"tool": tool, "server": server, "outcome": outcome})
 	}
 	require.Equal(t, 1.0, calls("calc__echo", "calc", agent.ToolOutcomeOK))
 	require.Equal(t, 1.0, calls("current_time", "builtin", agent.ToolOutcomeOK))
 	require.Equal(t, 1.0, calls("calc__fail", "calc", agent.ToolOutcomeError))
 	require.Equal(t, 1.0, calls("unknown", "unknown", agent.ToolOutcomeError), "a name the model made up is not a label value")
-	require.Nil(t, metricstest.Find(t, reg, "youworker_tool_calls_total", metricstest.Labels{"tool": "user-7f3a-made-up"}))
-	require.EqualValues(t, 1, metricstest.Histogram(t, reg, "youworker_tool_call_duration_seconds",
+	require.Nil(t, metricstest.Find(t, reg, "yw_tool_calls_total", metricstest.Labels{"tool": "user-7f3a-made-up"}))
+	require.EqualValues(t, 1, metricstest.Histogram(t, reg, "yw_tool_call_duration_seconds",
 		metricstest.Labels{"tool": "calc__echo", "server": "calc"}).GetSampleCount())
 }

@@ -22,12 +22,12 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "youworker_embed_request_duration_seconds",
+			Name:    "yw_embed_request_duration_seconds",
 			Help:    "Embedding request latency, by provider (ollama, lexical).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1ms .. ~60s
 		}, []string{"provider"}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "youworker_embed_batch_size",
+			Name:    "yw_embed_batch_size",
 			Help:    "Texts per embedding request.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),

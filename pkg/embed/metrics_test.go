@@ -28,11 +28,11 @@ func TestEmbedMetrics(t *testing.T) {
 	_, err = metrics.Embed(t.Context(), lexical, texts(3))
 	require.NoError(t, err)
 
-	slow := metricstest.Histogram(t, reg, "youworker_embed_request_duration_seconds", metricstest.Labels{"provider": "ollama"})
+	slow := metricstest.Histogram(t, reg, "yw_embed_request_duration_seconds", metricstest.Labels{"provider": "ollama"})
 	require.EqualValues(t, 1, slow.GetSampleCount())
 	require.GreaterOrEqual(t, slow.GetSampleSum(), 0.01, "the request took the server's delay")
-	require.Equal(t, 1.0, metricstest.Value(t, reg, "youworker_embed_request_duration_seconds", metricstest.Labels{"provider": "lexical"}))
-	batch := metricstest.Histogram(t, reg, "youworker_embed_batch_size", nil)
+	require.Equal(t, 1.0, metricstest.Value(t, reg, "yw_embed_request_duration_seconds", metricstest.Labels{"provider": "lexical"}))
+	batch := metricstest.Histogram(t, reg, "yw_embed_batch_size", nil)
 	require.EqualValues(t, 2, batch.GetSampleCount())
 	require.Equal(t, 11.0, batch.GetSampleSum())
 }

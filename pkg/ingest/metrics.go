@@ -11,7 +11,7 @@ import (
 	"github.com/youworker/youworker/pkg/parse"
 )
 
-// Stages of an ingest, the "stage" label of youworker_ingest_stage_duration_seconds.
+// Stages of an ingest, the "stage" label of yw_ingest_stage_duration_seconds.
 const (
 	StageFetch = "fetch" // the upload copied from the object store
 	StageParse = "parse"
@@ -23,7 +23,7 @@ const (
 	StageIndex = "index"
 )
 
-// Outcomes of an ingest, the "outcome" label of youworker_ingest_documents_total.
+// Outcomes of an ingest, the "outcome" label of yw_ingest_documents_total.
 const (
 	// OutcomeReady: the document is searchable.
 	OutcomeReady = "ready"
@@ -49,12 +49,12 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "youworker_ingest_stage_duration_seconds",
+			Name:    "yw_ingest_stage_duration_seconds",
 			Help:    "Time one document spent in each ingest stage (fetch, parse, chunk, embed, index); the stages add up to the document's time.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 3, 13), // 1ms .. ~9min
 		}, []string{"stage"}),
 		documents: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_ingest_documents_total",
+			Name: "yw_ingest_documents_total",
 			Help: "Ingest attempts by outcome (ready, failed, error) and document format.",
 		}, []string{"outcome", "format"}),
 	}

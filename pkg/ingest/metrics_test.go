@@ -41,18 +41,18 @@ func TestIngestMetrics(t *testing.T) {
 	require.Equal(t, store.StatusFailed, failed.Status)
 
 	documents := func(outcome, format string) float64 {
-		return metricstest.Value(t, reg, "youworker_ingest_documents_total", metricstest.Labels{"outcome": outcome, "format": format})
+		return metricstest.Value(t, reg, "yw_ingest_documents_total", metricstest.Labels{"outcome": outcome, "format": format})
 	}
 	require.Eventually(t, func() bool {
 		return documents(ingest.OutcomeReady, "docx") == 1 && documents(ingest.OutcomeFailed, "text") == 1
 	}, 10*time.Second, 10*time.Millisecond, "the counters move before the job is acknowledged")
 	for _, stage := range []string{ingest.StageFetch, ingest.StageParse, ingest.StageChunk, ingest.StageEmbed, ingest.StageIndex} {
-		require.Positive(t, metricstest.Value(t, reg, "youworker_ingest_stage_duration_seconds", metricstest.Labels{"stage": stage}), stage)
+		require.Positive(t, metricstest.Value(t, reg, "yw_ingest_stage_duration_seconds", metricstest.Labels{"stage": stage}), stage)
 	}
-	require.Equal(t, 1.0, metricstest.Value(t, reg, "youworker_ingest_stage_duration_seconds", metricstest.Labels{"stage": ingest.StageEmbed}),
+	require.Equal(t, 1.0, metricstest.Value(t, reg, "yw_ingest_stage_duration_seconds", metricstest.Labels{"stage": ingest.StageEmbed}),
 		"one observation per document that got that far")
-	batches := metricstest.Histogram(t, reg, "youworker_embed_batch_size", nil)
+	batches := metricstest.Histogram(t, reg, "yw_embed_batch_size", nil)
 	require.EqualValues(t, ready.ChunkCount, batches.GetSampleSum(), "every chunk embedded once")
 	require.EqualValues(t, (ready.ChunkCount+3)/4, batches.GetSampleCount(), "in requests of four")
-	require.Positive(t, metricstest.Value(t, reg, "youworker_embed_request_duration_seconds", metricstest.Labels{"provider": "lexical"}))
+	require.Positive(t, metricstest.Value(t, reg, "yw_embed_request_duration_seconds", metricstest.Labels{"provider": "lexical"}))
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Outcomes of a chat call, the "outcome" label of youworker_llm_requests_total.
+// Outcomes of a chat call, the "outcome" label of yw_llm_requests_total.
 const (
 	OutcomeOK            = "ok"
 	OutcomeUnavailable   = "unavailable"
@@ -37,21 +37,21 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_llm_requests_total",
+			Name: "yw_llm_requests_total",
 			Help: "Chat model calls, by model and outcome (ok, unavailable, model_not_found, canceled, error).",
 		}, []string{"model", "outcome"}),
 		firstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "youworker_llm_time_to_first_token_seconds",
+			Name:    "yw_llm_time_to_first_token_seconds",
 			Help:    "Time from a chat call to its first streamed token (retries included), by model.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12), // 50ms .. ~100s, a cold model load included
 		}, []string{"model"}),
 		speed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "youworker_llm_tokens_per_second",
+			Name:    "yw_llm_tokens_per_second",
 			Help:    "Completion tokens per second of one chat call, from its first token to its end, by model.",
 			Buckets: []float64{1, 2, 5, 10, 15, 20, 30, 50, 75, 100, 150, 250},
 		}, []string{"model"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_llm_tokens_total",
+			Name: "yw_llm_tokens_total",
 			Help: "Tokens the chat model read (kind=prompt) and wrote (kind=completion), by model.",
 		}, []string{"model", "kind"}),
 	}

@@ -32,15 +32,15 @@ func TestChatMetrics(t *testing.T) {
 
 	model := llmtest.ChatModel
 	requests := func(model, outcome string) float64 {
-		return metricstest.Value(t, reg, "youworker_llm_requests_total", metricstest.Labels{"model": model, "outcome": outcome})
+		return metricstest.Value(t, reg, "yw_llm_requests_total", metricstest.Labels{"model": model, "outcome": outcome})
 	}
 	require.Equal(t, 1.0, requests(model, llm.OutcomeOK))
-	require.Equal(t, 40.0, metricstest.Value(t, reg, "youworker_llm_tokens_total", metricstest.Labels{"model": model, "kind": "prompt"}))
-	require.Equal(t, 4.0, metricstest.Value(t, reg, "youworker_llm_tokens_total", metricstest.Labels{"model": model, "kind": "completion"}))
-	ttft := metricstest.Histogram(t, reg, "youworker_llm_time_to_first_token_seconds", metricstest.Labels{"model": model})
+	require.Equal(t, 40.0, metricstest.Value(t, reg, "yw_llm_tokens_total", metricstest.Labels{"model": model, "kind": "prompt"}))
+	require.Equal(t, 4.0, metricstest.Value(t, reg, "yw_llm_tokens_total", metricstest.Labels{"model": model, "kind": "completion"}))
+	ttft := metricstest.Histogram(t, reg, "yw_llm_time_to_first_token_seconds", metricstest.Labels{"model": model})
 	require.EqualValues(t, 1, ttft.GetSampleCount())
 	require.GreaterOrEqual(t, ttft.GetSampleSum(), 0.02, "the first token came after the scripted delay")
-	speed := metricstest.Histogram(t, reg, "youworker_llm_tokens_per_second", metricstest.Labels{"model": model})
+	speed := metricstest.Histogram(t, reg, "yw_llm_tokens_per_second", metricstest.Labels{"model": model})
 	require.EqualValues(t, 1, speed.GetSampleCount())
 	require.Greater(t, speed.GetSampleSum(), 0.0)
 

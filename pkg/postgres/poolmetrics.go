@@ -20,13 +20,13 @@ type PoolCollector struct {
 func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
 	return &PoolCollector{
 		pool: pool,
-		connections: prometheus.NewDesc("youworker_db_pool_connections",
+		connections: prometheus.NewDesc("yw_db_pool_connections",
 			"Database pool connections by state: acquired (in use), idle, total (open), max (the pool's bound).",
 			[]string{"state"}, nil),
-		waited: prometheus.NewDesc("youworker_db_pool_acquire_wait_seconds_total",
+		waited: prometheus.NewDesc("yw_db_pool_acquire_wait_seconds_total",
 			"Time spent acquiring connections from the database pool, summed; its rate rises when the pool is too small.",
 			nil, nil),
-		emptyWaits: prometheus.NewDesc("youworker_db_pool_empty_acquires_total",
+		emptyWaits: prometheus.NewDesc("yw_db_pool_empty_acquires_total",
 			"Acquires that had to wait because the database pool had no idle connection.", nil, nil),
 	}
 }

@@ -17,7 +17,7 @@ func TestPoolCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(postgres.NewPoolCollector(pool))
 	conns := func(state string) float64 {
-		return metricstest.Value(t, reg, "youworker_db_pool_connections", metricstest.Labels{"state": state})
+		return metricstest.Value(t, reg, "yw_db_pool_connections", metricstest.Labels{"state": state})
 	}
 
 	a, err := pool.Acquire(t.Context())
@@ -31,6 +31,6 @@ func TestPoolCollector(t *testing.T) {
 	b.Release()
 	require.Zero(t, conns("acquired"))
 	require.GreaterOrEqual(t, conns("idle"), 2.0, "released connections go back to the pool")
-	require.Greater(t, metricstest.Value(t, reg, "youworker_db_pool_acquire_wait_seconds_total", nil), 0.0,
+	require.Greater(t, metricstest.Value(t, reg, "yw_db_pool_acquire_wait_seconds_total", nil), 0.0,
 		"opening a connection for an acquire is time spent waiting")
 }

@@ -30,11 +30,11 @@ type DepthCollector struct {
 func NewDepthCollector(js jetstream.JetStream, logger *slog.Logger) *DepthCollector {
 	return &DepthCollector{
 		js: js, logger: logger,
-		pending: prometheus.NewDesc("youworker_queue_pending_messages",
+		pending: prometheus.NewDesc("yw_queue_pending_messages",
 			"Jobs waiting for their first delivery, by consumer.", []string{"consumer"}, nil),
-		ackPending: prometheus.NewDesc("youworker_queue_ack_pending",
+		ackPending: prometheus.NewDesc("yw_queue_ack_pending",
 			"Jobs delivered and not yet acknowledged (running or awaiting redelivery), by consumer.", []string{"consumer"}, nil),
-		oldest: prometheus.NewDesc("youworker_queue_oldest_pending_age_seconds",
+		oldest: prometheus.NewDesc("yw_queue_oldest_pending_age_seconds",
 			"Age of the oldest job waiting for its first delivery, by consumer; 0 when none waits.", []string{"consumer"}, nil),
 	}
 }

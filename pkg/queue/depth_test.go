@@ -34,11 +34,11 @@ func TestDepthCollector(t *testing.T) {
 	for _, doc := range []string{"doc-1", "doc-2", "doc-3"} {
 		publishIngest(t, ctx, p, doc)
 	}
-	require.Equal(t, 3.0, depth("youworker_queue_pending_messages"))
-	require.Zero(t, depth("youworker_queue_ack_pending"))
-	require.Eventually(t, func() bool { return depth("youworker_queue_oldest_pending_age_seconds") > 0 },
+	require.Equal(t, 3.0, depth("yw_queue_pending_messages"))
+	require.Zero(t, depth("yw_queue_ack_pending"))
+	require.Eventually(t, func() bool { return depth("yw_queue_oldest_pending_age_seconds") > 0 },
 		5*time.Second, 10*time.Millisecond, "the oldest waiting job ages")
-	require.Zero(t, metricstest.Value(t, reg, "youworker_queue_pending_messages", metricstest.Labels{"consumer": queue.ConsumerChat}))
+	require.Zero(t, metricstest.Value(t, reg, "yw_queue_pending_messages", metricstest.Labels{"consumer": queue.ConsumerChat}))
 	require.Equal(t, 9, testutil.CollectAndCount(reg), "three series for each of the three consumers")
 
 	release := make(chan struct{})
@@ -50,11 +50,11 @@ func TestDepthCollector(t *testing.T) {
 		return nil
 	}, queue.RunOptions{Concurrency: 3})
 	require.Eventually(t, func() bool {
-		return depth("youworker_queue_pending_messages") == 0 && depth("youworker_queue_ack_pending") == 3
+		return depth("yw_queue_pending_messages") == 0 && depth("yw_queue_ack_pending") == 3
 	}, 10*time.Second, 10*time.Millisecond, "delivered jobs are pending an ack while they run")
-	require.Zero(t, depth("youworker_queue_oldest_pending_age_seconds"))
+	require.Zero(t, depth("yw_queue_oldest_pending_age_seconds"))
 	close(release)
-	require.Eventually(t, func() bool { return depth("youworker_queue_ack_pending") == 0 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return depth("yw_queue_ack_pending") == 0 }, 10*time.Second, 10*time.Millisecond)
 }
 
 // TestRedeliveriesAndDeadLettersCounted fails one job once and another for good.
@@ -83,7 +83,7 @@ func TestRedeliveriesAndDeadLettersCounted(t *testing.T) {
 	publishIngest(t, ctx, p, "doc-flaky")
 	publishIngest(t, ctx, p, "doc-bad")
 	require.Eventually(t, func() bool {
-		return metricstest.Value(t, reg, "youworker_queue_redelivered_total", metricstest.Labels{"consumer": queue.ConsumerIngest}) == 1 &&
-			metricstest.Value(t, reg, "youworker_queue_dead_letters_total", metricstest.Labels{"subject": job.SubjectIngest}) == 1
+		return metricstest.Value(t, reg, "yw_queue_redelivered_total", metricstest.Labels{"consumer": queue.ConsumerIngest}) == 1 &&
+			metricstest.Value(t, reg, "yw_queue_dead_letters_total", metricstest.Labels{"subject": job.SubjectIngest}) == 1
 	}, 10*time.Second, 10*time.Millisecond)
 }

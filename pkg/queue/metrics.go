@@ -64,11 +64,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Jobs published, by subject and whether the stream dropped them as duplicates.",
 		}, []string{"subject", "duplicate"}),
 		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_queue_redelivered_total",
+			Name: "yw_queue_redelivered_total",
 			Help: "Jobs delivered again after a failure, a timeout or a worker stopping, by consumer.",
 		}, []string{"consumer"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "youworker_queue_dead_letters_total",
+			Name: "yw_queue_dead_letters_total",
 			Help: "Jobs copied to the dead-letter stream, by job subject.",
 		}, []string{"subject"}),
 	}

@@ -21,11 +21,11 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		done: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "youworker_reindex_job_done",
+			Name: "yw_reindex_job_done",
 			Help: "Items (documents, users or chunks) the running re-index job of a kind has done.",
 		}, []string{"kind"}),
 		total: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "youworker_reindex_job_total",
+			Name: "yw_reindex_job_total",
 			Help: "Items the running re-index job of a kind has to do; done/total is its progress.",
 		}, []string{"kind"}),
 	}

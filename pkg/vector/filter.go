@@ -20,4 +20,3 @@ func MatchStaleACL(documentID string, version int64) *qdrant.Filter {
 		qdrant.NewRange(FieldACLVersion, &qdrant.Range{Lt: qdrant.PtrOf(float64(version))}),
 	}}
 }
-
