@@ -31,6 +31,8 @@ export function mount(main, ctx) {
   }, h('h2', { text: 'New group' }), field('Name', name), field('Description', description),
   button('Create group', null, { kind: 'primary', type: 'submit', iconName: 'plus' }));
 
+  // A line while the list loads keeps the form below it from moving under the pointer.
+  replace(list, empty('Loading your groups…'));
   replace(main, h('div', { class: 'page' }, pageHead('Groups'),
     h('div', { class: 'split' },
       h('div', { class: 'stack side' }, h('section', { class: 'card', 'aria-label': 'Your groups' }, h('h2', { text: 'Your groups' }), list), h('section', { class: 'card' }, createForm)),
