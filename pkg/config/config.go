@@ -30,6 +30,10 @@ type Config struct {
 	EmbedModel   string
 	ChatBackend  string // "", "ollama" or "extractive"
 
+	// DatabaseURLSet tells whether YW_DATABASE_URL was given; when it was not, -dev
+	// runs a private PostgreSQL if none answers at DefaultDatabaseURL.
+	DatabaseURLSet bool
+
 	HTTPAddr  string
 	DataDir   string
 	LogLevel  slog.Level
@@ -122,12 +126,16 @@ type Config struct {
 	BM25B          float64
 }
 
+// DefaultDatabaseURL is the database used when YW_DATABASE_URL is unset.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/youworker?sslmode=disable"
+
 // Load reads the configuration from getenv, applying defaults. It returns every
 // malformed value at once.
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		DatabaseURL:       r.str("YW_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/youworker?sslmode=disable"),
+		DatabaseURL:       r.str("YW_DATABASE_URL", DefaultDatabaseURL),
+		DatabaseURLSet:    strings.TrimSpace(getenv("YW_DATABASE_URL")) != "",
 		NATSURL:           r.str("YW_NATS_URL", ""),
 		NATSReplicas:      r.int("YW_NATS_REPLICAS", 0),
 		QdrantURL:         r.str("YW_QDRANT_URL", ""),

@@ -86,3 +86,17 @@ func TestTrustedProxiesAcceptBareAddresses(t *testing.T) {
 	require.Len(t, c.TrustedProxies, 3)
 	require.Equal(t, "10.0.0.1/32", c.TrustedProxies[0].String())
 }
+
+func TestDatabaseURLSetOnlyWhenGiven(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.False(t, c.DatabaseURLSet)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseURL)
+
+	c, err = Load(env(map[string]string{"YW_DATABASE_URL": "postgres://db.internal/youworker"}))
+	require.NoError(t, err)
+	require.True(t, c.DatabaseURLSet)
+	require.Equal(t, "postgres://db.internal/youworker", c.DatabaseURL)
+	require.NoError(t, c.Validate())
+}

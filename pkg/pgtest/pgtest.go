@@ -2,8 +2,10 @@
 // or a fresh database cloned from a migrated template for tests that commit across
 // connections. Production code never imports it.
 //
-// The server comes from YW_TEST_DATABASE_URL (default: the local server as postgres).
-// When it cannot be reached the test is skipped, except under CI=true where it fails.
+// The server comes from YW_TEST_DATABASE_URL, else is the local server as postgres
+// when it answers on 127.0.0.1:5432, else a private server this test process starts
+// from the installed PostgreSQL (package privatepg). When none can be had the test is
+// skipped, except under CI=true where it fails.
 package pgtest
 
 import (
@@ -40,14 +42,15 @@ var (
 	sharedOnce  sync.Once
 	sharedPool  *pgxpool.Pool
 	sharedErr   error
+	serverOnce  sync.Once
+	serverURL   string
+	serverErr   error
 )
 
-// ServerURL is the maintenance URL of the test server.
+// ServerURL is the maintenance URL of the test server, chosen once per test process.
 func ServerURL() string {
-	if u := os.Getenv("YW_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
+	serverOnce.Do(func() { serverURL, serverErr = resolveServer() })
+	return serverURL
 }
 
 // NewDB creates a fresh, migrated database for t and drops it when t ends.
@@ -153,7 +156,12 @@ func ensureTemplate(t testing.TB) string {
 	prepareOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		probe, err := pgx.Connect(ctx, ServerURL())
+		server := ServerURL()
+		if serverErr != nil {
+			prepareErr = fmt.Errorf("%w: %v", errUnavailable, serverErr)
+			return
+		}
+		probe, err := pgx.Connect(ctx, server)
 		if err != nil {
 			prepareErr = fmt.Errorf("%w: %v", errUnavailable, err)
 			return

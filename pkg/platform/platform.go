@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/postgres"
+	"github.com/youworker/youworker/pkg/postgres/privatepg"
 	"github.com/youworker/youworker/pkg/probe"
 	"github.com/youworker/youworker/pkg/qdrantlite"
 	"github.com/youworker/youworker/pkg/queue"
@@ -64,6 +65,7 @@ type Platform struct {
 	// ingestion and re-embeds.
 	EmbedMetrics *embed.Metrics
 
+	privatePG    *privatepg.Server
 	embeddedNATS *queue.Embedded
 	lite         *qdrantlite.Server
 	stopWatch    context.CancelFunc
@@ -89,6 +91,12 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 
 func (p *Platform) openDatabase(ctx context.Context, opts Options) error {
 	if opts.Dev {
+		url, err := p.devDatabaseURL(ctx)
+		if err != nil {
+			return err
+		}
+		// Whoever reads the configuration from here on reaches the same database.
+		p.Config.DatabaseURL = url
 		if err := postgres.EnsureDatabase(ctx, p.Config.DatabaseURL); err != nil {
 			return err
 		}
@@ -261,5 +269,11 @@ func (p *Platform) Close() {
 	}
 	if p.Pool != nil {
 		p.Pool.Close()
+	}
+	if p.privatePG != nil {
+		// After the pool, so the server's fast shutdown ends no session still in use.
+		if err := p.privatePG.Close(); err != nil {
+			p.Logger.Warn("private PostgreSQL did not stop cleanly", "error", err)
+		}
 	}
 }
