@@ -274,6 +274,8 @@ func (p *Platform) Close() {
 		// After the pool, so the server's fast shutdown ends no session still in use.
 		if err := p.privatePG.Close(); err != nil {
 			p.Logger.Warn("private PostgreSQL did not stop cleanly", "error", err)
+		} else {
+			p.Logger.Info("private PostgreSQL stopped", "dir", p.privatePG.Dir())
 		}
 	}
 }
