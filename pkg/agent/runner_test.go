@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ollama/ollama/api"
 	"github.com/stretchr/testify/require"
@@ -92,23 +93,29 @@ func TestRunParallelToolCallsKeepCallOrder(t *testing.T) {
 		}},
 		llmtest.Text("Done."),
 	)
-	fastDone := make(chan struct{})
-	// slow finishes only after fast has, which can only happen when the two
-	// run at the same time; run one after the other, slow would time out.
+	sink := &recordingSink{}
+	// slow finishes only once fast's tool.finished went out, which can only
+	// happen when the two run at the same time; run one after the other, slow
+	// would time out. Waiting for the event, not for fast's return, keeps the
+	// order certain: fast still records its metrics and span after returning.
 	slow := funcTool{name: "slow", fn: func(ctx context.Context, _ agent.Call) (agent.Result, error) {
-		select {
-		case <-fastDone:
-			return agent.Result{Text: "slow result"}, nil
-		case <-ctx.Done():
-			return agent.Result{}, ctx.Err()
+		for {
+			for _, e := range sink.all() {
+				if e.Kind == "tool.finished" && e.Name == "fast" {
+					return agent.Result{Text: "slow result"}, nil
+				}
+			}
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-ctx.Done():
+				return agent.Result{}, ctx.Err()
+			}
 		}
 	}}
 	fast := funcTool{name: "fast", fn: func(context.Context, agent.Call) (agent.Result, error) {
-		close(fastDone)
 		return agent.Result{Text: "fast result"}, nil
 	}}
 	r := newRunner(t, newOllama(t, srv.URL), agent.Toolset{Tools: []agent.Tool{slow, fast}}, agent.Config{})
-	sink := &recordingSink{}
 
 	out, err := r.Run(ctxTimeout(t), agent.Input{UserMessage: "go", ToolsEnabled: true}, sink)
 	require.NoError(t, err)
