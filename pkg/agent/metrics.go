@@ -3,10 +3,11 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/promreg"
 )
 
 // Labels of tool calls that fall outside the registered tools. The model may
@@ -44,14 +45,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10), // 5ms .. ~19s
 		}, []string{"tool", "server"}),
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.calls, m.duration} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("register tool metrics: %w", err)
+	if err := promreg.Register(reg, "tool", m.calls, m.duration); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -2,12 +2,12 @@ package embed
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/promreg"
 )
 
 // Metrics measures embedding requests: how long the embedder takes per request
@@ -32,14 +32,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.duration, m.batch} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("register embed metrics: %w", err)
+	if err := promreg.Register(reg, "embed", m.duration, m.batch); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1,12 +1,12 @@
 package ingest
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/promreg"
 
 	"github.com/youworker/youworker/pkg/parse"
 )
@@ -58,14 +58,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Ingest attempts by outcome (ready, failed, error) and document format.",
 		}, []string{"outcome", "format"}),
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.stages, m.documents} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("register ingest metrics: %w", err)
+	if err := promreg.Register(reg, "ingest", m.stages, m.documents); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -3,10 +3,11 @@ package llm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/promreg"
 )
 
 // Outcomes of a chat call, the "outcome" label of yw_llm_requests_total.
@@ -55,20 +56,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Tokens the chat model read (kind=prompt) and wrote (kind=completion), by model.",
 		}, []string{"model", "kind"}),
 	}
-	if err := registerAll(reg, m.requests, m.firstToken, m.speed, m.tokens); err != nil {
-		return nil, fmt.Errorf("register llm metrics: %w", err)
+	if err := promreg.Register(reg, "chat model", m.requests, m.firstToken, m.speed, m.tokens); err != nil {
+		return nil, err
 	}
 	return m, nil
-}
-
-func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
-	var errs []error
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // callTimer follows one chat call: it notes the first token as the stream

@@ -1,12 +1,12 @@
 package queue
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/youworker/youworker/pkg/promreg"
 )
 
 // Outcomes of a handled job, the "outcome" label of the jobs counter.
@@ -75,14 +75,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.inFlight, m.events, m.publishes, m.redelivered, m.deadLetters} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("register queue metrics: %w", err)
+	if err := promreg.Register(reg, "queue", m.jobs, m.duration, m.inFlight, m.events, m.publishes, m.redelivered, m.deadLetters); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

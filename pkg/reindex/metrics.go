@@ -1,11 +1,9 @@
 package reindex
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/youworker/youworker/pkg/promreg"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -29,14 +27,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Items the running re-index job of a kind has to do; done/total is its progress.",
 		}, []string{"kind"}),
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.done, m.total} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("register re-index metrics: %w", err)
+	if err := promreg.Register(reg, "re-index", m.done, m.total); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
