@@ -27,6 +27,7 @@ import (
 	"github.com/youworker/youworker/pkg/ollamahttp"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/postgres/privatepg"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/reindex"
@@ -38,8 +39,10 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The shared test database pool lives for the whole process.
+		// The shared test database pool lives for the whole process, and so does
+		// a private test server when no PostgreSQL answered.
 		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+		goleak.IgnoreAnyFunction(privatepg.Supervisor),
 		// nats.go starts this with the first async publish (object store uploads); when
 		// the connection closes before it reads its status channel, the channel is nil
 		// and it blocks for good. The connection itself is closed by queuetest.

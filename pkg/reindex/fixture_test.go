@@ -18,6 +18,7 @@ import (
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/postgres/privatepg"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
@@ -26,7 +27,10 @@ import (
 
 func TestMain(m *testing.M) {
 	// The shared test database pool lives for the whole process.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+	// The shared test database pool lives for the whole process, and so does a
+	// private test server when no PostgreSQL answered.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+		goleak.IgnoreAnyFunction(privatepg.Supervisor))
 }
 
 // testDim keeps vectors small so 10k-chunk tests stay fast.

@@ -142,25 +142,32 @@ func launch(binDir, dir string, cfg Config, o *owner) (*Server, error) {
 	s := &Server{dir: dir, port: port, cmd: cmd, logFile: logFile, exited: make(chan struct{})}
 
 	started := make(chan error, 1)
-	go func() {
-		// The parent-death signal (see childAttr) fires when the thread that
-		// started the child ends, so that thread stays with this goroutine until
-		// the server has exited.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
+	go s.supervise(started)
 	if err := <-started; err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	return s, nil
 }
+
+// supervise starts the server and waits for it to exit. The parent-death signal
+// (see childAttr) fires when the thread that started the child ends, so that thread
+// stays with this goroutine until the server has exited: for a test process's
+// server, that is as long as the process runs (see Supervisor).
+func (s *Server) supervise(started chan<- error) {
+	runtime.LockOSThread()
+	if err := s.cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	s.waitErr = s.cmd.Wait()
+	close(s.exited)
+}
+
+// Supervisor names the goroutine that waits for a server, for leak checks of test
+// processes whose private server lives until the process exits.
+const Supervisor = "github.com/youworker/youworker/pkg/postgres/privatepg.(*Server).supervise"
 
 func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
