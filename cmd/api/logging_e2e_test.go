@@ -191,6 +191,7 @@ func (vl *victoriaLogs) ship(t *testing.T) io.Writer {
 		_ = w.Close()
 		<-done
 		close(stop)
+		flush()
 	})
 	return w
 }
