@@ -89,6 +89,14 @@ func TestAnalyticsInTheWebUI(t *testing.T) {
 	require.Contains(t, adm.evalString(`document.querySelector('[data-testid=usage-models] tbody').textContent`), "1")
 	// The extractive answerer searches the documents once per question.
 	require.Equal(t, "search_documents|1|0|0%", adm.evalString(`[...document.querySelectorAll('[data-testid=usage-tools] tbody tr > *')].map(e => e.textContent).filter(Boolean).slice(0, 4).join('|')`))
+	// The upload and the chat went through the API, so their routes are among the
+	// counted ones, with their volume and latency.
+	routes := adm.evalString(`document.querySelector('[data-testid=usage-routes] tbody').textContent`)
+	require.Contains(t, routes, "POST /v1/documents")
+	require.Contains(t, routes, "POST /v1/chat/send")
+	require.Contains(t, routes, " ms")
+	require.NotContains(t, routes, "/events", "event streams last as long as the client watches: not counted")
+	require.NotContains(t, routes, "/assets/", "the UI's files are not the API")
 	adm.screenshot("15-admin-analytics")
 	adm.eval(`(() => { const s = document.querySelector('[data-testid=usage-period]'); s.value = '7'; s.dispatchEvent(new Event('change')); return true })()`, nil)
 	adm.waitFor(`document.querySelectorAll('[data-testid=chart-turns] .chart-data tbody tr').length === 7`, "the last 7 days")

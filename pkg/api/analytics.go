@@ -16,7 +16,15 @@ func (s *Server) mountAnalytics(v1, admin *echo.Group) {
 }
 
 // getAnalytics reports the platform's usage over from..to (dates or RFC 3339 times).
+// This replica's route counts are saved first, so the report includes its latest
+// requests rather than those of up to one flush interval ago. The admin group has
+// already hidden the route from everybody else.
 func (s *Server) getAnalytics(c echo.Context) error {
+	if s.deps.RouteStats != nil {
+		if err := s.deps.RouteStats.Flush(c.Request().Context()); err != nil {
+			s.logger.WarnContext(c.Request().Context(), "route statistics not saved before the report", "error", err)
+		}
+	}
 	rep, err := s.deps.Analytics.Platform(c.Request().Context(), principal(c), usageQuery(c))
 	if err != nil {
 		return err

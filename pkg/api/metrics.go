@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -113,6 +114,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
 		s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+		s.countRoute(c, method, route, status, elapsed)
 		// One line per request at info: with the correlation id the context adds, it
 		// joins a request to the jobs it caused in the log store; the user id (never a
 		// key) tells operators who was active.
@@ -132,6 +134,23 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		level(c.Request().Context(), "request", attrs...)
 		return nil
 	}
+}
+
+// countRoute adds a request to the route statistics of the usage analytics: the
+// API's routes and the UI's sign-in ones. Probes, scrapes, the UI's files and
+// unknown paths say nothing about the API's speed, and an event stream lasts as
+// long as the client watches, so none of them is counted.
+func (s *Server) countRoute(c echo.Context, method, route string, status int, elapsed time.Duration) {
+	if s.deps.RouteStats == nil {
+		return
+	}
+	if !strings.HasPrefix(route, "/v1/") && !strings.HasPrefix(route, "/ui/") {
+		return
+	}
+	if strings.HasPrefix(c.Response().Header().Get(echo.HeaderContentType), "text/event-stream") {
+		return
+	}
+	s.deps.RouteStats.Observe(method, route, status, elapsed)
 }
 
 func (s *Server) metricsHandler() echo.HandlerFunc {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/probe"
+	"github.com/youworker/youworker/pkg/routestats"
 	"github.com/youworker/youworker/pkg/service"
 )
 
@@ -43,6 +44,9 @@ type Deps struct {
 	WebSessions WebSessions
 	// TracerProvider records a span per request; nil records nothing.
 	TracerProvider trace.TracerProvider
+	// RouteStats counts requests per route for the usage analytics; nil counts
+	// nothing.
+	RouteStats *routestats.Recorder
 }
 
 // Server is the HTTP server with its readiness state.

@@ -7,18 +7,25 @@ package apiserver
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/platform"
+	"github.com/youworker/youworker/pkg/routestats"
 )
 
 // Server is the HTTP API of one app.
 type Server struct {
-	api    *api.Server
-	status platform.StatusProbes
-	app    *app.App
+	api        *api.Server
+	status     platform.StatusProbes
+	app        *app.App
+	routeStats *routestats.Recorder
 }
+
+// routeStatsInterval is how often the API adds its route counts to PostgreSQL: the
+// analytics are at most this late, and a crash loses at most this much.
+const routeStatsInterval = 30 * time.Second
 
 // New builds the API on a's services.
 func New(a *app.App) (*Server, error) {
@@ -27,19 +34,31 @@ func New(a *app.App) (*Server, error) {
 		return nil, err
 	}
 	s := a.Services
+	routeStats := routestats.New(a.Platform.Store, a.Logger)
 	srv := api.New(api.Deps{
 		Config: a.Config, Logger: a.Logger, Registry: a.Platform.Registry,
 		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
 		Reindex: s.Reindex, Chat: s.Chat, Analytics: s.Analytics, WebSessions: a.Platform.Store,
 		Checks: a.Platform.Checks(), TracerProvider: a.Tracing,
-		Status: api.NewStatus(statusProbes(status), api.StatusConfig{}),
+		Status:     api.NewStatus(statusProbes(status), api.StatusConfig{}),
+		RouteStats: routeStats,
 	})
-	return &Server{api: srv, status: status, app: a}, nil
+	return &Server{api: srv, status: status, app: a, routeStats: routeStats}, nil
 }
 
-// Serve serves l until ctx ends, then shuts down within the configured budget.
+// Serve serves l until ctx ends, then shuts down within the configured budget;
+// the route counts of the last requests are saved before it returns.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return s.api.Serve(ctx, l, s.app.Config.ShutdownTimeout)
+	statsCtx, stopStats := context.WithCancel(context.WithoutCancel(ctx))
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		s.routeStats.Run(statsCtx, routeStatsInterval)
+	}()
+	err := s.api.Serve(ctx, l, s.app.Config.ShutdownTimeout)
+	stopStats()
+	<-statsDone
+	return err
 }
 
 // Close releases the connections the status probes keep; call it after Serve.

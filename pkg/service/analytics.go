@@ -1,16 +1,19 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/youworker/youworker/pkg/access"
+	"github.com/youworker/youworker/pkg/routestats"
 	"github.com/youworker/youworker/pkg/store"
 )
 
 // Analytics reports how the platform is used — turns, tokens, tools, ingestion —
-// from what PostgreSQL already records. HTTP latencies are not among them: the
-// database never sees requests, and the metrics dashboards already show them.
+// from what PostgreSQL already records, and the slowest API routes from the
+// counts every API replica adds to it (package routestats).
 type Analytics struct {
 	store *store.Store
 	now   func() time.Time
@@ -28,7 +31,25 @@ type UsageReport struct {
 	Models  []ModelUsage  `json:"models"`
 	Tools   []ToolUsage   `json:"tools"`
 	Formats []FormatUsage `json:"formats"`
+	// Routes are the slowest API routes, in the platform's report only (a user's
+	// lists none): requests are counted per route, not per user.
+	Routes []RouteUsage `json:"routes"`
 }
+
+// RouteUsage is one API route's requests over the range: how many, how many ended
+// in a server error, and latency percentiles estimated from its histogram.
+type RouteUsage struct {
+	Method   string  `json:"method"`
+	Route    string  `json:"route"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	MeanMs   float64 `json:"mean_ms"`
+	P50Ms    float64 `json:"p50_ms"`
+	P95Ms    float64 `json:"p95_ms"`
+}
+
+// slowRoutesShown is how many of the slowest routes a report lists.
+const slowRoutesShown = 10
 
 // UsageDay is one UTC day; every day of the range is listed, quiet ones with zeros.
 type UsageDay struct {
@@ -71,7 +92,57 @@ func (a *Analytics) Platform(ctx context.Context, actor access.Principal, q Usag
 	if err := access.RequireAdmin(actor); err != nil {
 		return UsageReport{}, denied(err, errAdminOnly, nil)
 	}
-	return a.report(ctx, q, "")
+	rep, err := a.report(ctx, q, "")
+	if err != nil {
+		return UsageReport{}, err
+	}
+	first, last, _ := usageRange(q, a.now()) // valid: report took the same range
+	days, err := a.store.RouteDays(ctx, store.UsageRange{First: first, Last: last})
+	if err != nil {
+		return UsageReport{}, err
+	}
+	rep.Routes = slowestRoutes(days, slowRoutesShown)
+	return rep, nil
+}
+
+// slowestRoutes adds up each route's days and keeps the n with the highest 95th
+// percentile (then the most requests), every route's figures estimated from the
+// sum of its histograms.
+func slowestRoutes(days []store.RouteDay, n int) []RouteUsage {
+	type total struct {
+		requests, errors int64
+		sumMs            float64
+		buckets          []int64
+	}
+	totals := map[[2]string]*total{}
+	for _, d := range days {
+		key := [2]string{d.Method, d.Route}
+		t := totals[key]
+		if t == nil {
+			t = &total{buckets: make([]int64, routestats.Buckets)}
+			totals[key] = t
+		}
+		t.requests += d.Requests
+		t.errors += d.Errors
+		t.sumMs += d.SumMs
+		for i := 0; i < len(d.Buckets) && i < len(t.buckets); i++ {
+			t.buckets[i] += d.Buckets[i]
+		}
+	}
+	routes := make([]RouteUsage, 0, len(totals))
+	for key, t := range totals {
+		if t.requests == 0 {
+			continue
+		}
+		routes = append(routes, RouteUsage{Method: key[0], Route: key[1], Requests: t.requests, Errors: t.errors,
+			MeanMs: t.sumMs / float64(t.requests),
+			P50Ms:  routestats.Quantile(0.5, t.buckets), P95Ms: routestats.Quantile(0.95, t.buckets)})
+	}
+	slices.SortFunc(routes, func(a, b RouteUsage) int {
+		return cmp.Or(cmp.Compare(b.P95Ms, a.P95Ms), cmp.Compare(b.Requests, a.Requests),
+			cmp.Compare(a.Route, b.Route), cmp.Compare(a.Method, b.Method))
+	})
+	return routes[:min(n, len(routes))]
 }
 
 // Mine is the caller's own usage and nobody else's, admins included.
@@ -113,6 +184,7 @@ func usageReportFromRows(r store.UsageReport) UsageReport {
 		Formats: orEmpty(mapSlice(r.Formats, func(f store.FormatUsage) FormatUsage {
 			return FormatUsage{MIME: f.MIME, Documents: f.Documents, Failed: f.Failed}
 		})),
+		Routes: []RouteUsage{},
 	}
 }
 

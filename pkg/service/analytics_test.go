@@ -11,6 +11,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/routestats"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -135,6 +136,7 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 		Models:  []ModelUsage{{Name: "llama3", Turns: 2, PromptTokens: 150, CompletionTokens: 25}, {Name: "qwen", Turns: 1}},
 		Tools:   []ToolUsage{{Name: "search", Calls: 3, Failures: 1, P50Ms: 30}},
 		Formats: []FormatUsage{{MIME: "application/pdf", Documents: 2, Failed: 1}},
+		Routes:  []RouteUsage{},
 	}, mine)
 
 	// An admin's own report is theirs, not the platform's: root did nothing.
@@ -230,4 +232,47 @@ func TestUsageRange(t *testing.T) {
 		require.Equal(t, day(c.first), first, c.name)
 		require.Equal(t, day(c.last), last, c.name)
 	}
+}
+
+func TestPlatformUsageNamesTheSlowestRoutes(t *testing.T) {
+	t.Parallel()
+	tx := pgtest.Tx(t)
+	st := store.NewTx(tx)
+	ctx := context.Background()
+	svc := NewAnalytics(st)
+	root, err := st.CreateUser(ctx, fmt.Sprint("root-", time.Now().UnixNano()), true)
+	require.NoError(t, err)
+	admin := access.Principal{UserID: root.ID, Name: root.Name, IsAdmin: true}
+	add := func(day, method, route string, buckets ...int64) {
+		b := make([]int64, routestats.Buckets)
+		copy(b, buckets)
+		var n int64
+		for _, c := range buckets {
+			n += c
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO route_stats (day, method, route, requests, errors, sum_ms, buckets)
+			VALUES ($1, $2, $3, $4, 1, 100, $5)`, day, method, route, n, b)
+		require.NoError(t, err)
+	}
+	add("2024-03-01", "GET", "/v1/documents", 10)          // all under 5 ms
+	add("2024-03-02", "GET", "/v1/documents", 0, 0, 0, 10) // 25–50 ms
+	add("2024-03-01", "POST", "/v1/documents", 0, 0, 0, 0, 0, 0, 4)
+	add("2024-03-09", "GET", "/v1/search", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5) // outside the range
+
+	rep, err := svc.Platform(ctx, admin, UsageQuery{From: "2024-03-01", To: "2024-03-04"})
+	require.NoError(t, err)
+	require.Len(t, rep.Routes, 2)
+	post, get := rep.Routes[0], rep.Routes[1]
+	require.Equal(t, "POST /v1/documents", post.Method+" "+post.Route, "the slowest first")
+	require.InDelta(t, 487.5, post.P95Ms, 0.01)
+	require.Equal(t, int64(20), get.Requests, "the days of the range add up")
+	require.Equal(t, int64(2), get.Errors)
+	require.InDelta(t, 10, get.MeanMs, 0.01)
+	require.InDelta(t, 5, get.P50Ms, 0.01)
+	require.InDelta(t, 47.5, get.P95Ms, 0.01)
+
+	mine, err := svc.Mine(ctx, admin, UsageQuery{From: "2024-03-01", To: "2024-03-04"})
+	require.NoError(t, err)
+	require.NotNil(t, mine.Routes)
+	require.Empty(t, mine.Routes, "requests are not counted per user")
 }

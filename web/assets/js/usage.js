@@ -82,3 +82,14 @@ export function formatsTable(rep) {
     h('td', null, meter(f.documents, most)), h('td', { class: 'num', text: count(f.failed) }),
     h('td', { class: ['num', f.failed && 'error-text'], text: percent(f.failed, f.documents) }))), 'No uploads in this period.');
 }
+
+/** routesTable: the slowest API routes by 95th percentile, with their volume and server errors. */
+export function routesTable(rep) {
+  const most = Math.max(0, ...rep.routes.map((r) => r.p95_ms));
+  const ms = (v) => `${count(Math.round(v))} ms`;
+  return table('usage-routes', ['Route', 'Requests', 'Server errors', 'Median', '95th percentile', ''], rep.routes.map((r) => h('tr', null,
+    h('th', { scope: 'row' }, h('code', { text: `${r.method} ${r.route}` })), h('td', { class: 'num', text: count(r.requests) }),
+    h('td', { class: ['num', r.errors && 'error-text'], text: percent(r.errors, r.requests) }),
+    h('td', { class: 'num', text: ms(r.p50_ms) }), h('td', { class: 'num', text: ms(r.p95_ms) }),
+    h('td', null, meter(r.p95_ms, most)))), 'No requests counted in this period yet.');
+}

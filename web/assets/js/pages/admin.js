@@ -3,7 +3,7 @@
 import { api, qs } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
-import { documentsChart, formatsTable, lastDays, modelsTable, tokensChart, toolsTable, turnsChart, usageTiles } from '../usage.js';
+import { documentsChart, formatsTable, lastDays, modelsTable, routesTable, tokensChart, toolsTable, turnsChart, usageTiles } from '../usage.js';
 
 const KINDS = [
   ['group-migration', 'Group migration', 'Give every user a personal group and move ungrouped documents into it.'],
@@ -199,7 +199,7 @@ export function mount(main, ctx) {
     const body = h('div', { class: 'stack', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));
     replace(panel, h('section', { class: 'card stack', 'data-testid': 'analytics' },
       h('div', { class: 'row between wrap end-align' }, h('h2', { text: 'Usage' }), field('Period', period)),
-      h('p', { class: 'small muted', text: 'Days are UTC days. Request latencies are on the metrics dashboards.' }),
+      h('p', { class: 'small muted', text: 'Days are UTC days. Route latencies are counted by every API replica and saved every 30 seconds; the metrics dashboards show them live.' }),
       body));
     async function load() {
       body.setAttribute('aria-busy', 'true');
@@ -210,7 +210,8 @@ export function mount(main, ctx) {
           turnsChart(rep, { everybody: true }), tokensChart(rep), documentsChart(rep),
           h('h3', { text: 'Models' }), modelsTable(rep),
           h('h3', { text: 'Tools' }), toolsTable(rep),
-          h('h3', { text: 'Document formats' }), formatsTable(rep));
+          h('h3', { text: 'Document formats' }), formatsTable(rep),
+          h('h3', { text: 'Slowest routes' }), routesTable(rep));
       } catch (err) { fail(err); }
       body.setAttribute('aria-busy', 'false');
     }
