@@ -34,6 +34,7 @@ type Deps struct {
 	Reindex   *service.Reindex
 	Chat      *service.Chat
 	Analytics *service.Analytics
+	Data      *service.DataRights
 	// Checks are the readiness probes by name: postgres, nats, vectors. Models and
 	// MCP servers are never among them: they degrade answers, reported by Status.
 	Checks map[string]probe.Check
@@ -115,6 +116,7 @@ func New(deps Deps) *Server {
 	s.mountAudit(admin)
 	s.mountReindex(admin)
 	s.mountAnalytics(v1, admin)
+	s.mountDataRights(v1)
 	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s

@@ -69,6 +69,7 @@ type Services struct {
 	Chat      *service.Chat
 	Search    *service.Search
 	Analytics *service.Analytics
+	Data      *service.DataRights
 }
 
 // App is an opened process: its platform, its services and what it runs.
@@ -118,17 +119,20 @@ func (a *App) newServices() Services {
 	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
 	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
 		MaxUploadBytes: cfg.MaxUploadBytes, Notify: notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}, logger)
+	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify}, logger)
+	chat := service.NewChat(st, p.Turns, service.ChatConfig{
+		DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
+		MaxActiveTurns: cfg.MaxTurnsPerUser}, logger)
 	return Services{
 		Audit:     audit,
 		Users:     service.NewUsers(st, audit, documents, logger).WithQuotas(quotas),
 		Documents: documents,
-		Groups:    service.NewGroups(st, audit, service.GroupsConfig{Notify: notify}, logger),
+		Groups:    groups,
 		Reindex:   service.NewReindex(st, audit, service.ReindexConfig{Notify: notify}, logger),
-		Chat: service.NewChat(st, p.Turns, service.ChatConfig{
-			DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
-			MaxActiveTurns: cfg.MaxTurnsPerUser}, logger),
+		Chat:      chat,
 		Search:    service.NewSearch(st, p.Index),
 		Analytics: service.NewAnalytics(st),
+		Data:      service.NewDataRights(st, documents, chat, groups, audit),
 	}
 }
 

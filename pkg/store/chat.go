@@ -443,3 +443,13 @@ func (s *Store) FailTurn(ctx context.Context, id, code, message string) (bool, e
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// DeleteSessionsOf removes every session of user with its messages and turns, and
+// says how many went.
+func (s *Store) DeleteSessionsOf(ctx context.Context, userID string) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM chat_sessions WHERE user_id = $1`, userID)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions: %w", translate(err))
+	}
+	return tag.RowsAffected(), nil
+}

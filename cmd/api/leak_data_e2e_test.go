@@ -1,0 +1,84 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// exportCases: everybody signed in exports their own data; the archive's manifest
+// names exactly the fixture documents the caller owns and no chat of anybody else.
+func exportCases(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "own data", want: gate(who, true, http.StatusOK), call: fixed(call{path: "/v1/me/export"})}
+		if who != "anon" {
+			r.check = func(t *testing.T, body string) {
+				manifest := readArchiveFile(t, body, "manifest.json")
+				for _, doc := range docNames {
+					spec := docSpecs[doc]
+					if spec.owner == who && !spec.deleted {
+						require.Contains(t, manifest, w.id[doc], "%s's export has %s", who, doc)
+					} else {
+						require.NotContains(t, manifest, w.id[doc], "%s's export lacks %s", who, doc)
+					}
+				}
+				if who != "U1" {
+					require.NotContains(t, manifest, w.id["S1"], "U1's chat is U1's alone")
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// purgeChatsCases: the purge takes the caller's chats and nobody else's. Each signed-in
+// row purges a scratch user's chats, so the fixture's chats stay for the other rows;
+// U1's chat S1 must survive every one of them.
+func purgeChatsCases(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "own chats", want: gate(who, true, http.StatusNoContent),
+			affects: []string{"session:S1"}, call: fixed(call{path: "/v1/me/chat/sessions"})}
+		if who != "anon" {
+			var scratchKey, scratchSession string
+			r.object, r.call = "a scratch user's own chats", func(t *testing.T) call {
+				_, scratchKey = w.newUser(t, "scratch-"+randomHex(4))
+				var s struct{ ID string }
+				w.do(t, "POST", "/v1/chat/sessions", scratchKey, map[string]any{"title": "to be purged"}, http.StatusCreated, &s)
+				scratchSession = s.ID
+				return call{path: "/v1/me/chat/sessions", key: scratchKey}
+			}
+			r.check = func(t *testing.T, _ string) {
+				w.do(t, "GET", "/v1/chat/sessions/"+scratchSession, scratchKey, nil, http.StatusNotFound, nil)
+				w.do(t, "GET", "/v1/chat/sessions/"+w.id["S1"], w.key["U1"], nil, http.StatusOK, nil)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// readArchiveFile returns one file of a zip held in body.
+func readArchiveFile(t *testing.T, body, name string) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader([]byte(body)), int64(len(body)))
+	require.NoError(t, err)
+	for _, f := range zr.File {
+		if f.Name == name {
+			rc, err := f.Open()
+			require.NoError(t, err)
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			require.NoError(t, err)
+			return string(b)
+		}
+	}
+	t.Fatalf("no %s in the archive", name)
+	return ""
+}
