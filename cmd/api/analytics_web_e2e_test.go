@@ -120,6 +120,18 @@ func TestAnalyticsInTheWebUI(t *testing.T) {
 	require.False(t, user.evalBool(`!!document.querySelector('[data-testid=usage-peak-users]')`), "a user's page shows their own numbers, not the platform's")
 	require.Equal(t, 1, int(evalNumber(user, `document.querySelectorAll('[data-testid=usage] [data-testid=chart-turns] rect.chart-tone-1').length`)))
 	user.screenshot("17-account-usage")
+
+	// Her data, from the same page: the link downloads the archive with her browser
+	// session, and the history can be erased after a confirmation.
+	require.Equal(t, "200 application/zip", user.evalString(`fetch(document.querySelector('[data-testid=export-link]').href).then(r => r.status + ' ' + r.headers.get('content-type'))`))
+	user.click("button", "Delete my chat history")
+	user.click("dialog button", "Delete all chats")
+	user.waitFor(`[...document.querySelectorAll('.toast')].some(e => e.textContent.includes('Chat history deleted'))`, "the history deleted")
+	var sessions struct {
+		Sessions []any `json:"sessions"`
+	}
+	c.Do("GET", "/v1/chat/sessions", dora, nil, http.StatusOK, &sessions)
+	require.Empty(t, sessions.Sessions)
 	require.Empty(t, adm.problems())
 	require.Empty(t, user.problems())
 }

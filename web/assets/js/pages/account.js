@@ -39,6 +39,12 @@ export function mount(main, ctx) {
       h('p', { class: 'muted', text: 'Keys let scripts and other clients act as you. Revoking a key also signs out every browser that signed in with it.' }),
       h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'keys' },
         h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys))),
+    h('section', { class: 'card stack', 'aria-labelledby': 'data-title', 'data-testid': 'my-data' },
+      h('h2', { id: 'data-title', text: 'Your data' }),
+      h('p', { class: 'muted', text: 'Download everything you own as a zip: your documents as uploaded, your chats with their sources, and the groups you administer.' }),
+      h('div', { class: 'row wrap' },
+        h('a', { class: 'btn', href: '/v1/me/export', download: '', 'data-testid': 'export-link', text: 'Download my data' }),
+        button('Delete my chat history', purgeChats, { kind: 'danger', iconName: 'trash' }))),
     // Last, so that nothing above moves when the report arrives.
     h('section', { class: 'card stack', 'aria-labelledby': 'usage-title' },
       h('h2', { id: 'usage-title', text: 'My usage, last 30 days' }), usage)));
@@ -78,6 +84,11 @@ export function mount(main, ctx) {
   async function revoke(k) {
     if (!await confirmAction('Revoke key', `Revoke the key ${k.prefix}…? Clients using it stop working at once — including this browser, if you signed in with it.`, 'Revoke')) return;
     try { await api('DELETE', `/v1/me/keys/${k.id}`); toast('Key revoked'); load(); } catch (err) { fail(err); }
+  }
+
+  async function purgeChats() {
+    if (!await confirmAction('Delete chat history', 'Delete every chat of yours, with its messages and answers? This cannot be undone.', 'Delete all chats')) return;
+    try { await api('DELETE', '/v1/me/chat/sessions'); toast('Chat history deleted'); } catch (err) { fail(err); }
   }
 
   loadQuota();
