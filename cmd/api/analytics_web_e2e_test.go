@@ -132,6 +132,14 @@ func TestAnalyticsInTheWebUI(t *testing.T) {
 	}
 	c.Do("GET", "/v1/chat/sessions", dora, nil, http.StatusOK, &sessions)
 	require.Empty(t, sessions.Sessions)
+	user.screenshot("18-account-data")
+
+	// And she leaves: the account goes, and the browser is back at the sign-in form.
+	user.click("button", "Delete my account")
+	user.click("dialog button", "Delete my account")
+	user.waitFor(`!!document.querySelector('input[name=key]')`, "the sign-in form")
+	c.Do("GET", "/v1/me", dora, nil, http.StatusUnauthorized, nil)
+	c.Do("GET", "/v1/documents/"+doc.ID, admin, nil, http.StatusNotFound, nil)
 	require.Empty(t, adm.problems())
 	require.Empty(t, user.problems())
 }

@@ -29,6 +29,7 @@ var matrixCases = map[string]caseFunc{
 	"GET /v1/me/usage":                        myUsage,
 	"GET /v1/me/export":                       exportCases,
 	"DELETE /v1/me/chat/sessions":             purgeChatsCases,
+	"DELETE /v1/me":                           deleteSelfCases,
 	"DELETE /v1/admin/users/:id":              adminDeleteUser,
 	"PATCH /v1/admin/users/:id":               adminPatchUser,
 	"GET /v1/admin/users/:id/keys":            adminUserKeys,

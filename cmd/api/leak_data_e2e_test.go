@@ -82,3 +82,28 @@ func readArchiveFile(t *testing.T, body, name string) string {
 	t.Fatalf("no %s in the archive", name)
 	return ""
 }
+
+// deleteSelfCases: an account deletes itself and nothing of anybody else's. Each
+// signed-in row deletes a scratch user, so the fixture's users stay for the other
+// rows; U1's documents must survive every one of them.
+func deleteSelfCases(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		body := map[string]any{"shared_documents": "transfer"}
+		r := row{route: route, who: who, object: "own account", want: gate(who, true, http.StatusAccepted),
+			affects: []string{"doc:D1"}, call: fixed(call{path: "/v1/me", body: body})}
+		if who != "anon" {
+			var scratchKey string
+			r.object, r.call = "a scratch user's own account", func(t *testing.T) call {
+				_, scratchKey = w.newUser(t, "scratch-"+randomHex(4))
+				return call{path: "/v1/me", key: scratchKey, body: body}
+			}
+			r.check = func(t *testing.T, _ string) {
+				w.do(t, "GET", "/v1/me", scratchKey, nil, http.StatusUnauthorized, nil)
+				w.do(t, "GET", "/v1/documents/"+w.id["D1"], w.key["U1"], nil, http.StatusOK, nil)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}

@@ -13,6 +13,22 @@ import (
 func (s *Server) mountDataRights(v1 *echo.Group) {
 	v1.GET("/me/export", s.exportMine)
 	v1.DELETE("/me/chat/sessions", s.purgeMyChats)
+	v1.DELETE("/me", s.deleteMe)
+}
+
+// deleteMe deletes the caller's account. The answer is 202: the account is gone at
+// once, the purge of its documents' vectors and bytes follows through the queue.
+func (s *Server) deleteMe(c echo.Context) error {
+	var req struct {
+		SharedDocuments string `json:"shared_documents"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.deps.Users.DeleteSelf(c.Request().Context(), principal(c), req.SharedDocuments); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
 }
 
 // exportMine streams a zip of everything the caller owns. Once the first byte is

@@ -79,7 +79,7 @@ func (s *Server) listUsers(c echo.Context) error {
 
 func (s *Server) deleteUser(c echo.Context) error {
 	p := principal(c)
-	if err := s.deps.Users.Delete(c.Request().Context(), p, c.Param("id")); err != nil {
+	if err := s.deps.Users.Delete(c.Request().Context(), p, c.Param("id"), c.QueryParam("shared_documents")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -176,6 +176,25 @@ func (d *Documents) PurgeUserData(ctx context.Context, st *store.Store, userID s
 	return nil
 }
 
+// TransferSharedDocuments hands every document of a user being deleted that is
+// shared with a group to an admin of the group, in the caller's transaction; the
+// vector payloads follow through ACL-sync jobs, as for any change of sharing.
+func (d *Documents) TransferSharedDocuments(ctx context.Context, st *store.Store, userID string) (int, error) {
+	docs, err := st.TransferSharedDocuments(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, doc := range docs {
+		if err := outbox.Enqueue(ctx, st, job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion}); err != nil {
+			return 0, err
+		}
+	}
+	if len(docs) > 0 {
+		d.notify()
+	}
+	return len(docs), nil
+}
+
 // SharingChange is a PATCH of a document's sharing; nil fields stay as they are.
 type SharingChange struct {
 	// GroupID set with Value "" unshares; nil leaves the group unchanged.

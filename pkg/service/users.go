@@ -21,6 +21,9 @@ const BootstrapAdminName = "admin"
 // before the user row goes. Postgres rows cascade on their own.
 type UserDataPurger interface {
 	PurgeUserData(ctx context.Context, st *store.Store, userID string) error
+	// TransferSharedDocuments hands the user's documents shared with a group to an
+	// admin of that group, in the caller's transaction, and says how many.
+	TransferSharedDocuments(ctx context.Context, st *store.Store, userID string) (int, error)
 }
 
 // Users manages users, their API keys and authentication.
@@ -160,36 +163,17 @@ func (u *Users) List(ctx context.Context, actor access.Principal, limit int, cur
 	return store.Page[UserView]{Items: views, Next: page.Next}, nil
 }
 
-// Delete removes a user with their keys, documents, vectors and sessions; admins only.
-func (u *Users) Delete(ctx context.Context, actor access.Principal, id string) error {
+// Delete removes a user with their keys, documents, vectors and sessions; admins
+// only. shared says what becomes of the user's documents shared with a group:
+// SharedDelete (the default) or SharedTransfer to an admin of the group.
+func (u *Users) Delete(ctx context.Context, actor access.Principal, id string, shared string) error {
 	if err := access.RequireAdmin(actor); err != nil {
 		return denied(err, errAdminOnly, nil)
 	}
 	if actor.IsUser() && actor.UserID == id {
-		return Errorf(CodeConflict, "you cannot delete yourself")
+		return Errorf(CodeConflict, "you cannot delete yourself here; use DELETE /v1/me")
 	}
-	err := u.store.InTx(ctx, func(st *store.Store) error {
-		if _, err := st.GetUser(ctx, id); err != nil {
-			return err
-		}
-		if u.purger != nil {
-			if err := u.purger.PurgeUserData(ctx, st, id); err != nil {
-				return fmt.Errorf("purge user data: %w", err)
-			}
-		}
-		if _, err := st.PromoteSuccessors(ctx, id); err != nil {
-			return err
-		}
-		if err := st.DeleteUser(ctx, id); err != nil {
-			return err
-		}
-		u.audit.Record(ctx, st, actor, "user.delete", "user", id, OutcomeSuccess, nil)
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(CodeNotFound, "user not found")
-	}
-	return err
+	return u.deleteAccount(ctx, actor, id, shared, "user.delete")
 }
 
 // Authenticate resolves an API key to a principal with its current groups, or an

@@ -98,13 +98,13 @@ func TestOnlyAdminsManageUsers(t *testing.T) {
 	require.Equal(t, CodeNotFound, ErrorCode(err))
 	_, err = u.List(ctx, bob, 10, "")
 	require.Equal(t, CodeNotFound, ErrorCode(err))
-	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, bob, root.UserID)))
-	require.Equal(t, CodeConflict, ErrorCode(u.Delete(ctx, root, root.UserID)))
+	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, bob, root.UserID, "")))
+	require.Equal(t, CodeConflict, ErrorCode(u.Delete(ctx, root, root.UserID, "")))
 
-	require.NoError(t, u.Delete(ctx, root, user.ID))
+	require.NoError(t, u.Delete(ctx, root, user.ID, ""))
 	_, err = u.Authenticate(ctx, key.Secret)
 	require.Equal(t, CodeUnauthenticated, ErrorCode(err), "a deleted user's keys stop working")
-	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, root, user.ID)))
+	require.Equal(t, CodeNotFound, ErrorCode(u.Delete(ctx, root, user.ID, "")))
 }
 
 func TestListUsersPages(t *testing.T) {
@@ -226,7 +226,7 @@ func TestDeletingAGroupsOnlyAdminPromotesTheNextMember(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	require.NoError(t, u.Delete(ctx, root, owner.UserID))
+	require.NoError(t, u.Delete(ctx, root, owner.UserID, ""))
 
 	first, err = u.Authenticate(ctx, mustKey(t, u, first.Name))
 	require.NoError(t, err)

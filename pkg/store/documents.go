@@ -282,3 +282,31 @@ func (s *Store) UpdateSharing(ctx context.Context, userID, id string, groupID *s
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// TransferSharedDocuments gives each live document of userID shared with a group
+// (a group set, not private) to the longest-standing other admin of that group,
+// bumping its ACL version so the vector payloads follow. A document stays with
+// userID when its group has no other admin, or when the heir already owns the same
+// content (an owner holds each content once).
+func (s *Store) TransferSharedDocuments(ctx context.Context, userID string) ([]Document, error) {
+	rows, err := s.db.Query(ctx, `UPDATE documents d SET owner_id = heir.user_id,
+			acl_version = d.acl_version + 1, updated_at = now()
+		FROM (
+			SELECT DISTINCT ON (m.group_id) m.group_id, m.user_id
+			FROM memberships m
+			WHERE m.user_id <> $1 AND m.role = 'admin'
+			ORDER BY m.group_id, m.joined_at, m.user_id
+		) heir
+		WHERE d.owner_id = $1 AND d.deleted_at IS NULL AND NOT d.private AND d.group_id = heir.group_id
+		  AND NOT EXISTS (SELECT 1 FROM documents o
+		                  WHERE o.owner_id = heir.user_id AND o.sha256 = d.sha256 AND o.deleted_at IS NULL)
+		RETURNING `+documentColumns, userID)
+	if err != nil {
+		return nil, fmt.Errorf("transfer shared documents: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Document, error) { return scanDocument(r) })
+	if err != nil {
+		return nil, fmt.Errorf("transfer shared documents: %w", err)
+	}
+	return docs, nil
+}

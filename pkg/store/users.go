@@ -109,3 +109,13 @@ func (s *Store) GroupIDsOf(ctx context.Context, userID string) ([]string, error)
 	}
 	return ids, nil
 }
+
+// CountOtherAdmins counts the admins other than userID.
+func (s *Store) CountOtherAdmins(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM users WHERE is_admin AND id <> $1`, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count admins: %w", err)
+	}
+	return n, nil
+}

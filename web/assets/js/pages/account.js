@@ -2,7 +2,7 @@
 // API keys (create, copy once, revoke).
 import { api } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
-import { badge, button, confirmAction, empty, fail, pageHead, secretOnce, toast } from '../ui.js';
+import { badge, button, confirmAction, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
 import { lastDays, turnsChart, usageTiles } from '../usage.js';
 
 /** quotaLine shows one limit as "used of limit", with a meter when there is a limit. */
@@ -18,6 +18,7 @@ const count = (n) => n.toLocaleString();
 
 export function mount(main, ctx) {
   const keys = h('tbody');
+  const sharedChoice = select([['transfer', 'Hand them to an admin of their group'], ['delete', 'Delete them too']], 'transfer', { name: 'shared_documents' });
   // The placeholder lines have the loaded lines' shape, so nothing below moves
   // when the quota arrives (a click aimed at "New key" must not land elsewhere).
   const pending = (label) => h('div', { class: 'quota-line' }, h('span', { class: 'quota-label', text: label }), h('span', { class: 'quota-text muted', text: 'Loading…' }));
@@ -44,7 +45,11 @@ export function mount(main, ctx) {
       h('p', { class: 'muted', text: 'Download everything you own as a zip: your documents as uploaded, your chats with their sources, and the groups you administer.' }),
       h('div', { class: 'row wrap' },
         h('a', { class: 'btn', href: '/v1/me/export', download: '', 'data-testid': 'export-link', text: 'Download my data' }),
-        button('Delete my chat history', purgeChats, { kind: 'danger', iconName: 'trash' }))),
+        button('Delete my chat history', purgeChats, { kind: 'danger', iconName: 'trash' })),
+      h('h3', { text: 'Delete my account' }),
+      h('p', { class: 'muted', text: 'Your keys, chats and private documents go at once. Choose what becomes of the documents you shared with a group.' }),
+      h('div', { class: 'row wrap end-align' }, field('Documents shared with a group', sharedChoice),
+        button('Delete my account', deleteAccount, { kind: 'danger', iconName: 'trash' }))),
     // Last, so that nothing above moves when the report arrives.
     h('section', { class: 'card stack', 'aria-labelledby': 'usage-title' },
       h('h2', { id: 'usage-title', text: 'My usage, last 30 days' }), usage)));
@@ -89,6 +94,15 @@ export function mount(main, ctx) {
   async function purgeChats() {
     if (!await confirmAction('Delete chat history', 'Delete every chat of yours, with its messages and answers? This cannot be undone.', 'Delete all chats')) return;
     try { await api('DELETE', '/v1/me/chat/sessions'); toast('Chat history deleted'); } catch (err) { fail(err); }
+  }
+
+  async function deleteAccount() {
+    if (!await confirmAction('Delete my account', `Delete the account ${me.name} for good? This cannot be undone.`, 'Delete my account')) return;
+    try {
+      await api('DELETE', '/v1/me', { shared_documents: sharedChoice.value });
+      location.hash = '';
+      location.reload(); // the account is gone: back to the sign-in page
+    } catch (err) { fail(err); }
   }
 
   loadQuota();
