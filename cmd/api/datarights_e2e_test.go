@@ -108,6 +108,15 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 		require.NotContains(t, string(b), "lighthouses", "nothing of jon's in %s", name)
 	}
 
+	// An admin may take the same export of anyone; nobody else may, not even of
+	// themselves through the admin route.
+	byAdmin := c.Do("GET", "/v1/admin/users/"+userIDOf(t, c, ivy)+"/export", admin, nil, http.StatusOK, nil)
+	require.Contains(t, readArchiveFile(t, byAdmin.Body, "manifest.json"), doc.ID)
+	c.Do("GET", "/v1/admin/users/"+userIDOf(t, c, ivy)+"/export", jon, nil, http.StatusNotFound, nil)
+	c.Do("GET", "/v1/admin/users/"+userIDOf(t, c, ivy)+"/export", ivy, nil, http.StatusNotFound, nil)
+	p := c.Do("GET", "/v1/admin/users/00000000-0000-0000-0000-000000000000/export", admin, nil, http.StatusNotFound, nil)
+	require.Contains(t, p.Header.Get("Content-Type"), "problem+json")
+
 	// Erasing the history: ivy's chats go, jon's stay.
 	c.Do("DELETE", "/v1/me/chat/sessions", ivy, nil, http.StatusNoContent, nil)
 	var list struct {
@@ -118,6 +127,11 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 	c.Do("GET", "/v1/chat/sessions/"+sent.SessionID, ivy, nil, http.StatusNotFound, nil)
 	c.Do("GET", "/v1/chat/sessions/"+jonsChat.SessionID, jon, nil, http.StatusOK, nil)
 	c.Do("DELETE", "/v1/me/chat/sessions", ivy, nil, http.StatusNoContent, nil) // twice is once
+	// An admin may erase anyone's; jon may not erase ivy's.
+	c.Do("DELETE", "/v1/admin/users/"+userIDOf(t, c, jon)+"/chat/sessions", ivy, nil, http.StatusNotFound, nil)
+	c.Do("GET", "/v1/chat/sessions/"+jonsChat.SessionID, jon, nil, http.StatusOK, nil)
+	c.Do("DELETE", "/v1/admin/users/"+userIDOf(t, c, jon)+"/chat/sessions", admin, nil, http.StatusNoContent, nil)
+	c.Do("GET", "/v1/chat/sessions/"+jonsChat.SessionID, jon, nil, http.StatusNotFound, nil)
 
 	// Both are in the audit log.
 	var audit struct {
@@ -134,4 +148,14 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 	require.Contains(t, actions, "chat.purge")
 
 	c.Do("GET", "/v1/me/export", "", nil, http.StatusUnauthorized, nil)
+}
+
+// userIDOf is the id of the user whose key is key.
+func userIDOf(t *testing.T, c *apitest.Client, key string) string {
+	t.Helper()
+	var me struct {
+		ID string `json:"id"`
+	}
+	c.Do("GET", "/v1/me", key, nil, http.StatusOK, &me)
+	return me.ID
 }

@@ -107,3 +107,51 @@ func deleteSelfCases(w *world, route string) []row {
 	}
 	return rows
 }
+
+// adminExportCases: only an admin exports another user's data, and it holds what
+// that user owns and nothing else (an audited, deliberate exception to admins not
+// reading users' private documents); everybody else gets 404, U1 included for
+// their own id.
+func adminExportCases(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "U1's data", want: gate(who, who == "A", http.StatusOK),
+			call: fixed(call{path: "/v1/admin/users/" + w.id["U1"] + "/export"})}
+		if who == "A" {
+			r.seenAs = "U1"
+			r.check = func(t *testing.T, body string) {
+				manifest := readArchiveFile(t, body, "manifest.json")
+				require.Contains(t, manifest, w.id["D1"])
+				require.NotContains(t, manifest, w.id["D4"], "U3's document is not U1's")
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// adminPurgeChatsCases: only an admin erases another user's chats; refused rows
+// leave U1's chat S1 as it was, and the admin's row erases a scratch user's.
+func adminPurgeChatsCases(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "U1's chats", want: gate(who, who == "A", http.StatusNoContent),
+			affects: []string{"session:S1"}, call: fixed(call{path: "/v1/admin/users/" + w.id["U1"] + "/chat/sessions"})}
+		if who == "A" {
+			var scratchKey, scratchSession string
+			r.object, r.call = "a scratch user's chats", func(t *testing.T) call {
+				var id string
+				id, scratchKey = w.newUser(t, "scratch-"+randomHex(4))
+				var s struct{ ID string }
+				w.do(t, "POST", "/v1/chat/sessions", scratchKey, map[string]any{"title": "to be purged"}, http.StatusCreated, &s)
+				scratchSession = s.ID
+				return call{path: "/v1/admin/users/" + id + "/chat/sessions"}
+			}
+			r.check = func(t *testing.T, _ string) {
+				w.do(t, "GET", "/v1/chat/sessions/"+scratchSession, scratchKey, nil, http.StatusNotFound, nil)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}

@@ -116,7 +116,7 @@ func New(deps Deps) *Server {
 	s.mountAudit(admin)
 	s.mountReindex(admin)
 	s.mountAnalytics(v1, admin)
-	s.mountDataRights(v1)
+	s.mountDataRights(v1, admin)
 	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s

@@ -80,12 +80,39 @@ type ExportMessage struct {
 // exportFormat names the archive's layout, for whoever reads it back.
 const exportFormat = "youworker-export-1"
 
-// Export writes a zip of everything the caller owns to w: manifest.json, the
-// documents as uploaded under documents/, each chat as JSON under chats/. It
-// streams: nothing is held in memory but one file at a time.
-func (d *DataRights) Export(ctx context.Context, p access.Principal, w io.Writer) error {
-	if !p.IsUser() {
-		return errAdminOnly
+// subject is whom a data-rights request is about: the caller themself (userID ""
+// or their own id, with whatever narrowing their key carries), or, for admins, any
+// user, as that user sees the platform. Everybody else gets not_found, like every
+// admin route.
+func (d *DataRights) subject(ctx context.Context, actor access.Principal, userID string) (access.Principal, error) {
+	if !actor.IsUser() && userID == "" {
+		return access.Principal{}, errAdminOnly
+	}
+	if userID == "" || userID == actor.UserID {
+		return actor, nil
+	}
+	if err := access.RequireAdmin(actor); err != nil {
+		return access.Principal{}, denied(err, errAdminOnly, nil)
+	}
+	user, err := d.store.GetUser(ctx, userID)
+	if err != nil {
+		return access.Principal{}, notFoundAs(err, "user")
+	}
+	groups, err := d.store.GroupIDsOf(ctx, user.ID)
+	if err != nil {
+		return access.Principal{}, err
+	}
+	return access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: groups}, nil
+}
+
+// Export writes a zip of everything user userID owns to w ("" means the caller;
+// admins may name anyone): manifest.json, the documents as uploaded under
+// documents/, each chat as JSON under chats/. It streams: nothing is held in
+// memory but one file at a time.
+func (d *DataRights) Export(ctx context.Context, actor access.Principal, userID string, w io.Writer) error {
+	p, err := d.subject(ctx, actor, userID)
+	if err != nil {
+		return err
 	}
 	user, err := d.store.GetUser(ctx, p.UserID)
 	if err != nil {
@@ -146,7 +173,7 @@ func (d *DataRights) Export(ctx context.Context, p access.Principal, w io.Writer
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	d.audit.Record(ctx, nil, p, "user.export", "user", p.UserID, OutcomeSuccess,
+	d.audit.Record(ctx, nil, actor, "user.export", "user", p.UserID, OutcomeSuccess,
 		map[string]any{"documents": len(m.Documents), "chats": len(m.Chats)})
 	return nil
 }
@@ -237,17 +264,19 @@ func safeArchiveName(name string) string {
 	return name
 }
 
-// PurgeChats deletes every chat of the caller with its messages and turns.
-func (d *DataRights) PurgeChats(ctx context.Context, p access.Principal) error {
-	if !p.IsUser() {
-		return errAdminOnly
+// PurgeChats deletes every chat of user userID ("" means the caller; admins may
+// name anyone) with its messages and turns.
+func (d *DataRights) PurgeChats(ctx context.Context, actor access.Principal, userID string) error {
+	p, err := d.subject(ctx, actor, userID)
+	if err != nil {
+		return err
 	}
 	return d.store.InTx(ctx, func(st *store.Store) error {
 		n, err := st.DeleteSessionsOf(ctx, p.UserID)
 		if err != nil {
 			return err
 		}
-		d.audit.Record(ctx, st, p, "chat.purge", "user", p.UserID, OutcomeSuccess, map[string]any{"sessions": n})
+		d.audit.Record(ctx, st, actor, "chat.purge", "user", p.UserID, OutcomeSuccess, map[string]any{"sessions": n})
 		return nil
 	})
 }
