@@ -28,6 +28,33 @@ type UsageReport struct {
 	Models  []ModelUsage  `json:"models"`
 	Tools   []ToolUsage   `json:"tools"`
 	Formats []FormatUsage `json:"formats"`
+	// Feedback is what askers said of the answers to the turns of the range.
+	Feedback FeedbackReport `json:"feedback"`
+}
+
+// FeedbackReport is the thumbs up and down given to answers, by chat model and by
+// tool called, and the latest comments.
+type FeedbackReport struct {
+	Models   []FeedbackCount   `json:"models"`
+	Tools    []FeedbackCount   `json:"tools"`
+	Comments []FeedbackComment `json:"comments"`
+}
+
+// FeedbackCount is the ratings of the answers of one model, or of the answers
+// that called one tool, and how many came with a comment.
+type FeedbackCount struct {
+	Name     string `json:"name"`
+	Up       int64  `json:"up"`
+	Down     int64  `json:"down"`
+	Comments int64  `json:"comments"`
+}
+
+// FeedbackComment is a rating with its comment; who gave it is not shown.
+type FeedbackComment struct {
+	Model   string    `json:"model"`
+	Rating  string    `json:"rating"`
+	Comment string    `json:"comment"`
+	At      time.Time `json:"at"`
 }
 
 // UsageDay is one UTC day; every day of the range is listed, quiet ones with zeros.
@@ -113,7 +140,18 @@ func usageReportFromRows(r store.UsageReport) UsageReport {
 		Formats: orEmpty(mapSlice(r.Formats, func(f store.FormatUsage) FormatUsage {
 			return FormatUsage{MIME: f.MIME, Documents: f.Documents, Failed: f.Failed}
 		})),
+		Feedback: FeedbackReport{
+			Models: orEmpty(mapSlice(r.FeedbackModels, feedbackCountFromRow)),
+			Tools:  orEmpty(mapSlice(r.FeedbackTools, feedbackCountFromRow)),
+			Comments: orEmpty(mapSlice(r.FeedbackComments, func(c store.FeedbackComment) FeedbackComment {
+				return FeedbackComment{Model: c.Model, Rating: c.Rating, Comment: c.Comment, At: c.At}
+			})),
+		},
 	}
+}
+
+func feedbackCountFromRow(c store.FeedbackCount) FeedbackCount {
+	return FeedbackCount{Name: c.Name, Up: c.Up, Down: c.Down, Comments: c.Comments}
 }
 
 // orEmpty makes a nil list an empty one, so JSON shows [] rather than null.
