@@ -40,8 +40,8 @@ func (c *Chat) Search(ctx context.Context, p access.Principal, q string, limit i
 		return store.Page[ChatHit]{}, err
 	}
 	page, err := c.store.SearchChats(ctx, p.UserID, q, clampLimit(limit), after)
-	terms := searchTerms(q)
-	hits := mapPage(page, func(h store.ChatHit) ChatHit { return chatHitFromRow(h, terms) })
+	phrases, words := searchTerms(q)
+	hits := mapPage(page, func(h store.ChatHit) ChatHit { return chatHitFromRow(h, [][]string{phrases, words}) })
 	if hits.Items == nil {
 		hits.Items = []ChatHit{}
 	}
@@ -51,33 +51,46 @@ func (c *Chat) Search(ctx context.Context, p access.Principal, q string, limit i
 // snippetRunes is the most a search snippet shows of a message.
 const snippetRunes = 200
 
-// searchTerms are the words of a web search query that a match contains: the
-// query's words less its operators (or, quotes) and the words it excludes (-word).
-func searchTerms(q string) []string {
-	var terms []string
-	for _, tok := range strings.Fields(strings.ReplaceAll(q, `"`, " ")) {
-		if strings.HasPrefix(tok, "-") || strings.EqualFold(tok, "or") {
-			continue
+// searchTerms reads a web search query as the server's full-text search does: its
+// phrases (a "quoted phrase", or a word as written, like RFC-7231) and the words
+// within them, less the operator or and the excluded -words. Snippets centre on a
+// phrase where one is found, and on a word otherwise.
+func searchTerms(q string) (phrases, words []string) {
+	for i, part := range strings.Split(q, `"`) {
+		tokens := strings.Fields(part)
+		if i%2 == 1 { // within quotes
+			tokens = []string{strings.Join(tokens, " ")}
 		}
-		terms = append(terms, strings.FieldsFunc(tok, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
+		for _, tok := range tokens {
+			if tok == "" || strings.HasPrefix(tok, "-") || strings.EqualFold(tok, "or") {
+				continue
+			}
+			phrases = append(phrases, tok)
+			words = append(words, strings.FieldsFunc(tok, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
+		}
 	}
-	return terms
+	return phrases, words
 }
 
-// snippet is the part of text, its spaces collapsed, around the first place any
-// of terms occurs (ignoring case), at most width runes and cut at spaces where it
-// can be, with an ellipsis where text goes on. It is the text as written, never
-// markup: clients show it as text.
-func snippet(text string, terms []string, width int) string {
+// snippet is the part of text, its spaces collapsed, around the first place where
+// one of the terms of the first tier that has any occurs (ignoring case), at most
+// width runes and cut at spaces where it can be, with an ellipsis where text goes
+// on. It is the text as written, never markup: clients show it as text.
+func snippet(text string, tiers [][]string, width int) string {
 	r := []rune(strings.Join(strings.Fields(text), " "))
 	if len(r) <= width {
 		return string(r)
 	}
 	lower := foldRunes(r)
 	at := -1
-	for _, term := range terms {
-		if i := indexRunes(lower, foldRunes([]rune(term))); i >= 0 && (at < 0 || i < at) {
-			at = i
+	for _, terms := range tiers {
+		for _, term := range terms {
+			if i := indexRunes(lower, foldRunes([]rune(strings.Join(strings.Fields(term), " ")))); i >= 0 && (at < 0 || i < at) {
+				at = i
+			}
+		}
+		if at >= 0 {
+			break
 		}
 	}
 	start := 0

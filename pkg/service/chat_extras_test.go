@@ -52,19 +52,20 @@ func TestChatFeedbackNeedsAnEndedTurnOfTheCaller(t *testing.T) {
 
 func TestSearchTermsAndSnippets(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, []string{"zebra", "number", "2", "über", "brücke", "RFC", "7231"},
-		searchTerms(`"zebra number 2" -crossed über OR brücke RFC-7231`))
+	phrases, words := searchTerms(`"zebra  number 2" -crossed über OR brücke RFC-7231 "-kept"`)
+	require.Equal(t, []string{"zebra number 2", "über", "brücke", "RFC-7231"}, phrases)
+	require.Equal(t, []string{"zebra", "number", "2", "über", "brücke", "RFC", "7231"}, words)
 
 	long := strings.Repeat("lorem ipsum ", 40) + "the Zebra  crossed\n\nthe road " + strings.Repeat("dolor sit ", 40)
 	for _, tc := range []struct {
 		name, text string
-		terms      []string
+		terms      [][]string
 		want       string
 	}{
-		{"short text whole", "a <b>zebra</b>\n here", []string{"zebra"}, "a <b>zebra</b> here"},
-		{"around the first term, at words", long, []string{"road", "zebra"},
+		{"short text whole", "a <b>zebra</b>\n here", [][]string{{"zebra"}}, "a <b>zebra</b> here"},
+		{"around the first term, at words", long, [][]string{{"road", "zebra"}},
 			"…" + strings.Repeat("lorem ipsum ", 5) + "the Zebra crossed the road" + strings.Repeat(" dolor sit", 11) + "…"},
-		{"no term found: the beginning", long, []string{"giraffe"}, strings.Repeat("lorem ipsum ", 16) + "lorem…"},
+		{"no term found: the beginning", long, [][]string{{"giraffe"}, {"okapi"}}, strings.Repeat("lorem ipsum ", 16) + "lorem…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := snippet(tc.text, tc.terms, 200)
@@ -72,6 +73,15 @@ func TestSearchTermsAndSnippets(t *testing.T) {
 			require.LessOrEqual(t, len([]rune(got)), 202)
 		})
 	}
+
+	// A phrase is found as a whole before its words are looked for alone.
+	pad := strings.Repeat("padding ", 40)
+	codes := pad + "the code CANARY-D3-aaa is here " + pad + "the code CANARY-D1-bbb is here " + pad
+	got := snippet(codes, [][]string{{"canary-d1-bbb"}, {"canary", "d1", "bbb"}}, 200)
+	require.Contains(t, got, "the code CANARY-D1-bbb is here")
+	require.NotContains(t, got, "D3")
+	got = snippet(codes, [][]string{{"canary-d9-zzz"}, {"canary", "d9", "zzz"}}, 200)
+	require.Contains(t, got, "the code CANARY-D3-aaa is here", "no phrase found: the first word found")
 }
 
 func TestChatMarkdownExport(t *testing.T) {

@@ -250,9 +250,9 @@ type ChatHit struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// chatHitFromRow maps a hit, cutting its text to a snippet around the first of terms.
-func chatHitFromRow(h store.ChatHit, terms []string) ChatHit {
-	return ChatHit{SessionID: h.SessionID, Title: h.Title, MessageID: h.MessageID, Snippet: snippet(h.Text, terms, snippetRunes),
+// chatHitFromRow maps a hit, cutting its text to a snippet around the terms found.
+func chatHitFromRow(h store.ChatHit, tiers [][]string) ChatHit {
+	return ChatHit{SessionID: h.SessionID, Title: h.Title, MessageID: h.MessageID, Snippet: snippet(h.Text, tiers, snippetRunes),
 		CreatedAt: h.CreatedAt}
 }
 
