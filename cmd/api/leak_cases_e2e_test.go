@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -60,6 +61,9 @@ var matrixCases = map[string]caseFunc{
 	"GET /v1/chat/turns/:id/events":          chatCases,
 	"POST /v1/chat/turns/:id/cancel":         chatCases,
 	"POST /v1/chat/send":                     askCases,
+	"GET /v1/chat/search":                    chatCases,
+	"POST /v1/chat/turns/:id/feedback":       chatCases,
+	"GET /v1/chat/sessions/:id/export":       chatCases,
 	"POST /v1/admin/reindex":                 reindexCases,
 	"GET /v1/admin/reindex":                  reindexCases,
 	"GET /v1/admin/reindex/:id":              reindexCases,
@@ -617,6 +621,27 @@ func chatCases(w *world, route string) []row {
 			}
 		case "POST /v1/chat/turns/:id/cancel":
 			r.want = gate(who, own, http.StatusAccepted) // T1 has finished: cancelling it is a no-op
+		case "GET /v1/chat/search":
+			// The words of D1's canary are in U1's chat (the answer quotes them):
+			// only U1 finds them there.
+			r.object, r.want = "S1's words", gate(who, true, http.StatusOK)
+			r.call = fixed(call{path: "/v1/chat/search?q=" + url.QueryEscape(w.canary["D1"])})
+			if who != "anon" {
+				r.check = func(t *testing.T, body string) {
+					require.Equal(t, own, strings.Contains(body, w.id["S1"]), "search results: %s", body)
+					require.Equal(t, own, strings.Contains(body, w.canary["D1"]), "search results: %s", body)
+				}
+			}
+		case "POST /v1/chat/turns/:id/feedback":
+			r.want = gate(who, own, http.StatusNoContent)
+			r.call = fixed(call{path: path, body: map[string]any{"rating": "down", "comment": "rated by " + who}})
+		case "GET /v1/chat/sessions/:id/export":
+			r.want = gate(who, own, http.StatusOK)
+			if own {
+				r.check = func(t *testing.T, body string) {
+					require.Contains(t, body, w.canary["D1"], "the owner's export has the answer")
+				}
+			}
 		}
 		rows = append(rows, r)
 	}

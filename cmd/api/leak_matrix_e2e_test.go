@@ -466,10 +466,13 @@ func (w *world) snapshot(t *testing.T, object string) string {
 		require.NoError(t, json.Unmarshal([]byte(body), &s))
 		return fmt.Sprintf("%s|%d messages", s.Session.Title, len(s.Messages))
 	case "turn":
-		var tr struct{ Status string }
+		var tr struct {
+			Status   string
+			Feedback any
+		}
 		_, body, _ := strings.Cut(get("/v1/chat/turns/"+w.id[name], w.key["U1"]), " ")
 		require.NoError(t, json.Unmarshal([]byte(body), &tr))
-		return tr.Status
+		return fmt.Sprintf("%s|feedback %v", tr.Status, tr.Feedback)
 	case "key":
 		return get("/v1/me", w.spareKey)[:3]
 	case "user":

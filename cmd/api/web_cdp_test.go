@@ -247,6 +247,9 @@ type page struct {
 	b       *browser
 	session string
 	name    string
+	// context is the browser context, for the Browser domain's per-context settings
+	// (permissions, downloads).
+	context string
 }
 
 // newPage opens a tab in a fresh browser context: a separate person at the keyboard.
@@ -264,7 +267,7 @@ func (b *browser) newPage(t *testing.T, name string) *page {
 		SessionID string `json:"sessionId"`
 	}
 	require.NoError(t, b.call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &att))
-	p := &page{t: t, b: b, session: att.SessionID, name: name}
+	p := &page{t: t, b: b, session: att.SessionID, name: name, context: bc.BrowserContextID}
 	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable", "DOM.enable"} {
 		require.NoError(t, b.call(p.session, domain, nil, nil))
 	}

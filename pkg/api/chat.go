@@ -28,6 +28,9 @@ func (s *Server) mountChat(v1 *echo.Group) {
 	v1.GET("/chat/turns/:id/events", s.turnEvents)
 	v1.POST("/chat/turns/:id/cancel", s.cancelTurn)
 	v1.POST("/chat/send", s.sendAndWait)
+	v1.GET("/chat/search", s.searchChats)
+	v1.POST("/chat/turns/:id/feedback", s.turnFeedback)
+	v1.GET("/chat/sessions/:id/export", s.exportSession)
 }
 
 type titleRequest struct {

@@ -34,6 +34,33 @@ type UsageReport struct {
 	// Routes are the slowest API routes, in the platform's report only (a user's
 	// lists none): requests are counted per route, not per user.
 	Routes []RouteUsage `json:"routes"`
+	// Feedback is what askers said of the answers to the turns of the range.
+	Feedback FeedbackReport `json:"feedback"`
+}
+
+// FeedbackReport is the thumbs up and down given to answers, by chat model and by
+// tool called, and the latest comments.
+type FeedbackReport struct {
+	Models   []FeedbackCount   `json:"models"`
+	Tools    []FeedbackCount   `json:"tools"`
+	Comments []FeedbackComment `json:"comments"`
+}
+
+// FeedbackCount is the ratings of the answers of one model, or of the answers
+// that called one tool, and how many came with a comment.
+type FeedbackCount struct {
+	Name     string `json:"name"`
+	Up       int64  `json:"up"`
+	Down     int64  `json:"down"`
+	Comments int64  `json:"comments"`
+}
+
+// FeedbackComment is a rating with its comment; who gave it is not shown.
+type FeedbackComment struct {
+	Model   string    `json:"model"`
+	Rating  string    `json:"rating"`
+	Comment string    `json:"comment"`
+	At      time.Time `json:"at"`
 }
 
 // RouteUsage is one API route's requests over the range: how many, how many ended
@@ -185,7 +212,18 @@ func usageReportFromRows(r store.UsageReport) UsageReport {
 			return FormatUsage{MIME: f.MIME, Documents: f.Documents, Failed: f.Failed}
 		})),
 		Routes: []RouteUsage{},
+		Feedback: FeedbackReport{
+			Models: orEmpty(mapSlice(r.FeedbackModels, feedbackCountFromRow)),
+			Tools:  orEmpty(mapSlice(r.FeedbackTools, feedbackCountFromRow)),
+			Comments: orEmpty(mapSlice(r.FeedbackComments, func(c store.FeedbackComment) FeedbackComment {
+				return FeedbackComment{Model: c.Model, Rating: c.Rating, Comment: c.Comment, At: c.At}
+			})),
+		},
 	}
+}
+
+func feedbackCountFromRow(c store.FeedbackCount) FeedbackCount {
+	return FeedbackCount{Name: c.Name, Up: c.Up, Down: c.Down, Comments: c.Comments}
 }
 
 // orEmpty makes a nil list an empty one, so JSON shows [] rather than null.

@@ -41,9 +41,19 @@ func (f usageFixture) turn(who access.Principal, at, model string, prompt, compl
 		p, c = &prompt, &completion
 	}
 	var id string
-	require.NoError(f.t, f.tx.QueryRow(f.ctx, `INSERT INTO turns (session_id, user_id, model, status, prompt_tokens, completion_tokens, created_at)
-		VALUES ($1, $2, $3, 'completed', $4, $5, $6) RETURNING id::text`, s.ID, who.UserID, model, p, c, at).Scan(&id))
+	require.NoError(f.t, f.tx.QueryRow(f.ctx, `INSERT INTO turns (session_id, user_id, model, status, attempt, prompt_tokens, completion_tokens, created_at)
+		VALUES ($1, $2, $3, 'completed', 1, $4, $5, $6) RETURNING id::text`, s.ID, who.UserID, model, p, c, at).Scan(&id))
 	return id
+}
+
+// feedback rates a turn of who's, with a comment unless it is "".
+func (f usageFixture) feedback(who access.Principal, turnID, rating, comment string) {
+	var c *string
+	if comment != "" {
+		c = &comment
+	}
+	_, err := f.st.SetFeedback(f.ctx, who.UserID, turnID, rating, c)
+	require.NoError(f.t, err)
 }
 
 func (f usageFixture) toolRun(turnID, at, name, status string, latencyMs int) {
@@ -80,14 +90,20 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 	f.turn(ann, "2024-03-03T08:00:00Z", "qwen", -1, -1)
 	// 01:00 in UTC+2 is still the 1st in UTC.
 	bobTurn := f.turn(bob, "2024-03-02T01:00:00+02:00", "llama3", 10, 1)
-	f.turn(bob, "2024-02-29T23:59:59Z", "llama3", 1000, 1000) // the day before the range
-	f.turn(bob, "2024-03-05T00:00:00Z", "llama3", 1000, 1000) // the day after
+	before := f.turn(bob, "2024-02-29T23:59:59Z", "llama3", 1000, 1000) // the day before the range
+	f.turn(bob, "2024-03-05T00:00:00Z", "llama3", 1000, 1000)           // the day after
 
 	f.toolRun(annTurn, "2024-03-01T10:00:01Z", "search", "ok", 10)
 	f.toolRun(annTurn, "2024-03-01T10:00:02Z", "search", "ok", 30)
 	f.toolRun(annTurn, "2024-03-01T10:00:03Z", "search", "error", 100)
 	f.toolRun(bobTurn, "2024-03-01T23:00:01Z", "search", "ok", 20)
 	f.toolRun(bobTurn, "2024-03-01T23:00:02Z", "fetch", "error", 5)
+	f.toolRun(before, "2024-02-29T23:59:59Z", "fetch", "ok", 5)
+
+	// Ratings count on the day of the turn they rate, like its tokens.
+	f.feedback(ann, annTurn, "up", "")
+	f.feedback(bob, bobTurn, "down", "Wrong pier.")
+	f.feedback(bob, before, "up", "Out of range.")
 
 	f.document(ann, "2024-03-02T09:00:00Z", "application/pdf", "ready", false)
 	f.document(ann, "2024-03-02T09:01:00Z", "application/pdf", "failed", false)
@@ -117,6 +133,14 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 		{MIME: docxMIME, Documents: 1},
 		{MIME: "text/plain", Documents: 1, Failed: 1},
 	}, all.Formats)
+	require.Equal(t, []FeedbackCount{{Name: "llama3", Up: 1, Down: 1, Comments: 1}}, all.Feedback.Models)
+	require.Equal(t, []FeedbackCount{
+		{Name: "search", Up: 1, Down: 1, Comments: 1}, // ann's answer called it three times: it counts once
+		{Name: "fetch", Down: 1, Comments: 1},
+	}, all.Feedback.Tools)
+	require.Len(t, all.Feedback.Comments, 1)
+	require.Equal(t, FeedbackComment{Model: "llama3", Rating: "down", Comment: "Wrong pier.", At: all.Feedback.Comments[0].At},
+		all.Feedback.Comments[0])
 
 	// System (the command line) may read the platform's report too.
 	sys, err := svc.Platform(f.ctx, access.System, march)
@@ -137,6 +161,8 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 		Tools:   []ToolUsage{{Name: "search", Calls: 3, Failures: 1, P50Ms: 30}},
 		Formats: []FormatUsage{{MIME: "application/pdf", Documents: 2, Failed: 1}},
 		Routes:  []RouteUsage{},
+		Feedback: FeedbackReport{Models: []FeedbackCount{{Name: "llama3", Up: 1}}, Tools: []FeedbackCount{{Name: "search", Up: 1}},
+			Comments: []FeedbackComment{}},
 	}, mine)
 
 	// An admin's own report is theirs, not the platform's: root did nothing.
@@ -149,6 +175,7 @@ func TestUsageReportsCountByUTCDayModelToolAndFormat(t *testing.T) {
 	require.Equal(t, []ModelUsage{}, rootOwn.Models)
 	require.Equal(t, []ToolUsage{}, rootOwn.Tools)
 	require.Equal(t, []FormatUsage{}, rootOwn.Formats)
+	require.Equal(t, FeedbackReport{Models: []FeedbackCount{}, Tools: []FeedbackCount{}, Comments: []FeedbackComment{}}, rootOwn.Feedback)
 
 	// An RFC 3339 time names its UTC day: 22:00 on the 1st at UTC-5 is the 2nd.
 	fromTime, err := svc.Mine(f.ctx, ann, UsageQuery{From: "2024-03-01T22:00:00-05:00", To: "2024-03-02T23:00:00Z"})

@@ -168,6 +168,16 @@ type Turn struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+	// Feedback is the caller's rating of the answer; only GET /v1/chat/turns/{id}
+	// reads it, and it is absent when there is none.
+	Feedback *Feedback `json:"feedback,omitempty"`
+}
+
+// Feedback is what the asker said of an answer.
+type Feedback struct {
+	Rating    string    `json:"rating"`
+	Comment   *string   `json:"comment"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Terminal reports whether the turn has ended.
@@ -224,7 +234,26 @@ func turnFromRow(t store.Turn) Turn {
 	if t.Usage != nil {
 		turn.Usage = &Usage{PromptTokens: t.Usage.PromptTokens, CompletionTokens: t.Usage.CompletionTokens}
 	}
+	if t.Feedback != nil {
+		turn.Feedback = &Feedback{Rating: t.Feedback.Rating, Comment: t.Feedback.Comment, UpdatedAt: t.Feedback.UpdatedAt}
+	}
 	return turn
+}
+
+// ChatHit is one place a search found in the caller's chats: a message, or the
+// title (message_id null).
+type ChatHit struct {
+	SessionID string    `json:"session_id"`
+	Title     string    `json:"title"`
+	MessageID *string   `json:"message_id"`
+	Snippet   string    `json:"snippet"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// chatHitFromRow maps a hit, cutting its text to a snippet around the terms found.
+func chatHitFromRow(h store.ChatHit, tiers [][]string) ChatHit {
+	return ChatHit{SessionID: h.SessionID, Title: h.Title, MessageID: h.MessageID, Snippet: snippet(h.Text, tiers, snippetRunes),
+		CreatedAt: h.CreatedAt}
 }
 
 // ReindexJob is an operator re-index job and how far it got.

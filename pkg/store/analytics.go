@@ -69,12 +69,33 @@ type FormatUsage struct {
 	Failed    int64
 }
 
+// FeedbackCount is the ratings given to the answers of one chat model, or to the
+// answers that called one tool.
+type FeedbackCount struct {
+	Name     string
+	Up       int64
+	Down     int64
+	Comments int64
+}
+
+// FeedbackComment is one rating that came with a comment.
+type FeedbackComment struct {
+	Model   string
+	Rating  string
+	Comment string
+	At      time.Time
+}
+
 // UsageReport is everything a usage report shows, aggregated by PostgreSQL.
 type UsageReport struct {
 	Days    []UsageDay
 	Models  []ModelUsage
 	Tools   []ToolUsage
 	Formats []FormatUsage
+	// Feedback on the answers of the turns asked in the range.
+	FeedbackModels   []FeedbackCount
+	FeedbackTools    []FeedbackCount
+	FeedbackComments []FeedbackComment
 }
 
 // usageDaysSQL lists every day of the range, with zeros for days without activity,
@@ -133,8 +154,32 @@ SELECT mime, count(*), count(*) FILTER (WHERE status = 'failed')
 FROM documents WHERE created_at >= $1 AND created_at < $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR owner_id = $3)
 GROUP BY mime ORDER BY count(*) DESC, mime`
 
+// Feedback counts by the turn it rates, so it falls on the day the question was
+// asked, like the turn's tokens; $1 and $2 bound the range, $3 is the user or NULL.
+const feedbackModelsSQL = `
+SELECT t.model, count(*) FILTER (WHERE f.rating = 'up'), count(*) FILTER (WHERE f.rating = 'down'), count(f.comment)
+FROM turn_feedback f JOIN turns t ON t.id = f.turn_id
+WHERE t.created_at >= $1 AND t.created_at < $2 AND ($3::uuid IS NULL OR t.user_id = $3)
+GROUP BY t.model ORDER BY count(*) DESC, t.model`
+
+// feedbackToolsSQL rates each tool by the answers that called it (in the attempt
+// that answered), each answer once however often it called the tool.
+const feedbackToolsSQL = `
+SELECT r.name, count(*) FILTER (WHERE f.rating = 'up'), count(*) FILTER (WHERE f.rating = 'down'), count(f.comment)
+FROM turn_feedback f JOIN turns t ON t.id = f.turn_id
+JOIN LATERAL (SELECT DISTINCT name FROM tool_runs WHERE turn_id = t.id AND attempt = t.attempt) r ON true
+WHERE t.created_at >= $1 AND t.created_at < $2 AND ($3::uuid IS NULL OR t.user_id = $3)
+GROUP BY r.name ORDER BY count(*) DESC, r.name`
+
+// feedbackCommentsSQL: the latest comments, newest first.
+const feedbackCommentsSQL = `
+SELECT t.model, f.rating, f.comment, f.updated_at
+FROM turn_feedback f JOIN turns t ON t.id = f.turn_id
+WHERE f.comment IS NOT NULL AND t.created_at >= $1 AND t.created_at < $2 AND ($3::uuid IS NULL OR t.user_id = $3)
+ORDER BY f.updated_at DESC, f.turn_id LIMIT 50`
+
 // UsageReport aggregates the activity in r from what the platform already records.
-// The four queries read one snapshot, so the totals of the sections agree.
+// The queries read one snapshot, so the totals of the sections agree.
 func (s *Store) UsageReport(ctx context.Context, r UsageRange) (UsageReport, error) {
 	if s.pool == nil {
 		return usageReport(ctx, s.db, r)
@@ -182,6 +227,25 @@ func usageReport(ctx context.Context, db querier, r UsageRange) (UsageReport, er
 	}, usageFormatsSQL, since, until, user)
 	if err != nil {
 		return UsageReport{}, fmt.Errorf("usage by format: %w", err)
+	}
+	scanCount := func(row pgx.CollectableRow) (FeedbackCount, error) {
+		var c FeedbackCount
+		err := row.Scan(&c.Name, &c.Up, &c.Down, &c.Comments)
+		return c, err
+	}
+	if rep.FeedbackModels, err = queryAll(ctx, db, scanCount, feedbackModelsSQL, since, until, user); err != nil {
+		return UsageReport{}, fmt.Errorf("feedback by model: %w", err)
+	}
+	if rep.FeedbackTools, err = queryAll(ctx, db, scanCount, feedbackToolsSQL, since, until, user); err != nil {
+		return UsageReport{}, fmt.Errorf("feedback by tool: %w", err)
+	}
+	rep.FeedbackComments, err = queryAll(ctx, db, func(row pgx.CollectableRow) (FeedbackComment, error) {
+		var c FeedbackComment
+		err := row.Scan(&c.Model, &c.Rating, &c.Comment, &c.At)
+		return c, err
+	}, feedbackCommentsSQL, since, until, user)
+	if err != nil {
+		return UsageReport{}, fmt.Errorf("feedback comments: %w", err)
 	}
 	return rep, nil
 }

@@ -129,6 +129,8 @@ type Turn struct {
 	Attempt         int
 	ToolsEnabled    bool
 	CancelRequested bool
+	// Feedback is the asker's rating of the answer, read by GetUserTurn only.
+	Feedback *Feedback
 }
 
 // Terminal reports whether the turn has ended.
@@ -258,13 +260,14 @@ func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, mode
 const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
 	t.prompt_tokens, t.completion_tokens, t.model, t.created_at, t.started_at, t.finished_at, t.attempt, t.tools_enabled, t.cancel_requested`
 
-func scanTurn(row pgx.Row) (Turn, error) {
+// scanTurn scans turnColumns, then extra columns a query adds after them into extra.
+func scanTurn(row pgx.Row, extra ...any) (Turn, error) {
 	var t Turn
 	var code, msg *string
 	var pt, ct *int
 	var citations []citationDoc
-	err := row.Scan(&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &citations, &code, &msg, &pt, &ct,
-		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested)
+	err := row.Scan(append([]any{&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &citations, &code, &msg, &pt, &ct,
+		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested}, extra...)...)
 	if err != nil {
 		return Turn{}, translate(err)
 	}
@@ -297,11 +300,33 @@ func (s *Store) GetTurn(ctx context.Context, id string) (Turn, error) {
 	return t, nil
 }
 
-// GetUserTurn returns user's turn with its tool calls; anyone else's is ErrNotFound.
+// ListSessionTurns returns a session's turns, oldest first, without their tool calls.
+func (s *Store) ListSessionTurns(ctx context.Context, sessionID string) ([]Turn, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+turnColumns+` FROM turns t WHERE t.session_id = $1 ORDER BY t.created_at, t.id`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("list session turns: %w", err)
+	}
+	turns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Turn, error) { return scanTurn(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list session turns: %w", err)
+	}
+	return turns, nil
+}
+
+// GetUserTurn returns user's turn with its tool calls and feedback; anyone else's
+// is ErrNotFound.
 func (s *Store) GetUserTurn(ctx context.Context, userID, id string) (Turn, error) {
-	t, err := scanTurn(s.db.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns t WHERE t.id = $1 AND t.user_id = $2`, id, userID))
+	// Every feedback column is NULL when there is none (the left join).
+	var rating, comment *string
+	var created, updated *time.Time
+	t, err := scanTurn(s.db.QueryRow(ctx, `SELECT `+turnColumns+`, f.rating, f.comment, f.created_at, f.updated_at
+		FROM turns t LEFT JOIN turn_feedback f ON f.turn_id = t.id WHERE t.id = $1 AND t.user_id = $2`, id, userID),
+		&rating, &comment, &created, &updated)
 	if err != nil {
 		return Turn{}, fmt.Errorf("get turn: %w", err)
+	}
+	if rating != nil {
+		t.Feedback = &Feedback{Rating: *rating, Comment: comment, CreatedAt: *created, UpdatedAt: *updated}
 	}
 	rows, err := s.db.Query(ctx, `SELECT id::text, call_id, name, args, status, latency_ms, result_preview FROM tool_runs
 		WHERE turn_id = $1 AND attempt = $2 ORDER BY created_at, id`, id, t.Attempt)

@@ -1,5 +1,7 @@
 // Small DOM helpers. Every node is built with createElement and textContent: the UI
-// never parses HTML strings, so text from the server can never become markup.
+// never parses HTML strings, so text from the server can never become markup. (The
+// one HTML the UI reads, highlight.js's output, is parsed inert and rebuilt from its
+// text and spans only: see highlight.js.)
 
 /**
  * h builds an element. props: class, text, on<Event> handlers, dataset (object),
@@ -75,6 +77,10 @@ const ICONS = {
   retry: 'M4 12a8 8 0 0 1 14-5l2-2v6h-6l2-2a5 5 0 1 0 1 6',
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
   alert: 'M12 3l10 18H2zM12 10v5M12 18v.01',
+  up: 'M7 11v9H4v-9zM7 11l4-8a2 2 0 0 1 3 2l-1 5h6a2 2 0 0 1 2 2l-2 7a2 2 0 0 1-2 1H7',
+  down: 'M7 13V4H4v9zM7 13l4 8a2 2 0 0 0 3-2l-1-5h6a2 2 0 0 0 2-2l-2-7a2 2 0 0 0-2-1H7',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM21 21l-5-5',
+  keyboard: 'M3 6h18v12H3zM7 10h.01M11 10h.01M15 10h.01M7 14h10',
 };
 export function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';

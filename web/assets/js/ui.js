@@ -83,21 +83,24 @@ export function badge(status, text) {
   return h('span', { class: ['badge', `badge-${status}`], text: text || status });
 }
 
-/** copyButton copies text to the clipboard (with a fallback for non-secure origins). */
+/** copyText puts text on the clipboard (with a fallback for non-secure origins) and says so. */
+export async function copyText(text, message = 'Copied to the clipboard') {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const ta = h('textarea', { class: 'offscreen', 'aria-hidden': 'true' });
+    ta.value = text;
+    document.body.append(ta);
+    ta.select();
+    document.execCommand('copy');
+    ta.remove();
+  }
+  toast(message);
+}
+
+/** copyButton copies text to the clipboard. */
 export function copyButton(text, label = 'Copy') {
-  return button(label, async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      const ta = h('textarea', { class: 'offscreen', 'aria-hidden': 'true' });
-      ta.value = text;
-      document.body.append(ta);
-      ta.select();
-      document.execCommand('copy');
-      ta.remove();
-    }
-    toast('Copied to the clipboard');
-  }, { iconName: 'copy' });
+  return button(label, () => copyText(text), { iconName: 'copy' });
 }
 
 /** secretOnce shows a freshly made API key with a copy button and a warning. */

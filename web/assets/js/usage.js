@@ -1,6 +1,6 @@
 // The usage report (GET /v1/admin/analytics, GET /v1/me/usage) as tiles, charts and
 // tables, shared by the admin page and the account page.
-import { h } from './dom.js';
+import { h, when } from './dom.js';
 import { count, dayChart, meter, sum } from './chart.js';
 
 /** lastDays is the query of a report over the last n UTC days, today included. */
@@ -92,4 +92,23 @@ export function routesTable(rep) {
     h('td', { class: ['num', r.errors && 'error-text'], text: percent(r.errors, r.requests) }),
     h('td', { class: 'num', text: ms(r.p50_ms) }), h('td', { class: 'num', text: ms(r.p95_ms) }),
     h('td', null, meter(r.p95_ms, most)))), 'No requests counted in this period yet.');
+}
+
+/** feedbackTable: thumbs up and down on the answers, by model (or by tool called). */
+export function feedbackTable(rows, { testid, first, emptyText }) {
+  return table(testid, [first, 'Good', 'Bad', 'Good share', 'Comments'], rows.map((f) => h('tr', null,
+    h('th', { scope: 'row' }, first === 'Tool' ? h('code', { text: f.name }) : (f.name || '(default)')),
+    h('td', { class: 'num', text: count(f.up) }), h('td', { class: ['num', f.down && 'error-text'], text: count(f.down) }),
+    h('td', { class: 'num', text: percent(f.up, f.up + f.down) }), h('td', { class: 'num', text: count(f.comments) }))),
+  emptyText);
+}
+
+/** feedbackComments: the latest comments on answers, newest first. */
+export function feedbackComments(rep) {
+  const comments = rep.feedback.comments;
+  if (!comments.length) return h('p', { class: 'muted small', text: 'No comments in this period.' });
+  return h('ul', { class: 'feedback-comments', 'data-testid': 'usage-feedback-comments' }, comments.map((c) => h('li', null,
+    h('span', { class: ['badge', c.rating === 'up' ? 'badge-ok' : 'badge-failed'], text: c.rating === 'up' ? 'Good' : 'Bad' }),
+    h('span', { class: 'feedback-text', text: c.comment }),
+    h('span', { class: 'small muted', text: ` · ${c.model || '(default)'} · ` }), when(c.at))));
 }

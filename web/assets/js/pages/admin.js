@@ -3,7 +3,7 @@
 import { api, qs } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
-import { documentsChart, formatsTable, lastDays, modelsTable, routesTable, tokensChart, toolsTable, turnsChart, usageTiles } from '../usage.js';
+import { documentsChart, feedbackComments, feedbackTable, formatsTable, lastDays, modelsTable, routesTable, tokensChart, toolsTable, turnsChart, usageTiles } from '../usage.js';
 
 const KINDS = [
   ['group-migration', 'Group migration', 'Give every user a personal group and move ungrouped documents into it.'],
@@ -210,6 +210,9 @@ export function mount(main, ctx) {
           turnsChart(rep, { everybody: true }), tokensChart(rep), documentsChart(rep),
           h('h3', { text: 'Models' }), modelsTable(rep),
           h('h3', { text: 'Tools' }), toolsTable(rep),
+          h('h3', { text: 'Feedback on answers, by model' }), feedbackTable(rep.feedback.models, { testid: 'usage-feedback', first: 'Model', emptyText: 'No answers were rated in this period.' }),
+          h('h3', { text: 'Feedback on answers, by tool they called' }), feedbackTable(rep.feedback.tools, { testid: 'usage-feedback-tools', first: 'Tool', emptyText: 'No rated answer called a tool in this period.' }),
+          h('h3', { text: 'Latest comments' }), feedbackComments(rep),
           h('h3', { text: 'Document formats' }), formatsTable(rep),
           h('h3', { text: 'Slowest routes' }), routesTable(rep));
       } catch (err) { fail(err); }

@@ -1,30 +1,58 @@
 // Chat: sessions, streamed answers with live tool calls and citations, stop, and a
-// stream that resumes by itself after a reload or a dropped connection.
-import { api, followTurn } from '../api.js';
+// stream that resumes by itself after a reload or a dropped connection; search across
+// chats, copy, highlighted code, feedback, export and keyboard shortcuts.
+import { api, followTurn, qs } from '../api.js';
 import { h, icon, replace, when } from '../dom.js';
+import { highlightAll } from '../highlight.js';
 import { renderMarkdown } from '../markdown.js';
-import { badge, button, confirmAction, dialog, empty, fail, field, toast } from '../ui.js';
+import { badge, button, confirmAction, copyText, dialog, empty, fail, field, toast } from '../ui.js';
 
 const LIVE = new Set(['queued', 'running']);
 const snapshotKey = (turnId) => `yw.turn.${turnId}`;
+const MOD = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
+
+/** SHORTCUTS are the chat's keyboard shortcuts, as the help lists them. */
+const SHORTCUTS = [
+  [`${MOD}+Shift+O`, 'New chat'],
+  [`${MOD}+K`, 'Search chats'],
+  ['/ or Shift+Esc', 'Focus the message box'],
+  ['Esc', 'Stop the answer'],
+  ['Enter · Shift+Enter', 'Send · new line'],
+];
 
 export function mount(main, ctx) {
   let sessions = [];
   let current = ctx.params[0] || '';
   let live = null; // { turnId, view, follower }
+  let focusMessage = ctx.params[1] || '';
   let disposed = false;
   let loadSeq = 0;
 
   const sessionList = h('ul', { class: 'list sessions-list', 'aria-label': 'Conversations', 'data-testid': 'sessions' });
+  const search = h('input', {
+    type: 'search', placeholder: `Search chats (${MOD}+K)`, 'aria-label': 'Search chats', 'data-testid': 'chat-search',
+    maxlength: 200, autocomplete: 'off', spellcheck: 'false',
+  });
+  const results = h('ul', { class: 'list search-results', 'aria-label': 'Chats found', 'data-testid': 'search-results', hidden: true });
+  const moreResults = button('More results', () => runSearch(true), { kind: 'ghost' });
+  moreResults.hidden = true;
+  const newButton = button('New chat', () => newChat(), { kind: 'primary', iconName: 'plus', title: `New chat (${MOD}+Shift+O)` });
+  newButton.dataset.testid = 'new-chat';
   const aside = h('aside', { class: 'chat-sessions', 'aria-label': 'Conversations' },
-    button('New chat', () => newChat(), { kind: 'primary', iconName: 'plus' }), sessionList);
+    newButton, h('div', { class: 'chat-search', role: 'search' }, icon('search'), search), results, moreResults, sessionList);
   const title = h('h1', { class: 'chat-title', text: 'New chat' });
+  const exportLink = h('a', { class: 'btn btn-ghost', 'data-testid': 'export-chat', download: '', hidden: true, title: 'Download this chat as a Markdown file' },
+    icon('download'), h('span', { text: 'Export' }));
+  const help = h('details', { class: 'shortcuts', 'data-testid': 'shortcuts-help' },
+    h('summary', { class: 'btn btn-ghost btn-icon', title: 'Keyboard shortcuts', 'aria-label': 'Keyboard shortcuts' }, icon('keyboard')),
+    h('div', { class: 'shortcuts-panel', role: 'note' }, h('h2', { class: 'small', text: 'Keyboard shortcuts' }),
+      h('dl', null, SHORTCUTS.map(([keys, what]) => [h('dt', null, h('kbd', { text: keys })), h('dd', { text: what })]))));
   const log = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', 'data-testid': 'messages' });
   const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
-  const input = h('textarea', { rows: 1, placeholder: 'Ask about your documents…', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 32000 });
+  const input = h('textarea', { rows: 1, placeholder: 'Ask about your documents…', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 32000, title: 'Focus with / or Shift+Esc' });
   const tools = h('input', { type: 'checkbox', checked: true, 'data-testid': 'tools-toggle' });
   const send = button('Send', null, { kind: 'primary', iconName: 'send', iconOnly: true, type: 'submit' });
-  const stop = button('Stop', () => cancelLive(), { kind: 'danger', iconName: 'stop', iconOnly: true });
+  const stop = button('Stop', () => cancelLive(), { kind: 'danger', iconName: 'stop', iconOnly: true, title: 'Stop (Esc)' });
   stop.hidden = true;
   stop.dataset.testid = 'stop';
   const toggleAside = button('Conversations', () => aside.classList.toggle('open'), { kind: 'ghost', iconName: 'menu', iconOnly: true });
@@ -41,8 +69,83 @@ export function mount(main, ctx) {
 
   replace(main, h('div', { class: 'chat' }, aside,
     h('section', { class: 'conversation', 'aria-labelledby': 'chat-title' },
-      h('div', { class: 'chat-head' }, toggleAside, title), log, announcer, form)));
+      h('div', { class: 'chat-head' }, toggleAside, title, h('span', { class: 'grow' }), exportLink, help), log, announcer, form)));
   title.id = 'chat-title';
+
+  // Keyboard shortcuts, for the page while the chat is shown.
+  const editable = (el) => el instanceof HTMLElement && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
+  function onKey(e) {
+    if (e.defaultPrevented || e.isComposing || document.querySelector('dialog[open]')) return;
+    const mod = e.ctrlKey || e.metaKey;
+    const key = e.key.toLowerCase();
+    if (mod && e.shiftKey && key === 'o') {
+      e.preventDefault();
+      newChat();
+    } else if (mod && !e.shiftKey && key === 'k') {
+      e.preventDefault();
+      aside.classList.add('open');
+      search.focus();
+      search.select();
+    } else if ((e.key === 'Escape' && e.shiftKey) || (e.key === '/' && !mod && !editable(e.target))) {
+      e.preventDefault();
+      input.focus();
+    } else if (e.key === 'Escape' && help.open) {
+      help.open = false;
+    } else if (e.key === 'Escape' && live) {
+      e.preventDefault();
+      cancelLive();
+    }
+  }
+  document.addEventListener('keydown', onKey);
+  const closeHelp = (e) => { if (help.open && !help.contains(e.target)) help.open = false; };
+  document.addEventListener('click', closeHelp);
+
+  // Search across chats: results replace the list of chats while there is a query.
+  let searchSeq = 0;
+  let searchTimer = 0;
+  let searchCursor = null;
+  search.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => runSearch(false), 250); });
+  search.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && search.value) {
+      e.preventDefault();
+      search.value = '';
+      runSearch(false);
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      clearTimeout(searchTimer);
+      runSearch(false).then(() => results.querySelector('a')?.click());
+    }
+  });
+
+  async function runSearch(more) {
+    const q = search.value.trim();
+    const seq = ++searchSeq;
+    const showResults = (on) => { results.hidden = !on; sessionList.hidden = on; if (!on) moreResults.hidden = true; };
+    if (!q) { showResults(false); return; }
+    let res;
+    try {
+      res = await api('GET', `/v1/chat/search${qs({ q, limit: 30, cursor: more ? searchCursor : '' })}`);
+    } catch (err) {
+      if (seq !== searchSeq || disposed) return;
+      replace(results, h('li', { class: 'small error-text', text: err.message }));
+      showResults(true);
+      return;
+    }
+    if (seq !== searchSeq || disposed) return;
+    searchCursor = res.next_cursor;
+    const terms = searchTerms(q);
+    const items = res.results.map((r) => h('li', null, h('a', {
+      href: `#/chat/${r.session_id}${r.message_id ? `/${r.message_id}` : ''}`, class: 'list-item search-hit', 'data-testid': 'search-hit',
+      onclick: () => aside.classList.remove('open'),
+    }, h('span', { class: 'session-text' },
+      h('span', { class: 'ellipsis hit-title' }, marked(r.title || 'Untitled', terms)),
+      r.message_id ? h('span', { class: 'small hit-snippet' }, marked(r.snippet, terms)) : null,
+      h('span', { class: 'small muted' }, when(r.created_at))))));
+    if (more) results.append(...items);
+    else replace(results, items.length ? items : h('li', null, empty(`No chat of yours contains “${q}”.`)));
+    moreResults.hidden = !searchCursor;
+    showResults(true);
+  }
 
   function autosize() {
     input.style.height = 'auto';
@@ -69,12 +172,19 @@ export function mount(main, ctx) {
       h('a', { href: `#/chat/${s.id}`, class: ['list-item', s.id === current && 'active'], 'aria-current': s.id === current ? 'page' : null, onclick: () => aside.classList.remove('open') },
         h('span', { class: 'session-text' }, h('span', { class: 'ellipsis', text: s.title || 'Untitled' }), h('span', { class: 'small muted' }, when(s.updated_at)))),
       h('div', { class: 'session-actions' },
+        exportButton(s),
         button(`Rename ${s.title || 'chat'}`, () => rename(s), { kind: 'ghost', iconName: 'edit', iconOnly: true }),
         button(`Delete ${s.title || 'chat'}`, () => remove(s), { kind: 'ghost', iconName: 'trash', iconOnly: true })))) : empty('No conversations yet.'));
   }
 
+  function exportButton(s) {
+    const label = `Export ${s.title || 'chat'} as Markdown`;
+    return h('a', { class: 'btn btn-ghost btn-icon', href: exportURL(s.id), download: '', title: label, 'aria-label': label, 'data-testid': 'export-session' }, icon('download'));
+  }
+
   function newChat() {
     current = '';
+    focusMessage = '';
     if (location.hash !== '#/chat') ctx.navigate('chat'); else open();
     input.focus();
   }
@@ -111,10 +221,12 @@ export function mount(main, ctx) {
     const seq = ++loadSeq;
     stopLive();
     paintSessions();
+    exportLink.hidden = !current;
+    if (current) exportLink.href = exportURL(current);
     if (!current) {
       title.textContent = 'New chat';
       replace(log, h('div', { class: 'welcome' }, h('h2', { text: 'What would you like to know?' }),
-        h('p', { class: 'muted', text: 'Answers come from the documents you can see, with citations. Press Enter to send, Shift+Enter for a new line.' })));
+        h('p', { class: 'muted', text: `Answers come from the documents you can see, with citations. Press Enter to send, Shift+Enter for a new line; ${MOD}+K searches your chats.` })));
       return;
     }
     let data;
@@ -130,18 +242,26 @@ export function mount(main, ctx) {
     for (const m of data.messages) {
       if (m.role === 'user') {
         lastQuestion = m.content;
-        log.append(userBubble(m.content));
+        log.append(userBubble(m.content, { at: m.created_at, id: m.id }));
         if (m.turn_id && !answered.has(m.turn_id)) await resumeOrShow(m.turn_id, lastQuestion, seq);
       } else if (m.role === 'assistant') {
-        const view = turnView(lastQuestion);
+        const view = turnView(lastQuestion, m.turn_id);
+        view.node.dataset.messageId = m.id;
         view.state.text = m.content;
         view.state.status = 'completed';
+        view.state.at = m.created_at;
         log.append(view.node);
         view.paint();
         if (m.turn_id) api('GET', `/v1/chat/turns/${m.turn_id}`).then((t) => { view.fromTurn(t, true); }).catch(() => {});
       }
     }
-    scrollDown(true);
+    const found = focusMessage && log.querySelector(`[data-message-id="${CSS.escape(focusMessage)}"]`);
+    if (found) {
+      found.scrollIntoView({ block: 'center' });
+      found.classList.add('found');
+    } else {
+      scrollDown(true);
+    }
   }
 
   // A turn without an answer message is still running (resume it) or ended without one.
@@ -149,7 +269,7 @@ export function mount(main, ctx) {
     let turn;
     try { turn = await api('GET', `/v1/chat/turns/${turnId}`); } catch { return; }
     if (seq !== loadSeq) return;
-    const view = turnView(question);
+    const view = turnView(question, turnId);
     log.append(view.node);
     if (LIVE.has(turn.status)) {
       const snap = readSnapshot(turnId);
@@ -179,9 +299,13 @@ export function mount(main, ctx) {
         paintSessions();
       }
       log.querySelector('.welcome')?.remove();
-      log.append(userBubble(content, useTools));
+      exportLink.hidden = false;
+      exportLink.href = exportURL(current);
+      const bubble = userBubble(content, { tools: useTools, at: new Date().toISOString() });
+      log.append(bubble);
       const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools });
-      const view = turnView(content);
+      bubble.dataset.messageId = res.message.id;
+      const view = turnView(content, res.turn.id);
       view.state.status = 'queued';
       view.state.tools = useTools;
       view.state.model = res.turn.model || '';
@@ -257,33 +381,135 @@ export function mount(main, ctx) {
   input.focus();
 
   return {
-    update(params) { current = params[0] || ''; open(); },
-    dispose() { disposed = true; stopLive(); },
+    update(params) { current = params[0] || ''; focusMessage = params[1] || ''; open(); },
+    dispose() {
+      disposed = true;
+      stopLive();
+      clearTimeout(searchTimer);
+      document.removeEventListener('keydown', onKey);
+      document.removeEventListener('click', closeHelp);
+    },
   };
+}
+
+const exportURL = (sessionId) => `/v1/chat/sessions/${encodeURIComponent(sessionId)}/export`;
+
+/**
+ * searchTerms are the words of a search query that the chats found contain, as
+ * the server reads them: no quotes, no "or", no excluded -words.
+ */
+function searchTerms(q) {
+  return q.replaceAll('"', ' ').split(/\s+/).filter((w) => w && !w.startsWith('-') && w.toLowerCase() !== 'or')
+    .flatMap((w) => w.split(/[^\p{L}\p{N}]+/u)).filter(Boolean);
+}
+
+/** marked shows text with the places where terms occur (ignoring case) marked. */
+function marked(text, terms) {
+  if (!terms.length) return text;
+  const re = new RegExp(terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'giu');
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(re)) {
+    if (!m[0]) continue;
+    out.push(text.slice(at, m.index), h('mark', { text: m[0] }));
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
 }
 
 function readSnapshot(turnId) {
   try { return JSON.parse(sessionStorage.getItem(snapshotKey(turnId)) || 'null'); } catch { return null; }
 }
 
-function userBubble(text, useTools = true) {
-  return h('div', { class: 'msg msg-user', 'data-testid': 'msg-user' },
+function userBubble(text, { tools = true, at = '', id = '' } = {}) {
+  return h('div', { class: 'msg msg-user', 'data-testid': 'msg-user', dataset: id ? { messageId: id } : null },
     h('div', { class: 'bubble', text }),
-    useTools ? null : h('span', { class: 'small muted', text: 'tools off' }));
+    h('div', { class: 'small muted msg-meta', 'data-testid': 'msg-time' }, at ? when(at) : null, tools ? null : (at ? ' · tools off' : 'tools off')));
 }
 
-/** turnView renders one answer as it streams: text, thinking, tool calls, citations. */
-function turnView(question) {
-  const state = { status: 'queued', text: '', thinking: '', tools: true, calls: [], citations: [], error: null, model: '', usage: null };
+/** answerMarkdown is an answer as Markdown: its text, then the sources it cites. */
+function answerMarkdown(state) {
+  const sources = [...state.citations].sort((a, b) => a.index - b.index)
+    .map((c) => `- [${c.index}] ${c.filename.split(/\s+/).join(' ')}, passage ${c.chunk_index + 1}`);
+  return state.text.trim() + (sources.length ? `\n\nSources:\n\n${sources.join('\n')}\n` : '\n');
+}
+
+/** decorateCode gives every code block a button that copies its code. */
+function decorateCode(root) {
+  for (const pre of root.querySelectorAll('pre')) {
+    const code = pre.querySelector('code');
+    if (!code) continue;
+    const copy = button('Copy code', () => copyText(code.textContent, 'Code copied'), { kind: 'ghost', iconName: 'copy', iconOnly: true });
+    copy.classList.add('code-copy');
+    copy.dataset.testid = 'copy-code';
+    const block = h('div', { class: 'code-block', dataset: code.dataset.lang ? { lang: code.dataset.lang } : null });
+    pre.replaceWith(block);
+    block.append(pre, copy);
+  }
+}
+
+/**
+ * turnView renders one answer as it streams: text, thinking, tool calls, citations;
+ * once it has ended, highlighted code and the actions on it (copy, feedback).
+ */
+function turnView(question, turnId) {
+  const state = { status: 'queued', text: '', thinking: '', tools: true, calls: [], citations: [], error: null, model: '', usage: null, at: '', feedback: null };
   const body = h('div', { class: 'md answer', 'data-testid': 'answer' });
   const thinking = h('details', { class: 'thinking', hidden: true }, h('summary', { text: 'Reasoning' }), h('div', { class: 'small pre' }));
   const calls = h('ul', { class: 'tool-calls', 'aria-label': 'Tool calls', 'data-testid': 'tool-calls' });
   const cites = h('ol', { class: 'citations', 'aria-label': 'Sources', 'data-testid': 'citations' });
   const meta = h('div', { class: 'msg-meta small muted' });
+
+  // Actions on an ended answer: built once, so a comment being typed survives repaints.
+  const copy = button('Copy answer as Markdown', () => copyText(answerMarkdown(state), 'Answer copied as Markdown'), { kind: 'ghost', iconName: 'copy', iconOnly: true });
+  copy.dataset.testid = 'copy-answer';
+  const up = button('Good answer', () => rate('up'), { kind: 'ghost', iconName: 'up', iconOnly: true });
+  up.dataset.testid = 'feedback-up';
+  const down = button('Bad answer', () => rate('down'), { kind: 'ghost', iconName: 'down', iconOnly: true });
+  down.dataset.testid = 'feedback-down';
+  const comment = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': 'Comment on this answer', 'data-testid': 'feedback-comment', placeholder: 'What was good or bad about it? (optional)' });
+  const commentForm = h('form', {
+    class: 'feedback-form stack', hidden: true, 'data-testid': 'feedback-form',
+    onsubmit: (e) => { e.preventDefault(); sendFeedback(state.feedback.rating, comment.value); },
+  }, comment, h('div', { class: 'row end' },
+    button('Skip', () => { commentForm.hidden = true; }, { kind: 'ghost' }),
+    button('Send feedback', null, { kind: 'primary', type: 'submit' })));
+  const actions = h('div', { class: 'msg-actions', 'data-testid': 'answer-actions', hidden: true }, copy, up, down);
+
   const node = h('article', { class: 'msg msg-assistant', 'data-testid': 'msg-assistant' },
     h('div', { class: 'avatar', 'aria-hidden': 'true' }, icon('chat')),
-    h('div', { class: 'msg-body' }, thinking, calls, body, cites, meta));
+    h('div', { class: 'msg-body' }, thinking, calls, body, cites, meta, actions, commentForm));
   let frame = 0;
+
+  async function sendFeedback(rating, text) {
+    try {
+      await api('POST', `/v1/chat/turns/${turnId}/feedback`, text === undefined ? { rating } : { rating, comment: text });
+    } catch (err) { fail(err); return false; }
+    state.feedback = { rating, comment: text ?? state.feedback?.comment ?? null };
+    paintActions();
+    if (text !== undefined) {
+      commentForm.hidden = true;
+      toast('Thank you for your feedback');
+    }
+    return true;
+  }
+
+  async function rate(rating) {
+    if (!await sendFeedback(rating)) return;
+    commentForm.hidden = false;
+    comment.value = state.feedback.comment || '';
+    comment.focus();
+  }
+
+  function paintActions() {
+    const ended = !LIVE.has(state.status);
+    actions.hidden = !ended || !turnId || !state.text;
+    for (const [b, r] of [[up, 'up'], [down, 'down']]) {
+      b.setAttribute('aria-pressed', String(state.feedback?.rating === r));
+      b.classList.toggle('pressed', state.feedback?.rating === r);
+    }
+  }
 
   const citation = (n) => {
     const c = state.citations.find((x) => x.index === n);
@@ -301,6 +527,8 @@ function turnView(question) {
       while (at && ['UL', 'OL', 'BLOCKQUOTE'].includes(at.tagName) && at.lastElementChild) at = at.lastElementChild;
       (at && at.tagName !== 'PRE' && at.tagName !== 'HR' ? at : body).append(h('span', { class: 'cursor', 'aria-hidden': 'true' }));
     }
+    decorateCode(body);
+    if (!LIVE.has(state.status)) highlightAll(body);
     if (!state.text && LIVE.has(state.status)) body.prepend(h('span', { class: 'muted small', text: state.status === 'queued' ? 'Waiting for a worker…' : 'Thinking…' }));
     thinking.hidden = !state.thinking;
     thinking.lastChild.textContent = state.thinking;
@@ -318,10 +546,12 @@ function turnView(question) {
     if (state.status === 'failed') bits.push(h('span', { class: 'error-text', 'data-testid': 'turn-error', text: `Failed: ${state.error?.message || 'unknown error'}` }));
     if (state.status === 'cancelled') bits.push(h('span', { text: 'Stopped' }));
     if (state.connection === 'reconnecting') bits.push(h('span', { text: 'Reconnecting…' }));
+    if (state.at && !LIVE.has(state.status)) bits.push(h('span', { 'data-testid': 'msg-time' }, when(state.at)));
     if (state.model) bits.push(h('span', { text: state.model }));
     if (state.usage && (state.usage.prompt_tokens || state.usage.completion_tokens)) bits.push(h('span', { text: `${state.usage.prompt_tokens} + ${state.usage.completion_tokens} tokens` }));
     if (!state.tools) bits.push(h('span', { text: 'tools off' }));
     replace(meta, bits.flatMap((b, i) => (i ? [' · ', b] : [b])));
+    paintActions();
   }
 
   const view = {
@@ -344,12 +574,14 @@ function turnView(question) {
         case 'turn.restarted': state.text = ''; state.thinking = ''; state.calls = []; break;
         case 'turn.completed':
           state.status = 'completed';
+          state.at = new Date().toISOString();
+          if (d.message_id) node.dataset.messageId = d.message_id;
           if (typeof d.answer === 'string') state.text = d.answer;
           state.citations = d.citations || [];
           state.usage = d.usage || null;
           break;
-        case 'turn.failed': state.status = 'failed'; state.error = d.error; break;
-        case 'turn.cancelled': state.status = 'cancelled'; if (typeof d.answer === 'string') state.text = d.answer; break;
+        case 'turn.failed': state.status = 'failed'; state.error = d.error; state.at = new Date().toISOString(); break;
+        case 'turn.cancelled': state.status = 'cancelled'; state.at = new Date().toISOString(); if (typeof d.answer === 'string') state.text = d.answer; break;
         default:
       }
       view.paint();
@@ -362,6 +594,8 @@ function turnView(question) {
       state.error = t.error;
       state.model = t.model || '';
       state.usage = t.usage;
+      state.at = t.finished_at || state.at || t.created_at;
+      state.feedback = t.feedback || null;
       view.paint();
     },
   };
