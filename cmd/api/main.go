@@ -1,6 +1,7 @@
 // Command api serves the YouWorker HTTP API. With -dev it also runs every worker, an
 // embedded NATS server and the embedded vector store in one process. Its subcommands
-// manage the schema and users: migrate, users create|list, keys rotate.
+// manage the schema and users (migrate, users create|list, keys rotate) and serve
+// the embedded vector store alone (vector-store).
 package main
 
 import (

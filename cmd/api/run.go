@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apikey"
@@ -15,6 +17,7 @@ import (
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/postgres"
+	"github.com/youworker/youworker/pkg/qdrantlite"
 	"github.com/youworker/youworker/pkg/service"
 )
 
@@ -24,6 +27,8 @@ const usage = `usage:
   api users create --name NAME [--admin]   create a user; prints the new API key as the last line
   api users list                           list users
   api keys rotate --name NAME              revoke a user's keys and print a new one as the last line
+  api vector-store [--addr HOST:PORT]      serve the embedded vector store as a process of its own, for
+                                           several programs on one host (YW_QDRANT_URL points at it)
 `
 
 // run is the composition root. It returns the process exit code.
@@ -68,6 +73,9 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 	command := args[0]
 	if len(args) > 1 {
 		command += " " + args[1]
+	}
+	if args[0] == "vector-store" {
+		return serveVectorStore(ctx, cfg, logger, args[1:], stdout)
 	}
 	switch command {
 	case "migrate", "users create", "users list", "keys rotate":
@@ -125,6 +133,45 @@ func runCommand(ctx context.Context, cfg config.Config, logger *slog.Logger, arg
 		fmt.Fprintf(stdout, "revoked every key of %s; the new API key is shown only now:\n%s\n", *name, key.Secret)
 	}
 	return nil
+}
+
+// serveVectorStore runs the embedded vector store alone until ctx ends, its data in
+// YW_DATA_DIR/vectors, so the programs of one host share one index. The store has
+// no TLS: beyond loopback it serves only with an API key (YW_QDRANT_API_KEY, which
+// the programs send too).
+func serveVectorStore(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("api vector-store", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", cfg.DevQdrantAddr, "listen address")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v\n%s", errUsage, err, usage)
+	}
+	remote := !loopbackAddr(*addr)
+	if remote && cfg.QdrantAPIKey == "" {
+		return fmt.Errorf("%w: --addr %s is reachable beyond this host; set YW_QDRANT_API_KEY so only the programs can use the store", errUsage, *addr)
+	}
+	lite, err := qdrantlite.Start(ctx, qdrantlite.Config{Dir: filepath.Join(cfg.DataDir, "vectors"), Addr: *addr,
+		AllowRemote: remote, APIKey: cfg.QdrantAPIKey}, logger)
+	if err != nil {
+		return fmt.Errorf("start the vector store: %w", err)
+	}
+	logger.Info("vector store serving", "addr", lite.Addr(), "dir", filepath.Join(cfg.DataDir, "vectors"))
+	fmt.Fprintf(stdout, "vector store serving; set YW_QDRANT_URL=http://%s in the programs that use it\n", lite.Addr())
+	<-ctx.Done()
+	return lite.Close()
+}
+
+// loopbackAddr reports whether host:port listens on this host alone.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool, stdout io.Writer) error {

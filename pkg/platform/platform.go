@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	for _, step := range []func() error{
 		func() error { return p.openDatabase(ctx, opts) },
 		func() error { return p.openQueue(ctx, opts) },
-		func() error { return p.openVectors(ctx) },
+		func() error { return p.openVectors(ctx, opts) },
 	} {
 		if err := step(); err != nil {
 			p.Close()
@@ -176,12 +176,21 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func (p *Platform) openVectors(ctx context.Context) error {
+// errNoVectorStore says what to set when a program outside -dev has no vector
+// store: starting a private one would split the index between programs that each
+// believe theirs is the only one.
+var errNoVectorStore = errors.New("YW_QDRANT_URL is required: point it at Qdrant, or at `api vector-store` " +
+	"(the embedded store as a process of its own, for several programs on one host); `api -dev` embeds one")
+
+func (p *Platform) openVectors(ctx context.Context, opts Options) error {
 	var err error
 	if p.EmbedMetrics, err = embed.NewMetrics(p.Registry); err != nil {
 		return err
 	}
 	vcfg := vector.Config{URL: p.Config.QdrantURL, APIKey: p.Config.QdrantAPIKey}
+	if vcfg.URL == "" && !opts.Dev {
+		return errNoVectorStore
+	}
 	if vcfg.URL == "" {
 		lite, err := qdrantlite.Start(ctx, qdrantlite.Config{Dir: filepath.Join(p.Config.DataDir, "vectors"), Addr: p.Config.DevQdrantAddr}, p.Logger)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -78,6 +80,11 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 		}
 		return nil, nil, fmt.Errorf("connect to nats: %w", err)
 	}
+	if err := requireServerVersion(nc.ConnectedServerVersion()); err != nil {
+		url := nc.ConnectedUrlRedacted()
+		nc.Close()
+		return nil, nil, fmt.Errorf("nats at %s: %w", url, err)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
@@ -85,6 +92,49 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 	}
 	logger.Info("nats connected", "url", nc.ConnectedUrlRedacted(), "name", name)
 	return nc, js, nil
+}
+
+// minServerVersion is the oldest NATS server the programs work with: the job
+// consumers filter on several subjects, which servers learned in 2.10.
+var minServerVersion = [3]int{2, 10, 0}
+
+// requireServerVersion refuses a server older than minServerVersion, naming both
+// versions, rather than letting the first consumer fail with a message that does
+// not say what to upgrade.
+func requireServerVersion(version string) error {
+	v, ok := parseVersion(version)
+	if !ok {
+		return fmt.Errorf("cannot tell the server's version from %q; YouWorker needs NATS %d.%d or newer", version, minServerVersion[0], minServerVersion[1])
+	}
+	for i := range v {
+		if v[i] != minServerVersion[i] {
+			if v[i] < minServerVersion[i] {
+				return fmt.Errorf("the server runs NATS %s; YouWorker needs NATS %d.%d or newer (JetStream consumers with several filter subjects)",
+					version, minServerVersion[0], minServerVersion[1])
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// parseVersion reads major.minor.patch, ignoring a pre-release or build suffix.
+func parseVersion(s string) ([3]int, bool) {
+	var v [3]int
+	core, _, _ := strings.Cut(strings.TrimPrefix(s, "v"), "-")
+	core, _, _ = strings.Cut(core, "+")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return v, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return v, false
+		}
+		v[i] = n
+	}
+	return v, true
 }
 
 // Health reports whether NATS is reachable and JetStream answers with the
