@@ -24,8 +24,15 @@ type Principal struct {
 	Name    string
 	IsAdmin bool
 	// GroupIDs are the groups the user belongs to, read from Postgres on every request
-	// so that membership changes take effect at once.
+	// so that membership changes take effect at once. For a principal narrowed by
+	// Limit to some groups, only those of them the user still belongs to.
 	GroupIDs []string
+	// KeyID is the API key the request was signed in with; "" for anything else.
+	KeyID string
+
+	// limits narrow the principal below what the user may do (a scoped API key);
+	// unexported so that only Limit can set them, and the zero value limits nothing.
+	limits limits
 
 	// system is unexported so that only System can carry it: no request, decoded
 	// value or zero value can claim the platform's rights.

@@ -122,7 +122,7 @@ func (a *App) newServices() Services {
 		Audit:     audit,
 		Users:     service.NewUsers(st, audit, documents, logger).WithQuotas(quotas),
 		Documents: documents,
-		Groups:    service.NewGroups(st, audit, service.GroupsConfig{Notify: notify}, logger),
+		Groups:    service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger),
 		Reindex:   service.NewReindex(st, audit, service.ReindexConfig{Notify: notify}, logger),
 		Chat: service.NewChat(st, p.Turns, service.ChatConfig{
 			DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,

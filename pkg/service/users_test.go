@@ -145,7 +145,7 @@ func TestKeysCreateListRevokeRotate(t *testing.T) {
 	carol, err := u.Authenticate(ctx, first.Secret)
 	require.NoError(t, err)
 
-	second, err := u.CreateKey(ctx, carol)
+	second, err := u.CreateKey(ctx, carol, KeyRequest{})
 	require.NoError(t, err)
 	keys, err := u.Keys(ctx, carol)
 	require.NoError(t, err)
