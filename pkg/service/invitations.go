@@ -139,7 +139,10 @@ func (g *Groups) answer(ctx context.Context, p access.Principal, id string, fn f
 		}
 		return fn(st, v)
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
 		return errInvitationNotFound
 	}
 	return groupError("answer invitation", "", err)
