@@ -45,16 +45,16 @@ type Config struct {
 	BootstrapAdminKey string
 	// SessionSecret keys the web UI's sealed session cookies; replicas must share it.
 	// Empty: a secret is generated once and kept under DataDir.
-	SessionSecret   string
-	CORSOrigins     []string
-	TrustedProxies  []*net.IPNet
+	SessionSecret  string
+	CORSOrigins    []string
+	TrustedProxies []*net.IPNet
 	// IPAllowlist, when not empty, is the only client addresses (after the
 	// trusted-proxy rule) the HTTP server answers; others get 403 before any key is
 	// looked up. Health probes are exempt.
 	IPAllowlist []*net.IPNet
 	// GroupDirectAdd makes adding a member to a group take effect at once, as it
 	// did before invitations; by default the user is invited and must accept.
-	GroupDirectAdd bool
+	GroupDirectAdd  bool
 	RateLimitRPS    float64
 	RateLimitBurst  int
 	MaxBodyBytes    int64
