@@ -7,6 +7,11 @@
 // is in one of their groups and is not private. Being an admin grants no access to
 // other people's documents.
 //
+// A principal may be narrowed below its user by the credential it signed in with (a
+// scoped API key, Principal.Limit): RequireScope decides what the credential may do,
+// and a group limit narrows GroupIDs, which DocumentPredicate, VectorFilter and
+// CanShareWithGroup then apply like every other part of the rule.
+//
 // A rule that refuses says how the refusal must look to the caller: ErrHidden (as if
 // the thing did not exist) or ErrForbidden (the caller knows it exists). Services
 // map these to their own errors, so the HTTP status of every refusal stays put.
