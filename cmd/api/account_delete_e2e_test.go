@@ -39,8 +39,14 @@ func TestDeletingOnesOwnAccount(t *testing.T) {
 		ID string `json:"id"`
 	}
 	c.Do("POST", "/v1/groups", bea, map[string]any{"name": "harbour"}, http.StatusCreated, &group)
-	for _, who := range []string{"ann", "cal"} {
-		c.Do("POST", "/v1/groups/"+group.ID+"/members", bea, map[string]any{"user_id": ids[who]}, http.StatusCreated, nil)
+	for who, key := range map[string]string{"ann": ann, "cal": cal} {
+		var invited struct {
+			Invitation struct {
+				ID string `json:"id"`
+			} `json:"invitation"`
+		}
+		c.Do("POST", "/v1/groups/"+group.ID+"/members", bea, map[string]any{"user_id": ids[who]}, http.StatusAccepted, &invited)
+		c.Do("POST", "/v1/me/invitations/"+invited.Invitation.ID+"/accept", key, nil, http.StatusOK, nil)
 	}
 	upload := func(key, name, text string, fields map[string]string) string {
 		var out struct {

@@ -74,11 +74,13 @@ func requireProblemField(t *testing.T, resp apitest.Response, field string) {
 	require.Equal(t, field, p.Errors[0].Field, resp.Body)
 }
 
+// TestGroupsAndAuditEndToEnd runs with direct adds (YW_GROUP_DIRECT_ADD), the
+// operator's choice; TestInvitationsEndToEnd covers the default, invitations.
 func TestGroupsAndAuditEndToEnd(t *testing.T) {
 	_, dbURL := pgtest.NewDB(t)
 	admin := "bootstrap-admin-key-for-groups-e2e"
 	base := startAPI(t, map[string]string{"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0",
-		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "warn"})
+		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "warn", "YW_GROUP_DIRECT_ADD": "true"})
 	c := apitest.NewClient(t, base)
 	aliceID, alice := groupsUser(t, c, admin, "alice")
 	bobID, bob := groupsUser(t, c, admin, "bob")

@@ -43,6 +43,11 @@ var matrixCases = map[string]caseFunc{
 	"POST /v1/groups/:id/members":            groupCases,
 	"PATCH /v1/groups/:id/members/:user_id":  memberCases,
 	"DELETE /v1/groups/:id/members/:user_id": memberCases,
+	"GET /v1/groups/:id/invitations":         groupInvitationCases,
+	"DELETE /v1/groups/:id/invitations/:inv": groupInvitationCases,
+	"GET /v1/me/invitations":                 myInvitations,
+	"POST /v1/me/invitations/:id/accept":     answerInvitation,
+	"POST /v1/me/invitations/:id/decline":    answerInvitation,
 	"POST /v1/documents":                     uploadCases,
 	"GET /v1/documents":                      listDocuments,
 	"GET /v1/documents/:id":                  documentCases,
@@ -325,7 +330,8 @@ func groupCases(w *world, route string) []row {
 				}
 			case "POST /members":
 				r.object = g + " + user_id U4"
-				okStatus = http.StatusCreated
+				okStatus = http.StatusAccepted // an invitation
+				r.affects = append(r.affects, "invitations:"+g)
 				allowed = map[string]any{"user_id": w.id["U4"]}
 				refused = allowed
 				path += "/members"
@@ -729,6 +735,88 @@ func reindexCases(w *world, route string) []row {
 			r.call = func(t *testing.T) call { return call{path: "/v1/admin/reindex/" + job(t) + suffix} }
 			if who == "A" && suffix != "" {
 				r.want = allow(http.StatusAccepted, http.StatusConflict)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// groupInvitationCases: a group's admins list and withdraw its pending invitations;
+// a member is refused, everybody else finds no group. I1 is G1's; asking for it
+// through G2 finds nothing even for G2's admin.
+func groupInvitationCases(w *world, route string) []row {
+	var rows []row
+	for _, g := range []string{"G1", "G2"} {
+		for _, who := range principals {
+			role := memberships[g][who]
+			r := row{route: route, who: who, object: g, affects: []string{"invitations:G1"}}
+			path := "/v1/groups/" + w.id[g] + "/invitations"
+			okStatus := http.StatusOK
+			if method(route) == "DELETE" {
+				r.object, path, okStatus = g+"/I1", path+"/"+w.id["I1"], http.StatusNoContent
+			}
+			switch {
+			case who == "anon":
+				r.want = unauth
+			case role == "admin" && method(route) == "DELETE" && g == "G2":
+				r.want = hidden // I1 is not G2's
+			case role == "admin":
+				r.want = allow(okStatus)
+			case role == "member":
+				r.want = forbidden
+			default:
+				r.want = hidden
+			}
+			r.call = fixed(call{path: path})
+			if r.want.class == "allowed" && method(route) == "GET" {
+				r.check = func(t *testing.T, body string) {
+					require.Equal(t, g == "G1", strings.Contains(body, w.id["I1"]), body)
+				}
+			}
+			if r.want.class == "allowed" && method(route) == "DELETE" {
+				r.object, r.call = "a scratch invitation of "+g, func(t *testing.T) call {
+					scratch := w.newGroup(t, w.key[who])
+					inv := w.invite(t, scratch, w.key[who], w.id["U4"])
+					return call{path: "/v1/groups/" + scratch + "/invitations/" + inv}
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// myInvitations: each caller sees only the invitations waiting for them.
+func myInvitations(w *world, route string) []row {
+	var rows []row
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "-", want: gate(who, true, http.StatusOK), call: fixed(call{path: "/v1/me/invitations"})}
+		if who != "anon" {
+			r.check = func(t *testing.T, body string) {
+				require.Equal(t, who == "U4", strings.Contains(body, w.id["I1"]), body)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// answerInvitation: only the invitee answers an invitation; for everybody else it
+// does not exist, and refusing them leaves it pending.
+func answerInvitation(w *world, route string) []row {
+	var rows []row
+	verb := strings.TrimPrefix(route, "POST /v1/me/invitations/:id/")
+	for _, who := range principals {
+		r := row{route: route, who: who, object: "I1 (U4's)", want: gate(who, who == "U4", http.StatusOK),
+			affects: []string{"invitations:G1", "group:G1"}, call: fixed(call{path: "/v1/me/invitations/" + w.id["I1"] + "/" + verb})}
+		if verb == "decline" {
+			r.want = gate(who, who == "U4", http.StatusNoContent)
+		}
+		if who == "U4" {
+			r.object, r.call = "a scratch invitation of U4", func(t *testing.T) call {
+				inv := w.invite(t, w.newGroup(t, w.key["U1"]), w.key["U1"], w.id["U4"])
+				return call{path: "/v1/me/invitations/" + inv + "/" + verb}
 			}
 		}
 		rows = append(rows, r)

@@ -256,9 +256,32 @@ func (w *world) newGroup(t *testing.T, adminKey string) string {
 	return g.ID
 }
 
+// addMember makes a user a member as the default deployment does: the group admin
+// invites, the user accepts.
 func (w *world) addMember(t *testing.T, group, adminKey, userID string) {
 	t.Helper()
-	w.do(t, "POST", "/v1/groups/"+group+"/members", adminKey, map[string]any{"user_id": userID}, http.StatusCreated, nil)
+	inv := w.invite(t, group, adminKey, userID)
+	w.do(t, "POST", "/v1/me/invitations/"+inv+"/accept", w.keyOfUser(userID), nil, http.StatusOK, nil)
+}
+
+// invite invites a user into a group and returns the invitation's id.
+func (w *world) invite(t *testing.T, group, adminKey, userID string) string {
+	t.Helper()
+	var out struct {
+		Invitation struct{ ID string } `json:"invitation"`
+	}
+	w.do(t, "POST", "/v1/groups/"+group+"/members", adminKey, map[string]any{"user_id": userID}, http.StatusAccepted, &out)
+	return out.Invitation.ID
+}
+
+// keyOfUser returns the key of the fixture principal whose user id is id.
+func (w *world) keyOfUser(id string) string {
+	for who, key := range w.key {
+		if w.id[who] == id {
+			return key
+		}
+	}
+	panic("no fixture principal has user id " + id)
 }
 
 // askResult is what one chat question showed its asker: the turn and every event.
@@ -365,6 +388,8 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 		w.waitReady(t, docSpecs[d].owner, w.id[d])
 	}
 	w.do(t, "DELETE", "/v1/documents/"+w.id["D5"], w.key["U1"], nil, http.StatusAccepted, nil)
+	// I1: U4 is invited into G1 and has not answered.
+	w.id["I1"] = w.invite(t, w.id["G1"], w.key["U1"], w.id["U4"])
 
 	var k struct {
 		ID  string `json:"id"`
@@ -494,6 +519,19 @@ func (w *world) snapshot(t *testing.T, object string) string {
 		var ids []string
 		for _, d := range l.Documents {
 			ids = append(ids, d.ID)
+		}
+		sort.Strings(ids)
+		return strings.Join(ids, ",")
+	case "invitations":
+		admin := map[string]string{"G1": "U1", "G2": "U3"}[name]
+		var l struct {
+			Invitations []struct{ ID, UserID string } `json:"invitations"`
+		}
+		_, body, _ := strings.Cut(get("/v1/groups/"+w.id[name]+"/invitations", w.key[admin]), " ")
+		require.NoError(t, json.Unmarshal([]byte(body), &l))
+		var ids []string
+		for _, v := range l.Invitations {
+			ids = append(ids, v.ID+"="+v.UserID)
 		}
 		sort.Strings(ids)
 		return strings.Join(ids, ",")

@@ -49,8 +49,9 @@ func (w *world) requireSees(t *testing.T, who string, d revocationDoc, want bool
 func TestRevocationTakesEffectOnTheNextRequest(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, nil)
-	// U4 joins G1; U2 joins G2. Every document below is shared with a group.
-	w.addMember(t, w.id["G1"], w.key["U1"], w.id["U4"])
+	// U4 joins G1 (accepting the fixture's invitation I1); U2 joins G2. Every
+	// document below is shared with a group.
+	w.do(t, "POST", "/v1/me/invitations/"+w.id["I1"]+"/accept", w.key["U4"], nil, http.StatusOK, nil)
 	w.addMember(t, w.id["G2"], w.key["U3"], w.id["U2"])
 	unshare := w.revocationDoc(t, "U1", "G1")
 	private := w.revocationDoc(t, "U1", "G1")

@@ -231,7 +231,7 @@ func TestWebUIInChromium(t *testing.T) {
 	alice.eval(`fetch('/v1/groups', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"name":"sneaky"}'}).then(r => r.status)`, &status)
 	require.Equal(t, http.StatusForbidden, status, "a cookie write without the CSRF header is refused")
 
-	// Groups: create one and add bob by name.
+	// Groups: create one and invite bob by name; he joins when he accepts.
 	alice.click("a.nav-link", "Groups")
 	alice.typeInto("input[name=name]", "research")
 	alice.typeInto("input[name=description]", "Reading group")
@@ -239,7 +239,8 @@ func TestWebUIInChromium(t *testing.T) {
 	alice.waitFor(`document.querySelector('[data-testid=members]')?.textContent.includes('alice (you)')`, "the new group")
 	alice.typeInto("[data-testid=member-name]", "bob")
 	alice.click("button", "Add")
-	alice.waitFor(`document.querySelector('[data-testid=members]')?.textContent.includes('bob')`, "bob in the group")
+	alice.waitFor(`document.querySelector('[data-testid=pending-invitations]')?.textContent.includes('bob')`, "bob's pending invitation")
+	require.False(t, alice.evalBool(`document.querySelector('[data-testid=members]').textContent.includes('bob')`), "not a member before accepting")
 	alice.screenshot("03-groups")
 
 	// Documents: upload two corpus files and a hostile file name, watch them become ready.
@@ -262,12 +263,19 @@ func TestWebUIInChromium(t *testing.T) {
 	alice.click("dialog button", "Save")
 	alice.waitFor(`[...document.querySelectorAll('[data-testid=doc-row]')].some(r => r.textContent.includes('war-and-peace') && r.querySelector('.sharing').textContent === 'research')`, "the shared document")
 
-	// Bob, in his own browser context, sees the shared document and nothing else.
+	// Bob, in his own browser context, accepts the invitation on the groups page, and
+	// then sees the shared document and nothing else.
 	bob := b.newPage(t, "bob")
-	bob.goTo(base + "/#/documents")
+	bob.goTo(base + "/#/groups")
 	bob.typeInto("input[name=key]", bobKey)
 	bob.press("Enter")
 	bob.waitFor(`document.querySelector('[data-testid=who]')?.textContent === 'bob'`, "bob signed in")
+	bob.waitFor(`document.querySelector('[data-testid=invitation]')?.textContent.includes('research')`, "alice's invitation")
+	bob.screenshot("04-groups-invitation")
+	bob.click("[data-testid=invitation] button", "Accept")
+	bob.waitFor(`document.querySelector('[data-testid=members]')?.textContent.includes('bob (you)')`, "bob in the group")
+	require.False(t, bob.evalBool(`document.querySelector('[data-testid=invitation]')`), "the answered invitation is gone")
+	bob.click("a.nav-link", "Documents")
 	bob.waitFor(`document.querySelectorAll('[data-testid=doc-row]').length === 1 && document.querySelector('[data-testid=doc-row]').textContent.includes('book-war-and-peace-1p.txt')`, "the document alice shared")
 	require.True(t, bob.evalBool(`document.querySelector('[data-testid=doc-row]').textContent.includes('shared with you')`))
 	require.False(t, bob.evalBool(`document.querySelector('[data-testid=doc-row] [data-key$=":delete"]')`), "only the owner may delete")
@@ -276,13 +284,25 @@ func TestWebUIInChromium(t *testing.T) {
 	t.Run("hostile markdown renders inert", func(t *testing.T) { hostileMarkdown(t, alice) })
 	t.Run("chat", func(t *testing.T) { chatInBrowser(t, alice) })
 
-	// Account: a new key is shown once, with a copy button.
+	// Account: a named key that may only read the group's documents, expiring in a
+	// week, is shown once with a copy button, then listed with its limits.
 	alice.click("a.nav-link", "Account")
 	alice.waitFor(`document.querySelector('[data-testid=quota]')?.textContent.includes('used')`, "the quota")
 	alice.click("button", "New key")
+	alice.waitFor(`document.querySelector('[data-testid=new-key-form]')`, "the new key form")
+	alice.typeInto("input[name=key-name]", "reader")
+	alice.eval(`(() => {
+		document.querySelector('input[name=scope][value="documents:read"]').checked = true;
+		[...document.querySelectorAll('input[name=group]')].find(i => i.parentElement.textContent === 'research').checked = true;
+		document.querySelector('select[name=expires]').value = '7';
+	})()`, nil)
+	alice.screenshot("10-account-new-key-form")
+	alice.click("dialog button", "Create key")
 	alice.waitFor(`document.querySelector('[data-testid=new-key]')?.textContent.length > 20`, "the new key")
 	alice.screenshot("10-account-new-key")
 	alice.press("Escape")
+	alice.waitFor(`[...document.querySelectorAll('[data-testid=key-row]')].some(r => r.textContent.includes('reader') && r.textContent.includes('scopes: documents:read') && r.textContent.includes('groups: research'))`, "the scoped key in the list")
+	alice.screenshot("11-account-keys")
 
 	// Admin pages.
 	adm := b.newPage(t, "admin")

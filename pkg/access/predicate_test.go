@@ -59,9 +59,10 @@ func TestSQLPredicatesOnPostgres(t *testing.T) {
 			VALUES ($1, $2, $3, 'f.txt', 'text/plain', 'text', 1, $4, 'k', CASE WHEN $5 THEN now() END)`,
 			id["owner"], group, d.private, fmt.Sprintf("%064x", i), d.deleted)
 	}
-	admitted := func(predicate, user string) []string {
+	admittedTo := func(predicate string, p access.Principal) []string {
 		t.Helper()
-		rows, err := tx.Query(ctx, `SELECT d.id::text FROM documents d WHERE d.owner_id = $2 AND `+predicate, id[user], id["owner"])
+		rows, err := tx.Query(ctx, `SELECT d.id::text FROM documents d WHERE d.owner_id = $1 AND `+predicate,
+			append([]any{id["owner"]}, access.DocumentArgs(p)...)...)
 		require.NoError(t, err)
 		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err)
@@ -73,16 +74,40 @@ func TestSQLPredicatesOnPostgres(t *testing.T) {
 		}
 		return names
 	}
+	principal := func(user string) access.Principal {
+		var groups []string
+		for _, m := range [][2]string{{"g1", "owner"}, {"g1", "member"}, {"g2", "stranger"}} {
+			if m[1] == user {
+				groups = append(groups, id[m[0]])
+			}
+		}
+		return access.Principal{UserID: id[user], GroupIDs: groups}
+	}
+	admitted := func(predicate, user string) []string { return admittedTo(predicate, principal(user)) }
 
-	see := access.DocumentPredicate("d", 1)
+	see := access.DocumentPredicate("d", 2)
 	require.Equal(t, []string{"own", "shared", "private-in-group"}, admitted(see, "owner"))
 	require.Equal(t, []string{"shared"}, admitted(see, "member"), "members see what is shared, not what is private")
 	require.Empty(t, admitted(see, "stranger"))
 	require.Empty(t, admitted(see, "admin"), "being an admin grants no documents")
 
-	modify := access.ModifyDocumentPredicate("d", 1)
+	modify := access.ModifyDocumentPredicate("d", 2)
 	require.Equal(t, []string{"own", "shared", "private-in-group"}, admitted(modify, "owner"))
 	require.Empty(t, admitted(modify, "member"), "seeing a document is not owning it")
 	require.Empty(t, admitted(modify, "stranger"))
 	require.Empty(t, admitted(modify, "admin"))
+
+	// A principal limited to some groups (a scoped key) sees and changes only
+	// documents in them: its own document in no group is hidden from it too.
+	inG1 := principal("owner").Limit(access.Limits{GroupIDs: []string{id["g1"]}})
+	require.Equal(t, []string{"shared", "private-in-group"}, admittedTo(see, inG1))
+	require.Equal(t, []string{"shared", "private-in-group"}, admittedTo(modify, inG1))
+	inG2 := principal("owner").Limit(access.Limits{GroupIDs: []string{id["g2"]}})
+	require.Empty(t, inG2.GroupIDs, "a limit reaches no group the user is not in")
+	require.Empty(t, admittedTo(see, inG2), "limited to a group the owner is not in: nothing")
+	require.Empty(t, admittedTo(modify, inG2))
+	memberInG1 := principal("member").Limit(access.Limits{GroupIDs: []string{id["g1"], id["g2"]}})
+	require.Equal(t, []string{"shared"}, admittedTo(see, memberInG1))
+	scopesOnly := principal("owner").Limit(access.Limits{Scopes: []access.Scope{access.ScopeDocumentsRead}})
+	require.Equal(t, []string{"own", "shared", "private-in-group"}, admittedTo(see, scopesOnly), "scopes alone narrow no document")
 }

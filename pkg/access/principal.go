@@ -7,6 +7,11 @@
 // is in one of their groups and is not private. Being an admin grants no access to
 // other people's documents.
 //
+// A principal may be narrowed below its user by the credential it signed in with (a
+// scoped API key, Principal.Limit): RequireScope decides what the credential may do,
+// and a group limit narrows GroupIDs, which DocumentPredicate, VectorFilter and
+// CanShareWithGroup then apply like every other part of the rule.
+//
 // A rule that refuses says how the refusal must look to the caller: ErrHidden (as if
 // the thing did not exist) or ErrForbidden (the caller knows it exists). Services
 // map these to their own errors, so the HTTP status of every refusal stays put.
@@ -24,8 +29,15 @@ type Principal struct {
 	Name    string
 	IsAdmin bool
 	// GroupIDs are the groups the user belongs to, read from Postgres on every request
-	// so that membership changes take effect at once.
+	// so that membership changes take effect at once. For a principal narrowed by
+	// Limit to some groups, only those of them the user still belongs to.
 	GroupIDs []string
+	// KeyID is the API key the request was signed in with; "" for anything else.
+	KeyID string
+
+	// limits narrow the principal below what the user may do (a scoped API key);
+	// unexported so that only Limit can set them, and the zero value limits nothing.
+	limits limits
 
 	// system is unexported so that only System can carry it: no request, decoded
 	// value or zero value can claim the platform's rights.

@@ -24,28 +24,54 @@ func RequireAdmin(p Principal) error {
 }
 
 // DocumentPredicate returns the SQL condition under which the principal may see the
-// document row aliased as alias, with the principal's user id bound to placeholder
-// $n. Group membership is read from Postgres in the same statement, so a change of
-// membership takes effect on the very next query. Deleted documents are never visible.
+// document row aliased as alias, with DocumentArgs(p) bound to placeholders $n and
+// $n+1 (the user id, and the groups a limited principal reaches). Group membership is
+// read from Postgres in the same statement, so a change of membership takes effect
+// on the very next query. Deleted documents are never visible. A principal limited
+// to some groups (Limit) sees only documents in those groups, its own included.
 //
 // Visibility has no Go form on purpose: every reader asks Postgres (or the vector
 // store, through VectorFilter, and then Postgres again), so there is no third copy
 // of the rule to drift.
 func DocumentPredicate(alias string, n int) string {
 	return fmt.Sprintf(`(%[1]s.deleted_at IS NULL AND (%[1]s.owner_id = $%[2]d OR (%[1]s.group_id IS NOT NULL AND NOT %[1]s.private
-	AND %[1]s.group_id IN (SELECT m.group_id FROM memberships m WHERE m.user_id = $%[2]d))))`, alias, n)
+	AND %[1]s.group_id IN (SELECT m.group_id FROM memberships m WHERE m.user_id = $%[2]d)))
+	AND ($%[3]d::uuid[] IS NULL OR %[1]s.group_id = ANY($%[3]d::uuid[])))`, alias, n, n+1)
+}
+
+// DocumentArgs are the values DocumentPredicate and ModifyDocumentPredicate bind, in
+// order: the user id, and the groups of a principal limited to some (NULL when it
+// is not).
+func DocumentArgs(p Principal) []any {
+	var groups []string
+	if p.limits.groupLimited {
+		groups = append([]string{}, p.GroupIDs...) // never nil: limited to no group hides everything
+	}
+	return []any{p.UserID, groups}
 }
 
 // VectorFilter returns the vector-store filter for the chunks the principal may see.
 // It is a pre-filter only: every hit is re-checked against Postgres before anyone
 // sees it, so a stale payload can never leak. pending are documents the principal
 // may see whose payloads may not mirror a recent sharing change yet: their points
-// are admitted whatever their payloads say, so a grant holds at once. Somebody who
-// is not a user (System, the zero Principal) is admitted nothing.
+// are admitted whatever their payloads say, so a grant holds at once (they come from
+// Postgres through DocumentPredicate, so a limited principal's limit already holds
+// for them). Somebody who is not a user (System, the zero Principal) is admitted
+// nothing, and so is a principal limited to no group with nothing pending.
 func VectorFilter(p Principal, pending ...string) *qdrant.Filter {
-	should := []*qdrant.Condition{qdrant.NewMatchKeyword(FieldOwner, p.UserID)}
+	mine := qdrant.NewMatchKeyword(FieldOwner, p.UserID)
+	nothing := &qdrant.Filter{Should: []*qdrant.Condition{qdrant.NewMatchKeyword(FieldOwner, "")}} // no point has an empty owner
 	if !p.IsUser() {
-		return &qdrant.Filter{Should: should}
+		return nothing
+	}
+	var should []*qdrant.Condition
+	switch {
+	case !p.limits.groupLimited:
+		should = append(should, mine)
+	case len(p.GroupIDs) > 0:
+		should = append(should, qdrant.NewFilterAsCondition(&qdrant.Filter{
+			Must: []*qdrant.Condition{mine, qdrant.NewMatchKeywords(FieldGroup, p.GroupIDs...)},
+		}))
 	}
 	if len(pending) > 0 {
 		should = append(should, qdrant.NewMatchKeywords(FieldDocument, pending...))
@@ -57,6 +83,9 @@ func VectorFilter(p Principal, pending ...string) *qdrant.Filter {
 				qdrant.NewMatchBool(FieldPrivate, false),
 			},
 		}))
+	}
+	if len(should) == 0 {
+		return nothing
 	}
 	return &qdrant.Filter{Should: should}
 }
@@ -73,11 +102,13 @@ func CanModifyDocument(p Principal, ownerID string) error {
 }
 
 // ModifyDocumentPredicate is CanModifyDocument as an SQL condition on the document
-// row aliased as alias, with the principal's user id bound to placeholder $n. A
+// row aliased as alias, with DocumentArgs(p) bound to placeholders $n and $n+1. A
 // statement that changes a document carries it, so a document that changed hands
-// or was deleted after the Go check is not changed.
+// or was deleted after the Go check is not changed; a principal limited to some
+// groups changes only documents in them, as it sees only those.
 func ModifyDocumentPredicate(alias string, n int) string {
-	return fmt.Sprintf(`(%[1]s.deleted_at IS NULL AND %[1]s.owner_id = $%[2]d)`, alias, n)
+	return fmt.Sprintf(`(%[1]s.deleted_at IS NULL AND %[1]s.owner_id = $%[2]d
+	AND ($%[3]d::uuid[] IS NULL OR %[1]s.group_id = ANY($%[3]d::uuid[])))`, alias, n, n+1)
 }
 
 // CanShareWithGroup admits members of a group to put a document into it. For

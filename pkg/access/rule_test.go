@@ -151,3 +151,76 @@ func requireRule(t *testing.T, got, want error, name string) {
 	}
 	require.ErrorIs(t, got, want, name)
 }
+
+func TestLimitNarrowsGroupsAndScopes(t *testing.T) {
+	t.Parallel()
+	p := Principal{UserID: "u1", GroupIDs: []string{"g1", "g2"}}
+	require.False(t, p.GroupLimited())
+	require.Nil(t, p.Scopes(), "no limit: every scope")
+
+	l := p.Limit(Limits{GroupIDs: []string{"g2", "g9"}})
+	require.True(t, l.GroupLimited())
+	require.Equal(t, []string{"g2"}, l.GroupIDs, "a key never reaches a group its user is not in")
+	require.True(t, l.InGroup("g2"))
+	require.False(t, l.InGroup("g1"))
+	requireRule(t, CanShareWithGroup(l, "g1"), ErrHidden, "a limited key cannot share into a group outside its limit")
+	require.Equal(t, []string{"g1", "g2"}, p.GroupIDs, "Limit returns a narrowed copy")
+
+	none := p.Limit(Limits{GroupIDs: []string{}})
+	require.True(t, none.GroupLimited(), "an empty list is a limit, not the absence of one")
+	require.Empty(t, none.GroupIDs)
+	require.Equal(t, []string{}, DocumentArgs(none)[1], "limited to no group binds an empty array, never NULL")
+	require.Nil(t, DocumentArgs(p)[1], "no limit binds NULL")
+
+	s := p.Limit(Limits{Scopes: []Scope{ScopeDocumentsRead, ScopeChat}})
+	require.Equal(t, []Scope{ScopeDocumentsRead, ScopeChat}, s.Scopes())
+	require.False(t, s.GroupLimited())
+	twice := s.Limit(Limits{Scopes: []Scope{ScopeChat, ScopeAdmin}})
+	require.Equal(t, []Scope{ScopeChat}, twice.Scopes(), "limiting again keeps what both allow")
+}
+
+func TestRequireScope(t *testing.T) {
+	t.Parallel()
+	reader := owner.Limit(Limits{Scopes: []Scope{ScopeDocumentsRead}})
+	nothing := owner.Limit(Limits{Scopes: []Scope{}})
+	cases := []struct {
+		name  string
+		p     Principal
+		scope Scope
+		want  error
+	}{
+		{"unlimited key, any scope", owner, ScopeAdmin, nil},
+		{"unlimited key, no scope needed", owner, ScopeNone, nil},
+		{"reader reads", reader, ScopeDocumentsRead, nil},
+		{"reader writes", reader, ScopeDocumentsWrite, ErrScopeDenied},
+		{"reader chats", reader, ScopeChat, ErrScopeDenied},
+		{"reader administers", reader, ScopeAdmin, ErrScopeDenied},
+		{"reader, no scope needed", reader, ScopeNone, nil},
+		{"no scopes at all", nothing, ScopeDocumentsRead, ErrScopeDenied},
+		{"no scopes, no scope needed", nothing, ScopeNone, nil},
+	}
+	for _, c := range cases {
+		requireRule(t, RequireScope(c.p, c.scope), c.want, c.name)
+	}
+	requireRule(t, RequireAdmin(owner.Limit(Limits{Scopes: []Scope{ScopeAdmin}})), ErrHidden, "the admin scope makes nobody an admin")
+}
+
+func TestVectorFilterOfALimitedPrincipal(t *testing.T) {
+	t.Parallel()
+	p := Principal{UserID: "u1", GroupIDs: []string{"a", "b"}}.Limit(Limits{GroupIDs: []string{"b"}})
+	f := VectorFilter(p, "d1")
+	require.Len(t, f.Should, 3)
+	own := f.Should[0].GetFilter()
+	require.NotNil(t, own, "the key's own documents only within its groups")
+	require.Len(t, own.Must, 2)
+	require.Equal(t, FieldOwner, own.Must[0].GetField().Key)
+	require.Equal(t, FieldGroup, own.Must[1].GetField().Key)
+	require.Equal(t, []string{"b"}, own.Must[1].GetField().Match.GetKeywords().Strings)
+	require.Equal(t, []string{"d1"}, f.Should[1].GetField().Match.GetKeywords().Strings)
+	require.Equal(t, []string{"b"}, f.Should[2].GetFilter().Must[0].GetField().Match.GetKeywords().Strings)
+
+	none := Principal{UserID: "u1", GroupIDs: []string{"a"}}.Limit(Limits{GroupIDs: []string{"z"}})
+	f = VectorFilter(none)
+	require.Len(t, f.Should, 1, "limited to no group of the user: nothing")
+	require.Empty(t, f.Should[0].GetField().Match.GetKeyword())
+}

@@ -16,6 +16,10 @@ import (
 // sees the group, so the admin-only routes (PATCH and DELETE of the group, adding
 // members, changing roles, removing somebody else) answer them 403 forbidden instead.
 // Leaving (DELETE of one's own membership) is open to every member.
+//
+// Adding a member invites them by default: the invitee sees the invitation under
+// /v1/me/invitations and accepts or declines it; the group's admins list and withdraw
+// pending ones.
 func (s *Server) mountGroups(v1 *echo.Group) {
 	v1.POST("/groups", s.createGroup)
 	v1.GET("/groups", s.listGroups)
@@ -25,6 +29,11 @@ func (s *Server) mountGroups(v1 *echo.Group) {
 	v1.POST("/groups/:id/members", s.addMember)
 	v1.PATCH("/groups/:id/members/:user_id", s.setMemberRole)
 	v1.DELETE("/groups/:id/members/:user_id", s.removeMember)
+	v1.GET("/groups/:id/invitations", s.listGroupInvitations)
+	v1.DELETE("/groups/:id/invitations/:inv", s.withdrawInvitation)
+	v1.GET("/me/invitations", s.listMyInvitations)
+	v1.POST("/me/invitations/:id/accept", s.acceptInvitation)
+	v1.POST("/me/invitations/:id/decline", s.declineInvitation)
 }
 
 type createGroupRequest struct {
@@ -97,19 +106,69 @@ type addMemberRequest struct {
 	Role   string  `json:"role"`
 }
 
-// addMember puts a user, named by user_id or name, into a group; group admins (403
-// for other members).
+// addMember invites a user, named by user_id or name, into a group (202 with the
+// invitation), or adds them at once where adds are direct (201 with the member);
+// group admins (403 for other members).
 func (s *Server) addMember(c echo.Context) error {
 	var req addMemberRequest
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	m, err := s.deps.Groups.AddMember(c.Request().Context(), principal(c), c.Param("id"),
+	added, err := s.deps.Groups.AddMember(c.Request().Context(), principal(c), c.Param("id"),
 		service.MemberRequest{UserID: req.UserID, Name: req.Name, Role: req.Role})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, m)
+	if added.Invitation != nil {
+		return c.JSON(http.StatusAccepted, map[string]any{"invitation": added.Invitation})
+	}
+	return c.JSON(http.StatusCreated, added.Member)
+}
+
+// listGroupInvitations shows the pending invitations of a group; group admins (403
+// for other members).
+func (s *Server) listGroupInvitations(c echo.Context) error {
+	invs, err := s.deps.Groups.GroupInvitations(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"invitations": invs})
+}
+
+// withdrawInvitation drops a pending invitation of a group; group admins (403 for
+// other members).
+func (s *Server) withdrawInvitation(c echo.Context) error {
+	if err := s.deps.Groups.WithdrawInvitation(c.Request().Context(), principal(c), c.Param("id"), c.Param("inv")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// listMyInvitations shows the invitations waiting for the caller.
+func (s *Server) listMyInvitations(c echo.Context) error {
+	invs, err := s.deps.Groups.MyInvitations(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"invitations": invs})
+}
+
+// acceptInvitation makes the caller a member as invited; somebody else's invitation
+// is 404.
+func (s *Server) acceptInvitation(c echo.Context) error {
+	m, err := s.deps.Groups.AcceptInvitation(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+// declineInvitation drops an invitation of the caller; somebody else's is 404.
+func (s *Server) declineInvitation(c echo.Context) error {
+	if err := s.deps.Groups.DeclineInvitation(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 type setRoleRequest struct {

@@ -36,6 +36,8 @@ var statusOfCode = map[service.Code]int{
 	service.CodeUnsupported:     http.StatusUnsupportedMediaType,
 	service.CodeRateLimited:     http.StatusTooManyRequests,
 	service.CodeUnavailable:     http.StatusServiceUnavailable,
+	service.CodeScopeDenied:     http.StatusForbidden,
+	service.CodeAddressDenied:   http.StatusForbidden,
 
 	service.CodeQuotaExceeded:  http.StatusRequestEntityTooLarge,
 	service.CodeStorageFull:    http.StatusInsufficientStorage,
@@ -126,8 +128,7 @@ func bindJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
 	err := dec.Decode(v)
 	if errors.Is(err, io.EOF) {
-		return &service.Error{Code: service.CodeInvalid, Message: "the request body is empty; send a JSON object",
-			Fields: []service.FieldError{{Field: "body", Message: "required"}}}
+		return errEmptyBody
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
@@ -148,6 +149,14 @@ func bindJSON(c echo.Context, v any) error {
 	}
 	return nil
 }
+
+// errEmptyBody is bindJSON's answer to a request without a body.
+var errEmptyBody = &service.Error{Code: service.CodeInvalid, Message: "the request body is empty; send a JSON object",
+	Fields: []service.FieldError{{Field: "body", Message: "required"}}}
+
+// emptyBody reports whether err says the request had no body, for routes whose body
+// is optional.
+func emptyBody(err error) bool { return err == errEmptyBody }
 
 func jsonKind(goKind string) string {
 	switch goKind {

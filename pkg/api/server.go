@@ -91,7 +91,8 @@ func New(deps Deps) *Server {
 	s.openapiDoc = doc
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(deps.Config.TrustedProxies)
-	e.Use(s.correlation, s.recoverPanics, s.trace, s.observe, s.deadlines, s.securityHeaders, s.cors, s.bodyLimit)
+	e.Use(s.correlation, s.recoverPanics, s.trace, s.observe, s.allowAddress(deps.Config.IPAllowlist),
+		s.deadlines, s.securityHeaders, s.cors, s.bodyLimit)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -99,7 +100,7 @@ func New(deps Deps) *Server {
 	e.GET("/v1/openapi.json", s.openapi)
 	s.mountWeb(e)
 
-	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
+	v1 := e.Group("/v1", s.authenticate, s.requireScope, s.rateLimit)
 	v1.GET("/me", s.getMe)
 	v1.GET("/status", s.getStatus)
 	v1.GET("/me/keys", s.listKeys)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,8 +28,31 @@ func (s *Server) listKeys(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"keys": keys})
 }
 
+type createKeyRequest struct {
+	Name       string   `json:"name"`
+	Scopes     []string `json:"scopes"`
+	GroupIDs   []string `json:"group_ids"`
+	AllowedIPs []string `json:"allowed_ips"`
+	ExpiresAt  *string  `json:"expires_at"`
+}
+
+// createKey makes a key for the caller; the body is optional (no body: a key with
+// no limits of its own).
 func (s *Server) createKey(c echo.Context) error {
-	key, err := s.deps.Users.CreateKey(c.Request().Context(), principal(c))
+	var req createKeyRequest
+	if err := bindJSON(c, &req); err != nil && !emptyBody(err) {
+		return err
+	}
+	kr := service.KeyRequest{Name: req.Name, Scopes: req.Scopes, GroupIDs: req.GroupIDs, AllowedIPs: req.AllowedIPs}
+	if req.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			return &service.Error{Code: service.CodeInvalid, Message: "expires_at: must be an RFC 3339 time like 2030-01-31T12:00:00Z",
+				Fields: []service.FieldError{{Field: "expires_at", Message: "must be an RFC 3339 time like 2030-01-31T12:00:00Z"}}}
+		}
+		kr.ExpiresAt = &t
+	}
+	key, err := s.deps.Users.CreateKey(c.Request().Context(), principal(c), kr)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 // mountWebAdmin adds what the admin page needs beyond the core contract: a user's
 // keys, and revoking one of them (a leaked key is an operator's emergency).
 func (s *Server) mountWebAdmin(e *echo.Echo) {
-	admin := e.Group("/v1/admin/users/:id/keys", s.authenticate, s.rateLimit, s.requireAdmin)
+	admin := e.Group("/v1/admin/users/:id/keys", s.authenticate, s.requireScope, s.rateLimit, s.requireAdmin)
 	admin.GET("", s.listUserKeys)
 	admin.DELETE("/:key_id", s.revokeUserKey)
 }

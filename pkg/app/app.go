@@ -119,7 +119,7 @@ func (a *App) newServices() Services {
 	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
 	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
 		MaxUploadBytes: cfg.MaxUploadBytes, Notify: notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}, logger)
-	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify}, logger)
+	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{
 		DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
 		MaxActiveTurns: cfg.MaxTurnsPerUser}, logger)

@@ -151,8 +151,14 @@ func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error
 	if err != nil {
 		return agent.Input{}, err
 	}
+	// A turn asked with a key limited to some groups sees only those.
+	limit, err := w.store.TurnGroupLimit(ctx, turn.ID)
+	if err != nil {
+		return agent.Input{}, err
+	}
+	principal := access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: groups}
 	in := agent.Input{
-		Principal:    access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: groups},
+		Principal:    principal.Limit(access.Limits{GroupIDs: limit}),
 		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,
 	}
 	for _, m := range msgs {

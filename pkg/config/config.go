@@ -45,9 +45,16 @@ type Config struct {
 	BootstrapAdminKey string
 	// SessionSecret keys the web UI's sealed session cookies; replicas must share it.
 	// Empty: a secret is generated once and kept under DataDir.
-	SessionSecret   string
-	CORSOrigins     []string
-	TrustedProxies  []*net.IPNet
+	SessionSecret  string
+	CORSOrigins    []string
+	TrustedProxies []*net.IPNet
+	// IPAllowlist, when not empty, is the only client addresses (after the
+	// trusted-proxy rule) the HTTP server answers; others get 403 before any key is
+	// looked up. Health probes are exempt.
+	IPAllowlist []*net.IPNet
+	// GroupDirectAdd makes adding a member to a group take effect at once, as it
+	// did before invitations; by default the user is invited and must accept.
+	GroupDirectAdd  bool
 	RateLimitRPS    float64
 	RateLimitBurst  int
 	MaxBodyBytes    int64
@@ -194,21 +201,9 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.LogLevel = lvl
 	}
-	for _, cidr := range r.list("YW_TRUSTED_PROXIES") {
-		if !strings.Contains(cidr, "/") {
-			if strings.Contains(cidr, ":") {
-				cidr += "/128"
-			} else {
-				cidr += "/32"
-			}
-		}
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			r.fail("YW_TRUSTED_PROXIES", err)
-			continue
-		}
-		c.TrustedProxies = append(c.TrustedProxies, n)
-	}
+	c.TrustedProxies = r.cidrs("YW_TRUSTED_PROXIES")
+	c.IPAllowlist = r.cidrs("YW_IP_ALLOWLIST")
+	c.GroupDirectAdd = r.bool("YW_GROUP_DIRECT_ADD", false)
 	return c, errors.Join(r.errs...)
 }
 
@@ -407,6 +402,47 @@ func (r *reader) list(name string) []string {
 		}
 	}
 	return out
+}
+
+// cidrs reads a comma-separated list of CIDRs; a bare address is a network of one.
+func (r *reader) cidrs(name string) []*net.IPNet {
+	var out []*net.IPNet
+	for _, cidr := range r.list(name) {
+		n, err := ParseCIDR(cidr)
+		if err != nil {
+			r.fail(name, err)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// ParseCIDR parses a network in CIDR notation, or a bare IPv4 or IPv6 address as
+// the network of that one address.
+func ParseCIDR(cidr string) (*net.IPNet, error) {
+	if !strings.Contains(cidr, "/") {
+		if strings.Contains(cidr, ":") {
+			cidr += "/128"
+		} else {
+			cidr += "/32"
+		}
+	}
+	_, n, err := net.ParseCIDR(cidr)
+	return n, err
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not true or false", v))
+		return def
+	}
+	return b
 }
 
 func (r *reader) int(name string, def int) int {

@@ -40,10 +40,10 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
 	_, err := Load(env(map[string]string{
 		"YW_RATE_LIMIT_BURST": "lots", "YW_LOG_LEVEL": "shout", "YW_TRUSTED_PROXIES": "10.0.0.0/99",
-		"YW_SHUTDOWN_TIMEOUT": "soon",
+		"YW_SHUTDOWN_TIMEOUT": "soon", "YW_IP_ALLOWLIST": "10.0.0.0/8, not-an-address", "YW_GROUP_DIRECT_ADD": "perhaps",
 	}))
 	require.Error(t, err)
-	for _, name := range []string{"YW_RATE_LIMIT_BURST", "YW_LOG_LEVEL", "YW_TRUSTED_PROXIES", "YW_SHUTDOWN_TIMEOUT"} {
+	for _, name := range []string{"YW_RATE_LIMIT_BURST", "YW_LOG_LEVEL", "YW_TRUSTED_PROXIES", "YW_SHUTDOWN_TIMEOUT", "YW_IP_ALLOWLIST", "YW_GROUP_DIRECT_ADD"} {
 		require.ErrorContains(t, err, name)
 	}
 }
@@ -85,6 +85,19 @@ func TestTrustedProxiesAcceptBareAddresses(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.TrustedProxies, 3)
 	require.Equal(t, "10.0.0.1/32", c.TrustedProxies[0].String())
+}
+
+func TestIPAllowlistAndDirectAdd(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.IPAllowlist, "no allow-list by default: every address is served")
+	require.False(t, c.GroupDirectAdd, "adding a member invites by default")
+	c, err = Load(env(map[string]string{"YW_IP_ALLOWLIST": "203.0.113.7, 10.0.0.0/8, 2001:db8::/32", "YW_GROUP_DIRECT_ADD": "true"}))
+	require.NoError(t, err)
+	require.Len(t, c.IPAllowlist, 3)
+	require.Equal(t, "203.0.113.7/32", c.IPAllowlist[0].String())
+	require.True(t, c.GroupDirectAdd)
 }
 
 func TestDatabaseURLSetOnlyWhenGiven(t *testing.T) {

@@ -76,7 +76,16 @@ func measureLatency(ctx context.Context, r *rig, o options, sources []source, qu
 			if u.id == creator.id || (i == 0 && g >= searcherGroups) {
 				continue
 			}
-			if err := r.do(ctx, http.MethodPost, "/v1/groups/"+out.ID+"/members", creator.key, map[string]any{"user_id": u.id}, http.StatusCreated, nil); err != nil {
+			// Members join by accepting their invitation.
+			var inv struct {
+				Invitation struct {
+					ID string `json:"id"`
+				} `json:"invitation"`
+			}
+			if err := r.do(ctx, http.MethodPost, "/v1/groups/"+out.ID+"/members", creator.key, map[string]any{"user_id": u.id}, http.StatusAccepted, &inv); err != nil {
+				return res, err
+			}
+			if err := r.do(ctx, http.MethodPost, "/v1/me/invitations/"+inv.Invitation.ID+"/accept", u.key, nil, http.StatusOK, nil); err != nil {
 				return res, err
 			}
 		}
@@ -139,7 +148,7 @@ func measureLatency(ctx context.Context, r *rig, o options, sources []source, qu
 	res.fill, res.synthetic, res.fillChunks = time.Since(began), next, have-start
 	res.chunks = have
 	err = r.p.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE d.status = 'ready' AND `+access.DocumentPredicate("d", 1), r.userID).Scan(&res.visible)
+		WHERE d.status = 'ready' AND `+access.DocumentPredicate("d", 1), access.DocumentArgs(access.Principal{UserID: r.userID})...).Scan(&res.visible)
 	if err == nil {
 		err = r.p.Pool.QueryRow(ctx, `SELECT count(*) FROM documents WHERE status = 'ready'`).Scan(&res.documents)
 	}

@@ -189,6 +189,12 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 			}
 			return err
 		}
+		if p.GroupLimited() {
+			// The worker runs the turn as the key allowed: only these groups.
+			if err := st.LimitTurnGroups(ctx, turn.ID, p.GroupIDs); err != nil {
+				return err
+			}
+		}
 		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
 	if err != nil {

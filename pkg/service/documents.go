@@ -261,6 +261,15 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 			if err != nil {
 				return err
 			}
+			if p.GroupLimited() {
+				// The same bytes may be a document the caller's key does not reach: it
+				// must not be shown, and it cannot be made twice.
+				if doc, err = st.GetVisibleDocument(ctx, p, doc.ID); errors.Is(err, store.ErrNotFound) {
+					return Errorf(CodeConflict, "%s: you already have a document with these bytes, outside the groups this API key reaches", f.Filename)
+				} else if err != nil {
+					return err
+				}
+			}
 			dup := documentFromRow(doc)
 			dup.Duplicate = true
 			docs = append(docs, dup)
@@ -317,8 +326,16 @@ var errNoSuchGroup = &Error{Code: CodeNotFound, Message: "group_id: no such grou
 
 func objectKey(documentID string) string { return "documents/" + documentID }
 
+// errGroupRequired refuses a document in no group from a key limited to some
+// groups: such a key could never see it again.
+var errGroupRequired = &Error{Code: CodeInvalid, Message: "group_id: required, since this API key reaches only some of your groups",
+	Fields: []FieldError{{Field: "group_id", Message: "required, since this API key reaches only some of your groups"}}}
+
 func validateUploadOptions(p access.Principal, opts UploadOptions) ([]string, error) {
 	var v validation
+	if opts.GroupID == "" && p.GroupLimited() {
+		return nil, errGroupRequired
+	}
 	if opts.GroupID != "" {
 		if _, err := uuid.Parse(opts.GroupID); err != nil {
 			return nil, errNoSuchGroup

@@ -28,7 +28,7 @@ func (d *Documents) visible(ctx context.Context, p access.Principal, id string) 
 	if !p.IsUser() {
 		return store.Document{}, errDocumentNotFound // sees nothing (access.DocumentPredicate)
 	}
-	doc, err := d.store.GetVisibleDocument(ctx, p.UserID, id)
+	doc, err := d.store.GetVisibleDocument(ctx, p, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Document{}, errDocumentNotFound
 	}
@@ -63,7 +63,7 @@ func (d *Documents) List(ctx context.Context, p access.Principal, o ListOptions)
 	if err != nil {
 		return store.Page[Document]{}, err
 	}
-	page, err := d.store.ListVisibleDocuments(ctx, p.UserID, store.DocumentFilter{Status: o.Status, GroupID: o.GroupID}, clampLimit(o.Limit), after)
+	page, err := d.store.ListVisibleDocuments(ctx, p, store.DocumentFilter{Status: o.Status, GroupID: o.GroupID}, clampLimit(o.Limit), after)
 	docs := mapPage(page, documentFromRow)
 	if docs.Items == nil {
 		docs.Items = []Document{}
@@ -94,7 +94,7 @@ func (d *Documents) modifiable(ctx context.Context, st *store.Store, p access.Pr
 	if !p.IsUser() {
 		return store.Document{}, errDocumentNotFound
 	}
-	doc, err := st.GetVisibleDocument(ctx, p.UserID, id)
+	doc, err := st.GetVisibleDocument(ctx, p, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Document{}, errDocumentNotFound
 	}
@@ -114,7 +114,7 @@ func (d *Documents) Delete(ctx context.Context, p access.Principal, id string) e
 		if _, err := d.modifiable(ctx, st, p, id); err != nil {
 			return err
 		}
-		doc, err := st.SoftDeleteDocument(ctx, p.UserID, id)
+		doc, err := st.SoftDeleteDocument(ctx, p, id)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (d *Documents) Retry(ctx context.Context, p access.Principal, id string) (D
 		if cur.Status != store.StatusFailed {
 			return Errorf(CodeConflict, "only a failed document can be retried; this one is %s", cur.Status)
 		}
-		if doc, err = st.RequeueDocument(ctx, p.UserID, id); err != nil {
+		if doc, err = st.RequeueDocument(ctx, p, id); err != nil {
 			return err
 		}
 		return outbox.Enqueue(ctx, st, job.IngestJob{DocumentID: doc.ID, Generation: doc.Generation})
@@ -215,6 +215,9 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		groupID, private := cur.GroupID, cur.Private
 		if ch.GroupID != nil {
 			if *ch.GroupID == "" {
+				if p.GroupLimited() {
+					return errGroupRequired
+				}
 				groupID = nil
 			} else {
 				if err := access.CanShareWithGroup(p, *ch.GroupID); err != nil {
@@ -227,7 +230,7 @@ func (d *Documents) UpdateSharing(ctx context.Context, p access.Principal, id st
 		if ch.Private != nil {
 			private = *ch.Private
 		}
-		if doc, err = st.UpdateSharing(ctx, p.UserID, id, groupID, private); err != nil {
+		if doc, err = st.UpdateSharing(ctx, p, id, groupID, private); err != nil {
 			return err
 		}
 		if err := outbox.Enqueue(ctx, st, job.ACLJob{DocumentID: doc.ID, Version: doc.ACLVersion}); err != nil {

@@ -23,6 +23,12 @@ const (
 	CodeUnsupported     Code = "unsupported_media_type"
 	CodeRateLimited     Code = "rate_limited"
 	CodeUnavailable     Code = "unavailable"
+	// CodeScopeDenied refuses a request the caller's API key was not given the
+	// scope for (access.ErrScopeDenied).
+	CodeScopeDenied Code = "scope_denied"
+	// CodeAddressDenied refuses a request from a client address outside the
+	// deployment's or the key's allow-list.
+	CodeAddressDenied Code = "address_denied"
 )
 
 // FieldError names an input field and what is wrong with it.

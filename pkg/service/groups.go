@@ -31,16 +31,20 @@ const (
 // Members who are not group admins see the group, so admin-only actions answer them
 // forbidden rather than pretending the group is gone.
 type Groups struct {
-	store  *store.Store
-	audit  *Auditor
-	notify func()
-	logger *slog.Logger
+	store     *store.Store
+	audit     *Auditor
+	notify    func()
+	directAdd bool
+	logger    *slog.Logger
 }
 
 // GroupsConfig configures the group service.
 type GroupsConfig struct {
 	// Notify wakes the outbox relay after ACL sync jobs are written (group deletion).
 	Notify func()
+	// DirectAdd makes AddMember add the user at once instead of inviting them (the
+	// operator's YW_GROUP_DIRECT_ADD).
+	DirectAdd bool
 }
 
 // NewGroups returns the group service.
@@ -48,7 +52,7 @@ func NewGroups(st *store.Store, audit *Auditor, cfg GroupsConfig, logger *slog.L
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
-	return &Groups{store: st, audit: audit, notify: cfg.Notify, logger: logger.With("component", "groups")}
+	return &Groups{store: st, audit: audit, notify: cfg.Notify, directAdd: cfg.DirectAdd, logger: logger.With("component", "groups")}
 }
 
 // GroupDetail is a group with its members, as GET /v1/groups/{id} shows it.
@@ -220,8 +224,11 @@ func (g *Groups) Delete(ctx context.Context, p access.Principal, id string) erro
 	return nil
 }
 
-// AddMember puts a user, named by id or by name, into a group; group admins only.
-func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (Member, error) {
+// AddMember asks a user, named by id or by name, into a group; group admins only.
+// By default the user is invited and becomes a member only by accepting
+// (AcceptInvitation); where adds are direct (needsInvitation) they join at once.
+// Exactly one of the result's fields is set.
+func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID string, req MemberRequest) (MemberAddition, error) {
 	var v validation
 	switch {
 	case req.UserID == nil && req.Name == nil:
@@ -233,9 +240,9 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 	}
 	role := checkRole(&v, req.Role, true)
 	if err := v.err(); err != nil {
-		return Member{}, err
+		return MemberAddition{}, err
 	}
-	var member store.Member
+	var out MemberAddition
 	err := g.asGroupAdmin(ctx, p, groupID, "member.add", func(st *store.Store) error {
 		var user store.User
 		var err error
@@ -250,25 +257,56 @@ func (g *Groups) AddMember(ctx context.Context, p access.Principal, groupID stri
 		if err != nil {
 			return err
 		}
-		if _, err := st.GetMember(ctx, groupID, user.ID); err == nil {
-			return Errorf(CodeConflict, "%s is already a member of this group", user.Name)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		invite, err := g.needsInvitation(ctx, st, groupID)
+		if err != nil {
 			return err
 		}
-		if member, err = st.AddMember(ctx, groupID, user.ID, role); err != nil {
+		if !invite {
+			m, err := g.join(ctx, st, p, groupID, user, role, nil)
+			if err != nil {
+				return err
+			}
+			member := memberFromRow(m)
+			out.Member = &member
+			return nil
+		}
+		inv, err := g.invite(ctx, st, p, groupID, user, role)
+		if err != nil {
 			return err
 		}
-		g.audit.Record(ctx, st, p, "member.add", "group", groupID, OutcomeSuccess,
-			map[string]any{"user_id": user.ID, "name": user.Name, "role": role})
+		out.Invitation = &inv
 		return nil
 	})
+	if err != nil {
+		return MemberAddition{}, groupError("add member", "", err)
+	}
+	return out, nil
+}
+
+// join makes user a member of the group with role. It is the one way anybody comes
+// into an existing group, by a direct add or by accepting an invitation, so both
+// check and record the same things. The caller holds the group's lock. The vector
+// index needs no change: payloads carry a document's group, not its members, and
+// every request reads the caller's groups afresh, so search follows at once.
+func (g *Groups) join(ctx context.Context, st *store.Store, actor access.Principal, groupID string, user store.User, role string, details map[string]any) (store.Member, error) {
+	if _, err := st.GetMember(ctx, groupID, user.ID); err == nil {
+		return store.Member{}, Errorf(CodeConflict, "%s is already a member of this group", user.Name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.Member{}, err
+	}
+	member, err := st.AddMember(ctx, groupID, user.ID, role)
 	if errors.Is(err, store.ErrConflict) {
-		return Member{}, Errorf(CodeConflict, "the user is already a member of this group")
+		return store.Member{}, Errorf(CodeConflict, "the user is already a member of this group")
 	}
 	if err != nil {
-		return Member{}, groupError("add member", "", err)
+		return store.Member{}, err
 	}
-	return memberFromRow(member), nil
+	audit := map[string]any{"user_id": user.ID, "name": user.Name, "role": role}
+	for k, v := range details {
+		audit[k] = v
+	}
+	g.audit.Record(ctx, st, actor, "member.add", "group", groupID, OutcomeSuccess, audit)
+	return member, nil
 }
 
 // SetRole changes a member's role; group admins only. The last admin cannot be

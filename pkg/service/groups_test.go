@@ -30,13 +30,23 @@ type groupsFixture struct {
 	keys     map[string]string
 }
 
+// newGroupsFixture adds members directly (YW_GROUP_DIRECT_ADD), as these tests are
+// about memberships; newInvitingFixture has the default, invitations.
 func newGroupsFixture(t *testing.T) *groupsFixture {
+	return newGroupsFixtureWith(t, true)
+}
+
+func newInvitingFixture(t *testing.T) *groupsFixture {
+	return newGroupsFixtureWith(t, false)
+}
+
+func newGroupsFixtureWith(t *testing.T, directAdd bool) *groupsFixture {
 	t.Helper()
 	tx := pgtest.Tx(t)
 	st := store.NewTx(tx)
 	audit := NewAuditor(st, logging.Discard())
 	f := &groupsFixture{store: st, tx: tx, keys: map[string]string{}}
-	f.groups = NewGroups(st, audit, GroupsConfig{Notify: func() { f.notified.Add(1) }}, logging.Discard())
+	f.groups = NewGroups(st, audit, GroupsConfig{Notify: func() { f.notified.Add(1) }, DirectAdd: directAdd}, logging.Discard())
 	f.users = NewUsers(st, audit, nil, logging.Discard())
 	return f
 }
@@ -237,13 +247,15 @@ func TestMembersAreAddedChangedAndRemoved(t *testing.T) {
 	g, err := f.groups.Create(ctx, ann, "Team", nil)
 	require.NoError(t, err)
 
-	m, err := f.groups.AddMember(ctx, ann, g.ID, MemberRequest{Name: ptr("BEN")})
+	added, err := f.groups.AddMember(ctx, ann, g.ID, MemberRequest{Name: ptr("BEN")})
 	require.NoError(t, err, "names are matched ignoring case")
+	require.Nil(t, added.Invitation, "direct adds invite nobody")
+	m := *added.Member
 	require.Equal(t, Member{UserID: ben.UserID, Name: "ben", Role: store.RoleMember, JoinedAt: m.JoinedAt}, m)
 	require.Contains(t, f.auth(t, "ben").GroupIDs, g.ID, "the new member's next request carries the group")
-	m, err = f.groups.AddMember(ctx, ann, g.ID, MemberRequest{UserID: &cid.UserID, Role: store.RoleAdmin})
+	added, err = f.groups.AddMember(ctx, ann, g.ID, MemberRequest{UserID: &cid.UserID, Role: store.RoleAdmin})
 	require.NoError(t, err)
-	require.Equal(t, store.RoleAdmin, m.Role)
+	require.Equal(t, store.RoleAdmin, added.Member.Role)
 
 	_, err = f.groups.AddMember(ctx, ann, g.ID, MemberRequest{UserID: &ben.UserID})
 	require.Equal(t, CodeConflict, ErrorCode(err), "already a member")
@@ -353,8 +365,8 @@ func TestDeleteGroupUnsharesDocumentsAndQueuesACLSyncs(t *testing.T) {
 	elsewhere := insert(ann.UserID, keep.ID, false, 1, "c")
 
 	var visible bool
-	require.NoError(t, f.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM documents d WHERE d.id = $2 AND "+
-		access.DocumentPredicate("d", 1)+")", ann.UserID, shared).Scan(&visible))
+	require.NoError(t, f.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM documents d WHERE d.id = $1 AND "+
+		access.DocumentPredicate("d", 2)+")", append([]any{shared}, access.DocumentArgs(ann)...)...).Scan(&visible))
 	require.True(t, visible, "before: ben's document is visible to the group")
 
 	require.NoError(t, f.groups.Delete(ctx, ann, g.ID))
@@ -370,8 +382,8 @@ func TestDeleteGroupUnsharesDocumentsAndQueuesACLSyncs(t *testing.T) {
 		require.False(t, priv)
 		require.Equal(t, want, version)
 	}
-	require.NoError(t, f.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM documents d WHERE d.id = $2 AND "+
-		access.DocumentPredicate("d", 1)+")", ann.UserID, shared).Scan(&visible))
+	require.NoError(t, f.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM documents d WHERE d.id = $1 AND "+
+		access.DocumentPredicate("d", 2)+")", append([]any{shared}, access.DocumentArgs(ann)...)...).Scan(&visible))
 	require.False(t, visible, "after: only its owner sees it")
 
 	rows, err := f.tx.Query(ctx, "SELECT subject, msg_id, payload, correlation_id FROM outbox ORDER BY id")
@@ -423,7 +435,7 @@ func TestConcurrentStepDownsLeaveAnAdmin(t *testing.T) {
 	st := store.New(pool)
 	audit := NewAuditor(st, logging.Discard())
 	users := NewUsers(st, audit, nil, logging.Discard())
-	groups := NewGroups(st, audit, GroupsConfig{}, logging.Discard())
+	groups := NewGroups(st, audit, GroupsConfig{DirectAdd: true}, logging.Discard())
 	ctx := context.Background()
 	principals := make([]access.Principal, 2)
 	for i, name := range []string{"ann", "ben"} {
@@ -523,7 +535,7 @@ func TestConcurrentCreatesWithOneNameClash(t *testing.T) {
 	st := store.New(pool)
 	audit := NewAuditor(st, logging.Discard())
 	users := NewUsers(st, audit, nil, logging.Discard())
-	groups := NewGroups(st, audit, GroupsConfig{}, logging.Discard())
+	groups := NewGroups(st, audit, GroupsConfig{DirectAdd: true}, logging.Discard())
 	ctx := context.Background()
 	_, key, err := users.Create(ctx, access.System, "ann", false)
 	require.NoError(t, err)

@@ -89,7 +89,7 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 		return nil, &Error{Code: CodeNotFound, Message: "group_id: no such group",
 			Fields: []FieldError{{Field: "group_id", Message: "no such group"}}}
 	}
-	pending, err := s.store.PendingACLDocuments(ctx, p.UserID)
+	pending, err := s.store.PendingACLDocuments(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 	for i, h := range hits {
 		keys[i] = store.ChunkKey{DocumentID: h.Payload.DocumentID, Index: h.Payload.ChunkIndex}
 	}
-	visible, err := s.store.VisibleChunks(ctx, p.UserID, keys)
+	visible, err := s.store.VisibleChunks(ctx, p, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -294,7 +294,7 @@ func TestSearchObeysAGrantBeforeThePayloadsFollow(t *testing.T) {
 
 	// Once the payloads are synced, the document is no longer pending.
 	require.NoError(t, f.store.MarkACLSynced(ctx, map[string]int64{f.private.ID: 2}))
-	pending, err := f.store.PendingACLDocuments(ctx, f.bob.UserID)
+	pending, err := f.store.PendingACLDocuments(ctx, f.bob)
 	require.NoError(t, err)
 	require.Empty(t, pending)
 }

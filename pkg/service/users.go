@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"time"
 
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/apikey"
@@ -82,7 +83,7 @@ func (u *Users) Bootstrap(ctx context.Context, key string) (bool, error) {
 		if err != nil {
 			return fmt.Errorf("create bootstrap admin: %w", err)
 		}
-		if _, err := st.InsertKey(ctx, user.ID, prefix, apikey.Hash(key)); err != nil {
+		if _, err := st.InsertKey(ctx, user.ID, prefix, apikey.Hash(key), store.KeyLimits{}); err != nil {
 			return err
 		}
 		u.audit.Record(ctx, st, access.System, "user.bootstrap", "user", user.ID, OutcomeSuccess, map[string]any{"name": user.Name})
@@ -119,7 +120,7 @@ func (u *Users) Create(ctx context.Context, actor access.Principal, name string,
 		if user, err = st.CreateUser(ctx, name, isAdmin); err != nil {
 			return err
 		}
-		if key, err = newKey(ctx, st, user.ID); err != nil {
+		if key, err = newKey(ctx, st, user.ID, store.KeyLimits{}); err != nil {
 			return err
 		}
 		u.audit.Record(ctx, st, actor, "user.create", "user", user.ID, OutcomeSuccess, map[string]any{"name": name, "is_admin": isAdmin})
@@ -176,8 +177,11 @@ func (u *Users) Delete(ctx context.Context, actor access.Principal, id string, s
 	return u.deleteAccount(ctx, actor, id, shared, "user.delete")
 }
 
-// Authenticate resolves an API key to a principal with its current groups, or an
-// unauthenticated error that never says which part was wrong.
+// Authenticate resolves an API key to a principal with its current groups, narrowed
+// to the key's scopes and groups, or an unauthenticated error that never says which
+// part was wrong (an expired key fails like a wrong one). A key limited to some
+// client addresses is refused with address_denied from anywhere else, the address
+// being the one WithClientIP put in ctx (none: refused).
 func (u *Users) Authenticate(ctx context.Context, key string) (access.Principal, error) {
 	denied := Errorf(CodeUnauthenticated, "missing or invalid API key")
 	prefix, err := apikey.Prefix(key)
@@ -192,14 +196,22 @@ func (u *Users) Authenticate(ctx context.Context, key string) (access.Principal,
 		if !apikey.Matches(key, c.Hash) {
 			continue
 		}
+		if !addressAllowed(c.Key.AllowedIPs, ClientIP(ctx)) {
+			return access.Principal{}, Errorf(CodeAddressDenied, "this API key may not be used from your address")
+		}
 		groups, err := u.store.GroupIDsOf(ctx, c.User.ID)
 		if err != nil {
 			return access.Principal{}, fmt.Errorf("authenticate: %w", err)
 		}
-		if err := u.store.TouchKey(ctx, c.Key.ID); err != nil {
-			u.logger.WarnContext(ctx, "record key use failed", "error", err)
+		// The store records a use at most once a minute; asking it only when the
+		// minute has passed saves a statement on every other request.
+		if c.Key.LastUsedAt == nil || time.Since(*c.Key.LastUsedAt) >= time.Minute {
+			if err := u.store.TouchKey(ctx, c.Key.ID); err != nil {
+				u.logger.WarnContext(ctx, "record key use failed", "error", err)
+			}
 		}
-		return access.Principal{UserID: c.User.ID, Name: c.User.Name, IsAdmin: c.User.IsAdmin, GroupIDs: groups}, nil
+		p := access.Principal{UserID: c.User.ID, Name: c.User.Name, IsAdmin: c.User.IsAdmin, GroupIDs: groups, KeyID: c.Key.ID}
+		return p.Limit(limitsOfKey(c.Key)), nil
 	}
 	return access.Principal{}, denied
 }
@@ -237,20 +249,6 @@ func (u *Users) keysOf(ctx context.Context, userID string) ([]Key, error) {
 		keys = []Key{}
 	}
 	return keys, err
-}
-
-// CreateKey adds a key for the caller.
-func (u *Users) CreateKey(ctx context.Context, p access.Principal) (NewKey, error) {
-	var key NewKey
-	err := u.store.InTx(ctx, func(st *store.Store) error {
-		var err error
-		if key, err = newKey(ctx, st, p.UserID); err != nil {
-			return err
-		}
-		u.audit.Record(ctx, st, p, "key.create", "api_key", key.ID, OutcomeSuccess, map[string]any{"prefix": key.Prefix})
-		return nil
-	})
-	return key, err
 }
 
 // RevokeKey deletes one of the caller's keys; it stops working on the next request.
@@ -334,7 +332,7 @@ func (u *Users) RotateKeys(ctx context.Context, name string) (NewKey, error) {
 		if err != nil {
 			return err
 		}
-		if key, err = newKey(ctx, st, user.ID); err != nil {
+		if key, err = newKey(ctx, st, user.ID, store.KeyLimits{}); err != nil {
 			return err
 		}
 		u.audit.Record(ctx, st, access.System, "key.rotate", "user", user.ID, OutcomeSuccess, map[string]any{"revoked": revoked})
@@ -346,10 +344,10 @@ func (u *Users) RotateKeys(ctx context.Context, name string) (NewKey, error) {
 	return key, err
 }
 
-func newKey(ctx context.Context, st *store.Store, userID string) (NewKey, error) {
+func newKey(ctx context.Context, st *store.Store, userID string, l store.KeyLimits) (NewKey, error) {
 	secret := apikey.Generate()
 	prefix, _ := apikey.Prefix(secret)
-	k, err := st.InsertKey(ctx, userID, prefix, apikey.Hash(secret))
+	k, err := st.InsertKey(ctx, userID, prefix, apikey.Hash(secret), l)
 	if err != nil {
 		return NewKey{}, err
 	}

@@ -145,7 +145,7 @@ func TestKeysCreateListRevokeRotate(t *testing.T) {
 	carol, err := u.Authenticate(ctx, first.Secret)
 	require.NoError(t, err)
 
-	second, err := u.CreateKey(ctx, carol)
+	second, err := u.CreateKey(ctx, carol, KeyRequest{})
 	require.NoError(t, err)
 	keys, err := u.Keys(ctx, carol)
 	require.NoError(t, err)
@@ -207,7 +207,7 @@ func TestMeListsGroups(t *testing.T) {
 func TestDeletingAGroupsOnlyAdminPromotesTheNextMember(t *testing.T) {
 	t.Parallel()
 	u, st := newUsers(t)
-	groups := NewGroups(st, NewAuditor(st, logging.Discard()), GroupsConfig{}, logging.Discard())
+	groups := NewGroups(st, NewAuditor(st, logging.Discard()), GroupsConfig{DirectAdd: true}, logging.Discard())
 	ctx := context.Background()
 	root := admin(t, u)
 	principal := func(name string) access.Principal {

@@ -82,14 +82,29 @@ func userFromRow(u store.User) User {
 
 // Key is an API key's public record; the key itself is never stored.
 type Key struct {
-	ID         string     `json:"id"`
-	Prefix     string     `json:"prefix"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"`
+	// Scopes, GroupIDs and AllowedIPs are the key's limits; null is none: every
+	// scope its user has, all of the user's groups, any address.
+	Scopes     []string   `json:"scopes"`
+	GroupIDs   []string   `json:"group_ids"`
+	AllowedIPs []string   `json:"allowed_ips"`
+	ExpiresAt  *time.Time `json:"expires_at"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 func keyFromRow(k store.Key) Key {
-	return Key{ID: k.ID, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt}
+	v := Key{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, GroupIDs: k.GroupIDs,
+		ExpiresAt: k.ExpiresAt, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt}
+	if k.AllowedIPs != nil {
+		v.AllowedIPs = make([]string, len(k.AllowedIPs))
+		for i, p := range k.AllowedIPs {
+			v.AllowedIPs[i] = p.String()
+		}
+	}
+	return v
 }
 
 // GroupRole is a group the caller belongs to, with their role in it.

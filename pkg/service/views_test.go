@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -72,7 +73,14 @@ func TestUserKeyJobAndAuditViewFields(t *testing.T) {
 	requireJSON(t, `{"id":"u1","name":"ann","is_admin":true,"created_at":"2025-03-01T12:30:00Z","quota_bytes":null,"quota_documents":0}`, user)
 
 	key := NewKey{Key: keyFromRow(store.Key{ID: "k1", UserID: "u1", Prefix: "yw_ab", CreatedAt: viewTime}), Secret: "yw_secret"}
-	requireJSON(t, `{"id":"k1","prefix":"yw_ab","created_at":"2025-03-01T12:30:00Z","last_used_at":null,"key":"yw_secret"}`, key)
+	requireJSON(t, `{"id":"k1","name":"","prefix":"yw_ab","scopes":null,"group_ids":null,"allowed_ips":null,"expires_at":null,
+		"created_at":"2025-03-01T12:30:00Z","last_used_at":null,"key":"yw_secret"}`, key)
+	expires := viewTime.Add(time.Hour)
+	scoped := keyFromRow(store.Key{ID: "k2", Prefix: "yw_cd", CreatedAt: viewTime, KeyLimits: store.KeyLimits{Name: "ci",
+		Scopes: []string{"documents:read"}, GroupIDs: []string{"g1"}, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		ExpiresAt: &expires}})
+	requireJSON(t, `{"id":"k2","name":"ci","prefix":"yw_cd","scopes":["documents:read"],"group_ids":["g1"],"allowed_ips":["203.0.113.0/24"],
+		"expires_at":"2025-03-01T13:30:00Z","created_at":"2025-03-01T12:30:00Z","last_used_at":null}`, scoped)
 
 	job := reindexJobFromRow(store.ReindexJob{ID: "j1", Kind: store.KindVerify, Status: store.JobQueued, Params: map[string]any{},
 		Progress: store.JobProgress{Total: 3, Done: 2, Failed: 1}, CreatedAt: viewTime, Checkpoint: []byte(`{"after":"x"}`)})

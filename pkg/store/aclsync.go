@@ -36,10 +36,10 @@ func (s *Store) MarkACLSynced(ctx context.Context, versions map[string]int64) er
 // PendingACLDocuments returns documents the user may see whose vector payloads may
 // not mirror their sharing yet (a change whose sync has not run), so search can
 // admit their points however stale their payloads are.
-func (s *Store) PendingACLDocuments(ctx context.Context, userID string) ([]string, error) {
+func (s *Store) PendingACLDocuments(ctx context.Context, p access.Principal) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT d.id::text FROM documents d
 		WHERE d.acl_synced_version < d.acl_version AND d.deleted_at IS NULL AND `+access.DocumentPredicate("d", 1)+`
-		LIMIT `+fmt.Sprint(maxPendingACL), userID)
+		LIMIT `+fmt.Sprint(maxPendingACL), access.DocumentArgs(p)...)
 	if err != nil {
 		return nil, fmt.Errorf("pending acl documents: %w", translate(err))
 	}

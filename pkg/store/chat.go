@@ -478,3 +478,25 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, userID string) (int64, err
 	}
 	return tag.RowsAffected(), nil
 }
+
+// LimitTurnGroups records that turn id was asked with a key limited to groupIDs, so
+// the worker searches only those (access.Principal.Limit).
+func (s *Store) LimitTurnGroups(ctx context.Context, id string, groupIDs []string) error {
+	if groupIDs == nil {
+		groupIDs = []string{} // limited to no group is a limit too
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE turns SET key_group_ids = $2::uuid[] WHERE id = $1`, id, groupIDs); err != nil {
+		return fmt.Errorf("limit turn groups: %w", translate(err))
+	}
+	return nil
+}
+
+// TurnGroupLimit returns the groups turn id is limited to, or nil when it is not
+// limited (LimitTurnGroups).
+func (s *Store) TurnGroupLimit(ctx context.Context, id string) ([]string, error) {
+	var groups []string
+	if err := s.db.QueryRow(ctx, `SELECT key_group_ids::text[] FROM turns WHERE id = $1`, id).Scan(&groups); err != nil {
+		return nil, fmt.Errorf("turn group limit: %w", translate(err))
+	}
+	return groups, nil
+}

@@ -83,8 +83,8 @@ type VisibleChunk struct {
 }
 
 // VisibleChunks re-checks vector hits against Postgres: it returns only those chunks
-// whose documents userID may see now and that are ready, keyed by ChunkKey.
-func (s *Store) VisibleChunks(ctx context.Context, userID string, keys []ChunkKey) (map[ChunkKey]VisibleChunk, error) {
+// whose documents p may see now and that are ready, keyed by ChunkKey.
+func (s *Store) VisibleChunks(ctx context.Context, p access.Principal, keys []ChunkKey) (map[ChunkKey]VisibleChunk, error) {
 	if len(keys) == 0 {
 		return map[ChunkKey]VisibleChunk{}, nil
 	}
@@ -94,10 +94,10 @@ func (s *Store) VisibleChunks(ctx context.Context, userID string, keys []ChunkKe
 		docIDs[i], idx[i] = k.DocumentID, int32(k.Index)
 	}
 	rows, err := s.db.Query(ctx, `SELECT c.document_id::text, c.chunk_index, c.text, c.heading_path, c.page, c.token_count, d.filename, d.group_id::text
-		FROM unnest($2::uuid[], $3::int[]) AS k(document_id, chunk_index)
+		FROM unnest($1::uuid[], $2::int[]) AS k(document_id, chunk_index)
 		JOIN chunks c ON c.document_id = k.document_id AND c.chunk_index = k.chunk_index
 		JOIN documents d ON d.id = c.document_id
-		WHERE d.status = 'ready' AND `+access.DocumentPredicate("d", 1), userID, docIDs, idx)
+		WHERE d.status = 'ready' AND `+access.DocumentPredicate("d", 3), append([]any{docIDs, idx}, access.DocumentArgs(p)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("check chunks: %w", translate(err))
 	}

@@ -142,10 +142,10 @@ func (s *Store) GetDocument(ctx context.Context, id string) (Document, error) {
 	return d, nil
 }
 
-// GetVisibleDocument returns the document when userID may see it, else ErrNotFound.
-func (s *Store) GetVisibleDocument(ctx context.Context, userID, id string) (Document, error) {
+// GetVisibleDocument returns the document when p may see it, else ErrNotFound.
+func (s *Store) GetVisibleDocument(ctx context.Context, p access.Principal, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d
-		WHERE d.id = $2 AND `+access.DocumentPredicate("d", 1), userID, id))
+		WHERE d.id = $1 AND `+access.DocumentPredicate("d", 2), append([]any{id}, access.DocumentArgs(p)...)...))
 	if err != nil {
 		return Document{}, fmt.Errorf("get document: %w", err)
 	}
@@ -158,16 +158,16 @@ type DocumentFilter struct {
 	GroupID string
 }
 
-// ListVisibleDocuments pages through the documents userID may see, newest first.
-func (s *Store) ListVisibleDocuments(ctx context.Context, userID string, f DocumentFilter, limit int, after *Cursor) (Page[Document], error) {
-	q := `SELECT ` + documentColumns + ` FROM documents d WHERE ` + access.DocumentPredicate("d", 1) + `
-		AND ($2 = '' OR d.status = $2) AND ($3 = '' OR d.group_id::text = $3)`
-	args := []any{userID, f.Status, f.GroupID, limit + 1}
+// ListVisibleDocuments pages through the documents p may see, newest first.
+func (s *Store) ListVisibleDocuments(ctx context.Context, p access.Principal, f DocumentFilter, limit int, after *Cursor) (Page[Document], error) {
+	q := `SELECT ` + documentColumns + ` FROM documents d WHERE ` + access.DocumentPredicate("d", 4) + `
+		AND ($1 = '' OR d.status = $1) AND ($2 = '' OR d.group_id::text = $2)`
+	args := append([]any{f.Status, f.GroupID, limit + 1}, access.DocumentArgs(p)...)
 	if after != nil {
-		q += ` AND (d.created_at, d.id) < ($5, $6)`
+		q += ` AND (d.created_at, d.id) < ($6, $7)`
 		args = append(args, after.At, after.ID)
 	}
-	q += ` ORDER BY d.created_at DESC, d.id DESC LIMIT $4`
+	q += ` ORDER BY d.created_at DESC, d.id DESC LIMIT $3`
 	docs, err := collectDocuments(s.db.Query(ctx, q, args...))
 	if err != nil {
 		return Page[Document]{}, fmt.Errorf("list documents: %w", err)
@@ -226,25 +226,25 @@ func (s *Store) MarkFailed(ctx context.Context, id string, generation int, code,
 	return tag.RowsAffected() == 1, nil
 }
 
-// RequeueDocument moves a failed document userID may modify (its owner, see
+// RequeueDocument moves a failed document p may modify (its owner, see
 // access.CanModifyDocument) back to queued under a new generation and returns it;
 // anything else is ErrNotFound.
-func (s *Store) RequeueDocument(ctx context.Context, userID, id string) (Document, error) {
+func (s *Store) RequeueDocument(ctx context.Context, p access.Principal, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'queued', stage = NULL,
 		error_code = NULL, error_message = NULL, chunks_done = 0, chunks_total = 0, generation = generation + 1, updated_at = now()
-		WHERE d.id = $1 AND d.status = 'failed' AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID))
+		WHERE d.id = $1 AND d.status = 'failed' AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, append([]any{id}, access.DocumentArgs(p)...)...))
 	if err != nil {
 		return Document{}, fmt.Errorf("requeue document: %w", err)
 	}
 	return d, nil
 }
 
-// SoftDeleteDocument hides a document userID may modify at once and marks it for
+// SoftDeleteDocument hides a document p may modify at once and marks it for
 // purging.
-func (s *Store) SoftDeleteDocument(ctx context.Context, userID, id string) (Document, error) {
+func (s *Store) SoftDeleteDocument(ctx context.Context, p access.Principal, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'deleting', stage = NULL,
 		deleted_at = now(), updated_at = now()
-		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID))
+		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, append([]any{id}, access.DocumentArgs(p)...)...))
 	if err != nil {
 		return Document{}, fmt.Errorf("delete document: %w", err)
 	}
@@ -269,12 +269,13 @@ func (s *Store) PurgeDocument(ctx context.Context, id string) error {
 	return nil
 }
 
-// UpdateSharing changes group and privacy of a document userID may modify and bumps
-// its ACL version, so an older payload sync can never overwrite a newer state.
-func (s *Store) UpdateSharing(ctx context.Context, userID, id string, groupID *string, private bool) (Document, error) {
-	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET group_id = $3, private = $4,
+// UpdateSharing changes group and privacy of a document p may modify and bumps its
+// ACL version, so an older payload sync can never overwrite a newer state.
+func (s *Store) UpdateSharing(ctx context.Context, p access.Principal, id string, groupID *string, private bool) (Document, error) {
+	args := append([]any{id, groupID, private}, access.DocumentArgs(p)...)
+	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET group_id = $2, private = $3,
 		acl_version = acl_version + 1, updated_at = now()
-		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, id, userID, groupID, private))
+		WHERE d.id = $1 AND `+access.ModifyDocumentPredicate("d", 4)+` RETURNING `+documentColumns, args...))
 	if err != nil {
 		return Document{}, fmt.Errorf("update sharing: %w", err)
 	}

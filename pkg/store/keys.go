@@ -3,16 +3,31 @@ package store
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
+// KeyLimits narrow what a key may do below what its user may. Nil slices and a nil
+// expiry are no limit.
+type KeyLimits struct {
+	Name string
+	// Scopes are access.Scope values; nil: every scope.
+	Scopes []string
+	// GroupIDs are the user's groups the key reaches; nil: all of them.
+	GroupIDs []string
+	// AllowedIPs are the client networks the key may be used from; nil: anywhere.
+	AllowedIPs []netip.Prefix
+	ExpiresAt  *time.Time
+}
+
 // Key is an API key's public record; the key itself is never stored.
 type Key struct {
-	ID         string
-	UserID     string
-	Prefix     string
+	ID     string
+	UserID string
+	Prefix string
+	KeyLimits
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 }
@@ -24,13 +39,22 @@ type KeyCandidate struct {
 	User User
 }
 
-// InsertKey stores a key's prefix and hash for user.
-func (s *Store) InsertKey(ctx context.Context, userID, prefix string, hash []byte) (Key, error) {
+const keyColumns = `k.id::text, k.user_id::text, k.prefix, k.name, k.scopes, k.group_ids::text[], k.allowed_ips,
+	k.expires_at, k.created_at, k.last_used_at`
+
+func keyScanTargets(k *Key) []any {
+	return []any{&k.ID, &k.UserID, &k.Prefix, &k.Name, &k.Scopes, &k.GroupIDs, &k.AllowedIPs,
+		&k.ExpiresAt, &k.CreatedAt, &k.LastUsedAt}
+}
+
+// InsertKey stores a key's prefix and hash for user, with its limits.
+func (s *Store) InsertKey(ctx context.Context, userID, prefix string, hash []byte, l KeyLimits) (Key, error) {
 	var k Key
 	err := s.db.QueryRow(ctx,
-		`INSERT INTO api_keys (user_id, prefix, hash) VALUES ($1, $2, $3)
-		 RETURNING id::text, user_id::text, prefix, created_at, last_used_at`,
-		userID, prefix, hash).Scan(&k.ID, &k.UserID, &k.Prefix, &k.CreatedAt, &k.LastUsedAt)
+		`WITH k AS (INSERT INTO api_keys (user_id, prefix, hash, name, scopes, group_ids, allowed_ips, expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6::uuid[], $7, $8) RETURNING *)
+		 SELECT `+keyColumns+` FROM k`,
+		userID, prefix, hash, l.Name, l.Scopes, l.GroupIDs, l.AllowedIPs, l.ExpiresAt).Scan(keyScanTargets(&k)...)
 	if err != nil {
 		return Key{}, fmt.Errorf("insert key: %w", translate(err))
 	}
@@ -40,20 +64,30 @@ func (s *Store) InsertKey(ctx context.Context, userID, prefix string, hash []byt
 // ListKeys returns user's keys, oldest first.
 func (s *Store) ListKeys(ctx context.Context, userID string) ([]Key, error) {
 	rows, err := s.db.Query(ctx,
-		`SELECT id::text, user_id::text, prefix, created_at, last_used_at FROM api_keys
-		 WHERE user_id = $1 ORDER BY created_at, id`, userID)
+		`SELECT `+keyColumns+` FROM api_keys k WHERE k.user_id = $1 ORDER BY k.created_at, k.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
 		var k Key
-		err := r.Scan(&k.ID, &k.UserID, &k.Prefix, &k.CreatedAt, &k.LastUsedAt)
+		err := r.Scan(keyScanTargets(&k)...)
 		return k, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	return keys, nil
+}
+
+// GetKey returns one of user's keys; someone else's key is ErrNotFound.
+func (s *Store) GetKey(ctx context.Context, userID, keyID string) (Key, error) {
+	var k Key
+	err := s.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1 AND k.user_id = $2`, keyID, userID).
+		Scan(keyScanTargets(&k)...)
+	if err != nil {
+		return Key{}, fmt.Errorf("get key: %w", translate(err))
+	}
+	return k, nil
 }
 
 // DeleteKey revokes one of user's keys; someone else's key is ErrNotFound.
@@ -77,19 +111,19 @@ func (s *Store) DeleteKeysOf(ctx context.Context, userID string) (int64, error) 
 	return tag.RowsAffected(), nil
 }
 
-// KeyCandidates returns every stored key with prefix, with its owner.
+// KeyCandidates returns every stored key with prefix that has not expired, with its
+// owner. An expired key is left out here, so it fails exactly like a wrong one.
 func (s *Store) KeyCandidates(ctx context.Context, prefix string) ([]KeyCandidate, error) {
 	rows, err := s.db.Query(ctx,
-		`SELECT k.id::text, k.user_id::text, k.prefix, k.created_at, k.last_used_at, k.hash,
-		        u.id::text, u.name, u.is_admin, u.created_at
-		 FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = $1`, prefix)
+		`SELECT `+keyColumns+`, k.hash, u.id::text, u.name, u.is_admin, u.created_at
+		 FROM api_keys k JOIN users u ON u.id = k.user_id
+		 WHERE k.prefix = $1 AND (k.expires_at IS NULL OR k.expires_at > now())`, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("find keys: %w", err)
 	}
 	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KeyCandidate, error) {
 		var c KeyCandidate
-		err := r.Scan(&c.Key.ID, &c.Key.UserID, &c.Key.Prefix, &c.Key.CreatedAt, &c.Key.LastUsedAt, &c.Hash,
-			&c.User.ID, &c.User.Name, &c.User.IsAdmin, &c.User.CreatedAt)
+		err := r.Scan(append(keyScanTargets(&c.Key), &c.Hash, &c.User.ID, &c.User.Name, &c.User.IsAdmin, &c.User.CreatedAt)...)
 		return c, err
 	})
 	if err != nil {

@@ -1,8 +1,9 @@
 // Account: who I am, my groups, my storage quota, my usage over the last 30 days, my
-// API keys (create, copy once, revoke).
+// API keys (create named, scoped, limited to some groups and expiring; copy once;
+// list with last use; revoke).
 import { api } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
-import { badge, button, confirmAction, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
+import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
 import { lastDays, turnsChart, usageTiles } from '../usage.js';
 
 /** quotaLine shows one limit as "used of limit", with a meter when there is a limit. */
@@ -15,6 +16,23 @@ export function quotaLine(label, used, limit, format) {
 }
 
 const count = (n) => n.toLocaleString();
+
+const SCOPES = [
+  ['documents:read', 'Read documents and groups, search'],
+  ['documents:write', 'Upload and change documents and groups'],
+  ['chat', 'Chat'],
+  ['admin', 'Administration'],
+];
+const EXPIRY = [['', 'Never'], ['7', 'In 7 days'], ['30', 'In 30 days'], ['90', 'In 90 days'], ['365', 'In a year']];
+
+/** limitsText says what a key is limited to, in words; null limits are none. */
+function limitsText(k, groupName) {
+  const scopes = k.scopes ? (k.scopes.length ? k.scopes.join(', ') : 'none') : 'all';
+  const groups = k.group_ids ? k.group_ids.map(groupName).join(', ') || 'none' : 'all';
+  const parts = [`scopes: ${scopes}`, `groups: ${groups}`];
+  if (k.allowed_ips) parts.push(`from: ${k.allowed_ips.join(', ')}`);
+  return parts.join(' · ');
+}
 
 export function mount(main, ctx) {
   const keys = h('tbody');
@@ -39,7 +57,7 @@ export function mount(main, ctx) {
         button('New key', create, { kind: 'primary', iconName: 'plus' })),
       h('p', { class: 'muted', text: 'Keys let scripts and other clients act as you. Revoking a key also signs out every browser that signed in with it.' }),
       h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'keys' },
-        h('thead', null, h('tr', null, ['Key', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys))),
+        h('thead', null, h('tr', null, ['Key', 'Limits', 'Expires', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), keys))),
     h('section', { class: 'card stack', 'aria-labelledby': 'data-title', 'data-testid': 'my-data' },
       h('h2', { id: 'data-title', text: 'Your data' }),
       h('p', { class: 'muted', text: 'Download everything you own as a zip: your documents as uploaded, your chats with their sources, and the groups you administer.' }),
@@ -71,19 +89,50 @@ export function mount(main, ctx) {
   async function load() {
     try {
       const res = await api('GET', '/v1/me/keys');
-      replace(keys, res.keys.map((k) => h('tr', null,
-        h('th', { scope: 'row' }, h('code', { text: `${k.prefix}…` })),
+      const groupName = (id) => me.groups?.find((g) => g.id === id)?.name || 'a group you left';
+      const expired = (k) => k.expires_at && new Date(k.expires_at) <= new Date();
+      replace(keys, res.keys.map((k) => h('tr', { 'data-testid': 'key-row' },
+        h('th', { scope: 'row' }, k.name ? h('span', { text: `${k.name} ` }) : null, h('code', { text: `${k.prefix}…` })),
+        h('td', { class: 'small', text: limitsText(k, groupName) }),
+        h('td', null, k.expires_at ? (expired(k) ? badge('failed', 'expired') : when(k.expires_at)) : h('span', { class: 'muted', text: 'never' })),
         h('td', null, when(k.created_at)), h('td', null, when(k.last_used_at)),
         h('td', { class: 'actions' }, button(`Revoke key ${k.prefix}`, () => revoke(k), { kind: 'ghost', iconName: 'trash', iconOnly: true })))));
     } catch (err) { fail(err); }
   }
 
-  async function create() {
-    try {
-      const k = await api('POST', '/v1/me/keys');
-      secretOnce('Your new API key', k.key);
-      load();
-    } catch (err) { fail(err); }
+  // create asks what the key may do: a name, its scopes, the groups it reaches and
+  // when it expires; nothing ticked is no limit.
+  function create() {
+    const name = h('input', { name: 'key-name', maxlength: 100, autocomplete: 'off', placeholder: 'e.g. nightly import' });
+    const scopeBoxes = SCOPES.filter(([v]) => v !== 'admin' || me.is_admin).map(([v, label]) =>
+      h('label', { class: 'row' }, h('input', { type: 'checkbox', name: 'scope', value: v }), h('span', { text: label })));
+    const groupBoxes = (me.groups || []).map((g) =>
+      h('label', { class: 'row' }, h('input', { type: 'checkbox', name: 'group', value: g.id }), h('span', { text: g.name })));
+    const expiry = select(EXPIRY, '', { name: 'expires' });
+    const ticked = (boxes) => boxes.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+    dialog('New API key', (close) => h('form', {
+      class: 'stack', 'data-testid': 'new-key-form',
+      async onsubmit(e) {
+        e.preventDefault();
+        const body = { name: name.value.trim() };
+        const scopes = ticked(scopeBoxes);
+        const groups = ticked(groupBoxes);
+        if (scopes.length) body.scopes = scopes;
+        if (groups.length) body.group_ids = groups;
+        if (expiry.value) body.expires_at = new Date(Date.now() + Number(expiry.value) * 86400e3).toISOString().replace(/\.\d+Z$/, 'Z');
+        try {
+          const k = await api('POST', '/v1/me/keys', body);
+          close();
+          secretOnce('Your new API key', k.key);
+          load();
+        } catch (err) { fail(err); }
+      },
+    }, field('Name', name),
+    h('fieldset', { class: 'stack' }, h('legend', { text: 'May (none ticked: everything you may)' }), scopeBoxes),
+    groupBoxes.length ? h('fieldset', { class: 'stack' }, h('legend', { text: 'Only documents of (none ticked: all your groups)' }), groupBoxes) : null,
+    field('Expires', expiry),
+    h('div', { class: 'row end' }, button('Cancel', () => close(), { kind: 'ghost' }),
+      button('Create key', null, { kind: 'primary', type: 'submit', iconName: 'plus' }))));
   }
 
   async function revoke(k) {
