@@ -13,6 +13,7 @@ import (
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/store"
+	"github.com/youworker/youworker/pkg/vector/vectortest"
 	"github.com/youworker/youworker/pkg/worker/workertest"
 )
 
@@ -34,8 +35,9 @@ func lastLine(s string) string {
 func TestTriggerWaitRunsAJobThroughTheWorker(t *testing.T) {
 	pool, dbURL := pgtest.NewDB(t)
 	nats := queuetest.Start(t)
+	lite, _ := vectortest.StartLite(t, t.TempDir())
 	env := map[string]string{"YW_DATABASE_URL": dbURL, "YW_NATS_URL": nats.URL, "YW_HTTP_ADDR": "127.0.0.1:0",
-		"YW_DEV_QDRANT_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(), "YW_LOG_LEVEL": "info", "YW_LOG_FORMAT": "json"}
+		"YW_QDRANT_URL": "http://" + lite.Addr(), "YW_DATA_DIR": t.TempDir(), "YW_LOG_LEVEL": "info", "YW_LOG_FORMAT": "json"}
 	ctx := context.Background()
 	st := store.New(pool)
 	for _, name := range []string{"ann", "ben"} {
