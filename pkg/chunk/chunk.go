@@ -85,6 +85,20 @@ func split(doc *parse.Document, opts Options) ([]Chunk, []int, error) {
 	sp := newSplitter(opts)
 	var path []string
 	var levels []int
+	// bare is set while the innermost heading has nothing under it yet. A
+	// heading that closes so (a slide holding only its title, a document of
+	// headings) is text of its own: it becomes a chunk under its parents,
+	// rather than vanishing as a path no chunk carries.
+	bare, barePage := false, 0
+	closeBare := func() error {
+		if !bare || len(sp.atoms) > 0 {
+			bare = false
+			return nil
+		}
+		bare = false
+		sp.addBlock(parse.Block{Kind: parse.KindParagraph, Text: path[len(path)-1], Page: barePage})
+		return sp.pack(path[:len(path)-1])
+	}
 	for _, b := range doc.Blocks {
 		if b.Kind != parse.KindHeading {
 			sp.addBlock(b)
@@ -94,14 +108,23 @@ func split(doc *parse.Document, opts Options) ([]Chunk, []int, error) {
 		if title == "" {
 			continue
 		}
+		level := max(b.Level, 1)
+		if len(levels) > 0 && level <= levels[len(levels)-1] {
+			if err := closeBare(); err != nil {
+				return nil, nil, err
+			}
+		}
 		if err := sp.pack(path); err != nil {
 			return nil, nil, err
 		}
-		level := max(b.Level, 1)
 		for len(levels) > 0 && levels[len(levels)-1] >= level {
 			levels, path = levels[:len(levels)-1], path[:len(path)-1]
 		}
 		levels, path = append(levels, level), append(path, title)
+		bare, barePage = true, b.Page
+	}
+	if err := closeBare(); err != nil {
+		return nil, nil, err
 	}
 	if err := sp.pack(path); err != nil {
 		return nil, nil, err

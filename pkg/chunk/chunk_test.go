@@ -42,7 +42,6 @@ func TestSplitEmpty(t *testing.T) {
 		{"nil", nil},
 		{"no blocks", &parse.Document{}},
 		{"whitespace only", &parse.Document{Blocks: []parse.Block{para(" \n\t ", 1), {Kind: parse.KindCode, Text: "\n\n"}}}},
-		{"headings only", &parse.Document{Blocks: []parse.Block{heading(1, "Title"), heading(2, "Sub")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +49,41 @@ func TestSplitEmpty(t *testing.T) {
 			chunks, err := Split(tt.doc, Options{})
 			require.NoError(t, err)
 			require.Empty(t, chunks)
+		})
+	}
+}
+
+// A heading with nothing under it is text of its own, as the title-only
+// slides of a presentation are: it becomes a chunk under its parents, while a
+// heading with subsections stays only in their paths.
+func TestSplitBareHeadings(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		text string
+		path []string
+	}
+	tests := []struct {
+		name   string
+		blocks []parse.Block
+		want   []got
+	}{
+		{"title-only slides", []parse.Block{heading(1, "Page 1"), heading(1, "Page 2")},
+			[]got{{"Page 1", nil}, {"Page 2", nil}}},
+		{"headings only", []parse.Block{heading(1, "Title"), heading(2, "Sub")},
+			[]got{{"Sub", []string{"Title"}}}},
+		{"a bare section between full ones", []parse.Block{heading(1, "A"), para("A text.", 1), heading(1, "B"), heading(1, "C"), para("C text.", 2)},
+			[]got{{"A text.", []string{"A"}}, {"B", nil}, {"C text.", []string{"C"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			chunks, err := Split(&parse.Document{Blocks: tt.blocks}, Options{})
+			require.NoError(t, err)
+			var out []got
+			for _, c := range chunks {
+				out = append(out, got{c.Text, c.HeadingPath})
+			}
+			require.Equal(t, tt.want, out)
 		})
 	}
 }

@@ -39,6 +39,10 @@ func parseXLSX(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 	if err != nil {
 		return nil, err
 	}
+	styles, err := xlsxReadStyles(z, wb)
+	if err != nil {
+		return nil, err
+	}
 	out := &blockSink{b: b}
 	for i, sh := range sheets {
 		page := i + 1
@@ -48,7 +52,7 @@ func parseXLSX(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docu
 		if !z.has(sh.part) {
 			continue
 		}
-		if err := xlsxSheetBlocks(z, sh, page, shared, out); err != nil {
+		if err := xlsxSheetBlocks(z, sh, page, shared, styles, out); err != nil {
 			return nil, err
 		}
 	}
@@ -256,7 +260,7 @@ func (t *xlsxTable) flush() error {
 }
 
 // xlsxSheetBlocks streams one worksheet into a heading and table blocks.
-func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out *blockSink) error {
+func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, styles *xlsxStyles, out *blockSink) error {
 	rc, err := z.open(sh.part)
 	if err != nil {
 		return err
@@ -273,6 +277,7 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 		row     []string
 		col     int
 		typ     string
+		style   string
 		val     heldText
 		inValue bool
 		inRow   bool
@@ -292,7 +297,7 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 			case "row":
 				row, col, inRow = nil, 0, true
 			case "c":
-				typ = xmlAttr(t, "t")
+				typ, style = xmlAttr(t, "t"), xmlAttr(t, "s")
 				if c, ok := xlsxColumn(xmlAttr(t, "r")); ok {
 					col = c
 				}
@@ -318,7 +323,7 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 				if !inRow {
 					continue
 				}
-				text := xlsxCellText(typ, val.take(out.b), shared)
+				text := xlsxCellText(typ, style, val.take(out.b), shared, styles)
 				if text != "" {
 					before := len(row)
 					if col < xlsxMaxCols {
@@ -344,10 +349,13 @@ func xlsxSheetBlocks(z *zipArchive, sh xlsxSheet, page int, shared []string, out
 	}
 }
 
-// xlsxCellText renders a cell value as the sheet stores it: shared and inline
-// strings as text, booleans as TRUE/FALSE, numbers and dates as written.
-func xlsxCellText(typ, raw string, shared []string) string {
+// xlsxCellText renders a cell value as a reader sees it: shared and inline
+// strings as text, booleans as TRUE/FALSE, numbers through their style's
+// number format (dates, percentages, amounts).
+func xlsxCellText(typ, style, raw string, shared []string, styles *xlsxStyles) string {
 	switch typ {
+	case "", "n":
+		return styles.format(style, raw)
 	case "s":
 		if i, err := strconv.Atoi(strings.TrimSpace(raw)); err == nil && i >= 0 && i < len(shared) {
 			return shared[i]

@@ -40,6 +40,9 @@ type textRun struct {
 	ex, ey float64 // end of the baseline
 	size   float64 // font size in user space
 	text   string
+	// spaceBefore and spaceAfter mark space glyphs shown just before or after
+	// the run's text, trimmed off it: a word break whatever the gap.
+	spaceBefore, spaceAfter bool
 }
 
 // graphicsState is the part of the graphics state that decides where text
@@ -56,6 +59,9 @@ type graphicsState struct {
 type interpreter struct {
 	d    *doc
 	runs []textRun
+	// box is the visible part of the page being read: glyphs outside it are
+	// not shown.
+	box pageBox
 	// runsHeld is what the page's runs are charged until the page is laid out.
 	runsHeld int64
 	fonts    map[any]*font
@@ -171,9 +177,15 @@ func (in *interpreter) fontNamed(fonts dict, name name) *font {
 // form runs a form XObject, whose content is drawn as if inline.
 func (in *interpreter) form(res dict, xobject name, gs graphicsState, depth int) error {
 	xobjs, _ := in.d.resolve(res["XObject"]).(dict)
-	r, isRef := xobjs[xobject].(ref)
-	s, ok := in.d.resolve(xobjs[xobject]).(*stream)
-	if !ok || s.dict["Subtype"] != name("Form") {
+	return in.formStream(xobjs[xobject], res, gs, depth)
+}
+
+// formStream runs the form XObject v (a reference or a stream). A form drawn
+// inside itself is skipped.
+func (in *interpreter) formStream(v any, res dict, gs graphicsState, depth int) error {
+	r, isRef := v.(ref)
+	s, ok := in.d.resolve(v).(*stream)
+	if !ok || (s.dict["Subtype"] != nil && s.dict["Subtype"] != name("Form")) {
 		return nil
 	}
 	if isRef {
@@ -199,6 +211,73 @@ func (in *interpreter) form(res dict, xobject name, gs graphicsState, depth int)
 		formRes = res
 	}
 	return in.run(data, formRes, gs, depth+1)
+}
+
+// maxAnnots bounds the annotations drawn on one page.
+const maxAnnots = 2000
+
+// annotations draws the normal appearance of the page's visible annotations:
+// form fields and buttons often hold their text only there, and poppler
+// shows it as page text.
+func (in *interpreter) annotations(page dict, res dict) error {
+	annots, _ := in.d.resolve(page["Annots"]).(array)
+	for i, a := range annots {
+		if i >= maxAnnots {
+			break
+		}
+		ad, _ := in.d.resolve(a).(dict)
+		if ad == nil {
+			continue
+		}
+		// Hidden (bit 2) and NoView (bit 6) annotations are not shown.
+		if flags, _ := toInt(in.d.resolve(ad["F"])); flags&(1<<1|1<<5) != 0 {
+			continue
+		}
+		ap, _ := in.d.resolve(ad["AP"]).(dict)
+		normal := in.d.resolve(ap["N"])
+		if states, ok := normal.(dict); ok {
+			// An appearance per state: the one the annotation is in.
+			as, _ := ad["AS"].(name)
+			normal = states[as]
+		}
+		if normal == nil {
+			continue
+		}
+		s, ok := in.d.resolve(normal).(*stream)
+		if !ok {
+			continue
+		}
+		rect := in.d.boxOf(ad["Rect"])
+		bbox := in.d.boxOf(s.dict["BBox"])
+		if !rect.ok || !bbox.ok {
+			continue
+		}
+		// The form's bounding box, through its matrix, is fitted to Rect.
+		m, _ := matrixOf(asArray(in.d.resolve(s.dict["Matrix"])))
+		t := transformedBox(bbox, m)
+		sx, sy := (rect.x1-rect.x0)/(t.x1-t.x0), (rect.y1-rect.y0)/(t.y1-t.y0)
+		fit := matrix{sx, 0, 0, sy, rect.x0 - t.x0*sx, rect.y0 - t.y0*sy}
+		gs := graphicsState{ctm: fit, th: 1}
+		if err := in.formStream(normal, res, gs, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transformedBox is the bounding box of b's corners through m.
+func transformedBox(b pageBox, m matrix) pageBox {
+	out := pageBox{x0: math.Inf(1), y0: math.Inf(1), x1: math.Inf(-1), y1: math.Inf(-1), ok: true}
+	for _, p := range [4][2]float64{{b.x0, b.y0}, {b.x0, b.y1}, {b.x1, b.y0}, {b.x1, b.y1}} {
+		x := p[0]*m[0] + p[1]*m[2] + m[4]
+		y := p[0]*m[1] + p[1]*m[3] + m[5]
+		out.x0, out.x1 = math.Min(out.x0, x), math.Max(out.x1, x)
+		out.y0, out.y1 = math.Min(out.y0, y), math.Max(out.y1, y)
+	}
+	if out.x1-out.x0 < 1e-6 || out.y1-out.y0 < 1e-6 {
+		out.x0, out.y0, out.x1, out.y1 = b.x0, b.y0, b.x0+1, b.y0+1
+	}
+	return out
 }
 
 func asArray(v any) array {

@@ -138,6 +138,7 @@ func (d *doc) readPages(pages []leafPage) (paras []paragraph, held int64, err er
 			return nil, held, err
 		}
 		in.dropRuns()
+		in.box = p.box
 		content, contentHeld, err := d.pageContent(p.dict)
 		if err != nil {
 			return nil, held, err
@@ -145,6 +146,9 @@ func (d *doc) readPages(pages []leafPage) (paras []paragraph, held int64, err er
 		gs := graphicsState{ctm: identity(), th: 1}
 		err = in.run(content, p.res, gs, 0)
 		d.release(contentHeld)
+		if err == nil {
+			err = in.annotations(p.dict, p.res)
+		}
 		if err == nil {
 			err = d.failed()
 		}

@@ -124,16 +124,7 @@ func fragmentsOf(runs []textRun) []fragment {
 	})
 	wordGap := wordGapOf(rs)
 	var frags []fragment
-	for i := 0; i < len(rs); {
-		// One line: runs whose baselines are within a fraction of the largest font
-		// size so far, which keeps superscripts with their line.
-		j := i + 1
-		size := rs[i].size
-		for j < len(rs) && rs[i].y-rs[j].y <= 0.45*math.Max(size, rs[j].size) {
-			size = math.Max(size, rs[j].size)
-			j++
-		}
-		line := append([]textRun{}, rs[i:j]...)
+	for _, line := range baselines(rs) {
 		sort.SliceStable(line, func(a, b int) bool { return line[a].x < line[b].x })
 		var cur *fragment
 		var sb strings.Builder
@@ -157,7 +148,8 @@ func fragmentsOf(runs []textRun) []fragment {
 				}
 				gap := r.x - cur.x1
 				if gap <= wordGap*size {
-					if gap > 0.12*size && !strings.HasSuffix(sb.String(), " ") && !strings.HasPrefix(r.text, " ") {
+					spaced := gap > 0.12*size || last.spaceAfter || r.spaceBefore
+					if spaced && !strings.HasSuffix(sb.String(), " ") && !strings.HasPrefix(r.text, " ") {
 						sb.WriteByte(' ')
 					}
 					sb.WriteString(r.text)
@@ -173,9 +165,73 @@ func fragmentsOf(runs []textRun) []fragment {
 			last = r
 		}
 		flush()
-		i = j
 	}
 	return frags
+}
+
+// baselines groups runs, sorted top to bottom, into lines. Runs share a line
+// when their baselines are within a fifth of the smaller font size; a short
+// group of smaller type (a superscript, a footnote mark) then joins the
+// nearest line of larger type within half that line's font size. Letting a
+// line's tolerance grow with the largest type on it would let a big heading in
+// one column swallow several body lines of the next, read interleaved.
+func baselines(rs []textRun) [][]textRun {
+	type group struct {
+		runs  []textRun
+		y     float64
+		size  float64
+		chars int
+	}
+	var groups []group
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && rs[i].y-rs[j].y <= 0.2*math.Min(rs[i].size, rs[j].size) {
+			j++
+		}
+		g := group{runs: rs[i:j], y: rs[i].y}
+		for _, r := range g.runs {
+			g.size = math.Max(g.size, r.size)
+			g.chars += len(r.text)
+		}
+		groups = append(groups, g)
+		i = j
+	}
+	const maxMarkChars = 12
+	into := make([]int, len(groups))
+	for i, g := range groups {
+		into[i] = i
+		if g.chars > maxMarkChars {
+			continue
+		}
+		best, bestDY := -1, math.Inf(1)
+		for _, k := range []int{i - 1, i + 1} {
+			if k < 0 || k >= len(groups) || groups[k].chars <= maxMarkChars {
+				continue
+			}
+			n := groups[k]
+			dy := math.Abs(n.y - g.y)
+			if n.size >= 1.2*g.size && dy <= 0.5*n.size && dy < bestDY {
+				best, bestDY = k, dy
+			}
+		}
+		if best >= 0 {
+			into[i] = best
+		}
+	}
+	var lines [][]textRun
+	for i, g := range groups {
+		if into[i] != i {
+			continue
+		}
+		line := append([]textRun{}, g.runs...)
+		for k := i - 1; k <= i+1; k += 2 {
+			if k >= 0 && k < len(groups) && into[k] == i {
+				line = append(line, groups[k].runs...)
+			}
+		}
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // wordGapOf estimates, in font sizes, the widest gap on this page that is still

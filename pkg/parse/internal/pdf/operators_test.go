@@ -64,8 +64,11 @@ func TestTextOperators(t *testing.T) {
 			[]place{{"ab", 72, 700, 82, 10}, {"cd", 92, 700, 102, 10}, {"e", 97, 700, 102, 10}}},
 		{"BT starts text at the origin again", "BT /F1 10 Tf 72 700 Td (a) Tj ET BT (b) Tj ET",
 			[]place{{"a", 72, 700, 77, 10}, {"b", 0, 0, 5, 10}}},
-		{"Tc and Tw widen characters and spaces", "BT /F1 10 Tf 2 Tc 1 Tw 72 700 Td (ab c) Tj ET",
-			[]place{{"ab c", 72, 700, 101, 10}}},
+		{"Tc and Tw widen characters and spaces", "BT /F1 10 Tf 0.5 Tc 1 Tw 72 700 Td (ab c) Tj ET",
+			[]place{{"ab c", 72, 700, 95, 10}}},
+		// poppler's word break: a gap past a tenth of the font size.
+		{"character spacing past a tenth of the size sets glyphs apart", "BT /F1 10 Tf 2 Tc 72 700 Td (ab) Tj ET",
+			[]place{{"a", 72, 700, 79, 10}, {"b", 79, 700, 86, 10}}},
 		{"Tz scales horizontally", "BT /F1 10 Tf 50 Tz 72 700 Td (ab) Tj ET",
 			[]place{{"ab", 72, 700, 77, 10}}},
 		{"Ts raises text off the baseline", "BT /F1 10 Tf 3 Ts 72 700 Td (a) Tj ET",

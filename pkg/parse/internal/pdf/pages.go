@@ -1,6 +1,7 @@
 package pdf
 
 import (
+	"math"
 	"sort"
 	"unicode/utf16"
 )
@@ -9,6 +10,67 @@ import (
 type leafPage struct {
 	dict dict
 	res  dict
+	// box is the visible part of the page in user space (the crop box, else
+	// the media box, inherited like resources); ok is false when neither is
+	// usable and the page is unbounded.
+	box pageBox
+}
+
+// pageBox is a rectangle in default user space.
+type pageBox struct {
+	x0, y0, x1, y1 float64
+	ok             bool
+}
+
+// boxOf reads a rectangle [llx lly urx ury], in either corner order.
+func (d *doc) boxOf(v any) pageBox {
+	a, _ := d.resolve(v).(array)
+	if len(a) != 4 {
+		return pageBox{}
+	}
+	var n [4]float64
+	for i := range n {
+		f, ok := toFloat(d.resolve(a[i]))
+		if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+			return pageBox{}
+		}
+		n[i] = f
+	}
+	b := pageBox{x0: math.Min(n[0], n[2]), y0: math.Min(n[1], n[3]), x1: math.Max(n[0], n[2]), y1: math.Max(n[1], n[3]), ok: true}
+	if b.x1-b.x0 < 1 || b.y1-b.y0 < 1 {
+		return pageBox{}
+	}
+	return b
+}
+
+// intersect is the part of b inside c; an unusable box gives way to the other.
+func (b pageBox) intersect(c pageBox) pageBox {
+	if !b.ok {
+		return c
+	}
+	if !c.ok {
+		return b
+	}
+	out := pageBox{x0: math.Max(b.x0, c.x0), y0: math.Max(b.y0, c.y0), x1: math.Min(b.x1, c.x1), y1: math.Min(b.y1, c.y1), ok: true}
+	if out.x1-out.x0 < 1 || out.y1-out.y0 < 1 {
+		// A crop box outside the media box is broken: readers show the media box.
+		return b
+	}
+	return out
+}
+
+// visible reports whether a glyph spanning x0..x1, y0..y1 touches the box.
+func (b pageBox) visible(x0, y0, x1, y1 float64) bool {
+	if !b.ok {
+		return true
+	}
+	return x1 >= b.x0 && x0 <= b.x1 && y1 >= b.y0 && y0 <= b.y1
+}
+
+// visibleBox is the part of a page a viewer shows: the crop box within the
+// media box.
+func (d *doc) visibleBox(media, crop any) pageBox {
+	return d.boxOf(media).intersect(d.boxOf(crop))
 }
 
 // pages walks the page tree, passing inherited resources down. A repaired file
@@ -20,8 +82,9 @@ func (d *doc) pages() []leafPage {
 	}
 	var out []leafPage
 	seen := map[ref]bool{}
-	var walk func(v any, res dict, depth int)
-	walk = func(v any, res dict, depth int) {
+	// The boxes are inherited as they are, and combined at the leaf.
+	var walk func(v any, res dict, media, crop any, depth int)
+	walk = func(v any, res dict, media, crop any, depth int) {
 		if depth > 64 || len(out) > maxPages {
 			return
 		}
@@ -38,20 +101,26 @@ func (d *doc) pages() []leafPage {
 		if r, ok := d.resolve(node["Resources"]).(dict); ok {
 			res = r
 		}
+		if v, ok := node["MediaBox"]; ok {
+			media = v
+		}
+		if v, ok := node["CropBox"]; ok {
+			crop = v
+		}
 		kids, hasKids := d.resolve(node["Kids"]).(array)
 		if node["Type"] == name("Page") || !hasKids {
 			if node["Type"] == name("Pages") {
 				return
 			}
-			out = append(out, leafPage{dict: node, res: res})
+			out = append(out, leafPage{dict: node, res: res, box: d.visibleBox(media, crop)})
 			return
 		}
 		for _, k := range kids {
-			walk(k, res, depth+1)
+			walk(k, res, media, crop, depth+1)
 		}
 	}
 	if cat, ok := d.resolve(d.trailer["Root"]).(dict); ok {
-		walk(cat["Pages"], nil, 0)
+		walk(cat["Pages"], nil, nil, nil, 0)
 	}
 	if len(out) > 0 {
 		return out
@@ -67,7 +136,7 @@ func (d *doc) pages() []leafPage {
 	for _, n := range nums {
 		if p, ok := d.resolve(ref{num: n}).(dict); ok && p["Type"] == name("Page") {
 			res, _ := d.resolve(p["Resources"]).(dict)
-			out = append(out, leafPage{dict: p, res: res})
+			out = append(out, leafPage{dict: p, res: res, box: d.visibleBox(p["MediaBox"], p["CropBox"])})
 			if len(out) > maxPages {
 				break
 			}
