@@ -69,6 +69,8 @@ type Services struct {
 	Chat      *service.Chat
 	Search    *service.Search
 	Analytics *service.Analytics
+	// Identities signs in people through OIDC or a trusted proxy.
+	Identities *service.Identities
 }
 
 // App is an opened process: its platform, its services and what it runs.
@@ -129,6 +131,8 @@ func (a *App) newServices() Services {
 			MaxActiveTurns: cfg.MaxTurnsPerUser}, logger),
 		Search:    service.NewSearch(st, p.Index),
 		Analytics: service.NewAnalytics(st),
+		Identities: service.NewIdentities(st, audit, service.IdentityConfig{
+			AllowedDomains: cfg.OIDC.AllowedDomains, GroupPrefix: cfg.SSOGroupPrefix}, logger),
 	}
 }
 
