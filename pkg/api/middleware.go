@@ -109,8 +109,9 @@ func isUpload(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Path == "/v1/documents"
 }
 
-// authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY", or the web
-// UI's session cookie.
+// authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY", the
+// identity headers of a trusted sign-in proxy, or the web UI's session cookie, in
+// that order.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key := c.Request().Header.Get("X-API-Key")
@@ -121,12 +122,34 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			key = strings.TrimSpace(token)
 		}
+		// Checked on every request, so headers from anywhere else are logged as ignored.
+		proxied, fromProxy := s.proxyIdentity(c)
+		if key == "" && fromProxy {
+			p, err := s.proxyPrincipal(c, proxied)
+			if err != nil {
+				return err
+			}
+			if err := s.checkProxyWrite(c, p); err != nil {
+				return err
+			}
+			c.Set("principal", p)
+			return next(c)
+		}
 		var sess *webSession
 		if key == "" {
 			// The web UI signs in once and then sends a session cookie instead of the key.
 			ws, ok, err := s.cookieSession(c)
 			if err != nil {
 				return err
+			}
+			if ok && ws.Key == "" {
+				// Opened through the identity provider: the session row is the credential.
+				p, err := s.sessionPrincipal(c, ws)
+				if err != nil {
+					return err
+				}
+				c.Set("principal", p)
+				return next(c)
 			}
 			if ok {
 				key, sess = ws.Key, &ws

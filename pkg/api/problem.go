@@ -43,6 +43,10 @@ var statusOfCode = map[service.Code]int{
 	service.CodeStorageFull:    http.StatusInsufficientStorage,
 	service.CodeTooManyUploads: http.StatusTooManyRequests,
 
+	service.CodeEmailDomain:     http.StatusForbidden,
+	service.CodeEmailUnverified: http.StatusForbidden,
+	service.CodeManaged:         http.StatusConflict,
+
 	service.CodeTooManyTurns:   http.StatusTooManyRequests,
 	service.CodeTooManyStreams: http.StatusTooManyRequests,
 	codeRequestTimeout:         http.StatusRequestTimeout,

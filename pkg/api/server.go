@@ -43,6 +43,9 @@ type Deps struct {
 	// WebSessions records web UI sign-ins server-side, so signing out ends them on
 	// every replica.
 	WebSessions WebSessions
+	// Identities signs in people through the identity provider (OIDC or a trusted
+	// proxy) and opens their sessions; nil when neither is used.
+	Identities *service.Identities
 	// TracerProvider records a span per request; nil records nothing.
 	TracerProvider trace.TracerProvider
 	// RouteStats counts requests per route for the usage analytics; nil counts
@@ -61,9 +64,13 @@ type Server struct {
 	authFailures *rateLimiter
 	streams      *streamLimiter
 	webSessions  WebSessions
-	limits       httpLimits
-	ready        atomic.Bool
-	metrics      *httpMetrics
+	// oidc is the relying party of the OpenID provider (nil when not configured);
+	// proxy is the state of sign-in by a trusted proxy's headers.
+	oidc    *oidcClient
+	proxy   *proxyAuth
+	limits  httpLimits
+	ready   atomic.Bool
+	metrics *httpMetrics
 	// routeLabels is the closed set of route templates metrics may name.
 	routeLabels map[string]struct{}
 	// openapiDoc is the merged contract, built once at start-up.
@@ -84,6 +91,7 @@ func New(deps Deps) *Server {
 	s.authFailures = newRateLimiter(orDefault(deps.Config.AuthFailureRPS, 0.5), orDefault(deps.Config.AuthFailureBurst, 30))
 	s.streams = newStreamLimiter(orDefault(deps.Config.MaxStreamsPerUser, 16))
 	s.webSessions = deps.WebSessions
+	s.oidc, s.proxy = newOIDCClient(deps.Config.OIDC), newProxyAuth()
 	doc, err := OpenAPI()
 	if err != nil {
 		panic("openapi fragments do not merge: " + err.Error()) // a build defect, caught by every test

@@ -61,6 +61,10 @@ func (s *Server) mountWeb(e *echo.Echo) {
 	ui.GET("/session", s.getWebSession)
 	ui.POST("/session", s.createWebSession)
 	ui.DELETE("/session", s.deleteWebSession)
+	ui.GET("/auth", s.getAuthMethods)
+	ui.GET("/auth/oidc/login", s.oidcLogin)
+	ui.GET("/auth/oidc/callback", s.oidcCallback)
+	ui.GET("/auth/oidc/logout", s.oidcLogout)
 	s.mountWebAdmin(e)
 }
 

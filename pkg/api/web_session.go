@@ -24,12 +24,19 @@ import (
 	"github.com/youworker/youworker/pkg/service"
 )
 
-// Web sessions: the cookie holds the API key, a CSRF token, an expiry and the id of
-// the session's row in the database, sealed with AES-GCM under a secret every replica
-// shares, so any API replica can serve any request. The key inside stays what
-// authorizes each request, so revoking it ends every session built on it at once;
-// the row is what signing out deletes, so a copy of the cookie taken before stops
-// working too.
+// Web sessions: the cookie holds a CSRF token, an expiry, the id of the session's
+// row in the database and, for a sign-in with an API key, the key, sealed with
+// AES-GCM under a secret every replica shares, so any API replica can serve any
+// request. The row is what signing out deletes, so a copy of the cookie taken before
+// stops working too.
+//
+// A key session is authorized by its key on every request, so revoking the key ends
+// every session built on it at once. A session opened through the identity provider
+// (OIDC or the trusted proxy) carries no key: its row is what authorizes it, for the
+// user recorded in it, until it expires or is signed out. Minting a hidden API key
+// for it instead would put keys the user never made in their key list and in the
+// key tables (and give them an expiry to manage); a session row already has the
+// user, the expiry and the sign-out, and deleting the user deletes it.
 const (
 	sessionCookie     = "yw_session"
 	sessionCookieTLS  = "__Host-yw_session"
@@ -44,10 +51,22 @@ const (
 // cookies had no server-side row and are no longer accepted.
 var sessionAAD = []byte("youworker web session v2")
 
+// Sign-in methods a web session can come from.
+const (
+	methodKey   = "key"
+	methodOIDC  = "oidc"
+	methodProxy = "proxy"
+)
+
 // webSession is what a session cookie carries.
 type webSession struct {
-	ID      string `json:"i"`
-	Key     string `json:"k"`
+	ID  string `json:"i"`
+	Key string `json:"k,omitempty"`
+	// User is the signed-in user; a session without a key is theirs alone.
+	User string `json:"u,omitempty"`
+	// Method is methodKey, methodOIDC or methodProxy ("" in cookies made before
+	// identity providers: a key session).
+	Method  string `json:"m,omitempty"`
 	CSRF    string `json:"c"`
 	Expires int64  `json:"x"`
 }
@@ -134,7 +153,23 @@ func loadSessionSecret(dataDir string) ([]byte, error) {
 }
 
 func (ss *sessionSealer) seal(sess webSession) (string, error) {
-	plain, err := json.Marshal(sess)
+	return ss.sealJSON(sess, sessionAAD)
+}
+
+// open returns the session in a cookie value, or false when it is forged, damaged
+// or expired.
+func (ss *sessionSealer) open(value string, now time.Time) (webSession, bool) {
+	var sess webSession
+	if !ss.openJSON(value, sessionAAD, &sess) || (sess.Key == "" && sess.User == "") || sess.ID == "" || now.Unix() >= sess.Expires {
+		return webSession{}, false
+	}
+	return sess, true
+}
+
+// sealJSON encrypts v as JSON, bound to aad: a value sealed for one purpose does not
+// open for another.
+func (ss *sessionSealer) sealJSON(v any, aad []byte) (string, error) {
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
@@ -142,26 +177,18 @@ func (ss *sessionSealer) seal(sess webSession) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(ss.aead.Seal(nonce, nonce, plain, sessionAAD)), nil
+	return base64.RawURLEncoding.EncodeToString(ss.aead.Seal(nonce, nonce, plain, aad)), nil
 }
 
-// open returns the session in a cookie value, or false when it is forged, damaged
-// or expired.
-func (ss *sessionSealer) open(value string, now time.Time) (webSession, bool) {
+// openJSON decrypts what sealJSON made with the same aad into v.
+func (ss *sessionSealer) openJSON(value string, aad []byte, v any) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(raw) < ss.aead.NonceSize()+ss.aead.Overhead() {
-		return webSession{}, false
+		return false
 	}
 	n := ss.aead.NonceSize()
-	plain, err := ss.aead.Open(nil, raw[:n], raw[n:], sessionAAD)
-	if err != nil {
-		return webSession{}, false
-	}
-	var sess webSession
-	if json.Unmarshal(plain, &sess) != nil || sess.Key == "" || sess.ID == "" || now.Unix() >= sess.Expires {
-		return webSession{}, false
-	}
-	return sess, true
+	plain, err := ss.aead.Open(nil, raw[:n], raw[n:], aad)
+	return err == nil && json.Unmarshal(plain, v) == nil
 }
 
 // secureRequest reports whether the browser reached us over TLS, directly or through
@@ -271,6 +298,77 @@ type webSessionView struct {
 	CSRFToken string     `json:"csrf_token"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	Me        service.Me `json:"me"`
+	// Method is how the session was opened: key, oidc or proxy.
+	Method string `json:"method"`
+	// SignOutURL is where the browser goes after signing out here, to end the
+	// identity provider's session too; null when there is nothing to end.
+	SignOutURL *string `json:"sign_out_url"`
+}
+
+// viewOf is what the page is told about sess of p.
+func (s *Server) viewOf(c echo.Context, sess webSession, p access.Principal) (webSessionView, error) {
+	me, err := s.deps.Users.Me(c.Request().Context(), p)
+	if err != nil {
+		return webSessionView{}, err
+	}
+	v := webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me, Method: sess.Method}
+	switch sess.Method {
+	case "":
+		v.Method = methodKey
+	case methodOIDC:
+		u := oidcLogoutPath
+		v.SignOutURL = &u
+	case methodProxy:
+		if u := s.deps.Config.ProxyAuth.SignOutURL; u != "" {
+			v.SignOutURL = &u
+		}
+	}
+	return v, nil
+}
+
+// startWebSession signs p in to the web UI: a session row, and the sealed cookie
+// naming it (with key for a key sign-in, else without one). The sign-in is audited.
+func (s *Server) startWebSession(c echo.Context, p access.Principal, method, key string) (webSession, error) {
+	ctx := c.Request().Context()
+	expires := time.Now().Add(sessionTTL)
+	id, err := s.webSessions.CreateWebSession(ctx, p.UserID, expires)
+	if err != nil {
+		return webSession{}, fmt.Errorf("record web session: %w", err)
+	}
+	sess := webSession{ID: id, Key: key, User: p.UserID, Method: method, CSRF: randomToken(), Expires: expires.Unix()}
+	value, err := webState(c).sessions.seal(sess)
+	if err != nil {
+		return webSession{}, fmt.Errorf("seal web session: %w", err)
+	}
+	c.SetCookie(s.sessionCookieFor(c, value, int(sessionTTL.Seconds())))
+	s.deps.Audit.Record(ctx, nil, p, "web.sign_in", "user", p.UserID, service.OutcomeSuccess, map[string]any{"method": method})
+	return sess, nil
+}
+
+// sessionPrincipal is who a cookie session signs in: the owner of its key (while
+// the key and the session row last), or for a session without a key the user of its
+// row (while the row lasts). A dead session's cookie is dropped.
+func (s *Server) sessionPrincipal(c echo.Context, sess webSession) (access.Principal, error) {
+	if sess.Key != "" {
+		p, err := s.signIn(c, sess.Key)
+		if err != nil {
+			if service.ErrorCode(err) == service.CodeUnauthenticated {
+				// The key was revoked: the cookie is worthless, so drop it.
+				c.SetCookie(s.sessionCookieFor(c, "", -1))
+			}
+			return access.Principal{}, err
+		}
+		return p, s.checkWebSession(c, sess, p)
+	}
+	if s.deps.Identities == nil {
+		return access.Principal{}, service.Errorf(service.CodeUnauthenticated, "this session has ended; sign in again")
+	}
+	p, err := s.deps.Identities.SessionPrincipal(c.Request().Context(), sess.ID, sess.User)
+	if service.ErrorCode(err) == service.CodeUnauthenticated {
+		s.authFailures.take("ip:" + c.RealIP())
+		c.SetCookie(s.sessionCookieFor(c, "", -1))
+	}
+	return p, err
 }
 
 // createWebSession signs in with an API key: the key is checked like any request's,
@@ -283,7 +381,6 @@ func (s *Server) createWebSession(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
 	if req.Key == "" {
 		return &service.Error{Code: service.CodeInvalid, Message: "key: required",
 			Fields: []service.FieldError{{Field: "key", Message: "required"}}}
@@ -293,51 +390,41 @@ func (s *Server) createWebSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	me, err := s.deps.Users.Me(ctx, p)
+	sess, err := s.startWebSession(c, p, methodKey, req.Key)
 	if err != nil {
 		return err
 	}
-	expires := time.Now().Add(sessionTTL)
-	id, err := s.webSessions.CreateWebSession(ctx, p.UserID, expires)
+	view, err := s.viewOf(c, sess, p)
 	if err != nil {
-		return fmt.Errorf("record web session: %w", err)
+		return err
 	}
-	sess := webSession{ID: id, Key: req.Key, CSRF: randomToken(), Expires: expires.Unix()}
-	value, err := webState(c).sessions.seal(sess)
-	if err != nil {
-		return fmt.Errorf("seal web session: %w", err)
-	}
-	c.SetCookie(s.sessionCookieFor(c, value, int(sessionTTL.Seconds())))
-	s.deps.Audit.Record(ctx, nil, p, "web.sign_in", "user", p.UserID, service.OutcomeSuccess, nil)
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusCreated, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
+	return c.JSON(http.StatusCreated, view)
 }
 
 // getWebSession tells the page whether it is signed in, and gives it the CSRF token
 // again after a reload (the token lives in page memory only).
+//
+// Behind a trusted sign-in proxy, the proxy's user is who is signed in: their
+// session is returned, or opened when the browser has none of theirs.
 func (s *Server) getWebSession(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if id, ok := s.proxyIdentity(c); ok {
+		return s.proxyWebSession(c, id)
+	}
 	sess, ok := s.readSession(c)
 	if !ok {
 		return service.Errorf(service.CodeUnauthenticated, "not signed in")
 	}
-	ctx := c.Request().Context()
-	p, err := s.signIn(c, sess.Key)
-	if err != nil {
-		if service.ErrorCode(err) == service.CodeUnauthenticated {
-			// The key was revoked: the cookie is worthless, so drop it.
-			c.SetCookie(s.sessionCookieFor(c, "", -1))
-		}
-		return err
-	}
-	if err := s.checkWebSession(c, sess, p); err != nil {
-		return err
-	}
-	me, err := s.deps.Users.Me(ctx, p)
+	p, err := s.sessionPrincipal(c, sess)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, webSessionView{CSRFToken: sess.CSRF, ExpiresAt: time.Unix(sess.Expires, 0).UTC(), Me: me})
+	view, err := s.viewOf(c, sess, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, view)
 }
 
 // deleteWebSession signs out: the session's row goes, so the cookie stops working

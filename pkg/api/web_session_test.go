@@ -59,3 +59,36 @@ func TestSessionSealer(t *testing.T) {
 	_, err = loadSessionSecret(bad)
 	require.Error(t, err, "a damaged secret file is reported, not silently replaced")
 }
+
+func TestSealedValuesKeepToTheirPurpose(t *testing.T) {
+	t.Parallel()
+	ss := sealerFromSecret(bytes.Repeat([]byte{3}, 32))
+	now := time.Now()
+	later := now.Add(time.Hour).Unix()
+
+	// A session opened through the identity provider carries a user and no key.
+	keyless := webSession{ID: "session-id", User: "user-id", Method: methodOIDC, CSRF: "token", Expires: later}
+	value, err := ss.seal(keyless)
+	require.NoError(t, err)
+	got, ok := ss.open(value, now)
+	require.True(t, ok)
+	require.Equal(t, keyless, got)
+
+	// Neither key nor user is nobody's session.
+	value, err = ss.seal(webSession{ID: "session-id", CSRF: "token", Expires: later})
+	require.NoError(t, err)
+	_, ok = ss.open(value, now)
+	require.False(t, ok)
+
+	// A sign-in flow cookie is not a session, and a session is not a flow.
+	flow, err := ss.sealJSON(oidcFlow{State: "s", Nonce: "n", Verifier: "v", Expires: later}, oidcFlowAAD)
+	require.NoError(t, err)
+	_, ok = ss.open(flow, now)
+	require.False(t, ok)
+	session, err := ss.seal(keyless)
+	require.NoError(t, err)
+	var f oidcFlow
+	require.False(t, ss.openJSON(session, oidcFlowAAD, &f))
+	require.True(t, ss.openJSON(flow, oidcFlowAAD, &f))
+	require.Equal(t, "n", f.Nonce)
+}

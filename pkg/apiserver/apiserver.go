@@ -38,7 +38,7 @@ func New(a *app.App) (*Server, error) {
 	srv := api.New(api.Deps{
 		Config: a.Config, Logger: a.Logger, Registry: a.Platform.Registry,
 		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
-		Reindex: s.Reindex, Chat: s.Chat, Analytics: s.Analytics, Data: s.Data, WebSessions: a.Platform.Store,
+		Reindex: s.Reindex, Chat: s.Chat, Analytics: s.Analytics, Data: s.Data, WebSessions: a.Platform.Store, Identities: s.Identities,
 		Checks: a.Platform.Checks(), TracerProvider: a.Tracing,
 		Status:     api.NewStatus(statusProbes(status), api.StatusConfig{}),
 		RouteStats: routeStats,

@@ -70,6 +70,8 @@ type Services struct {
 	Search    *service.Search
 	Analytics *service.Analytics
 	Data      *service.DataRights
+	// Identities signs in people through OIDC or a trusted proxy.
+	Identities *service.Identities
 }
 
 // App is an opened process: its platform, its services and what it runs.
@@ -133,6 +135,8 @@ func (a *App) newServices() Services {
 		Search:    service.NewSearch(st, p.Index),
 		Analytics: service.NewAnalytics(st),
 		Data:      service.NewDataRights(st, documents, chat, groups, audit),
+		Identities: service.NewIdentities(st, audit, service.IdentityConfig{
+			AllowedDomains: cfg.OIDC.AllowedDomains, GroupPrefix: cfg.SSOGroupPrefix}, logger),
 	}
 }
 

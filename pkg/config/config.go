@@ -131,6 +131,15 @@ type Config struct {
 	SearchLanguage string
 	BM25K1         float64
 	BM25B          float64
+
+	// Sign-in for people besides API keys (see identity.go). PublicURL is the
+	// scheme and host browsers reach the web UI at; empty takes them from each
+	// request. SSOGroupPrefix goes before the group names the identity provider
+	// syncs, for OIDC and proxy sign-in alike.
+	PublicURL      string
+	OIDC           OIDC
+	ProxyAuth      ProxyAuth
+	SSOGroupPrefix string
 }
 
 // DefaultDatabaseURL is the database used when YW_DATABASE_URL is unset.
@@ -204,6 +213,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxies = r.cidrs("YW_TRUSTED_PROXIES")
 	c.IPAllowlist = r.cidrs("YW_IP_ALLOWLIST")
 	c.GroupDirectAdd = r.bool("YW_GROUP_DIRECT_ADD", false)
+	loadIdentity(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 
@@ -337,6 +347,7 @@ func (c Config) Validate() error {
 			bad("YW_MCP_SERVERS", "%q is not a URL", redactURL(s))
 		}
 	}
+	errs = append(errs, c.validateIdentity()...)
 	return errors.Join(errs...)
 }
 
@@ -363,7 +374,7 @@ func (c Config) String() string {
 	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
 		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
-		redactURL(c.OTelEndpoint))
+		redactURL(c.OTelEndpoint)) + c.identityString()
 }
 
 func redactURL(s string) string {

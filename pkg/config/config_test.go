@@ -113,3 +113,56 @@ func TestDatabaseURLSetOnlyWhenGiven(t *testing.T) {
 	require.Equal(t, "postgres://db.internal/youworker", c.DatabaseURL)
 	require.NoError(t, c.Validate())
 }
+
+func TestSignInSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.False(t, c.OIDC.Enabled())
+	require.False(t, c.ProxyAuth.Enabled())
+
+	c, err = Load(env(map[string]string{
+		"YW_OIDC_ISSUER": "https://sso.example.com/realms/corp", "YW_OIDC_CLIENT_ID": "youworker",
+		"YW_OIDC_CLIENT_SECRET": "oidc-client-secret-value", "YW_OIDC_SCOPES": "email profile,groups",
+		"YW_OIDC_ALLOWED_DOMAINS": "corp.example, lab.example", "YW_OIDC_GROUPS_CLAIM": "groups",
+		"YW_PUBLIC_URL":         "https://youworker.example.com/",
+		"YW_PROXY_AUTH_TRUSTED": "10.0.0.5, 10.1.0.0/16", "YW_PROXY_AUTH_SECRET": "proxy-secret-value-1234",
+	}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, []string{"openid", "email", "profile", "groups"}, c.OIDC.Scopes, "openid is always asked for")
+	require.Equal(t, "https://youworker.example.com", c.PublicURL)
+	require.Equal(t, "SSO", c.OIDC.ProviderName)
+	require.Equal(t, "10.0.0.5/32", c.ProxyAuth.Trusted[0].String())
+	require.Equal(t, "X-Forwarded-User", c.ProxyAuth.UserHeader)
+	s := c.String()
+	for _, secret := range []string{"oidc-client-secret-value", "proxy-secret-value"} {
+		require.NotContains(t, s, secret)
+	}
+	require.Contains(t, s, "https://sso.example.com/realms/corp")
+
+	c, err = Load(env(map[string]string{
+		"YW_OIDC_ISSUER": "http://sso.example.com", "YW_OIDC_GROUPS_CLAIM": "groups claim",
+		"YW_OIDC_ALLOWED_DOMAINS": "@", "YW_PUBLIC_URL": "https://yw.example.com/app",
+		"YW_PROXY_AUTH_TRUSTED": "10.0.0.5", "YW_PROXY_AUTH_SECRET": "short", "YW_PROXY_AUTH_USER_HEADER": "X Bad",
+		"YW_PROXY_AUTH_SIGN_OUT_URL": "//evil.example/out",
+	}))
+	require.NoError(t, err)
+	err = c.Validate()
+	for _, name := range []string{"YW_OIDC_ISSUER", "YW_OIDC_CLIENT_ID", "YW_OIDC_GROUPS_CLAIM", "YW_OIDC_ALLOWED_DOMAINS",
+		"YW_PUBLIC_URL", "YW_PROXY_AUTH_SECRET", "YW_PROXY_AUTH_USER_HEADER", "YW_PROXY_AUTH_SIGN_OUT_URL"} {
+		require.ErrorContains(t, err, name)
+	}
+
+	// http:// issuers only on this machine; half a configuration is an error.
+	c, err = Load(env(map[string]string{"YW_OIDC_ISSUER": "http://127.0.0.1:9000", "YW_OIDC_CLIENT_ID": "x"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	c, err = Load(env(map[string]string{"YW_OIDC_CLIENT_ID": "x", "YW_PROXY_AUTH_SECRET": "proxy-secret-value-1234"}))
+	require.NoError(t, err)
+	err = c.Validate()
+	require.ErrorContains(t, err, "YW_OIDC_ISSUER")
+	require.ErrorContains(t, err, "YW_PROXY_AUTH_TRUSTED")
+	_, err = Load(env(map[string]string{"YW_PROXY_AUTH_TRUSTED": "10.0.0.0/99"}))
+	require.ErrorContains(t, err, "YW_PROXY_AUTH_TRUSTED")
+}

@@ -402,12 +402,18 @@ func (g *Groups) authorized(ctx context.Context, p access.Principal, groupID, ac
 		if err != nil {
 			return err
 		}
+		if role != "" {
+			// Members learn that the provider owns the group; others that it does not exist.
+			if err := refuseManaged(ctx, st, groupID); err != nil {
+				return err
+			}
+		}
 		if err := allowed(role); err != nil {
 			return denied(err, errGroupNotFound, errNotGroupAdmin)
 		}
 		return fn(st)
 	})
-	if errors.Is(err, errNotGroupAdmin) {
+	if errors.Is(err, errNotGroupAdmin) || ErrorCode(err) == CodeManaged {
 		// The transaction rolled back; the denial is recorded on its own.
 		g.audit.Record(ctx, nil, p, action, "group", groupID, OutcomeDenied, nil)
 	}

@@ -126,10 +126,13 @@ type Group struct {
 	MemberCount int       `json:"member_count"`
 	Role        string    `json:"role"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Managed groups belong to the identity provider: its group sync alone changes
+	// their members, and nobody edits them here.
+	Managed bool `json:"managed"`
 }
 
 func groupFromRow(g store.Group) Group {
-	return Group{ID: g.ID, Name: g.Name, Description: g.Description, MemberCount: g.MemberCount, Role: g.Role, CreatedAt: g.CreatedAt}
+	return Group{ID: g.ID, Name: g.Name, Description: g.Description, MemberCount: g.MemberCount, Role: g.Role, CreatedAt: g.CreatedAt, Managed: g.Managed}
 }
 
 // Member is one member of a group.

@@ -33,6 +33,8 @@ type Group struct {
 	MemberCount int
 	Role        string
 	CreatedAt   time.Time
+	// Managed is true for a group the identity provider's group sync owns.
+	Managed bool
 }
 
 // Member is one membership of a group, with the member's name.
@@ -69,12 +71,12 @@ func (s *Store) GroupsOf(ctx context.Context, userID string) ([]GroupRole, error
 // so a group the user is not in simply has no row: callers cannot tell it from a
 // missing group, which is what the 404 rule needs.
 const groupForMember = `SELECT g.id::text, g.name, g.description,
-	(SELECT count(*) FROM memberships c WHERE c.group_id = g.id), m.role, g.created_at
+	(SELECT count(*) FROM memberships c WHERE c.group_id = g.id), m.role, g.created_at, g.managed_by IS NOT NULL
 	FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1`
 
 func scanGroup(row pgx.Row) (Group, error) {
 	var g Group
-	err := row.Scan(&g.ID, &g.Name, &g.Description, &g.MemberCount, &g.Role, &g.CreatedAt)
+	err := row.Scan(&g.ID, &g.Name, &g.Description, &g.MemberCount, &g.Role, &g.CreatedAt, &g.Managed)
 	return g, translate(err)
 }
 

@@ -21,6 +21,11 @@ const PAGES = [
 const root = document.getElementById('app');
 let current = null; // { dispose }
 let me = null;
+// signOutURL is where the browser goes after signing out here, to end the identity
+// provider's session too (null for a key session); methods are the ways to sign in
+// besides a key, asked once at start.
+let signOutURL = null;
+let methods = { oidc: null };
 
 function route() {
   const hash = location.hash;
@@ -55,6 +60,9 @@ async function signOut() {
   setCSRF('');
   me = null;
   location.hash = '';
+  const next = signOutURL;
+  signOutURL = null;
+  if (next) { location.assign(next); return; }
   showSignIn();
 }
 
@@ -85,6 +93,9 @@ function showSignIn(message) {
   },
   h('div', { class: 'brand big' }, h('img', { src: '/assets/icon.svg', alt: '', width: 40, height: 40 }), h('span', { text: 'YouWorker' })),
   h('h1', { id: 'signin-title', text: 'Sign in' }),
+  methods.oidc ? h('a', { class: 'btn btn-primary signin-sso', href: methods.oidc.login_url, 'data-testid': 'sign-in-sso' },
+    icon('user'), h('span', { text: `Sign in with ${methods.oidc.name}` })) : null,
+  methods.oidc ? h('p', { class: 'signin-or muted', text: 'or with an API key' }) : null,
   h('p', { class: 'muted', text: 'Use your API key. Ask an administrator for one, or create one with `api users create`.' }),
   field('API key', input, 'Kept in a secure, HTTP-only cookie for this browser; never in page storage.'),
   error, submit,
@@ -140,6 +151,7 @@ async function refreshMe() {
 
 function start(sess) {
   setCSRF(sess.csrf_token);
+  signOutURL = sess.sign_out_url || null;
   me = sess.me;
   frame = null;
   current = null;
@@ -153,6 +165,7 @@ async function boot() {
     e.preventDefault();
     document.getElementById('main')?.focus();
   });
+  try { methods = await api('GET', '/ui/auth'); } catch { /* the key form still works */ }
   try {
     start(await api('GET', '/ui/session'));
   } catch (err) {

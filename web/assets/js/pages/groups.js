@@ -48,7 +48,8 @@ export function mount(main, ctx) {
   function paintList() {
     replace(list, groups.length ? groups.map((g) => h('li', null,
       h('a', { href: `#/groups/${g.id}`, class: ['list-item', g.id === selected && 'active'], 'aria-current': g.id === selected ? 'true' : null },
-        h('span', { class: 'grow', text: g.name }), h('span', { class: 'small muted', text: `${g.member_count}` }), badge(g.role)))) : empty('You are in no group yet.'));
+        h('span', { class: 'grow', text: g.name }), h('span', { class: 'small muted', text: `${g.member_count}` }),
+        g.managed ? badge('managed', 'SSO') : badge(g.role)))) : empty('You are in no group yet.'));
   }
 
   async function loadInvitations() {
@@ -97,7 +98,9 @@ export function mount(main, ctx) {
       return fail(err);
     }
     if (disposed || seq !== showSeq) return; // a later request owns the panel
-    const isAdmin = g.role === 'admin';
+    // A group of the identity provider changes only there: no controls here.
+    const managed = !!g.managed;
+    const isAdmin = g.role === 'admin' && !managed;
     const addName = h('input', { name: 'member', required: true, autocomplete: 'off', 'data-testid': 'member-name' });
     const addRole = select(ROLES, 'member');
     const members = h('table', { class: 'table', 'data-testid': 'members' },
@@ -109,7 +112,7 @@ export function mount(main, ctx) {
         return h('tr', null,
           h('th', { scope: 'row', text: m.name + (self ? ' (you)' : '') }),
           h('td', null, role), h('td', null, when(m.joined_at)),
-          h('td', { class: 'actions' }, self ? button('Leave', () => leave(g), { kind: 'ghost' })
+          h('td', { class: 'actions' }, self && !managed ? button('Leave', () => leave(g), { kind: 'ghost' })
             : isAdmin ? button(`Remove ${m.name}`, () => removeMember(g, m), { kind: 'ghost', iconName: 'trash', iconOnly: true }) : null));
       })));
     const addForm = isAdmin ? h('form', {
@@ -144,6 +147,7 @@ export function mount(main, ctx) {
       h('div', { class: 'row between wrap' }, h('h2', { id: 'group-title', text: g.name }),
         isAdmin ? button('Delete group', () => removeGroup(g), { kind: 'danger', iconName: 'trash' }) : null),
       g.description ? h('p', { class: 'muted', text: g.description }) : null,
+      managed ? h('p', { class: 'notice', 'data-testid': 'managed', text: 'Managed by your identity provider: its members follow the provider’s groups at each sign-in, and change only there.' }) : null,
       h('div', { class: 'table-wrap' }, members), pendingInvites, addForm);
   }
 
