@@ -164,10 +164,8 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	} else if len(model) > 100 || strings.ContainsAny(model, " \t\r\n") {
 		v.add("model", "must be a model name")
 	}
-	notATurn := &Error{Code: CodeInvalid, Message: "regenerate_of: not a turn of this chat",
-		Fields: []FieldError{{Field: "regenerate_of", Message: "not a turn of this chat"}}}
 	if req.RegenerateOf != "" && !isUUID(req.RegenerateOf) {
-		v.fields = append(v.fields, notATurn.Fields...)
+		v.add("regenerate_of", notATurn)
 	}
 	if err := v.err(); err != nil {
 		return Message{}, Turn{}, err
@@ -181,7 +179,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		}
 		var regenerateOf *string
 		if req.RegenerateOf != "" {
-			slot, question, err := c.lastPlace(ctx, st, p, sessionID, req.RegenerateOf, notATurn)
+			slot, question, err := lastPlace(ctx, st, p, sessionID, req.RegenerateOf)
 			if err != nil {
 				return err
 			}
@@ -218,14 +216,19 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	return messageFromRow(msg), turnFromRow(turn), nil
 }
 
+// notATurn is what is wrong with a regenerate_of that names no turn of the chat.
+const notATurn = "not a turn of this chat"
+
 // lastPlace checks that turnID is a turn of the caller's session at its last place
 // and returns that place (its first turn) and the question turnID asked. A turn
-// that is not the session's is notATurn; one at an earlier place is a conflict, as
+// that is not the session's is invalid; one at an earlier place is a conflict, as
 // the chat has gone on from there.
-func (c *Chat) lastPlace(ctx context.Context, st *store.Store, p access.Principal, sessionID, turnID string, notATurn error) (string, string, error) {
+func lastPlace(ctx context.Context, st *store.Store, p access.Principal, sessionID, turnID string) (string, string, error) {
 	t, err := st.GetUserTurn(ctx, p.UserID, turnID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && t.SessionID != sessionID {
-		return "", "", notATurn
+		var v validation
+		v.add("regenerate_of", notATurn)
+		return "", "", v.err()
 	}
 	if err != nil {
 		return "", "", err
