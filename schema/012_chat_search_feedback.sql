@@ -16,7 +16,15 @@ CREATE TABLE turn_feedback (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Regenerated answers: a turn asked again (the same question, or the question
+-- edited) points at the first turn of its place in the chat, so every answer given
+-- there is kept and can be browsed; the chat goes on from the newest of them.
+ALTER TABLE turns ADD COLUMN regenerate_of uuid REFERENCES turns (id) ON DELETE SET NULL;
+CREATE INDEX turns_regenerate_of_idx ON turns (regenerate_of) WHERE regenerate_of IS NOT NULL;
+
 ---- create above / drop below ----
+
+ALTER TABLE turns DROP COLUMN regenerate_of;
 
 DROP TABLE turn_feedback;
 DROP INDEX messages_content_search_idx;

@@ -5,13 +5,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	ollama "github.com/ollama/ollama/api"
 	"github.com/stretchr/testify/require"
 
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/api/apitest"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 )
 
@@ -256,4 +259,120 @@ func TestChatSearchFeedbackAndExportEndToEnd(t *testing.T) {
 	require.Equal(t, `attachment; filename="etc-passwd-x1-Citt-`+today+`.md"; filename*=UTF-8''etc%20passwd%20%3B%20x%3D1%20Citt%C3%A0%20`+today+`.md`,
 		resp.Header.Get("Content-Disposition"))
 	require.True(t, strings.HasPrefix(resp.Body, `# ../../etc/"passwd"; x=1 Città`+"\n"), "the title itself is kept in the document")
+}
+
+// TestChatRegenerateAndEditEndToEnd asks the last question of a chat again, then
+// edits it: every answer is kept, and the model is only ever shown the chat as it
+// goes on from the newest one.
+func TestChatRegenerateAndEditEndToEnd(t *testing.T) {
+	llm := llmtest.New(t)
+	var mu sync.Mutex
+	answers := 0
+	llm.Handle(func(ollama.ChatRequest) llmtest.Script {
+		mu.Lock()
+		defer mu.Unlock()
+		answers++
+		return llmtest.Text(fmt.Sprintf("answer-%d", answers))
+	})
+	_, dbURL := pgtest.NewDB(t)
+	admin := "bootstrap-admin-key-for-chat-regenerate-e2e"
+	base := startAPI(t, map[string]string{"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0",
+		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "warn", "YW_CHAT_BACKEND": "ollama",
+		"YW_OLLAMA_URL": llm.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_EMBED_MODEL": llmtest.EmbedModel})
+	c := apitest.NewClient(t, base)
+	alice := newUser(t, c, admin, "alice")
+	bob := newUser(t, c, admin, "bob")
+
+	type posted struct {
+		Message struct {
+			ID           string  `json:"id"`
+			Content      string  `json:"content"`
+			RegenerateOf *string `json:"regenerate_of"`
+		} `json:"message"`
+		Turn struct {
+			ID           string  `json:"id"`
+			RegenerateOf *string `json:"regenerate_of"`
+		} `json:"turn"`
+	}
+	session, first := chatIn(t, c, alice, "Sums", "What is 2+2?")
+	ask := func(body map[string]any) posted {
+		t.Helper()
+		var p posted
+		c.Do("POST", "/v1/chat/sessions/"+session+"/messages", alice, body, http.StatusAccepted, &p)
+		events := readEvents(t, base, alice, p.Turn.ID, 0, 0)
+		require.Equal(t, "turn.completed", events[len(events)-1].Type)
+		return p
+	}
+	// historyOf is what the model was shown before the question of its last call.
+	historyOf := func() []string {
+		reqs := llm.ChatRequests()
+		var out []string
+		for _, m := range reqs[len(reqs)-1].Messages {
+			if m.Role == "user" || m.Role == "assistant" {
+				out = append(out, m.Role+": "+m.Content)
+			}
+		}
+		return out
+	}
+
+	// Again, the same question: a new turn at the same place.
+	again := ask(map[string]any{"regenerate_of": first})
+	require.Equal(t, "What is 2+2?", again.Message.Content)
+	require.Equal(t, first, *again.Turn.RegenerateOf)
+	require.Equal(t, []string{"user: What is 2+2?"}, historyOf(), "the first answer is not shown to the model")
+
+	// Edited: asked from the second answer, the place is still the first turn's.
+	edited := ask(map[string]any{"regenerate_of": again.Turn.ID, "content": "What is 3+3?"})
+	require.Equal(t, "What is 3+3?", edited.Message.Content)
+	require.Equal(t, first, *edited.Turn.RegenerateOf)
+	require.Equal(t, []string{"user: What is 3+3?"}, historyOf())
+
+	// The chat goes on from the newest answer.
+	next := ask(map[string]any{"content": "And doubled?"})
+	require.Nil(t, next.Turn.RegenerateOf)
+	require.Equal(t, []string{"user: What is 3+3?", "assistant: answer-3", "user: And doubled?"}, historyOf())
+
+	// Every answer is kept, each message saying which place it asked again.
+	var history struct {
+		Messages []struct {
+			Role         string  `json:"role"`
+			Content      string  `json:"content"`
+			TurnID       string  `json:"turn_id"`
+			RegenerateOf *string `json:"regenerate_of"`
+		} `json:"messages"`
+	}
+	c.Do("GET", "/v1/chat/sessions/"+session, alice, nil, http.StatusOK, &history)
+	var shown []string
+	for _, m := range history.Messages {
+		place := m.TurnID
+		if m.RegenerateOf != nil {
+			place = *m.RegenerateOf
+		}
+		shown = append(shown, fmt.Sprintf("%s %s @%v", m.Role, m.Content, place == first))
+	}
+	require.Equal(t, []string{
+		"user What is 2+2? @true", "assistant answer-1 @true",
+		"user What is 2+2? @true", "assistant answer-2 @true",
+		"user What is 3+3? @true", "assistant answer-3 @true",
+		"user And doubled? @false", "assistant answer-4 @false",
+	}, shown)
+	md := c.Do("GET", "/v1/chat/sessions/"+session+"/export", alice, nil, http.StatusOK, nil).Body
+	for _, a := range []string{"answer-1", "answer-2", "answer-3", "answer-4"} {
+		require.Contains(t, md, a, "the export keeps every answer")
+	}
+
+	// Only the last place can be asked again, and only with a turn of this chat.
+	msgs := "/v1/chat/sessions/" + session + "/messages"
+	var p api.Problem
+	c.Do("POST", msgs, alice, map[string]any{"regenerate_of": first}, http.StatusConflict, &p)
+	require.Equal(t, "conflict", p.Code)
+	_, other := chatIn(t, c, alice, "Other", "Elsewhere?")
+	_, bobs := chatIn(t, c, bob, "Bob's", "Mine?")
+	for _, id := range []string{other, bobs, "00000000-0000-0000-0000-000000000000", "not-a-turn"} {
+		requireInvalid(t, c, "POST", msgs, alice, map[string]any{"regenerate_of": id}, "regenerate_of")
+	}
+	requireInvalid(t, c, "POST", msgs, alice, map[string]any{}, "content")
+	c.Do("POST", msgs, bob, map[string]any{"regenerate_of": next.Turn.ID}, http.StatusNotFound, nil)
+	c.Do("GET", "/v1/chat/sessions/"+session, alice, nil, http.StatusOK, &history)
+	require.Len(t, history.Messages, 8, "refused requests add nothing")
 }

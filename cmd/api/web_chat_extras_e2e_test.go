@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,9 +51,18 @@ func TestWebChatConveniencesInChromium(t *testing.T) {
 	b := startBrowser(t)
 	llm := llmtest.New(t)
 	tokens := strings.SplitAfter(codeAnswer, "\n")
+	var mu sync.Mutex
+	takes := 0
 	llm.Handle(func(req api.ChatRequest) llmtest.Script {
-		if last := req.Messages[len(req.Messages)-1]; strings.Contains(last.Content, "long story") {
+		last := req.Messages[len(req.Messages)-1].Content
+		switch {
+		case strings.Contains(last, "long story"):
 			return llmtest.Script{Tokens: []string{"Once ", "upon ", "a ", "time"}, TokenDelay: 50 * time.Millisecond, Stall: true}
+		case strings.Contains(last, "stripes"):
+			mu.Lock()
+			defer mu.Unlock()
+			takes++
+			return llmtest.Text(fmt.Sprintf("Stripes, take %d.", takes))
 		}
 		return llmtest.Script{Tokens: tokens}
 	})
@@ -195,14 +206,47 @@ func TestWebChatConveniencesInChromium(t *testing.T) {
 	require.GreaterOrEqual(t, evalNumber(p, `document.querySelectorAll('[data-testid=search-results] mark').length`), float64(3))
 	p.screenshot("25-chat-search")
 	// A message hit opens its chat at that message.
+	require.Regexp(t, `^#/chat/`+stripes+`/[0-9a-f-]{36}$`,
+		p.evalString(`[...document.querySelectorAll('[data-testid=search-hit]')].find(a => a.textContent.includes('Why does a zebra')).getAttribute('href')`))
 	p.click("[data-testid=search-hit]", "Why does a zebra have stripes")
 	p.waitFor(`document.querySelector('.chat-title').textContent === 'Zebra stripes' && document.querySelector('.msg.found')?.textContent.includes('Why does a zebra have stripes?')`, "the chat opened at the message found")
-	require.Regexp(t, `^#/chat/`+stripes+`/[0-9a-f-]{36}$`, p.evalString(`location.hash`))
+	require.Equal(t, "#/chat/"+stripes, p.evalString(`location.hash`), "found once, the chat's own address")
 	p.screenshot("26-chat-search-opened")
 	// Esc in the search box clears it and brings the list of chats back.
 	p.eval(`document.querySelector('[data-testid=chat-search]').focus()`, nil)
 	key(p, "Escape", "Escape", 27, 0, "")
 	p.waitFor(`document.querySelector('[data-testid=chat-search]').value === '' && !document.querySelector('[data-testid=sessions]').hidden && document.querySelector('[data-testid=search-results]').hidden`, "the list of chats again")
+
+	// Ask the last question again: both answers are kept, with a switcher.
+	shownAnswer := `[...document.querySelectorAll('[data-testid=answer]')].filter(a => a.offsetParent !== null).map(a => a.textContent).join('|')`
+	shownQuestion := `[...document.querySelectorAll('.msg-user .bubble')].filter(b => b.offsetParent !== null).map(b => b.textContent).join('|')`
+	require.Equal(t, "Stripes, take 1.", p.evalString(shownAnswer))
+	p.click("[data-testid=regenerate]", "")
+	position := `[...document.querySelectorAll('[data-testid=ask-position]')].find(e => e.offsetParent !== null)?.textContent`
+	p.waitFor(position+` === '2/2'`, "the second answer's place")
+	p.waitFor(shownAnswer+` === 'Stripes, take 2.'`, "the second answer")
+	require.Equal(t, "Why does a zebra have stripes?", p.evalString(shownQuestion), "the same question")
+	p.click("button", "Previous answer")
+	p.waitFor(shownAnswer+` === 'Stripes, take 1.'`, "the first answer again")
+	require.Equal(t, "1/2", p.evalString(position))
+	p.screenshot("28-chat-regenerated")
+	p.click("button", "Next answer")
+
+	// Edit the last question and send it again.
+	p.click("[data-testid=edit-question]", "")
+	p.waitFor(`document.querySelector('[data-testid=edit-input]') === document.activeElement`, "the question as a form")
+	p.typeInto("[data-testid=edit-input]", "Why does a zebra have stripes, briefly?")
+	p.screenshot("29-chat-edit-question")
+	p.press("Enter")
+	p.waitFor(shownAnswer+` === 'Stripes, take 3.'`, "the answer to the edited question")
+	require.Equal(t, "Why does a zebra have stripes, briefly?", p.evalString(shownQuestion))
+	require.Equal(t, "3/3", p.evalString(position))
+	// Reloaded, the chat shows the newest answer of the place, and the others behind it.
+	p.reload()
+	p.waitFor(shownAnswer+` === 'Stripes, take 3.'`, "the newest answer after a reload")
+	p.click("button", "Previous answer")
+	p.waitFor(shownAnswer+` === 'Stripes, take 2.' && `+shownQuestion+` === 'Why does a zebra have stripes?'`, "the second answer after a reload")
+	p.screenshot("30-chat-answers-after-reload")
 	require.Empty(t, p.problems(), "scripts and CSP must run clean")
 
 	// The admin sees the rating and the comment in the analytics.

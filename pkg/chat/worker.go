@@ -161,11 +161,23 @@ func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error
 		Principal:    principal.Limit(access.Limits{GroupIDs: limit}),
 		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,
 	}
+	// A place asked more than once (regenerated, or its question edited) keeps
+	// every answer, but the chat goes on from its newest turn only: the others
+	// are no part of the history.
+	newest := map[string]string{}
+	for _, m := range msgs {
+		if m.TurnID != nil {
+			newest[m.Slot()] = *m.TurnID
+		}
+	}
 	for _, m := range msgs {
 		if m.TurnID != nil && *m.TurnID == turn.ID {
 			if m.Role == "user" {
 				in.UserMessage = m.Content
 			}
+			continue
+		}
+		if m.TurnID != nil && newest[m.Slot()] != *m.TurnID {
 			continue
 		}
 		in.History = append(in.History, llm.Message{Role: m.Role, Content: m.Content})

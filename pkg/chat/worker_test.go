@@ -63,7 +63,7 @@ func (r *rig) newTurn(t *testing.T, content string, tools bool) store.Turn {
 	require.NoError(t, err)
 	s, err := r.st.CreateSession(ctx, u.ID, "")
 	require.NoError(t, err)
-	_, turn, err := r.st.CreateTurn(ctx, s.ID, u.ID, content, llmtest.ChatModel, tools)
+	_, turn, err := r.st.CreateTurn(ctx, s.ID, u.ID, content, llmtest.ChatModel, tools, nil)
 	require.NoError(t, err)
 	return turn
 }

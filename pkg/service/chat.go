@@ -142,6 +142,10 @@ type SubmitRequest struct {
 	Content string `json:"content"`
 	Tools   *bool  `json:"tools"`
 	Model   string `json:"model"`
+	// RegenerateOf, a turn of the chat's last place, asks there again: the same
+	// question when Content is empty, else Content (the question edited). Every
+	// answer given there is kept; the chat goes on from the new one.
+	RegenerateOf string `json:"regenerate_of"`
 }
 
 // Submit records the user message and its turn and queues the turn, in one
@@ -149,7 +153,7 @@ type SubmitRequest struct {
 func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (Message, Turn, error) {
 	var v validation
 	content := strings.TrimSpace(req.Content)
-	if content == "" {
+	if content == "" && req.RegenerateOf == "" {
 		v.add("content", "required")
 	} else if n := utf8.RuneCountInString(content); n > c.cfg.MaxMessageRunes {
 		v.add("content", "at most %d characters (got %d)", c.cfg.MaxMessageRunes, n)
@@ -160,6 +164,9 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	} else if len(model) > 100 || strings.ContainsAny(model, " \t\r\n") {
 		v.add("model", "must be a model name")
 	}
+	if req.RegenerateOf != "" && !isUUID(req.RegenerateOf) {
+		v.add("regenerate_of", notATurn)
+	}
 	if err := v.err(); err != nil {
 		return Message{}, Turn{}, err
 	}
@@ -169,6 +176,17 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	err := c.store.InTx(ctx, func(st *store.Store) error {
 		if _, err := st.GetSession(ctx, p.UserID, sessionID); err != nil {
 			return notFoundAs(err, "session")
+		}
+		var regenerateOf *string
+		if req.RegenerateOf != "" {
+			slot, question, err := lastPlace(ctx, st, p, sessionID, req.RegenerateOf)
+			if err != nil {
+				return err
+			}
+			regenerateOf = &slot
+			if content == "" {
+				content = question
+			}
 		}
 		// The count and the insert below must not interleave with another
 		// submit of the same user, or a burst of requests all see room and all
@@ -183,7 +201,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		if active >= c.cfg.MaxActiveTurns {
 			return Errorf(CodeTooManyTurns, "you have %d turns running, the most allowed; wait for one to finish or cancel one", active)
 		}
-		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools); err != nil {
+		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools, regenerateOf); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Errorf(CodeConflict, "this session already has a running turn; wait for it or cancel it")
 			}
@@ -202,6 +220,38 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	}
 	c.cfg.Notify()
 	return messageFromRow(msg), turnFromRow(turn), nil
+}
+
+// notATurn is what is wrong with a regenerate_of that names no turn of the chat.
+const notATurn = "not a turn of this chat"
+
+// lastPlace checks that turnID is a turn of the caller's session at its last place
+// and returns that place (its first turn) and the question turnID asked. A turn
+// that is not the session's is invalid; one at an earlier place is a conflict, as
+// the chat has gone on from there.
+func lastPlace(ctx context.Context, st *store.Store, p access.Principal, sessionID, turnID string) (string, string, error) {
+	t, err := st.GetUserTurn(ctx, p.UserID, turnID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && t.SessionID != sessionID {
+		var v validation
+		v.add("regenerate_of", notATurn)
+		return "", "", v.err()
+	}
+	if err != nil {
+		return "", "", err
+	}
+	slot := t.ID
+	if t.RegenerateOf != nil {
+		slot = *t.RegenerateOf
+	}
+	last, err := st.LastSlot(ctx, sessionID)
+	if err != nil {
+		return "", "", err
+	}
+	if last != slot {
+		return "", "", Errorf(CodeConflict, "only the last question of a chat can be asked again")
+	}
+	question, err := st.TurnQuestion(ctx, t.ID)
+	return slot, question, err
 }
 
 // GetTurn returns the caller's turn.

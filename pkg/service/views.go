@@ -166,10 +166,12 @@ type Message struct {
 	Content   string    `json:"content"`
 	TurnID    *string   `json:"turn_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// RegenerateOf is the first turn of the place the message's turn asked again.
+	RegenerateOf *string `json:"regenerate_of"`
 }
 
 func messageFromRow(m store.Message) Message {
-	return Message{ID: m.ID, Role: m.Role, Content: m.Content, TurnID: m.TurnID, CreatedAt: m.CreatedAt}
+	return Message{ID: m.ID, Role: m.Role, Content: m.Content, TurnID: m.TurnID, CreatedAt: m.CreatedAt, RegenerateOf: m.RegenerateOf}
 }
 
 // Turn is one run of the agent for a user message.
@@ -189,6 +191,8 @@ type Turn struct {
 	// Feedback is the caller's rating of the answer; only GET /v1/chat/turns/{id}
 	// reads it, and it is absent when there is none.
 	Feedback *Feedback `json:"feedback,omitempty"`
+	// RegenerateOf is the first turn of the place in the chat this turn asked again.
+	RegenerateOf *string `json:"regenerate_of"`
 }
 
 // Feedback is what the asker said of an answer.
@@ -238,7 +242,7 @@ type TurnError struct {
 func turnFromRow(t store.Turn) Turn {
 	turn := Turn{
 		ID: t.ID, SessionID: t.SessionID, Status: t.Status, Answer: t.Answer, Model: t.Model,
-		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
+		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, RegenerateOf: t.RegenerateOf,
 		Citations: mapSlice(t.Citations, func(c store.Citation) Citation {
 			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
 		}),

@@ -48,22 +48,29 @@ func TestTurnViewFields(t *testing.T) {
 	t.Parallel()
 	rank := 2
 	answer := "Hi [1]"
+	first, comment := "t0", "meh"
 	row := store.Turn{
 		ID: "t1", SessionID: "s1", UserID: "u1", Status: store.TurnCompleted, Answer: &answer, Model: "m",
 		Citations: []store.Citation{{Index: 1, DocumentID: "d1", Filename: "a.txt", ChunkIndex: 0, Score: 0.5, Matched: vector.Matched{Lexical: &rank}}},
 		ToolCalls: []store.ToolRun{{ID: "r1", CallID: "c1", Name: "search", Args: json.RawMessage(`{"q":"x"}`), Status: "ok", LatencyMS: 3, Preview: "secret"}},
 		Usage:     &store.Usage{PromptTokens: 1, CompletionTokens: 2}, CreatedAt: viewTime, StartedAt: &viewTime, FinishedAt: &viewTime,
-		Attempt: 2, ToolsEnabled: true, CancelRequested: true,
+		Attempt: 2, ToolsEnabled: true, CancelRequested: true, RegenerateOf: &first,
+		Feedback: &store.Feedback{Rating: "down", Comment: &comment, CreatedAt: viewTime, UpdatedAt: viewTime},
 	}
 	requireJSON(t, `{"id":"t1","session_id":"s1","status":"completed","answer":"Hi [1]",
 		"citations":[{"index":1,"document_id":"d1","filename":"a.txt","chunk_index":0,"score":0.5,"matched":{"dense":null,"lexical":2}}],
 		"tool_calls":[{"id":"r1","name":"search","args":{"q":"x"},"status":"ok","latency_ms":3}],
 		"error":null,"usage":{"prompt_tokens":1,"completion_tokens":2},"model":"m",
-		"created_at":"2025-03-01T12:30:00Z","started_at":"2025-03-01T12:30:00Z","finished_at":"2025-03-01T12:30:00Z"}`, turnFromRow(row))
+		"created_at":"2025-03-01T12:30:00Z","started_at":"2025-03-01T12:30:00Z","finished_at":"2025-03-01T12:30:00Z",
+		"regenerate_of":"t0","feedback":{"rating":"down","comment":"meh","updated_at":"2025-03-01T12:30:00Z"}}`, turnFromRow(row))
 	// An empty list stays a list and a missing one stays null, as the rows say.
 	requireJSON(t, `{"id":"","session_id":"","status":"","answer":null,"citations":[],"tool_calls":null,"error":null,
-		"usage":null,"model":"","created_at":"0001-01-01T00:00:00Z","started_at":null,"finished_at":null}`,
+		"usage":null,"model":"","created_at":"0001-01-01T00:00:00Z","started_at":null,"finished_at":null,"regenerate_of":null}`,
 		turnFromRow(store.Turn{Citations: []store.Citation{}}))
+	// A message says which place its turn asked again.
+	turn := "t2"
+	requireJSON(t, `{"id":"m1","role":"user","content":"Q","turn_id":"t2","created_at":"2025-03-01T12:30:00Z","regenerate_of":"t0"}`,
+		messageFromRow(store.Message{ID: "m1", SessionID: "s1", Role: "user", Content: "Q", TurnID: &turn, CreatedAt: viewTime, RegenerateOf: &first}))
 }
 
 func TestUserKeyJobAndAuditViewFields(t *testing.T) {

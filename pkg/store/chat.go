@@ -38,6 +38,20 @@ type Message struct {
 	Content   string
 	TurnID    *string
 	CreatedAt time.Time
+	// RegenerateOf is the RegenerateOf of the message's turn (ListMessages only).
+	RegenerateOf *string
+}
+
+// Slot is the place in the chat of a message's turn: the first turn asked there.
+// Messages without a turn have none ("").
+func (m Message) Slot() string {
+	switch {
+	case m.RegenerateOf != nil:
+		return *m.RegenerateOf
+	case m.TurnID != nil:
+		return *m.TurnID
+	}
+	return ""
 }
 
 // Citation points an answer's [n] at a passage.
@@ -131,6 +145,9 @@ type Turn struct {
 	CancelRequested bool
 	// Feedback is the asker's rating of the answer, read by GetUserTurn only.
 	Feedback *Feedback
+	// RegenerateOf is the first turn of the place in the chat this turn asks again
+	// (nil for a turn asked for the first time).
+	RegenerateOf *string
 }
 
 // Terminal reports whether the turn has ended.
@@ -206,16 +223,17 @@ func (s *Store) DeleteSession(ctx context.Context, userID, id string) error {
 	return nil
 }
 
-// ListMessages returns a session's messages, oldest first.
+// ListMessages returns a session's messages, oldest first, every answer of a
+// regenerated place included.
 func (s *Store) ListMessages(ctx context.Context, sessionID string) ([]Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT id::text, session_id::text, role, content, turn_id::text, created_at
-		FROM messages WHERE session_id = $1 ORDER BY created_at, id`, sessionID)
+	rows, err := s.db.Query(ctx, `SELECT m.id::text, m.session_id::text, m.role, m.content, m.turn_id::text, m.created_at, t.regenerate_of::text
+		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = $1 ORDER BY m.created_at, m.id`, sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
+		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt, &m.RegenerateOf)
 		return m, err
 	})
 	if err != nil {
@@ -234,12 +252,13 @@ func (s *Store) CountActiveTurns(ctx context.Context, userID string) (int, error
 	return n, nil
 }
 
-// CreateTurn records a user message and its queued turn. A session that already has
-// an active turn is ErrConflict.
-func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, model string, tools bool) (Message, Turn, error) {
+// CreateTurn records a user message and its queued turn, which asks again at the
+// place of turn regenerateOf when that is not nil. A session that already has an
+// active turn is ErrConflict.
+func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, model string, tools bool, regenerateOf *string) (Message, Turn, error) {
 	var turnID string
-	err := s.db.QueryRow(ctx, `INSERT INTO turns (session_id, user_id, model, tools_enabled) VALUES ($1, $2, $3, $4) RETURNING id::text`,
-		sessionID, userID, model, tools).Scan(&turnID)
+	err := s.db.QueryRow(ctx, `INSERT INTO turns (session_id, user_id, model, tools_enabled, regenerate_of) VALUES ($1, $2, $3, $4, $5) RETURNING id::text`,
+		sessionID, userID, model, tools, regenerateOf).Scan(&turnID)
 	if err != nil {
 		return Message{}, Turn{}, fmt.Errorf("create turn: %w", translate(err))
 	}
@@ -250,6 +269,7 @@ func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, mode
 	if err != nil {
 		return Message{}, Turn{}, fmt.Errorf("create message: %w", translate(err))
 	}
+	m.RegenerateOf = regenerateOf
 	if _, err := s.db.Exec(ctx, `UPDATE chat_sessions SET updated_at = now() WHERE id = $1`, sessionID); err != nil {
 		return Message{}, Turn{}, fmt.Errorf("touch session: %w", err)
 	}
@@ -258,7 +278,8 @@ func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, mode
 }
 
 const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
-	t.prompt_tokens, t.completion_tokens, t.model, t.created_at, t.started_at, t.finished_at, t.attempt, t.tools_enabled, t.cancel_requested`
+	t.prompt_tokens, t.completion_tokens, t.model, t.created_at, t.started_at, t.finished_at, t.attempt, t.tools_enabled, t.cancel_requested,
+	t.regenerate_of::text`
 
 // scanTurn scans turnColumns, then extra columns a query adds after them into extra.
 func scanTurn(row pgx.Row, extra ...any) (Turn, error) {
@@ -267,7 +288,7 @@ func scanTurn(row pgx.Row, extra ...any) (Turn, error) {
 	var pt, ct *int
 	var citations []citationDoc
 	err := row.Scan(append([]any{&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &citations, &code, &msg, &pt, &ct,
-		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested}, extra...)...)
+		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested, &t.RegenerateOf}, extra...)...)
 	if err != nil {
 		return Turn{}, translate(err)
 	}
@@ -298,6 +319,28 @@ func (s *Store) GetTurn(ctx context.Context, id string) (Turn, error) {
 		return Turn{}, fmt.Errorf("get turn: %w", err)
 	}
 	return t, nil
+}
+
+// LastSlot returns the place in the chat of the session's latest turn: its first
+// turn. A session without turns is ErrNotFound.
+func (s *Store) LastSlot(ctx context.Context, sessionID string) (string, error) {
+	var slot string
+	err := s.db.QueryRow(ctx, `SELECT coalesce(regenerate_of, id)::text FROM turns WHERE session_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT 1`, sessionID).Scan(&slot)
+	if err != nil {
+		return "", fmt.Errorf("last slot: %w", translate(err))
+	}
+	return slot, nil
+}
+
+// TurnQuestion returns the user message that asked turnID.
+func (s *Store) TurnQuestion(ctx context.Context, turnID string) (string, error) {
+	var content string
+	err := s.db.QueryRow(ctx, `SELECT content FROM messages WHERE turn_id = $1 AND role = 'user'`, turnID).Scan(&content)
+	if err != nil {
+		return "", fmt.Errorf("turn question: %w", translate(err))
+	}
+	return content, nil
 }
 
 // ListSessionTurns returns a session's turns, oldest first, without their tool calls.

@@ -127,7 +127,7 @@ func TestTurnGroupLimit(t *testing.T) {
 	ann := mustUser(t, st, "ann")
 	s, err := st.CreateSession(ctx, ann.ID, "t")
 	require.NoError(t, err)
-	_, turn, err := st.CreateTurn(ctx, s.ID, ann.ID, "hello", "m", true)
+	_, turn, err := st.CreateTurn(ctx, s.ID, ann.ID, "hello", "m", true, nil)
 	require.NoError(t, err)
 	limit, err := st.TurnGroupLimit(ctx, turn.ID)
 	require.NoError(t, err)

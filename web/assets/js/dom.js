@@ -81,6 +81,8 @@ const ICONS = {
   down: 'M7 13V4H4v9zM7 13l4 8a2 2 0 0 0 3-2l-1-5h6a2 2 0 0 0 2-2l-2-7a2 2 0 0 0-2-1H7',
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM21 21l-5-5',
   keyboard: 'M3 6h18v12H3zM7 10h.01M11 10h.01M15 10h.01M7 14h10',
+  left: 'M15 5l-7 7 7 7',
+  right: 'M9 5l7 7-7 7',
 };
 export function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';

@@ -155,6 +155,7 @@ export function mount(main, ctx) {
   function setBusy(busy) {
     stop.hidden = !busy;
     send.hidden = busy;
+    log.parentElement.classList.toggle('busy', busy);
   }
 
   // Sessions.
@@ -237,40 +238,63 @@ export function mount(main, ctx) {
     if (seq !== loadSeq || disposed) return;
     title.textContent = data.session.title || 'Untitled';
     replace(log);
-    const answered = new Set(data.messages.filter((m) => m.role === 'assistant').map((m) => m.turn_id));
-    let lastQuestion = '';
+    // Messages by place: a place asked again (regenerated, or its question edited)
+    // holds every question and answer given there, the newest shown.
+    const places = [];
+    const byTurn = new Map();
     for (const m of data.messages) {
       if (m.role === 'user') {
-        lastQuestion = m.content;
-        log.append(userBubble(m.content, { at: m.created_at, id: m.id }));
-        if (m.turn_id && !answered.has(m.turn_id)) await resumeOrShow(m.turn_id, lastQuestion, seq);
-      } else if (m.role === 'assistant') {
-        const view = turnView(lastQuestion, m.turn_id);
-        view.node.dataset.messageId = m.id;
-        view.state.text = m.content;
+        const key = m.regenerate_of || m.turn_id || m.id;
+        let place = places.at(-1);
+        if (!place || place.key !== key) { place = { key, asks: [] }; places.push(place); }
+        const ask = { question: m, answer: null };
+        place.asks.push(ask);
+        if (m.turn_id) byTurn.set(m.turn_id, ask);
+      } else if (byTurn.has(m.turn_id)) {
+        byTurn.get(m.turn_id).answer = m;
+      }
+    }
+    for (const { asks } of places) {
+      const place = placeView();
+      log.append(place.node);
+      for (const { question: m, answer } of asks) {
+        const bubble = userBubble(m.content, { at: m.created_at, id: m.id });
+        if (!answer) {
+          if (m.turn_id) await resumeOrShow(place, bubble, m.turn_id, m.content, seq);
+          else place.add(bubble, null);
+          if (seq !== loadSeq) return;
+          continue;
+        }
+        const view = turnView(m.content, m.turn_id);
+        view.node.dataset.messageId = answer.id;
+        view.state.text = answer.content;
         view.state.status = 'completed';
-        view.state.at = m.created_at;
-        log.append(view.node);
+        view.state.at = answer.created_at;
+        place.add(bubble, view);
         view.paint();
         if (m.turn_id) api('GET', `/v1/chat/turns/${m.turn_id}`).then((t) => { view.fromTurn(t, true); }).catch(() => {});
       }
     }
     const found = focusMessage && log.querySelector(`[data-message-id="${CSS.escape(focusMessage)}"]`);
     if (found) {
+      found.closest('.place')?.place?.showAsk(found.closest('.ask'));
       found.scrollIntoView({ block: 'center' });
       found.classList.add('found');
+      // Found once: a reload shows the chat as it is, not that message again.
+      focusMessage = '';
+      history.replaceState(null, '', `#/chat/${current}`);
     } else {
       scrollDown(true);
     }
   }
 
   // A turn without an answer message is still running (resume it) or ended without one.
-  async function resumeOrShow(turnId, question, seq) {
+  async function resumeOrShow(place, bubble, turnId, question, seq) {
     let turn;
     try { turn = await api('GET', `/v1/chat/turns/${turnId}`); } catch { return; }
     if (seq !== loadSeq) return;
     const view = turnView(question, turnId);
-    log.append(view.node);
+    place.add(bubble, view);
     if (LIVE.has(turn.status)) {
       const snap = readSnapshot(turnId);
       if (snap) Object.assign(view.state, snap.state);
@@ -282,9 +306,97 @@ export function mount(main, ctx) {
     }
   }
 
+  /**
+   * placeView is one place in the chat: a question and its answer, or, once asked
+   * again, every question and answer given there with a switcher between them.
+   */
+  function placeView() {
+    const node = h('div', { class: 'place', 'data-testid': 'place' });
+    const asks = [];
+    const place = {
+      node,
+      add(bubble, view) {
+        const ask = h('div', { class: 'ask' }, bubble, h('div', { class: 'ask-switch small muted', 'data-testid': 'ask-switch' }));
+        ask.bubble = bubble;
+        asks.push(ask);
+        node.append(ask);
+        place.show(asks.length - 1);
+        if (view) place.attach(ask, view);
+        return ask;
+      },
+      // attach puts the answer under its question, with what can be done to them.
+      attach(ask, view) {
+        ask.view = view;
+        ask.bubble.after(view.node);
+        view.onRegenerate = () => askAgain(place, ask, '');
+        ask.bubble.querySelector('[data-testid=edit-question]').addEventListener('click', () => editQuestion(place, ask));
+      },
+      show(i) {
+        asks.forEach((a, k) => {
+          a.hidden = k !== i;
+          const bar = a.querySelector('.ask-switch');
+          if (asks.length < 2) { replace(bar); return; }
+          replace(bar,
+            button('Previous answer', () => place.show(k - 1), { kind: 'ghost', iconName: 'left', iconOnly: true, disabled: k === 0 }),
+            h('span', { 'data-testid': 'ask-position', text: `${k + 1}/${asks.length}` }),
+            button('Next answer', () => place.show(k + 1), { kind: 'ghost', iconName: 'right', iconOnly: true, disabled: k === asks.length - 1 }));
+        });
+      },
+      showAsk(ask) { const i = asks.indexOf(ask); if (i >= 0) place.show(i); },
+    };
+    node.place = place;
+    return place;
+  }
+
+  /** askAgain asks a place again: the same question (content '') or content, edited. */
+  async function askAgain(place, ask, content) {
+    if (live) return;
+    const question = content || ask.bubble.querySelector('.bubble').textContent;
+    const useTools = tools.checked;
+    try {
+      const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { regenerate_of: ask.view.turnId, content, tools: useTools });
+      const view = turnView(question, res.turn.id);
+      view.state.status = 'queued';
+      view.state.tools = useTools;
+      view.state.model = res.turn.model || '';
+      place.add(userBubble(question, { tools: useTools, at: res.message.created_at, id: res.message.id }), view);
+      view.paint();
+      scrollDown(true);
+      follow(res.turn.id, view, 0);
+    } catch (err) { fail(err); }
+  }
+
+  /** editQuestion turns the question into a form that asks the place again. */
+  function editQuestion(place, ask) {
+    if (live || ask.querySelector('.edit-form')) return;
+    const text = ask.bubble.querySelector('.bubble');
+    const area = h('textarea', { rows: 3, maxlength: 32000, 'aria-label': 'Edit the question', 'data-testid': 'edit-input' });
+    area.value = text.textContent;
+    const close = () => { form.remove(); ask.bubble.hidden = false; };
+    const form = h('form', {
+      class: 'edit-form stack', 'data-testid': 'edit-form',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const content = area.value.trim();
+        if (!content) return;
+        close();
+        askAgain(place, ask, content);
+      },
+    }, area, h('div', { class: 'row end' },
+      button('Cancel', close, { kind: 'ghost' }), button('Send', null, { kind: 'primary', type: 'submit' })));
+    area.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') { e.preventDefault(); close(); }
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+    });
+    ask.bubble.hidden = true;
+    ask.bubble.after(form);
+    area.focus();
+  }
+
   async function submit() {
     const content = input.value.trim();
     if (!content || live) return;
+    loadSeq++; // a chat still loading must not paint over this question
     const useTools = tools.checked;
     input.value = '';
     autosize();
@@ -301,15 +413,23 @@ export function mount(main, ctx) {
       log.querySelector('.welcome')?.remove();
       exportLink.hidden = false;
       exportLink.href = exportURL(current);
+      const place = placeView();
       const bubble = userBubble(content, { tools: useTools, at: new Date().toISOString() });
-      log.append(bubble);
-      const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools });
+      const ask = place.add(bubble, null);
+      log.append(place.node);
+      let res;
+      try {
+        res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools });
+      } catch (err) {
+        place.node.remove();
+        throw err;
+      }
       bubble.dataset.messageId = res.message.id;
       const view = turnView(content, res.turn.id);
       view.state.status = 'queued';
       view.state.tools = useTools;
       view.state.model = res.turn.model || '';
-      log.append(view.node);
+      place.attach(ask, view);
       view.paint();
       scrollDown(true);
       follow(res.turn.id, view, 0);
@@ -377,7 +497,10 @@ export function mount(main, ctx) {
     if (force || near) log.scrollTop = log.scrollHeight;
   }
 
-  loadSessions().then(() => open());
+  // The chat opens at once, not after the list: a question asked before the list
+  // arrives must not be wiped by a late first paint.
+  open();
+  loadSessions();
   input.focus();
 
   return {
@@ -423,9 +546,12 @@ function readSnapshot(turnId) {
 }
 
 function userBubble(text, { tools = true, at = '', id = '' } = {}) {
+  const edit = button('Edit the question and ask again', null, { kind: 'ghost', iconName: 'edit', iconOnly: true });
+  edit.classList.add('only-last');
+  edit.dataset.testid = 'edit-question';
   return h('div', { class: 'msg msg-user', 'data-testid': 'msg-user', dataset: id ? { messageId: id } : null },
     h('div', { class: 'bubble', text }),
-    h('div', { class: 'small muted msg-meta', 'data-testid': 'msg-time' }, at ? when(at) : null, tools ? null : (at ? ' · tools off' : 'tools off')));
+    h('div', { class: 'small muted msg-meta', 'data-testid': 'msg-time' }, edit, at ? when(at) : null, tools ? null : (at ? ' · tools off' : 'tools off')));
 }
 
 /** answerMarkdown is an answer as Markdown: its text, then the sources it cites. */
@@ -475,7 +601,10 @@ function turnView(question, turnId) {
   }, comment, h('div', { class: 'row end' },
     button('Skip', () => { commentForm.hidden = true; }, { kind: 'ghost' }),
     button('Send feedback', null, { kind: 'primary', type: 'submit' })));
-  const actions = h('div', { class: 'msg-actions', 'data-testid': 'answer-actions', hidden: true }, copy, up, down);
+  const again = button('Ask again for another answer', () => view.onRegenerate?.(), { kind: 'ghost', iconName: 'retry', iconOnly: true });
+  again.classList.add('only-last');
+  again.dataset.testid = 'regenerate';
+  const actions = h('div', { class: 'msg-actions', 'data-testid': 'answer-actions', hidden: true }, copy, up, down, again);
 
   const node = h('article', { class: 'msg msg-assistant', 'data-testid': 'msg-assistant' },
     h('div', { class: 'avatar', 'aria-hidden': 'true' }, icon('chat')),
@@ -504,7 +633,8 @@ function turnView(question, turnId) {
 
   function paintActions() {
     const ended = !LIVE.has(state.status);
-    actions.hidden = !ended || !turnId || !state.text;
+    actions.hidden = !ended || !turnId;
+    for (const b of [copy, up, down]) b.hidden = !state.text;
     for (const [b, r] of [[up, 'up'], [down, 'down']]) {
       b.setAttribute('aria-pressed', String(state.feedback?.rating === r));
       b.classList.toggle('pressed', state.feedback?.rating === r);
@@ -557,6 +687,9 @@ function turnView(question, turnId) {
   const view = {
     node,
     state,
+    turnId,
+    // onRegenerate asks this answer's place again; its place sets it.
+    onRegenerate: null,
     paint() { if (!frame) frame = requestAnimationFrame(paintNow); },
     connection(s) { state.connection = s; view.paint(); },
     event(type, d) {
