@@ -89,7 +89,7 @@ func newCollection(name, dir string, meta collectionMeta) *collection {
 		sparse:   make(map[string]*sparseIndex, len(meta.Sparse)),
 	}
 	for _, ix := range meta.Indexes {
-		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant)
+		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant, ix.Text)
 	}
 	for name, sm := range meta.Sparse {
 		c.sparse[name] = newSparseIndex(sm.idf())

@@ -36,23 +36,31 @@ func TestFieldSemantics(t *testing.T) {
 		{"except ints", qdrant.NewMatchExceptInts("n", 3), false},
 		{"keyword is not integer", qdrant.NewMatchKeyword("n", "3"), false},
 		{"is_null null", qdrant.NewIsNull("none"), true},
-		{"is_null array with null", qdrant.NewIsNull("tags"), true},
+		// Qdrant's is_null condition does not look inside arrays, the is_null
+		// clause of a field condition does (condition_checker.rs check_is_null
+		// and common/utils.rs check_is_null).
+		{"is_null condition on array with null", qdrant.NewIsNull("tags"), false},
+		{"is_null clause on array with null", &qdrant.Condition{ConditionOneOf: &qdrant.Condition_Field{Field: &qdrant.FieldCondition{Key: "tags", IsNull: qdrant.PtrOf(true)}}}, true},
 		{"is_null missing", qdrant.NewIsNull("missing"), false},
 		{"is_empty empty array", qdrant.NewIsEmpty("empty"), true},
 		{"is_empty null", qdrant.NewIsEmpty("none"), true},
 		{"is_empty value", qdrant.NewIsEmpty("n"), false},
 		{"dotted key", qdrant.NewMatchKeyword("obj.k", "v"), true},
 		{"through array", qdrant.NewMatchInt("obj.arr[].x", 2), true},
+		{"dot does not reach into an array", qdrant.NewMatchInt("obj.arr.x", 2), false},
+		{"array index", qdrant.NewMatchInt("obj.arr[1].x", 2), true},
+		{"array index is exact", qdrant.NewMatchInt("obj.arr[0].x", 2), false},
 		{"range", qdrant.NewRange("f", &qdrant.Range{Gt: qdrant.PtrOf(2.5), Lte: qdrant.PtrOf(3.0)}), true},
 		{"nested object filter", qdrant.NewNestedFilter("obj.arr", &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatchInt("x", 1)}, MustNot: []*qdrant.Condition{qdrant.NewMatchInt("x", 2)}}), true},
+		{"nested on a single object matches nothing", qdrant.NewNestedFilter("obj", &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatchKeyword("k", "v")}}), false},
 		{"nested needs one element for all", qdrant.NewNestedFilter("obj.arr", &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatchInt("x", 1), qdrant.NewMatchInt("x", 2)}}), false},
 	}
 	for _, tc := range cases {
-		pr, err := compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{tc.cond}}, false)
+		pr, err := compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{tc.cond}}, false, filterEnv{})
 		require.NoError(t, err, tc.name)
 		require.Equal(t, tc.want, pr(pointKey{}, p), tc.name)
 	}
-	_, err := compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewGeoRadius("g", 1, 2, 3)}}, false)
+	_, err := compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewGeoRadius("g", 1, 2, 3)}}, false, filterEnv{})
 	require.Error(t, err, "unsupported conditions are refused, never ignored")
 }
 
@@ -121,7 +129,7 @@ func TestExactFilterAgreesWithPayloadCheck(t *testing.T) {
 		require.True(t, ok)
 		var exact, scanned []uint32
 		bm.each(func(s uint32) { exact = append(exact, s) })
-		pr, err := compileFilter(f, false)
+		pr, err := compileFilter(f, false, filterEnv{})
 		require.NoError(t, err)
 		for s, alive := range c.alive {
 			if alive && pr(c.keys[s], c.payloads[s]) {
