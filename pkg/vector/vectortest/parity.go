@@ -1,0 +1,222 @@
+package vectortest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/qdrant/go-client/qdrant"
+	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/vector"
+)
+
+// The parity suite holds the vector store to Qdrant's own tests: each case is
+// a filter from one of Qdrant's tests, pasted in Qdrant's REST JSON, with the
+// points that test loads and the points Qdrant's test expects. Cases run
+// through the production adapter, so they check the adapter and the store
+// together, and run the same against a real Qdrant.
+
+// parityFixture is the points one Qdrant test loads: a JSON list of
+// {"id": n, "payload": {...}} (ids are Qdrant's small integers or UUIDs).
+type parityFixture struct {
+	name   string
+	points string
+	// indexes are created for the indexed run of every case; Qdrant's tests
+	// expect the same results with and without them.
+	indexes []parityIndex
+	// indexedOnly runs the cases only with the indexes, for behaviour an
+	// index changes (a full-text index turns substring into word matching).
+	indexedOnly bool
+}
+
+type parityIndex struct {
+	field  string
+	typ    qdrant.FieldType
+	params *qdrant.PayloadIndexParams
+}
+
+// parityCase is one filter and the ids Qdrant returns for it.
+type parityCase struct {
+	// source names the Qdrant test: file and function (Python), or file and
+	// test function (Rust).
+	source  string
+	fixture *parityFixture
+	filter  string
+	want    []any // ids as Qdrant's test writes them: integers or UUID strings
+	// wantErr: Qdrant refuses the filter.
+	wantErr bool
+}
+
+// IndexFunc creates a payload index. The adapter creates only the indexes
+// production needs, so the suite is given this to build others.
+type IndexFunc func(ctx context.Context, collection, field string, typ qdrant.FieldType, params *qdrant.PayloadIndexParams) error
+
+// RawIndexer returns an IndexFunc that creates indexes through a go-client
+// connected to the same store as the adapter.
+func RawIndexer(c *qdrant.Client) IndexFunc {
+	return func(ctx context.Context, collection, field string, typ qdrant.FieldType, params *qdrant.PayloadIndexParams) error {
+		_, err := c.CreateFieldIndex(ctx, &qdrant.CreateFieldIndexCollection{
+			CollectionName: collection, Wait: qdrant.PtrOf(true), FieldName: field, FieldType: &typ, FieldIndexParams: params,
+		})
+		return err
+	}
+}
+
+// parityNamespace turns Qdrant's integer test ids into the UUIDs the adapter
+// writes.
+var parityNamespace = uuid.MustParse("0b6c7a52-3f0e-4a0e-8a51-5d1f6e3c9a10")
+
+func parityUUID(id any) string {
+	switch x := id.(type) {
+	case string:
+		return x
+	case int:
+		return uuid.NewSHA1(parityNamespace, []byte(strconv.Itoa(x))).String()
+	case uint64:
+		return uuid.NewSHA1(parityNamespace, []byte(strconv.FormatUint(x, 10))).String()
+	}
+	panic(fmt.Sprintf("parity id %v (%T)", id, id))
+}
+
+func mapParityID(id *qdrant.PointId) *qdrant.PointId {
+	if id.GetUuid() != "" {
+		return id
+	}
+	return qdrant.NewIDUUID(parityUUID(id.GetNum()))
+}
+
+// loaded is a fixture written into a collection.
+type loaded struct {
+	collection string
+	ids        map[string]any // adapter id -> Qdrant's id
+}
+
+func loadFixture(t *testing.T, st *vector.Store, fx *parityFixture, indexer IndexFunc) loaded {
+	t.Helper()
+	ctx := context.Background()
+	var pts []struct {
+		ID      json.RawMessage `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(fx.points), &pts), fx.name)
+	coll := Collection(t, st, 4, vector.Cosine)
+	if indexer != nil {
+		for _, ix := range fx.indexes {
+			require.NoError(t, indexer(ctx, coll, ix.field, ix.typ, ix.params), "index %s", ix.field)
+		}
+	}
+	l := loaded{collection: coll, ids: make(map[string]any)}
+	var points []vector.Point
+	payloads := make(map[string]map[string]any)
+	for i, p := range pts {
+		var id any
+		var n int
+		if err := json.Unmarshal(p.ID, &n); err == nil {
+			id = n
+		} else {
+			var s string
+			require.NoError(t, json.Unmarshal(p.ID, &s))
+			id = s
+		}
+		pid := parityUUID(id)
+		l.ids[pid] = id
+		points = append(points, vector.Point{ID: pid, Vector: []float32{1, float32(i + 1), 0.5, 0.25}, Payload: vector.Payload{DocumentID: "parity"}})
+		payload, err := PayloadFromJSON(string(orNull(p.Payload)))
+		require.NoError(t, err)
+		if payload != nil {
+			payloads[pid] = payload
+		}
+	}
+	require.NoError(t, st.Upsert(ctx, coll, points))
+	for pid, payload := range payloads {
+		f := &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewHasID(qdrant.NewIDUUID(pid))}}
+		require.NoError(t, st.SetPayloadByFilter(ctx, coll, f, payload))
+	}
+	return l
+}
+
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}
+
+// RunParity runs every parity case against the store: once without payload
+// indexes and, when indexer is given, once with the fixture's indexes.
+func RunParity(t *testing.T, st *vector.Store, indexer IndexFunc) {
+	byFixture := make(map[*parityFixture][]parityCase)
+	var order []*parityFixture
+	for _, c := range parityCases() {
+		if _, ok := byFixture[c.fixture]; !ok {
+			order = append(order, c.fixture)
+		}
+		byFixture[c.fixture] = append(byFixture[c.fixture], c)
+	}
+	for _, fx := range order {
+		variants := []bool{false}
+		if len(fx.indexes) > 0 && indexer != nil {
+			variants = append(variants, true)
+		}
+		if fx.indexedOnly {
+			if indexer == nil {
+				continue
+			}
+			variants = []bool{true}
+		}
+		for _, indexed := range variants {
+			name := fx.name
+			if indexed {
+				name += "/indexed"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				var ix IndexFunc
+				if indexed {
+					ix = indexer
+				}
+				l := loadFixture(t, st, fx, ix)
+				for _, c := range byFixture[fx] {
+					runParityCase(t, st, l, c)
+				}
+			})
+		}
+	}
+}
+
+func runParityCase(t *testing.T, st *vector.Store, l loaded, c parityCase) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := RESTFilter(c.filter, MapIDs(mapParityID))
+	require.NoError(t, err, "%s: %s", c.source, c.filter)
+	got := []string{}
+	err = st.ScrollAll(ctx, l.collection, f, scrollAll, func(page []vector.Point) error {
+		for _, p := range page {
+			got = append(got, fmt.Sprint(l.ids[p.ID]))
+		}
+		return nil
+	})
+	if c.wantErr {
+		require.Error(t, err, "%s: Qdrant refuses %s", c.source, c.filter)
+		return
+	}
+	require.NoError(t, err, "%s: %s", c.source, c.filter)
+	want := make([]string, len(c.want))
+	for i, id := range c.want {
+		want[i] = fmt.Sprint(id)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	require.Equal(t, want, got, "%s: %s", c.source, c.filter)
+	n, err := st.Count(ctx, l.collection, f)
+	require.NoError(t, err)
+	require.Equal(t, uint64(len(want)), n, "%s: count of %s", c.source, c.filter)
+}
+
+// scrollAll pages through a whole small collection in one call.
+var scrollAll = vector.ScrollOptions{PageSize: 1000}
