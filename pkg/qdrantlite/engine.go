@@ -299,7 +299,8 @@ func (e *engine) updateAliases(actions []*qdrant.AliasOperations) error {
 				return errNotFound(target)
 			}
 			if _, ok := e.colls[alias]; ok {
-				return errWrongInput("Alias `%s` conflicts with an existing collection", alias)
+				// As in Qdrant: the name is taken by a collection.
+				return status.Errorf(codes.AlreadyExists, "Collection `%s` already exists!", alias)
 			}
 			if !validName.MatchString(alias) {
 				return errWrongInput("alias name %q is not valid", alias)

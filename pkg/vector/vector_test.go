@@ -70,3 +70,18 @@ func TestParityQdrant(t *testing.T) {
 	raw := vectortest.RawClient(t, url, os.Getenv(vectortest.EnvQdrantAPIKey))
 	vectortest.RunParity(t, st, vectortest.RawIndexer(raw))
 }
+
+// TestParityOpsEmbedded runs the writes of Qdrant's tests (see
+// vectortest.RunParityOps) against the embedded store.
+func TestParityOpsEmbedded(t *testing.T) {
+	t.Parallel()
+	srv, st := vectortest.StartLite(t, t.TempDir())
+	vectortest.RunParityOps(t, st, vectortest.RawClient(t, srv.Addr(), ""))
+}
+
+// TestParityOpsQdrant runs the same against a real Qdrant.
+func TestParityOpsQdrant(t *testing.T) {
+	t.Parallel()
+	st := vectortest.Real(t)
+	vectortest.RunParityOps(t, st, vectortest.RawClient(t, os.Getenv(vectortest.EnvQdrantURL), os.Getenv(vectortest.EnvQdrantAPIKey)))
+}
