@@ -395,8 +395,8 @@ func (c *collection) touchedIndexes(payload map[string]any, path []string) []tou
 	var out []touchedIndex
 	for field, ix := range c.indexes {
 		top := field
-		if i := strings.IndexAny(field, ".["); i >= 0 {
-			top = field[:i]
+		if p, err := parsePath(field); err == nil {
+			top = p.first
 		}
 		var hit bool
 		if path != nil {

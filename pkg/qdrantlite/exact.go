@@ -157,7 +157,7 @@ func (c *collection) filterBitmap(f *qdrant.Filter) (bitmap, error) {
 
 // filterEnv gives the filter compiler the collection's full-text indexes.
 func (c *collection) filterEnv() filterEnv {
-	var env filterEnv
+	env := filterEnv{hasVector: c.hasVector}
 	for field, ix := range c.indexes {
 		if ix.schema != qdrant.PayloadSchemaType_Text {
 			continue
@@ -172,4 +172,21 @@ func (c *collection) filterEnv() filterEnv {
 		env.text[p.String()] = newTokenizer(ix.text)
 	}
 	return env
+}
+
+// hasVector is Qdrant's has_vector: every point holds the dense vector (""),
+// a point holds a sparse vector only when one was written for it, and no
+// point holds a vector of a name the collection does not have.
+func (c *collection) hasVector(name string) func(pointKey) bool {
+	if name == "" {
+		return func(pointKey) bool { return true }
+	}
+	ix, ok := c.sparse[name]
+	if !ok {
+		return func(pointKey) bool { return false }
+	}
+	return func(k pointKey) bool {
+		s, ok := c.byKey[k]
+		return ok && ix.doc(s) != nil
+	}
 }

@@ -105,6 +105,9 @@ func compileConds(cs []*qdrant.Condition, nested bool, env filterEnv) ([]pred, e
 // result and the payload check must know about it.
 type filterEnv struct {
 	text map[string]tokenizer
+	// hasVector reports which points hold a vector of the name; nil when
+	// the filter runs without a collection (every point has the dense one).
+	hasVector func(name string) func(pointKey) bool
 }
 
 // nestedEnv is the environment inside a nested filter on path: Qdrant applies
@@ -183,10 +186,19 @@ func compileCond(c *qdrant.Condition, nested bool, env filterEnv) (pred, error) 
 			return false
 		}, nil
 	case *qdrant.Condition_HasVector:
-		if x.HasVector.GetHasVector() != "" {
-			return nil, fmt.Errorf("named vector %q does not exist", x.HasVector.GetHasVector())
+		name := x.HasVector.GetHasVector()
+		switch {
+		case nested:
+			// Qdrant checks nested objects without vector storages.
+			return func(pointKey, map[string]any) bool { return false }, nil
+		case env.hasVector != nil:
+			has := env.hasVector(name)
+			return func(k pointKey, _ map[string]any) bool { return has(k) }, nil
+		case name == "":
+			return matchAll, nil
 		}
-		return matchAll, nil
+		// A vector name the collection does not have matches nothing.
+		return func(pointKey, map[string]any) bool { return false }, nil
 	default:
 		return nil, fmt.Errorf("empty condition")
 	}

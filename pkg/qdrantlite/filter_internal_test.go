@@ -50,6 +50,8 @@ func TestFieldSemantics(t *testing.T) {
 		// (condition_checker.rs Match::Text); with one, by words (see the
 		// parity suite in pkg/vector/vectortest).
 		{"text without index is a substring", qdrant.NewMatchText("s", "art"), true},
+		{"has_vector dense", qdrant.NewHasVector(""), true},
+		{"has_vector of a name the collection lacks matches nothing", qdrant.NewHasVector("x"), false},
 		{"dotted key", qdrant.NewMatchKeyword("obj.k", "v"), true},
 		{"through array", qdrant.NewMatchInt("obj.arr[].x", 2), true},
 		{"dot does not reach into an array", qdrant.NewMatchInt("obj.arr.x", 2), false},

@@ -31,6 +31,7 @@ func RunParityOps(t *testing.T, st *vector.Store, raw *qdrant.Client) {
 		{openapi + "test_alias.py::test_cant_create_alias_if_collection_exists", testParityAliasOnCollection},
 		{openapi + "test_alias.py::test_cant_create_collection_if_alias_exists", testParityCollectionOnAlias},
 		{"lib/storage/src/content_manager/collections_ops.rs::validate_collection_not_exists", testParityCollectionTwice},
+		{openapi + "test_filter_has_vector.py::test_filter_has_vector", testParityHasVector},
 	}
 	for _, tc := range tests {
 		t.Run(tc.source, func(t *testing.T) {
@@ -170,6 +171,21 @@ func testParityCollectionTwice(t *testing.T, st *vector.Store, raw *qdrant.Clien
 	})
 	require.Equal(t, codes.AlreadyExists, status.Code(unwrap(err)), "%v", err)
 	require.NoError(t, st.EnsureCollection(ctx, coll, 4, vector.Cosine), "ensuring an existing collection is a no-op")
+}
+
+// testParityHasVector: has_vector holds for the points that have a vector of
+// that name; Qdrant's test loads points with only some named vectors, here
+// the lexical sparse vector is on one point of two.
+func testParityHasVector(t *testing.T, st *vector.Store, _ *qdrant.Client) {
+	ctx := context.Background()
+	coll := HybridCollection(t, st, 4, vector.Cosine)
+	require.NoError(t, st.Upsert(ctx, coll, []vector.Point{
+		{ID: parityUUID(1), Vector: []float32{1, 0, 0, 0}, Sparse: &vector.SparseVector{Indices: []uint32{1}, Values: []float32{1}}},
+		{ID: parityUUID(2), Vector: []float32{0, 1, 0, 0}},
+	}))
+	require.Equal(t, uint64(1), count(t, st, coll, `{"must": [{"has_vector": "`+vector.SparseName+`"}]}`))
+	require.Equal(t, uint64(1), count(t, st, coll, `{"must_not": [{"has_vector": "`+vector.SparseName+`"}]}`))
+	require.Equal(t, uint64(2), count(t, st, coll, `{"must": [{"has_vector": ""}]}`))
 }
 
 // unwrap takes the gRPC status error out of the go-client's wrapping.
