@@ -366,9 +366,7 @@ func (c *collection) setPayload(slots []uint32, payload map[string]any, key stri
 			cur[k] = v
 		}
 		if path == nil {
-			for k, v := range payload {
-				cur[k] = v
-			}
+			mergePayload(cur, payload)
 		} else {
 			setPath(cur, path, payload)
 		}
@@ -411,6 +409,20 @@ func (c *collection) touchedIndexes(payload map[string]any, path []string) []tou
 	return out
 }
 
+// mergePayload is Qdrant's set-payload merge (segment common/utils.rs
+// merge_map): each key is set to its new value, and a key set to null is
+// removed, not stored as null. (An upsert, which replaces the whole payload,
+// does keep nulls.)
+func mergePayload(dst, payload map[string]any) {
+	for k, v := range payload {
+		if v == nil {
+			delete(dst, k)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
 // setPath merges payload into the object at path, copying every object on
 // the way: payload values are shared between points and never mutated.
 func setPath(m map[string]any, path []string, payload map[string]any) {
@@ -420,9 +432,7 @@ func setPath(m map[string]any, path []string, payload map[string]any) {
 		cp[k] = v
 	}
 	if len(path) == 1 {
-		for k, v := range payload {
-			cp[k] = v
-		}
+		mergePayload(cp, payload)
 	} else {
 		setPath(cp, path[1:], payload)
 	}

@@ -90,6 +90,11 @@ func compileFilter(f *qdrant.Filter, nested bool, env filterEnv) (pred, error) {
 func compileConds(cs []*qdrant.Condition, nested bool, env filterEnv) ([]pred, error) {
 	out := make([]pred, 0, len(cs))
 	for _, c := range cs {
+		if c.GetConditionOneOf() == nil {
+			// Qdrant drops empty conditions before evaluating a filter, so
+			// a should list of only empty conditions constrains nothing.
+			continue
+		}
 		p, err := compileCond(c, nested, env)
 		if err != nil {
 			return nil, err

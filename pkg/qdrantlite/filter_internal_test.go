@@ -67,7 +67,10 @@ func TestFieldSemantics(t *testing.T) {
 		require.NoError(t, err, tc.name)
 		require.Equal(t, tc.want, pr(pointKey{}, p), tc.name)
 	}
-	_, err := compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewGeoRadius("g", 1, 2, 3)}}, false, filterEnv{})
+	pr, err := compileFilter(&qdrant.Filter{Should: []*qdrant.Condition{{}}, MustNot: []*qdrant.Condition{{}}}, false, filterEnv{})
+	require.NoError(t, err)
+	require.True(t, pr(pointKey{}, p), "empty conditions are dropped, as Qdrant does")
+	_, err = compileFilter(&qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewGeoRadius("g", 1, 2, 3)}}, false, filterEnv{})
 	require.Error(t, err, "unsupported conditions are refused, never ignored")
 }
 

@@ -60,8 +60,10 @@ type Hit struct {
 // ACL is the access part of a payload, set on many points at once when a
 // document's owner, group or privacy changes.
 type ACL struct {
-	OwnerID    string
-	GroupID    string // "" stores null: no group
+	OwnerID string
+	// GroupID "" means no group: the set-payload sends null, which removes
+	// the key (Qdrant's merge), so filters for "no group" use is_empty.
+	GroupID    string
 	Private    bool
 	ACLVersion int64
 }

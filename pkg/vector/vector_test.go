@@ -58,7 +58,7 @@ func TestNewFailsWhenUnreachable(t *testing.T) {
 func TestParityEmbedded(t *testing.T) {
 	t.Parallel()
 	srv, st := vectortest.StartLite(t, t.TempDir())
-	vectortest.RunParity(t, st, vectortest.RawIndexer(vectortest.RawClient(t, srv.Addr(), "")))
+	vectortest.RunParity(t, st, vectortest.RawClient(t, srv.Addr(), ""))
 }
 
 // TestParityQdrant runs the same cases against a real Qdrant, which is how a
@@ -68,7 +68,7 @@ func TestParityQdrant(t *testing.T) {
 	st := vectortest.Real(t)
 	url := os.Getenv(vectortest.EnvQdrantURL)
 	raw := vectortest.RawClient(t, url, os.Getenv(vectortest.EnvQdrantAPIKey))
-	vectortest.RunParity(t, st, vectortest.RawIndexer(raw))
+	vectortest.RunParity(t, st, raw)
 }
 
 // TestParityOpsEmbedded runs the writes of Qdrant's tests (see

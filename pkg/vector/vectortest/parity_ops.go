@@ -61,7 +61,7 @@ func hasIDs(ids ...int) *qdrant.Filter {
 func testParityFilteredDelete(t *testing.T, st *vector.Store, raw *qdrant.Client) {
 	ctx := context.Background()
 	fx := &parityFixture{name: "filtered delete", points: "[]", indexes: []parityIndex{{field: "a", typ: qdrant.FieldType_FieldTypeKeyword}}}
-	l := loadFixture(t, st, fx, RawIndexer(raw))
+	l := loadFixture(t, st, raw, fx, true)
 	const n, keywords = 3000, 5
 	var points []vector.Point
 	groups := make([][]int, keywords)
@@ -83,7 +83,7 @@ func testParityFilteredDelete(t *testing.T, st *vector.Store, raw *qdrant.Client
 
 func testParitySetPayloadByFilter(t *testing.T, st *vector.Store, raw *qdrant.Client) {
 	ctx := context.Background()
-	l := loadFixture(t, st, basicPoints, nil)
+	l := loadFixture(t, st, raw, basicPoints, false)
 	require.NoError(t, st.SetPayloadByFilter(ctx, l.collection, hasIDs(1, 2, 3), map[string]any{"key4": "aaa"}))
 	require.Equal(t, uint64(3), count(t, st, l.collection, `{"must": [{"key": "key4", "match": {"value": "aaa"}}]}`))
 	f, err := RESTFilter(`{"must": [{"key": "key4", "match": {"value": "aaa"}}]}`)
@@ -92,6 +92,13 @@ func testParitySetPayloadByFilter(t *testing.T, st *vector.Store, raw *qdrant.Cl
 	require.Equal(t, uint64(3), count(t, st, l.collection, `{"must": [{"key": "key5", "match": {"value": "bbb"}}]}`))
 	// Setting a payload keeps the other keys.
 	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"key": "key5", "match": {"value": "bbb"}}, {"key": "city", "match": {"value": "London"}}]}`))
+	// A null in a set-payload removes the key (lib/segment/src/common/utils.rs
+	// merge_map, used by Payload::merge): point 1 is then empty, not null,
+	// unlike point 7, upserted with a null.
+	require.NoError(t, st.SetPayloadByFilter(ctx, l.collection, hasIDs(1), map[string]any{"city": nil}))
+	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"is_null": {"key": "city"}}]}`))
+	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"is_empty": {"key": "city"}}, {"has_id": [1]}]}`))
+	require.Equal(t, uint64(0), count(t, st, l.collection, `{"must": [{"is_null": {"key": "city"}}, {"has_id": [1]}]}`))
 }
 
 func testParityPayloadIndexOverwrite(t *testing.T, st *vector.Store, raw *qdrant.Client) {
@@ -103,29 +110,29 @@ func testParityPayloadIndexOverwrite(t *testing.T, st *vector.Store, raw *qdrant
 	for _, field := range []string{"a.x", "a.y", "b", "nested.a.x", "nested.a.y", "nested.b"} {
 		fx.indexes = append(fx.indexes, parityIndex{field: field, typ: qdrant.FieldType_FieldTypeInteger})
 	}
-	l := loadFixture(t, st, fx, RawIndexer(raw))
+	l := loadFixture(t, st, raw, fx, true)
 	require.NoError(t, st.SetPayloadByFilter(ctx, l.collection, hasIDs(1), map[string]any{"a": map[string]any{"y": 1}}))
 	require.Zero(t, count(t, st, l.collection, `{"must": [{"key": "a.x", "match": {"value": 1}}]}`))
 	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"key": "a.y", "match": {"value": 1}}]}`))
 	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"key": "nested.a.x", "match": {"value": 1}}]}`))
 }
 
-func testParityUUIDs(t *testing.T, st *vector.Store, _ *qdrant.Client) {
+func testParityUUIDs(t *testing.T, st *vector.Store, raw *qdrant.Client) {
 	ctx := context.Background()
 	fx := &parityFixture{name: "uuid ops", points: `[
 		{"id": "b524a3c4-c568-4383-8019-c9ca08243d6a", "payload": {"city": "Berlin"}},
 		{"id": "1d675313-d3dd-4646-8b98-8052364872da", "payload": {"city": ["Berlin", "London"]}}
 	]`}
-	l := loadFixture(t, st, fx, nil)
+	l := loadFixture(t, st, raw, fx, false)
 	got, err := st.GetPoints(ctx, l.collection, []string{"b524a3c4-c568-4383-8019-c9ca08243d6a", "1d675313-d3dd-4646-8b98-8052364872da"}, false)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	require.Equal(t, uint64(1), count(t, st, l.collection, `{"must": [{"has_id": ["1d675313-d3dd-4646-8b98-8052364872da"]}, {"key": "city", "match": {"value": "London"}}]}`))
 }
 
-func testParityAliasOperations(t *testing.T, st *vector.Store, _ *qdrant.Client) {
+func testParityAliasOperations(t *testing.T, st *vector.Store, raw *qdrant.Client) {
 	ctx := context.Background()
-	l := loadFixture(t, st, basicPoints, nil)
+	l := loadFixture(t, st, raw, basicPoints, false)
 	alias := Name(t, "ywparity")
 	require.NoError(t, st.SwitchAlias(ctx, alias, l.collection))
 	t.Cleanup(func() { _ = st.DeleteAlias(context.Background(), alias) })
