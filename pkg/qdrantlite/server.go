@@ -11,7 +11,10 @@
 // Filters follow Qdrant's source (lib/segment json_path and
 // payload_storage): key paths reach into arrays only through "[]", a nested
 // filter tries array elements only, the clauses of one field condition are
-// alternatives, and a full-text index makes text matches compare words. The
+// alternatives (as Qdrant's payload checker has them; Qdrant's keyword and
+// integer index checkers look at the match clause alone, an inconsistency
+// not copied here: indexes never change a result, but for full-text), and a
+// full-text index makes text matches compare words. The
 // parity suite in pkg/vector/vectortest pins this against cases from
 // Qdrant's tests. Known gaps: geo and datetime conditions are refused rather
 // than evaluated; of the text index settings only the tokenizer (the
