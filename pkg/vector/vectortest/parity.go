@@ -52,21 +52,6 @@ type parityCase struct {
 	wantErr bool
 }
 
-// IndexFunc creates a payload index. The adapter creates only the indexes
-// production needs, so the suite is given this to build others.
-type IndexFunc func(ctx context.Context, collection, field string, typ qdrant.FieldType, params *qdrant.PayloadIndexParams) error
-
-// RawIndexer returns an IndexFunc that creates indexes through a go-client
-// connected to the same store as the adapter.
-func RawIndexer(c *qdrant.Client) IndexFunc {
-	return func(ctx context.Context, collection, field string, typ qdrant.FieldType, params *qdrant.PayloadIndexParams) error {
-		_, err := c.CreateFieldIndex(ctx, &qdrant.CreateFieldIndexCollection{
-			CollectionName: collection, Wait: qdrant.PtrOf(true), FieldName: field, FieldType: &typ, FieldIndexParams: params,
-		})
-		return err
-	}
-}
-
 // parityNamespace turns Qdrant's integer test ids into the UUIDs the adapter
 // writes.
 var parityNamespace = uuid.MustParse("0b6c7a52-3f0e-4a0e-8a51-5d1f6e3c9a10")
@@ -107,7 +92,10 @@ func loadFixture(t *testing.T, st *vector.Store, raw *qdrant.Client, fx *parityF
 	coll := Collection(t, st, 4, vector.Cosine)
 	if indexed {
 		for _, ix := range fx.indexes {
-			require.NoError(t, RawIndexer(raw)(ctx, coll, ix.field, ix.typ, ix.params), "index %s", ix.field)
+			_, err := raw.CreateFieldIndex(ctx, &qdrant.CreateFieldIndexCollection{
+				CollectionName: coll, Wait: qdrant.PtrOf(true), FieldName: ix.field, FieldType: &ix.typ, FieldIndexParams: ix.params,
+			})
+			require.NoError(t, err, "index %s", ix.field)
 		}
 	}
 	l := loaded{collection: coll, ids: make(map[string]any)}
