@@ -89,7 +89,7 @@ func newCollection(name, dir string, meta collectionMeta) *collection {
 		sparse:   make(map[string]*sparseIndex, len(meta.Sparse)),
 	}
 	for _, ix := range meta.Indexes {
-		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant)
+		c.indexes[ix.Field] = newFieldIndex(qdrant.PayloadSchemaType(ix.Schema), ix.IsTenant, ix.Text)
 	}
 	for name, sm := range meta.Sparse {
 		c.sparse[name] = newSparseIndex(sm.idf())
@@ -366,9 +366,7 @@ func (c *collection) setPayload(slots []uint32, payload map[string]any, key stri
 			cur[k] = v
 		}
 		if path == nil {
-			for k, v := range payload {
-				cur[k] = v
-			}
+			mergePayload(cur, payload)
 		} else {
 			setPath(cur, path, payload)
 		}
@@ -395,8 +393,8 @@ func (c *collection) touchedIndexes(payload map[string]any, path []string) []tou
 	var out []touchedIndex
 	for field, ix := range c.indexes {
 		top := field
-		if i := strings.IndexAny(field, ".["); i >= 0 {
-			top = field[:i]
+		if p, err := parsePath(field); err == nil {
+			top = p.first
 		}
 		var hit bool
 		if path != nil {
@@ -411,6 +409,20 @@ func (c *collection) touchedIndexes(payload map[string]any, path []string) []tou
 	return out
 }
 
+// mergePayload is Qdrant's set-payload merge (segment common/utils.rs
+// merge_map): each key is set to its new value, and a key set to null is
+// removed, not stored as null. (An upsert, which replaces the whole payload,
+// does keep nulls.)
+func mergePayload(dst, payload map[string]any) {
+	for k, v := range payload {
+		if v == nil {
+			delete(dst, k)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
 // setPath merges payload into the object at path, copying every object on
 // the way: payload values are shared between points and never mutated.
 func setPath(m map[string]any, path []string, payload map[string]any) {
@@ -420,9 +432,7 @@ func setPath(m map[string]any, path []string, payload map[string]any) {
 		cp[k] = v
 	}
 	if len(path) == 1 {
-		for k, v := range payload {
-			cp[k] = v
-		}
+		mergePayload(cp, payload)
 	} else {
 		setPath(cp, path[1:], payload)
 	}

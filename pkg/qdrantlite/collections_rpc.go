@@ -68,6 +68,9 @@ func (s *collectionsService) Get(_ context.Context, req *qdrant.GetCollectionInf
 		if ix.isTenant && ix.schema == qdrant.PayloadSchemaType_Keyword {
 			info.Params = qdrant.NewPayloadIndexParamsKeyword(&qdrant.KeywordIndexParams{IsTenant: qdrant.PtrOf(true)})
 		}
+		if ix.text != nil && ix.schema == qdrant.PayloadSchemaType_Text {
+			info.Params = qdrant.NewPayloadIndexParamsText(ix.text.proto())
+		}
 		schema[field] = info
 	}
 	// The adapter checks the sparse configuration (name and modifier) of an

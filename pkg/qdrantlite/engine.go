@@ -168,10 +168,12 @@ func (e *engine) create(req *qdrant.CreateCollection) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.colls[name]; ok {
-		return errWrongInput("Collection `%s` already exists!", name)
+		// Qdrant answers AlreadyExists here, so clients can tell a lost
+		// creation race from a bad request by the code alone.
+		return status.Errorf(codes.AlreadyExists, "Collection `%s` already exists!", name)
 	}
 	if _, ok := e.aliases[name]; ok {
-		return errWrongInput("Collection `%s` already exists! (an alias has this name)", name)
+		return errWrongInput("Can't create collection with name %s. Alias with the same name already exists", name)
 	}
 	meta := collectionMeta{Dim: int(params.GetSize()), Distance: int32(params.GetDistance()), Sparse: sparse}
 	tmp := e.collDir("." + name + ".creating")
@@ -297,7 +299,8 @@ func (e *engine) updateAliases(actions []*qdrant.AliasOperations) error {
 				return errNotFound(target)
 			}
 			if _, ok := e.colls[alias]; ok {
-				return errWrongInput("Alias `%s` conflicts with an existing collection", alias)
+				// As in Qdrant: the name is taken by a collection.
+				return status.Errorf(codes.AlreadyExists, "Collection `%s` already exists!", alias)
 			}
 			if !validName.MatchString(alias) {
 				return errWrongInput("alias name %q is not valid", alias)
@@ -420,7 +423,14 @@ func (e *engine) createIndex(req *qdrant.CreateFieldIndexCollection) error {
 	if field == "" {
 		return errWrongInput("field name is required")
 	}
+	if _, err := parsePath(field); err != nil {
+		return errWrongInput("%v", err)
+	}
 	schema := schemaForFieldType(req.GetFieldType())
+	text := textMetaFrom(req.GetFieldIndexParams().GetTextIndexParams())
+	if text != nil && text.Tokenizer == int32(qdrant.TokenizerType_Unknown) {
+		return errWrongInput("unknown tokenizer type")
+	}
 	tenant := req.GetFieldIndexParams().GetKeywordIndexParams().GetIsTenant() ||
 		req.GetFieldIndexParams().GetUuidIndexParams().GetIsTenant()
 	c.mu.Lock()
@@ -430,12 +440,12 @@ func (e *engine) createIndex(req *qdrant.CreateFieldIndexCollection) error {
 	}
 	meta := c.meta
 	meta.Indexes = slices.DeleteFunc(slices.Clone(meta.Indexes), func(m indexMeta) bool { return m.Field == field })
-	meta.Indexes = append(meta.Indexes, indexMeta{Field: field, Schema: int32(schema), IsTenant: tenant})
+	meta.Indexes = append(meta.Indexes, indexMeta{Field: field, Schema: int32(schema), IsTenant: tenant, Text: text})
 	if err := writeMeta(c.dir, meta); err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}
 	c.meta = meta
-	ix := newFieldIndex(schema, tenant)
+	ix := newFieldIndex(schema, tenant, text)
 	for s, ok := range c.alive {
 		if ok {
 			ix.update(uint32(s), nil, lookup(c.payloads[s], field))

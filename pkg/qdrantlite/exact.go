@@ -93,8 +93,7 @@ func (c *collection) exactCond(cond *qdrant.Condition) (bitmap, bool) {
 	case *qdrant.Condition_Field:
 		fc := x.Field
 		ix := c.indexes[fc.GetKey()]
-		if ix == nil || fc.Match == nil || fc.Range != nil || fc.IsEmpty != nil || fc.IsNull != nil ||
-			fc.ValuesCount != nil || fc.GeoBoundingBox != nil || fc.GeoRadius != nil || fc.GeoPolygon != nil || fc.DatetimeRange != nil {
+		if ix == nil || !matchOnly(fc) {
 			return nil, false
 		}
 		p := ix.planMatch(fc.GetMatch())
@@ -126,7 +125,7 @@ func (c *collection) forMatches(f *qdrant.Filter, fn func(s uint32)) error {
 		bm.each(fn)
 		return nil
 	}
-	match, err := compileFilter(f, false)
+	match, err := compileFilter(f, false, c.filterEnv())
 	if err != nil {
 		return errWrongInput("%v", err)
 	}
@@ -154,4 +153,40 @@ func (c *collection) filterBitmap(f *qdrant.Filter) (bitmap, error) {
 		return nil, err
 	}
 	return bm, nil
+}
+
+// filterEnv gives the filter compiler the collection's full-text indexes.
+func (c *collection) filterEnv() filterEnv {
+	env := filterEnv{hasVector: c.hasVector}
+	for field, ix := range c.indexes {
+		if ix.schema != qdrant.PayloadSchemaType_Text {
+			continue
+		}
+		p, err := parsePath(field)
+		if err != nil {
+			continue
+		}
+		if env.text == nil {
+			env.text = make(map[string]tokenizer)
+		}
+		env.text[p.String()] = newTokenizer(ix.text)
+	}
+	return env
+}
+
+// hasVector is Qdrant's has_vector: every point holds the dense vector (""),
+// a point holds a sparse vector only when one was written for it, and no
+// point holds a vector of a name the collection does not have.
+func (c *collection) hasVector(name string) func(pointKey) bool {
+	if name == "" {
+		return func(pointKey) bool { return true }
+	}
+	ix, ok := c.sparse[name]
+	if !ok {
+		return func(pointKey) bool { return false }
+	}
+	return func(k pointKey) bool {
+		s, ok := c.byKey[k]
+		return ok && ix.doc(s) != nil
+	}
 }

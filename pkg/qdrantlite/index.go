@@ -84,15 +84,17 @@ func (p *postings) orInto(bm bitmap) {
 type fieldIndex struct {
 	schema   qdrant.PayloadSchemaType
 	isTenant bool
+	text     *textMeta
 	kw       map[string]*postings
 	ints     map[int64]*postings
 	bools    [2]*postings
 }
 
-func newFieldIndex(schema qdrant.PayloadSchemaType, isTenant bool) *fieldIndex {
+func newFieldIndex(schema qdrant.PayloadSchemaType, isTenant bool, text *textMeta) *fieldIndex {
 	return &fieldIndex{
 		schema:   schema,
 		isTenant: isTenant,
+		text:     text,
 		kw:       make(map[string]*postings),
 		ints:     make(map[int64]*postings),
 		bools:    [2]*postings{{}, {}},
@@ -281,8 +283,10 @@ func (c *collection) planCond(cond *qdrant.Condition) plan {
 		p.est = len(p.ids)
 		return p
 	case *qdrant.Condition_Field:
+		// Only a condition that is a match alone narrows the candidates: the
+		// clauses of one condition are alternatives (see compileField).
 		ix := c.indexes[x.Field.GetKey()]
-		if ix == nil || x.Field.Match == nil {
+		if ix == nil || !matchOnly(x.Field) {
 			return planAll
 		}
 		return ix.planMatch(x.Field.GetMatch())
@@ -387,4 +391,11 @@ func (b bitmap) appendRange(dst []int, lo, hi int) []int {
 		}
 	}
 	return dst
+}
+
+// matchOnly reports whether a field condition has a match and no other
+// clause, the only shape the keyword, integer and bool indexes can answer.
+func matchOnly(fc *qdrant.FieldCondition) bool {
+	return fc.Match != nil && fc.Range == nil && fc.IsEmpty == nil && fc.IsNull == nil && fc.ValuesCount == nil &&
+		fc.GeoBoundingBox == nil && fc.GeoRadius == nil && fc.GeoPolygon == nil && fc.DatetimeRange == nil
 }

@@ -44,6 +44,9 @@ type indexMeta struct {
 	Field    string `json:"field"`
 	Schema   int32  `json:"schema"`
 	IsTenant bool   `json:"is_tenant,omitempty"`
+	// Text holds a full-text index's tokenizer settings; absent in data
+	// written before they were kept, which loads with Qdrant's defaults.
+	Text *textMeta `json:"text,omitempty"`
 }
 
 const (

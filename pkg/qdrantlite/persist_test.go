@@ -258,3 +258,52 @@ func TestSparseWritesDuringCompaction(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, proto.Equal(&qdrant.QueryResponse{Result: want}, &qdrant.QueryResponse{Result: got}))
 }
+
+// TestTextIndexSettingsSurviveRestart: a full-text index written before its
+// tokenizer settings were kept loads with Qdrant's defaults (words,
+// lowercased), and settings given at creation survive a restart.
+func TestTextIndexSettingsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	coll := filepath.Join(dir, "collections", "old")
+	require.NoError(t, os.MkdirAll(coll, 0o700))
+	meta := fmt.Sprintf(`{"dim":2,"distance":3,"indexes":[{"field":"t","schema":%d}]}`, qdrant.PayloadSchemaType_Text)
+	require.NoError(t, os.WriteFile(filepath.Join(coll, "collection.json"), []byte(meta), 0o600))
+	ctx := context.Background()
+	count := func(c *qdrant.Client, collection, text string) uint64 {
+		n, err := c.Count(ctx, &qdrant.CountPoints{CollectionName: collection, Exact: qdrant.PtrOf(true),
+			Filter: &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatchText("t", text)}}})
+		require.NoError(t, err)
+		return n
+	}
+	write := func(c *qdrant.Client, collection string) {
+		_, err := c.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: collection, Wait: qdrant.PtrOf(true), Points: []*qdrant.PointStruct{
+			{Id: qdrant.NewIDNum(1), Vectors: qdrant.NewVectors(1, 0), Payload: qdrant.NewValueMap(map[string]any{"t": "A Party"})},
+		}})
+		require.NoError(t, err)
+	}
+	srv, c := startRaw(t, dir, 0)
+	write(c, "old")
+	require.Equal(t, uint64(1), count(c, "old", "party"), "words, lowercased")
+	require.Zero(t, count(c, "old", "art"), "not substrings")
+
+	require.NoError(t, c.CreateCollection(ctx, &qdrant.CreateCollection{CollectionName: "cased",
+		VectorsConfig: qdrant.NewVectorsConfig(&qdrant.VectorParams{Size: 2, Distance: qdrant.Distance_Dot})}))
+	_, err := c.CreateFieldIndex(ctx, &qdrant.CreateFieldIndexCollection{CollectionName: "cased", Wait: qdrant.PtrOf(true), FieldName: "t",
+		FieldType:        qdrant.PtrOf(qdrant.FieldType_FieldTypeText),
+		FieldIndexParams: qdrant.NewPayloadIndexParamsText(&qdrant.TextIndexParams{Tokenizer: qdrant.TokenizerType_Whitespace, Lowercase: qdrant.PtrOf(false)})})
+	require.NoError(t, err)
+	write(c, "cased")
+	require.Zero(t, count(c, "cased", "party"))
+	require.NoError(t, srv.Close())
+
+	_, c = startRaw(t, dir, 0)
+	require.Equal(t, uint64(1), count(c, "old", "party"))
+	require.Zero(t, count(c, "cased", "party"), "case kept after a restart")
+	require.Equal(t, uint64(1), count(c, "cased", "Party"))
+	info, err := c.GetCollectionInfo(ctx, "cased")
+	require.NoError(t, err)
+	params := info.GetPayloadSchema()["t"].GetParams().GetTextIndexParams()
+	require.Equal(t, qdrant.TokenizerType_Whitespace, params.GetTokenizer())
+	require.False(t, params.GetLowercase())
+}

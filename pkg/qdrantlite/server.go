@@ -8,6 +8,20 @@
 // named sparse vectors (optionally with the idf modifier), searched exactly;
 // the Query API combines them with prefetches and RRF or DBSF fusion.
 //
+// Filters follow Qdrant's source (lib/segment json_path and
+// payload_storage): key paths reach into arrays only through "[]", a nested
+// filter tries array elements only, the clauses of one field condition are
+// alternatives (as Qdrant's payload checker has them; Qdrant's keyword and
+// integer index checkers look at the match clause alone, an inconsistency
+// not copied here: indexes never change a result, but for full-text), and a
+// full-text index makes text matches compare words. The
+// parity suite in pkg/vector/vectortest pins this against cases from
+// Qdrant's tests. Known gaps: geo and datetime conditions are refused rather
+// than evaluated; of the text index settings only the tokenizer (the
+// multilingual one splits like the word one), lowercase and the token length
+// bounds are applied; a set-payload key is a plain dotted path (no "[]" or
+// index steps).
+//
 // Data is kept in memory and persisted under Config.Dir as an append-only,
 // checksummed operation log per collection that is compacted into a snapshot
 // as it grows. Writes with wait=true are durable when the RPC returns.

@@ -124,9 +124,11 @@ func (s *Store) ensureCollection(ctx context.Context, name string, dim int, dist
 	return nil
 }
 
+// alreadyExists reports a lost creation race: another process created the
+// collection between our check and our create.
 func alreadyExists(err error) bool {
 	st, ok := status.FromError(unwrapQdrant(err))
-	return ok && (st.Code() == codes.AlreadyExists || (st.Code() == codes.InvalidArgument && containsFold(st.Message(), "already exists")))
+	return ok && st.Code() == codes.AlreadyExists
 }
 
 // CollectionInfo describes a collection as the vector store reports it.

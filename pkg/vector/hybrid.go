@@ -147,7 +147,7 @@ func (s *Store) HybridSearch(ctx context.Context, collection string, q HybridQue
 			Limit: qdrant.PtrOf(uint64(q.Limit)), WithPayload: qdrant.NewWithPayload(true),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("vector: %s search %s: %w", kinds[0], collection, translate(err))
+			return nil, fmt.Errorf("vector: %s search %s: %w", kinds[0], collection, s.checkDimension(ctx, collection, len(q.Dense), translate(err)))
 		}
 		hits := make([]RankedHit, len(res))
 		for i, p := range res {
@@ -173,7 +173,7 @@ func (s *Store) HybridSearch(ctx context.Context, collection string, q HybridQue
 	}
 	res, err := s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: collection, QueryPoints: batch})
 	if err != nil {
-		return nil, fmt.Errorf("vector: hybrid search %s: %w", collection, translate(err))
+		return nil, fmt.Errorf("vector: hybrid search %s: %w", collection, s.checkDimension(ctx, collection, len(q.Dense), translate(err)))
 	}
 	if len(res) != len(batch) {
 		return nil, fmt.Errorf("vector: hybrid search %s: %d results for %d queries", collection, len(res), len(batch))

@@ -2,9 +2,9 @@ package vector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/qdrant/go-client/qdrant"
@@ -60,8 +60,10 @@ type Hit struct {
 // ACL is the access part of a payload, set on many points at once when a
 // document's owner, group or privacy changes.
 type ACL struct {
-	OwnerID    string
-	GroupID    string // "" stores null: no group
+	OwnerID string
+	// GroupID "" means no group: the set-payload sends null, which removes
+	// the key (Qdrant's merge), so filters for "no group" use is_empty.
+	GroupID    string
 	Private    bool
 	ACLVersion int64
 }
@@ -163,7 +165,13 @@ func (s *Store) Upsert(ctx context.Context, collection string, points []Point) (
 		}
 		_, err := s.client.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: collection, Wait: qdrant.PtrOf(true), Points: batch})
 		if err != nil {
-			return fmt.Errorf("vector: upsert %d points into %s: %w", len(batch), collection, translate(err))
+			err = translate(err)
+			for _, p := range points[start:end] {
+				if err = s.checkDimension(ctx, collection, len(p.Vector), err); errors.Is(err, ErrDimensionMismatch) {
+					break
+				}
+			}
+			return fmt.Errorf("vector: upsert %d points into %s: %w", len(batch), collection, err)
 		}
 	}
 	return nil
@@ -187,7 +195,7 @@ func (s *Store) Search(ctx context.Context, collection string, vec []float32, fi
 		Params:         &qdrant.SearchParams{Exact: qdrant.PtrOf(true)},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vector: search %s: %w", collection, translate(err))
+		return nil, fmt.Errorf("vector: search %s: %w", collection, s.checkDimension(ctx, collection, len(vec), translate(err)))
 	}
 	hits := make([]Hit, len(res))
 	for i, p := range res {
@@ -369,8 +377,4 @@ func (s *Store) GetPoints(ctx context.Context, collection string, ids []string, 
 		}
 	}
 	return out, nil
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

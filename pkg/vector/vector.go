@@ -34,8 +34,12 @@ var ErrNotFound = errors.New("vector: not found")
 var ErrDimensionMismatch = errors.New("vector: dimension mismatch")
 
 // ErrConflict is returned when a collection exists with settings that differ
-// from the ones requested.
+// from the ones requested, or already exists where it was to be created.
 var ErrConflict = errors.New("vector: conflict")
+
+// ErrInvalid is returned when the vector store refuses a request as malformed
+// (gRPC InvalidArgument) for a reason other than a dimension mismatch.
+var ErrInvalid = errors.New("vector: invalid request")
 
 // DefaultPort is Qdrant's gRPC port.
 const DefaultPort = 6334
@@ -131,13 +135,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 			return invoker(metadata.AppendToOutgoingContext(ctx, "api-key", key), method, req, reply, cc, o...)
 		}))
 	}
+	// The client's compatibility check stays on: it warns when the server's
+	// minor version is more than one away from the client's (go.mod pins the
+	// client; deploy pins a Qdrant in that range).
 	client, err := qdrant.NewClient(&qdrant.Config{
-		Host:                   host,
-		Port:                   port,
-		UseTLS:                 tls,
-		GrpcOptions:            opts,
-		SkipCompatibilityCheck: true,
-		PoolSize:               1,
+		Host:        host,
+		Port:        port,
+		UseTLS:      tls,
+		GrpcOptions: opts,
+		PoolSize:    1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vector: create client: %w", err)
@@ -168,8 +174,10 @@ func (s *Store) Health(ctx context.Context) error {
 	return nil
 }
 
-// translate maps gRPC errors to the package's sentinels while keeping the
-// server's message, which names the collection or the expected dimension.
+// translate maps gRPC errors to the package's sentinels by status code alone,
+// keeping the server's message, which names the collection or the expected
+// dimension. Messages are for people: they differ between Qdrant releases
+// and the embedded server, codes do not.
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -178,14 +186,31 @@ func translate(err error) error {
 	if !ok {
 		return err
 	}
-	msg := st.Message()
-	switch {
-	case st.Code() == codes.NotFound:
-		return fmt.Errorf("%w: %s", ErrNotFound, msg)
-	case st.Code() == codes.InvalidArgument && strings.Contains(strings.ToLower(msg), "dimension"):
-		return fmt.Errorf("%w: %s", ErrDimensionMismatch, msg)
-	case st.Code() == codes.InvalidArgument && strings.Contains(msg, "doesn't exist"):
-		return fmt.Errorf("%w: %s", ErrNotFound, msg)
+	switch st.Code() {
+	case codes.NotFound:
+		return fmt.Errorf("%w: %s", ErrNotFound, st.Message())
+	case codes.AlreadyExists:
+		return fmt.Errorf("%w: %s", ErrConflict, st.Message())
+	case codes.InvalidArgument:
+		return fmt.Errorf("%w: %s", ErrInvalid, st.Message())
+	}
+	return err
+}
+
+// checkDimension turns a refused request carrying a vector of length dim into
+// ErrDimensionMismatch when the collection's dimension differs. Qdrant
+// reports a wrong dimension as InvalidArgument like any other bad request, so
+// the collection is asked rather than the message read.
+func (s *Store) checkDimension(ctx context.Context, collection string, dim int, err error) error {
+	if !errors.Is(err, ErrInvalid) || dim == 0 {
+		return err
+	}
+	info, ierr := s.client.GetCollectionInfo(ctx, collection)
+	if ierr != nil {
+		return err
+	}
+	if got := int(info.GetConfig().GetParams().GetVectorsConfig().GetParams().GetSize()); got != dim {
+		return fmt.Errorf("%w: collection %s has dimension %d, got %d: %w", ErrDimensionMismatch, collection, got, dim, err)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package vector_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,4 +51,37 @@ func TestNewFailsWhenUnreachable(t *testing.T) {
 	cancel()
 	_, err := vector.New(ctx, vector.Config{URL: "127.0.0.1:1"}, vectortest.Logger())
 	require.Error(t, err)
+}
+
+// TestParityEmbedded holds the embedded store to cases ported from Qdrant's
+// own tests (see vectortest.RunParity), with and without payload indexes.
+func TestParityEmbedded(t *testing.T) {
+	t.Parallel()
+	srv, st := vectortest.StartLite(t, t.TempDir())
+	vectortest.RunParity(t, st, vectortest.RawClient(t, srv.Addr(), ""))
+}
+
+// TestParityQdrant runs the same cases against a real Qdrant, which is how a
+// case's expectation is checked when it is added or Qdrant is upgraded.
+func TestParityQdrant(t *testing.T) {
+	t.Parallel()
+	st := vectortest.Real(t)
+	url := os.Getenv(vectortest.EnvQdrantURL)
+	raw := vectortest.RawClient(t, url, os.Getenv(vectortest.EnvQdrantAPIKey))
+	vectortest.RunParity(t, st, raw)
+}
+
+// TestParityOpsEmbedded runs the writes of Qdrant's tests (see
+// vectortest.RunParityOps) against the embedded store.
+func TestParityOpsEmbedded(t *testing.T) {
+	t.Parallel()
+	srv, st := vectortest.StartLite(t, t.TempDir())
+	vectortest.RunParityOps(t, st, vectortest.RawClient(t, srv.Addr(), ""))
+}
+
+// TestParityOpsQdrant runs the same against a real Qdrant.
+func TestParityOpsQdrant(t *testing.T) {
+	t.Parallel()
+	st := vectortest.Real(t)
+	vectortest.RunParityOps(t, st, vectortest.RawClient(t, os.Getenv(vectortest.EnvQdrantURL), os.Getenv(vectortest.EnvQdrantAPIKey)))
 }

@@ -9,8 +9,13 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/qdrant/go-client/qdrant"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +97,27 @@ func HybridCollection(t testing.TB, st *vector.Store, dim int, dist vector.Dista
 	require.NoError(t, st.EnsureHybridCollection(context.Background(), name, dim, dist))
 	t.Cleanup(func() { _ = st.DeleteCollection(context.Background(), name) })
 	return name
+}
+
+// RawClient returns a go-client connected to the gRPC endpoint at url
+// ("http://host:port", "https://host:port" or "host:port"), for the few test
+// set-ups the adapter has no call for (payload indexes of any type). It is
+// closed when the test ends.
+func RawClient(t testing.TB, url, apiKey string) *qdrant.Client {
+	t.Helper()
+	tls := strings.HasPrefix(url, "https://")
+	hostport := url
+	if i := strings.Index(url, "://"); i >= 0 {
+		hostport = strings.TrimSuffix(url[i+3:], "/")
+	}
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, portStr = hostport, strconv.Itoa(vector.DefaultPort)
+	}
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	c, err := qdrant.NewClient(&qdrant.Config{Host: host, Port: port, UseTLS: tls, APIKey: apiKey, PoolSize: 1, SkipCompatibilityCheck: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
