@@ -46,22 +46,37 @@ func purgeChatsCases(w *world, route string) []row {
 		r := row{route: route, who: who, object: "own chats", want: gate(who, true, http.StatusNoContent),
 			affects: []string{"session:S1"}, call: fixed(call{path: "/v1/me/chat/sessions"})}
 		if who != "anon" {
-			var scratchKey, scratchSession string
-			r.object, r.call = "a scratch user's own chats", func(t *testing.T) call {
-				_, scratchKey = w.newUser(t, "scratch-"+randomHex(4))
-				var s struct{ ID string }
-				w.do(t, "POST", "/v1/chat/sessions", scratchKey, map[string]any{"title": "to be purged"}, http.StatusCreated, &s)
-				scratchSession = s.ID
-				return call{path: "/v1/me/chat/sessions", key: scratchKey}
-			}
-			r.check = func(t *testing.T, _ string) {
-				w.do(t, "GET", "/v1/chat/sessions/"+scratchSession, scratchKey, nil, http.StatusNotFound, nil)
-				w.do(t, "GET", "/v1/chat/sessions/"+w.id["S1"], w.key["U1"], nil, http.StatusOK, nil)
+			var scratch scratchChatter
+			r.object, r.check = "a scratch user's own chats", scratch.purged(w)
+			r.call = func(t *testing.T) call {
+				scratch = newScratchChatter(t, w)
+				return call{path: "/v1/me/chat/sessions", key: scratch.key}
 			}
 		}
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// scratchChatter is a user made for one row, with one chat, so that a row allowed
+// to erase chats erases nobody's the other rows need.
+type scratchChatter struct{ id, key, session string }
+
+func newScratchChatter(t *testing.T, w *world) scratchChatter {
+	var c scratchChatter
+	c.id, c.key = w.newUser(t, "scratch-"+randomHex(4))
+	var s struct{ ID string }
+	w.do(t, "POST", "/v1/chat/sessions", c.key, map[string]any{"title": "to be purged"}, http.StatusCreated, &s)
+	c.session = s.ID
+	return c
+}
+
+// purged checks that the scratch user's chat is gone and U1's chat S1 is not.
+func (c *scratchChatter) purged(w *world) func(t *testing.T, body string) {
+	return func(t *testing.T, _ string) {
+		w.do(t, "GET", "/v1/chat/sessions/"+c.session, c.key, nil, http.StatusNotFound, nil)
+		w.do(t, "GET", "/v1/chat/sessions/"+w.id["S1"], w.key["U1"], nil, http.StatusOK, nil)
+	}
 }
 
 // readArchiveFile returns one file of a zip held in body.
@@ -138,17 +153,11 @@ func adminPurgeChatsCases(w *world, route string) []row {
 		r := row{route: route, who: who, object: "U1's chats", want: gate(who, who == "A", http.StatusNoContent),
 			affects: []string{"session:S1"}, call: fixed(call{path: "/v1/admin/users/" + w.id["U1"] + "/chat/sessions"})}
 		if who == "A" {
-			var scratchKey, scratchSession string
-			r.object, r.call = "a scratch user's chats", func(t *testing.T) call {
-				var id string
-				id, scratchKey = w.newUser(t, "scratch-"+randomHex(4))
-				var s struct{ ID string }
-				w.do(t, "POST", "/v1/chat/sessions", scratchKey, map[string]any{"title": "to be purged"}, http.StatusCreated, &s)
-				scratchSession = s.ID
-				return call{path: "/v1/admin/users/" + id + "/chat/sessions"}
-			}
-			r.check = func(t *testing.T, _ string) {
-				w.do(t, "GET", "/v1/chat/sessions/"+scratchSession, scratchKey, nil, http.StatusNotFound, nil)
+			var scratch scratchChatter
+			r.object, r.check = "a scratch user's chats", scratch.purged(w)
+			r.call = func(t *testing.T) call {
+				scratch = newScratchChatter(t, w)
+				return call{path: "/v1/admin/users/" + scratch.id + "/chat/sessions"}
 			}
 		}
 		rows = append(rows, r)

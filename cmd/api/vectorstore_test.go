@@ -48,7 +48,9 @@ func TestVectorStoreAsAProcessOfItsOwn(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	var stdout syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"vector-store", "--addr", "127.0.0.1:0"}, getenv, &stdout, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"vector-store", "--addr", "127.0.0.1:0"}, getenv, &stdout, io.Discard)
+	}()
 	serving := regexp.MustCompile(`YW_QDRANT_URL=(http://127\.0\.0\.1:\d+)`)
 	var url string
 	require.Eventually(t, func() bool {
