@@ -96,7 +96,7 @@ func keyLimits(p access.Principal, parent *store.Key, req KeyRequest, now time.T
 	}
 
 	if p.GroupLimited() {
-		l.GroupIDs = slices.Clone(p.GroupIDs)
+		l.GroupIDs = append([]string{}, p.GroupIDs...) // never nil: nil would be no limit
 	}
 	if len(req.GroupIDs) > 0 {
 		l.GroupIDs = []string{}
