@@ -27,14 +27,7 @@ func TestDeletingOnesOwnAccount(t *testing.T) {
 		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "warn", "YW_QDRANT_URL": "http://" + lite.Addr()})
 	c := apitest.NewClient(t, base)
 	ann, bea, cal := newUser(t, c, admin, "ann"), newUser(t, c, admin, "bea"), newUser(t, c, admin, "cal")
-	var me struct {
-		ID string `json:"id"`
-	}
-	ids := map[string]string{}
-	for name, key := range map[string]string{"ann": ann, "bea": bea, "cal": cal} {
-		c.Do("GET", "/v1/me", key, nil, http.StatusOK, &me)
-		ids[name] = me.ID
-	}
+	ids := map[string]string{"ann": userIDOf(t, c, ann), "bea": userIDOf(t, c, bea), "cal": userIDOf(t, c, cal)}
 	var group struct {
 		ID string `json:"id"`
 	}

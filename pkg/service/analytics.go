@@ -119,12 +119,15 @@ func (a *Analytics) Platform(ctx context.Context, actor access.Principal, q Usag
 	if err := access.RequireAdmin(actor); err != nil {
 		return UsageReport{}, denied(err, errAdminOnly, nil)
 	}
-	rep, err := a.report(ctx, q, "")
+	r, err := a.usageRange(q, "")
 	if err != nil {
 		return UsageReport{}, err
 	}
-	first, last, _ := usageRange(q, a.now()) // valid: report took the same range
-	days, err := a.store.RouteDays(ctx, store.UsageRange{First: first, Last: last})
+	rep, err := a.report(ctx, r)
+	if err != nil {
+		return UsageReport{}, err
+	}
+	days, err := a.store.RouteDays(ctx, r)
 	if err != nil {
 		return UsageReport{}, err
 	}
@@ -178,15 +181,21 @@ func (a *Analytics) Mine(ctx context.Context, actor access.Principal, q UsageQue
 		// System has no usage of its own, and an empty user filter would mean everybody.
 		return UsageReport{}, errAdminOnly
 	}
-	return a.report(ctx, q, actor.UserID)
-}
-
-func (a *Analytics) report(ctx context.Context, q UsageQuery, userID string) (UsageReport, error) {
-	first, last, err := usageRange(q, a.now())
+	r, err := a.usageRange(q, actor.UserID)
 	if err != nil {
 		return UsageReport{}, err
 	}
-	rep, err := a.store.UsageReport(ctx, store.UsageRange{First: first, Last: last, UserID: userID})
+	return a.report(ctx, r)
+}
+
+// usageRange is the range of q as of now, of userID's activity ("" everybody's).
+func (a *Analytics) usageRange(q UsageQuery, userID string) (store.UsageRange, error) {
+	first, last, err := usageRange(q, a.now())
+	return store.UsageRange{First: first, Last: last, UserID: userID}, err
+}
+
+func (a *Analytics) report(ctx context.Context, r store.UsageRange) (UsageReport, error) {
+	rep, err := a.store.UsageReport(ctx, r)
 	if err != nil {
 		return UsageReport{}, err
 	}
