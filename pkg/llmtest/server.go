@@ -119,6 +119,7 @@ type Server struct {
 	recorded   []Recorded
 	embedDim   int
 	embedDelay time.Duration
+	embedder   func(text string, dim int) []float32
 	onEmit     func(i int, t time.Time)
 
 	done chan struct{} // closed on cleanup so stalled handlers exit
@@ -134,6 +135,7 @@ func New(t testing.TB) *Server {
 		},
 		failures: map[string][]int{},
 		embedDim: DefaultEmbedDim,
+		embedder: Vector,
 		done:     make(chan struct{}),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -205,6 +207,14 @@ func (s *Server) SetEmbedDim(dim int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.embedDim = dim
+}
+
+// SetEmbedder replaces the function /api/embed computes its vectors with
+// (Vector until then), so a benchmark can stand a better model in.
+func (s *Server) SetEmbedder(f func(text string, dim int) []float32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedder = f
 }
 
 // SetEmbedDelay makes every /api/embed request take at least d.
@@ -366,7 +376,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte, arri
 		return
 	}
 	s.mu.Lock()
-	dim, delay := s.embedDim, s.embedDelay
+	dim, delay, embedder := s.embedDim, s.embedDelay, s.embedder
 	s.mu.Unlock()
 	if req.Dimensions > 0 && req.Dimensions < dim {
 		dim = req.Dimensions
@@ -375,7 +385,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte, arri
 	vecs := make([][]float32, len(texts))
 	tokens := 0
 	for i, t := range texts {
-		vecs[i] = Vector(t, dim)
+		vecs[i] = embedder(t, dim)
 		tokens += len(strings.Fields(t))
 	}
 	bp := embedBuffers.Get().(*[]byte)
