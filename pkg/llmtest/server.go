@@ -120,6 +120,8 @@ type Server struct {
 	embedDim   int
 	embedDelay time.Duration
 	embedder   func(text string, dim int) []float32
+	inFlight   map[string]int // path -> requests being answered now
+	maxFlight  map[string]int // path -> the most answered at once
 	onEmit     func(i int, t time.Time)
 
 	done chan struct{} // closed on cleanup so stalled handlers exit
@@ -136,7 +138,8 @@ func New(t testing.TB) *Server {
 		failures: map[string][]int{},
 		embedDim: DefaultEmbedDim,
 		embedder: Vector,
-		done:     make(chan struct{}),
+		inFlight: map[string]int{}, maxFlight: map[string]int{},
+		done: make(chan struct{}),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -251,6 +254,13 @@ func (s *Server) Count(path string) int {
 	return n
 }
 
+// MaxConcurrent returns the most requests to path the server answered at once.
+func (s *Server) MaxConcurrent(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight[path]
+}
+
 // ChatRequests returns the decoded chat requests received so far, in order.
 func (s *Server) ChatRequests() []api.ChatRequest {
 	var out []api.ChatRequest
@@ -291,6 +301,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.recorded = append(s.recorded, Recorded{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()})
+	s.inFlight[r.URL.Path]++
+	s.maxFlight[r.URL.Path] = max(s.maxFlight[r.URL.Path], s.inFlight[r.URL.Path])
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[r.URL.Path]--
+		s.mu.Unlock()
+	}()
 	var failStatus int
 	if q := s.failures[r.URL.Path]; len(q) > 0 {
 		failStatus, s.failures[r.URL.Path] = q[0], q[1:]
