@@ -117,8 +117,10 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew 
 	stopWatch := w.watch(runCtx, turn, stop)
 	defer stopWatch()
 
+	release := func() {}
 	if w.cfg.Queue != nil {
-		release, err := w.cfg.Queue.Acquire(runCtx, turn, ew.TurnQueued)
+		var err error
+		release, err = w.cfg.Queue.Acquire(runCtx, turn, ew.TurnQueued)
 		switch cause := context.Cause(runCtx); {
 		case err == nil:
 			defer release()
@@ -138,6 +140,9 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew 
 	}
 	sink := &recordingSink{EventWriter: ew, store: w.store, turn: turn, args: map[string]json.RawMessage{}}
 	out, err := w.runner.Run(runCtx, in, sink)
+	// The model is done with this turn: the next in line may have it while
+	// the answer is stored.
+	release()
 	stopWatch()
 	cause := context.Cause(runCtx)
 	switch {

@@ -26,7 +26,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultLease = 30 * time.Second
-	DefaultPoll  = time.Second
+	DefaultPoll  = 5 * time.Second
 )
 
 // Config tunes the queue.
@@ -114,23 +114,40 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 			q.logger.WarnContext(ctx, "rebalancing the model queue", "model", model, "error", err)
 		}
 	}
-	seen, err := q.rebalance(ctx, model)
-	if err != nil {
-		leave()
-		return nil, err
+	// The queue is checked in the background: a check waits for the queue's
+	// lock, and meanwhile this turn keeps reading the news, which tells it its
+	// place as soon as anyone's check has it. A check's own result comes back
+	// too, for when it changed nothing others would announce.
+	checks := make(chan snapshot, 4)
+	check := func() {
+		go func() {
+			s, err := q.rebalance(ctx, model)
+			if err != nil {
+				if ctx.Err() == nil {
+					q.logger.WarnContext(ctx, "checking the model queue", "model", model, "error", err)
+				}
+				return
+			}
+			select {
+			case checks <- s:
+			default: // a newer check's result is on its way
+			}
+		}()
 	}
+	check()
 	poll := time.NewTimer(q.jitteredPoll())
 	defer poll.Stop()
-	reported := 0
+	var seen snapshot
+	inLine, reported := false, 0
 	for {
 		switch pos := seen.state().Position(turn.ID); {
 		case pos == 0:
 			return q.hold(ctx, turn.ID, leave), nil
-		case pos < 0:
+		case pos < 0 && inLine:
 			leave()
 			return nil, fmt.Errorf("turn %s left the queue of %s unexpectedly", turn.ID, model)
-		case pos != reported:
-			reported = pos
+		case pos > 0 && pos != reported:
+			inLine, reported = true, pos
 			if err := onPosition(pos); err != nil {
 				leave()
 				return nil, err
@@ -141,22 +158,27 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 			leave()
 			return nil, ctx.Err()
 		case m := <-news:
-			var s snapshot
-			if err := json.Unmarshal(m.Data, &s); err != nil || s.At.Before(seen.At) {
-				continue // garbled, or older than what is known
+			// In a burst of changes only the newest order matters: a waiting
+			// user is told where they stand now, not every step on the way.
+			for drained := false; !drained; {
+				var s snapshot
+				if err := json.Unmarshal(m.Data, &s); err == nil && !s.At.Before(seen.At) {
+					seen = s
+					q.note(model, s)
+				}
+				select {
+				case m = <-news:
+				default:
+					drained = true
+				}
 			}
-			seen = s
-			q.note(model, s)
+		case s := <-checks:
+			if !s.At.Before(seen.At) {
+				seen = s
+			}
 		case <-poll.C:
 			poll.Reset(q.jitteredPoll())
-			s, err := q.rebalance(ctx, model)
-			if err != nil {
-				if ctx.Err() == nil {
-					q.logger.WarnContext(ctx, "checking the model queue", "model", model, "error", err)
-				}
-				continue
-			}
-			seen = s
+			check()
 		}
 	}
 }
