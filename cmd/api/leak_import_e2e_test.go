@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/legacyimport"
 	"github.com/youworker/youworker/pkg/legacyimport/legacytest"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/service"
@@ -43,7 +45,7 @@ var importedSessions = map[string][]string{"alice": {"Quarterly numbers", "Weath
 
 // runLegacyImport imports the deployment into the platform env names, as
 // `reindexer import-legacy` does, while the API (and its workers) run.
-func runLegacyImport(t *testing.T, env map[string]string, legacy *legacytest.Standard) *legacyimport.Report {
+func runLegacyImport(t *testing.T, env map[string]string, legacy *legacytest.Deployment) *legacyimport.Report {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Load(getenv(env))
@@ -72,11 +74,9 @@ func TestImportedUsersSeeExactlyTheirData(t *testing.T) {
 	_, dbURL := pgtest.NewDB(t)
 	nats := queuetest.Start(t)
 	lite, _ := vectortest.StartLite(t, t.TempDir())
-	env := map[string]string{"YW_DATABASE_URL": dbURL, "YW_NATS_URL": nats.URL, "YW_QDRANT_URL": "http://" + lite.Addr(),
-		"YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(), "YW_LOG_LEVEL": "error",
-		"YW_RATE_LIMIT_RPS": "100000", "YW_RATE_LIMIT_BURST": "100000"}
+	env := importEnv(dbURL, nats.URL, "http://"+lite.Addr(), t.TempDir())
 	base := startAPI(t, env)
-	rep := runLegacyImport(t, env, legacy)
+	rep := runLegacyImport(t, env, legacy.Deployment)
 	require.Equal(t, 5, rep.ToImport.Documents)
 
 	out, code := cli(t, env, "keys", "rotate", "--name", "dave")
@@ -195,4 +195,115 @@ func TestImportedUsersSeeExactlyTheirData(t *testing.T) {
 	var job struct{ Params map[string]any }
 	require.NoError(t, json.Unmarshal([]byte(raw), &job))
 	require.NotContains(t, raw, legacytest.Secret)
+}
+
+func importEnv(dbURL, natsURL, qdrantURL, dataDir string) map[string]string {
+	return map[string]string{"YW_DATABASE_URL": dbURL, "YW_NATS_URL": natsURL, "YW_QDRANT_URL": qdrantURL,
+		"YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": dataDir, "YW_LOG_LEVEL": "error",
+		"YW_RATE_LIMIT_RPS": "100000", "YW_RATE_LIMIT_BURST": "100000"}
+}
+
+// newImportedWorld builds the leak matrix's fixture in a legacy deployment — its
+// users with legacy keys, its groups, its documents (D1 and D2 with their files,
+// the others from the legacy collection's text only) — and imports it into a
+// running platform; the rest of the fixture (the deleted D5, an invitation, a spare
+// key, a chat) is made through the API as newWorld does. Every request of the
+// matrix then signs in with a key the legacy deployment issued.
+func newImportedWorld(t *testing.T, extraEnv map[string]string) *world {
+	t.Helper()
+	legacy := legacytest.New(t)
+	_, dbURL := pgtest.NewDB(t)
+	nats := queuetest.Start(t)
+	lite, _ := vectortest.StartLite(t, t.TempDir())
+	env := importEnv(dbURL, nats.URL, "http://"+lite.Addr(), t.TempDir())
+	admin := "bootstrap-admin-key-" + randomHex(12)
+	env["YW_BOOTSTRAP_ADMIN_KEY"] = admin
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	base := startAPI(t, env)
+	w := &world{base: base, http: &http.Client{Timeout: 60 * time.Second}, contract: loadContract(t, base),
+		key: map[string]string{"A": admin, "anon": ""}, id: map[string]string{},
+		canary: map[string]string{}, filename: map[string]string{}, textOnly: map[string]bool{}}
+	var me struct {
+		ID string `json:"id"`
+	}
+	w.do(t, "GET", "/v1/me", admin, nil, http.StatusOK, &me)
+	w.id["A"] = me.ID
+
+	// Recent history, so usage analytics count the documents in their default range.
+	legacy.StartAt(time.Now().UTC().Add(-2 * time.Hour))
+	legacyID := map[string]int64{}
+	for _, u := range []string{"U1", "U2", "U3", "U4"} {
+		w.key[u] = "legacy-" + strings.ToLower(u) + "-key-" + randomHex(12)
+		legacyID[u] = legacy.User(strings.ToLower(u)+"-"+randomHex(3), false, w.key[u])
+	}
+	groupName := map[string]string{}
+	for g, members := range memberships {
+		groupName[g] = "g-" + randomHex(4)
+		legacyID[g] = legacy.Group(groupName[g], "fixture")
+		for _, u := range []string{"U1", "U2", "U3", "U4"} {
+			if role, ok := members[u]; ok {
+				legacy.Member(legacyID[u], legacyID[g], role)
+			}
+		}
+	}
+	for _, d := range docNames {
+		spec := docSpecs[d]
+		w.canary[d] = "CANARY-" + d + "-" + randomHex(6)
+		w.filename[d] = "secret-" + strings.ToLower(d) + "-" + randomHex(4) + ".txt"
+		text := fmt.Sprintf("Falcon ledger entry %s. The access code %s belongs to this record only.", d, w.canary[d])
+		doc := legacytest.Doc{User: legacyID[spec.owner], Group: legacyID[spec.group], Private: spec.private,
+			Name: w.filename[d], MIME: "text/plain", Chunks: []string{text}}
+		if d == "D1" || d == "D2" {
+			doc.File = []byte(text + "\n")
+		} else {
+			w.textOnly[d] = true
+		}
+		legacy.Document(doc)
+	}
+	rep := runLegacyImport(t, env, legacy)
+	require.Equal(t, 4, rep.ToImport.Users)
+	require.Equal(t, 2, rep.ToImport.FromFiles)
+
+	for _, u := range []string{"U1", "U2", "U3", "U4"} {
+		w.do(t, "GET", "/v1/me", w.key[u], nil, http.StatusOK, &me)
+		w.id[u] = me.ID
+	}
+	for g := range memberships {
+		var groups struct {
+			Groups []struct{ ID, Name string } `json:"groups"`
+		}
+		w.do(t, "GET", "/v1/groups", w.key[map[string]string{"G1": "U1", "G2": "U3"}[g]], nil, http.StatusOK, &groups)
+		for _, gr := range groups.Groups {
+			if gr.Name == groupName[g] {
+				w.id[g] = gr.ID
+			}
+		}
+		require.NotEmpty(t, w.id[g], "group %s was imported", g)
+	}
+	for _, d := range docNames {
+		var list struct {
+			Documents []struct{ ID, Filename string } `json:"documents"`
+		}
+		w.do(t, "GET", "/v1/documents?limit=200", w.key[docSpecs[d].owner], nil, http.StatusOK, &list)
+		for _, doc := range list.Documents {
+			if doc.Filename == w.filename[d] {
+				w.id[d] = doc.ID
+			}
+		}
+		require.NotEmpty(t, w.id[d], "document %s was imported", d)
+		w.waitReady(t, docSpecs[d].owner, w.id[d])
+	}
+	w.finishFixture(t)
+	return w
+}
+
+// TestLeakMatrixOverImportedData runs the whole leak matrix over a platform whose
+// users, keys, groups and documents came from the legacy deployment.
+func TestLeakMatrixOverImportedData(t *testing.T) {
+	t.Parallel()
+	llm := llmtest.New(t)
+	w := newImportedWorld(t, map[string]string{"YW_OLLAMA_URL": llm.URL, "YW_EMBED_MODEL": llmtest.EmbedModel, "YW_CHAT_BACKEND": "extractive"})
+	w.runMatrix(t)
 }

@@ -107,6 +107,9 @@ func splitAddr(t testing.TB, addr string) (string, int) {
 	return host, port
 }
 
+// StartAt sets when the deployment's history begins (by default, January 2025).
+func (d *Deployment) StartAt(t time.Time) { d.clock = t }
+
 // tick is the next moment of the deployment's history: rows are created a minute
 // apart, in the order a test adds them.
 func (d *Deployment) tick() time.Time {
