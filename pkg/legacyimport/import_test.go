@@ -1,8 +1,11 @@
 package legacyimport
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -180,6 +183,23 @@ func TestImportEndToEnd(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, _, err = r.app.Services.Documents.Content(ctx, alice, notes.ID)
 	require.Equal(t, service.CodeOriginalUnavailable, service.ErrorCode(err))
+
+	// The owner's export holds the recovered text where there is no original file.
+	var zipped bytes.Buffer
+	require.NoError(t, r.app.Services.Data.Export(ctx, alice, "", &zipped))
+	zr, err := zip.NewReader(bytes.NewReader(zipped.Bytes()), int64(zipped.Len()))
+	require.NoError(t, err)
+	files := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		rc.Close()
+		files[f.Name] = string(b)
+	}
+	require.Contains(t, files["documents/"+notes.ID+"-notes.md.recovered.txt"], "The "+legacytest.NotesWord+" launch moves to May.")
+	require.Contains(t, files["documents/"+handbook.ID+"-handbook.txt"], "Employee handbook.")
 
 	// The payloads carry the group ids the group migration wrote.
 	points, _, err := r.vs.Scroll(ctx, index.Alias, vector.MatchDocument(notes.ID), vector.ScrollOptions{})
@@ -362,10 +382,23 @@ func TestCancelStopsTheImportAndTheNextRunGoesOn(t *testing.T) {
 	require.Equal(t, store.JobCancelled, job.Status)
 	require.Equal(t, 2, r.count(`SELECT count(*) FROM users`), "it stopped at the next row")
 
+	// A job a crashed run left running, cancelled since: the next run ends it and
+	// goes on with a job of its own.
+	stale, err := r.st.CreateReindexJob(ctx, store.KindLegacyImport, map[string]any{"fingerprint": mustFingerprint(t, s)}, nil)
+	require.NoError(t, err)
+	_, _, err = r.st.ClaimReindexJob(ctx, stale.ID)
+	require.NoError(t, err)
+	_, err = r.st.RequestReindexCancel(ctx, stale.ID)
+	require.NoError(t, err)
+
 	rep, err = Run(ctx, options(s), r.target())
 	require.NoError(t, err)
+	require.NotEqual(t, stale.ID, rep.JobID)
 	require.Equal(t, 2, rep.Already.Users)
 	require.Equal(t, 4, r.count(`SELECT count(*) FROM users`))
+	stale, err = r.st.GetReindexJob(ctx, stale.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.JobCancelled, stale.Status)
 }
 
 func TestWrongMessageSecretBlocksTheRun(t *testing.T) {

@@ -56,8 +56,18 @@ func (im *importer) run(ctx context.Context, p *plan) (err error) {
 }
 
 // claimJob takes over the legacy-import job a crashed run left running, or starts
-// one.
+// one. A left job whose cancel was requested meanwhile ends cancelled, and this run
+// starts a job of its own.
 func (im *importer) claimJob(ctx context.Context, p *plan) error {
+	for {
+		ok, err := im.tryClaimJob(ctx, p)
+		if err != nil || ok {
+			return err
+		}
+	}
+}
+
+func (im *importer) tryClaimJob(ctx context.Context, p *plan) (bool, error) {
 	st := im.t.Store
 	j, err := st.ActiveReindexJob(ctx, store.KindLegacyImport)
 	if errors.Is(err, store.ErrNotFound) {
@@ -71,20 +81,20 @@ func (im *importer) claimJob(ctx context.Context, p *plan) error {
 			return nil
 		})
 		if errors.Is(err, store.ErrConflict) {
-			return ErrBusy
+			return false, ErrBusy
 		}
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	claimed, ok, err := st.ClaimReindexJob(ctx, j.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !ok {
 		// Its cancel was requested while no run held it.
 		_, err := st.FinishReindexJob(ctx, j.ID, store.JobCancelled, nil, nil)
-		return errors.Join(ErrCancelled, err)
+		return false, err
 	}
 	im.job = claimed
 	if len(claimed.Checkpoint) > 0 {
@@ -98,7 +108,7 @@ func (im *importer) claimJob(ctx context.Context, p *plan) error {
 	a := p.report.Already
 	done := int64(a.Users + a.Groups + a.Sessions + a.Documents)
 	im.job.Progress = store.JobProgress{Total: done + p.units(), Done: done}
-	return nil
+	return true, nil
 }
 
 // save writes progress and checkpoint, and reports ErrCancelled once a cancel was
