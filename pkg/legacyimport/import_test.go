@@ -451,3 +451,19 @@ func TestAnotherDeploymentIsRefused(t *testing.T) {
 	require.True(t, errors.Is(err, ErrBlocked))
 	require.Contains(t, err.Error(), "another legacy deployment")
 }
+
+func TestAReingestedFileThatFailsIsReported(t *testing.T) {
+	t.Parallel()
+	d := legacytest.New(t)
+	u := d.User("erin", false, "erin-legacy-key-0123456789abcdef")
+	d.Document(legacytest.Doc{User: u, Name: "empty.txt", MIME: "text/plain", File: []byte{}})
+	r := newRig(t)
+	rep, err := Run(context.Background(), Options{DB: d.DBURL, Qdrant: d.QdrantURL, Uploads: d.Uploads}, r.target())
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.ToImport.FromFiles)
+	requireProblem(t, rep, "document", 0, "1 re-ingested files failed to process")
+	job, err := r.st.GetReindexJob(context.Background(), rep.JobID)
+	require.NoError(t, err)
+	require.Equal(t, store.JobCompleted, job.Status)
+	require.EqualValues(t, 1, job.Result["documents_failed"])
+}

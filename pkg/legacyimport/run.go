@@ -327,7 +327,7 @@ func (im *importer) importChats(ctx context.Context, p *plan) error {
 
 // waitIngestion waits until the ingest workers have processed every re-ingested
 // file, so the group migration that follows finds their points written.
-func (im *importer) waitIngestion(ctx context.Context, _ *plan) error {
+func (im *importer) waitIngestion(ctx context.Context, p *plan) error {
 	lastLog := time.Time{}
 	for {
 		n, err := im.t.Store.LegacyDocumentsInProgress(ctx)
@@ -335,6 +335,15 @@ func (im *importer) waitIngestion(ctx context.Context, _ *plan) error {
 			return err
 		}
 		if n == 0 {
+			failed, err := im.t.Store.LegacyDocumentsFailed(ctx)
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				im.cp.Counts["documents_failed"] = failed
+				p.report.problem("document", 0, "%d re-ingested files failed to process: their owners see why in their documents, "+
+					"and POST /v1/documents/{id}/retry runs them again", failed)
+			}
 			return nil
 		}
 		if time.Since(lastLog) > 30*time.Second {

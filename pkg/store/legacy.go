@@ -232,6 +232,19 @@ func (s *Store) LegacyDocumentsInProgress(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// LegacyDocumentsFailed counts the imported documents whose re-ingested file failed
+// to process.
+func (s *Store) LegacyDocumentsFailed(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM documents d
+		JOIN legacy_import_map l ON l.kind = 'document' AND l.target_id = d.id
+		WHERE d.status = 'failed' AND d.deleted_at IS NULL`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count imported documents that failed: %w", err)
+	}
+	return n, nil
+}
+
 // LegacyImportJobs returns the legacy-import jobs, newest first.
 func (s *Store) LegacyImportJobs(ctx context.Context) ([]ReindexJob, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+reindexColumns+` FROM reindex_jobs j WHERE j.kind = $1
