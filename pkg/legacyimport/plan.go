@@ -37,9 +37,10 @@ type memberPlan struct {
 }
 
 type groupPlan struct {
-	src     legacyGroup
-	name    string
-	members []memberPlan
+	src         legacyGroup
+	name        string
+	description string
+	members     []memberPlan
 	// skip: a group without members is not imported (nobody could administer it).
 	skip   bool
 	target string
@@ -239,6 +240,11 @@ func (im *importer) planGroups(ctx context.Context, p *plan) error {
 			gp.members[0].role = store.RoleAdmin
 			r.problem("group", g.ID, "%q has no admin: its longest-standing member, user %d, becomes its admin", g.Name, gp.members[0].user)
 		}
+		gp.description = deref(g.Description)
+		if utf8.RuneCountInString(gp.description) > maxDescriptionRunes {
+			gp.description = truncateRunes(gp.description, maxDescriptionRunes-1) + "…"
+			r.problem("group", g.ID, "the description of %q is longer than %d characters and is shortened", g.Name, maxDescriptionRunes)
+		}
 		base := groupNameBase(g.Name, g.ID)
 		if gp.name, err = taken.claim(ctx, base); err != nil {
 			return err
@@ -253,8 +259,11 @@ func (im *importer) planGroups(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// maxTitleRunes is the longest chat title here.
-const maxTitleRunes = 200
+// The longest chat title and group description here.
+const (
+	maxTitleRunes       = 200
+	maxDescriptionRunes = 2000
+)
 
 func (im *importer) planChats(ctx context.Context, p *plan) error {
 	r := &p.report

@@ -236,7 +236,7 @@ func (p *plan) userID(legacy int64) (string, error) {
 func (im *importer) importGroups(ctx context.Context, p *plan) error {
 	for _, gp := range p.groups {
 		err := im.t.Store.InTx(ctx, func(tx *store.Store) error {
-			gid, err := tx.ImportGroup(ctx, gp.name, deref(gp.src.Description), gp.src.CreatedAt, gp.src.UpdatedAt)
+			gid, err := tx.ImportGroup(ctx, gp.name, gp.description, gp.src.CreatedAt, gp.src.UpdatedAt)
 			if err != nil {
 				return fmt.Errorf("legacy group %d (%s): %w", gp.src.ID, gp.name, err)
 			}
