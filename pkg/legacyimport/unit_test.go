@@ -3,8 +3,10 @@ package legacyimport
 import (
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +15,12 @@ import (
 
 	"github.com/youworker/youworker/pkg/legacyimport/legacytest"
 	"github.com/youworker/youworker/pkg/parse"
+	"github.com/youworker/youworker/pkg/vector"
 )
+
+func vectorStore(ctx context.Context, url string) (*vector.Store, error) {
+	return vector.New(ctx, vector.Config{URL: url}, slog.New(slog.DiscardHandler))
+}
 
 func TestDecrypterReadsMessagesAsTheLegacyDeploymentDid(t *testing.T) {
 	t.Parallel()
@@ -122,4 +129,57 @@ func TestSourceURLAcceptsTheLegacyDriverSchemeAndHidesCredentials(t *testing.T) 
 	require.Equal(t, "postgresql://db:5432/youworker", where)
 	_, _, err = sourceURL("mysql://db/x")
 	require.Error(t, err)
+}
+
+// TestScanCollectionReadsEveryPayloadShape assigns points to documents whatever
+// release of the legacy deployment wrote them: metadata nested or at the top level,
+// with or without the owner, numbers as integers or strings.
+func TestScanCollectionReadsEveryPayloadShape(t *testing.T) {
+	t.Parallel()
+	d := legacytest.New(t)
+	ctx := context.Background()
+	src, err := openSource(ctx, d.DBURL)
+	require.NoError(t, err)
+	defer src.close()
+	ann := d.User("ann", false, "")
+	ben := d.User("ben", false, "")
+	uri := func(name string) string { return "file:///app/data/uploads/run-1/" + name }
+	d.Exec(`INSERT INTO documents (id, user_id, uri, path, path_hash) VALUES
+		(10, $1, $2, '/app/data/uploads/run-1/a.txt', $3),
+		(11, $1, NULL, '/app/data/uploads/run-1/b.txt', NULL),
+		(12, $1, $4, NULL, $5), (13, $6, $4, NULL, $5)`,
+		ann, uri("a.txt"), legacytest.PathHash(uri("a.txt")), uri("shared.txt"), legacytest.PathHash(uri("shared.txt")), ben)
+	// Nested metadata, chunk_index from 1 (the current legacy release).
+	d.RawPoint(map[string]any{"text": "a-2", "path_hash": legacytest.PathHash(uri("a.txt")),
+		"metadata": map[string]any{"chunk_index": 2, "user_id": ann}})
+	// Flat payload of an older release, numbers as strings.
+	d.RawPoint(map[string]any{"text": "a-1", "path_hash": legacytest.PathHash(uri("a.txt")), "chunk_index": "1", "user_id": strconv.FormatInt(ann, 10)})
+	// No path_hash on the row: the legacy basis, its path, gives it; no owner on the
+	// point, but only one document has that hash.
+	d.RawPoint(map[string]any{"text": "b-1", "path_hash": legacytest.PathHash("/app/data/uploads/run-1/b.txt"), "chunk_id": 1})
+	// No owner and a hash two users' documents share: nobody can tell whose.
+	d.RawPoint(map[string]any{"text": "s-1", "path_hash": legacytest.PathHash(uri("shared.txt")), "chunk_id": 1})
+	// Owner given: it is ben's.
+	d.RawPoint(map[string]any{"text": "s-ben", "path_hash": legacytest.PathHash(uri("shared.txt")),
+		"metadata": map[string]any{"chunk_index": 1.0, "user_id": float64(ben)}})
+
+	docs, err := src.documents(ctx)
+	require.NoError(t, err)
+	vs, err := vectorStore(ctx, d.QdrantURL)
+	require.NoError(t, err)
+	defer vs.Close()
+	ix, err := scanCollection(ctx, vs, d.Collection, docs)
+	require.NoError(t, err)
+	require.Equal(t, 5, ix.points)
+	require.Equal(t, 1, ix.ambiguous)
+	require.Zero(t, ix.orphans)
+	texts := func(doc int64) []string {
+		got, err := fetchTexts(ctx, vs, d.Collection, ix.byDoc[doc])
+		require.NoError(t, err)
+		return got
+	}
+	require.Equal(t, []string{"a-1", "a-2"}, texts(10), "in chunk order")
+	require.Equal(t, []string{"b-1"}, texts(11))
+	require.Empty(t, ix.byDoc[12])
+	require.Equal(t, []string{"s-ben"}, texts(13))
 }

@@ -261,6 +261,20 @@ func (d *Deployment) OrphanPoint(user int64, text string) {
 		Payload: qdrant.NewValueMap(payload)}})
 }
 
+// RawPoint adds a point with exactly this payload, for the shapes older releases
+// of the legacy deployment wrote.
+func (d *Deployment) RawPoint(payload map[string]any) {
+	text, _ := payload["text"].(string)
+	d.upsert(context.Background(), []*qdrant.PointStruct{{Id: qdrant.NewIDUUID(uuid.NewString()),
+		Vectors: qdrant.NewVectorsDense(pseudoVector(text)), Payload: qdrant.NewValueMap(payload)}})
+}
+
+// PathHash is the path_hash the legacy deployment gives a document with this uri.
+func PathHash(uri string) string {
+	sum := sha256.Sum256([]byte(uri))
+	return hex.EncodeToString(sum[:])
+}
+
 func (d *Deployment) upsert(ctx context.Context, points []*qdrant.PointStruct) {
 	_, err := d.client.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: d.Collection, Points: points, Wait: qdrant.PtrOf(true)})
 	require.NoError(d.t, err)
