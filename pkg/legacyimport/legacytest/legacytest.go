@@ -255,7 +255,7 @@ func (d *Deployment) points(ctx context.Context, doc Doc, uri, pathHash string, 
 // written, as happens when the legacy deployment failed to record an ingestion).
 func (d *Deployment) OrphanPoint(user int64, text string) {
 	pid := uuid.NewString()
-	payload := map[string]any{"text": text, "path_hash": randomHex(32), "uri": "file:///tmp/lost.txt",
+	payload := map[string]any{"text": text, "path_hash": randomHex(32), "uri": "file:///srv/uploads/lost.txt",
 		"metadata": map[string]any{"chunk_index": 1, "user_id": user}}
 	d.upsert(context.Background(), []*qdrant.PointStruct{{Id: qdrant.NewIDUUID(pid), Vectors: qdrant.NewVectorsDense(pseudoVector(text)),
 		Payload: qdrant.NewValueMap(payload)}})
