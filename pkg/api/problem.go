@@ -49,6 +49,8 @@ var statusOfCode = map[service.Code]int{
 	service.CodeEmailUnverified: http.StatusForbidden,
 	service.CodeManaged:         http.StatusConflict,
 
+	service.CodeOriginalUnavailable: http.StatusNotFound,
+
 	service.CodeTooManyTurns:   http.StatusTooManyRequests,
 	service.CodeTooManyStreams: http.StatusTooManyRequests,
 	codeRequestTimeout:         http.StatusRequestTimeout,

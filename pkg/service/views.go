@@ -32,6 +32,10 @@ type Document struct {
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 	ReadyAt    *time.Time     `json:"ready_at"`
+	// OriginalAvailable is false for a document imported from the legacy
+	// deployment's search index because its file was not available: its text is
+	// searchable, but there are no original bytes to download.
+	OriginalAvailable bool `json:"original_available"`
 	// Duplicate marks an upload that returned a document the owner already had.
 	Duplicate bool `json:"duplicate,omitempty"`
 }
@@ -54,6 +58,7 @@ func documentFromRow(d store.Document) Document {
 		OwnerID: d.OwnerID, GroupID: d.GroupID, Private: d.Private, Tags: d.Tags, Status: d.Status, Stage: d.Stage,
 		Progress:   Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal},
 		ChunkCount: d.ChunkCount, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
+		OriginalAvailable: d.OriginalAvailable,
 	}
 	if doc.Tags == nil {
 		doc.Tags = []string{}

@@ -58,18 +58,21 @@ type Document struct {
 	ACLVersion int64
 	Embedder   *string
 	DeletedAt  *time.Time
+	// OriginalAvailable is false for a document imported from the legacy vector
+	// index's text: it has chunks but no original bytes.
+	OriginalAvailable bool
 }
 
 const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, d.sha256, d.owner_id::text, d.group_id::text, d.private,
 	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.chunk_count, d.error_code, d.error_message,
-	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at`
+	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at, d.original_available`
 
 func scanDocument(row pgx.Row) (Document, error) {
 	var d Document
 	var code, msg *string
 	err := row.Scan(&d.ID, &d.Filename, &d.MIME, &d.SizeBytes, &d.SHA256, &d.OwnerID, &d.GroupID, &d.Private,
 		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.ChunkCount, &code, &msg,
-		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt)
+		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt, &d.OriginalAvailable)
 	if err != nil {
 		return Document{}, translate(err)
 	}
