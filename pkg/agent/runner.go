@@ -176,6 +176,9 @@ type Input struct {
 	ToolsEnabled bool
 	// Model overrides the chat model's default model name when not empty.
 	Model string
+	// Scope narrows search_documents to the documents and groups the user
+	// grounded the turn in; the zero scope searches all the principal may see.
+	Scope access.DocumentScope
 }
 
 // ToolRun records one tool call of a turn.
@@ -254,7 +257,7 @@ type retrievalModel interface {
 func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *SearchTool) {
 	var search *SearchTool
 	if r.tools.Searcher != nil {
-		search = NewSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log)
+		search = NewSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log).WithScope(in.Scope)
 	}
 	var tools []Tool
 	rm, isRetrieval := r.model.(retrievalModel)

@@ -160,6 +160,9 @@ func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error
 	in := agent.Input{
 		Principal:    principal.Limit(access.Limits{GroupIDs: limit}),
 		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,
+		// The documents and groups the user grounded the turn in: a filter on top
+		// of the principal's access, never a widening of it.
+		Scope: turn.Scope,
 	}
 	// A place asked more than once (regenerated, or its question edited) keeps
 	// every answer, but the chat goes on from its newest turn only: the others

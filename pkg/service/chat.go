@@ -146,6 +146,10 @@ type SubmitRequest struct {
 	// question when Content is empty, else Content (the question edited). Every
 	// answer given there is kept; the chat goes on from the new one.
 	RegenerateOf string `json:"regenerate_of"`
+	// Scope narrows this question's searches to some documents and groups the
+	// caller can see; nil takes the session's scope, and a scope naming nothing
+	// searches everything the caller may see.
+	Scope *Scope `json:"scope"`
 }
 
 // Submit records the user message and its turn and queues the turn, in one
@@ -174,8 +178,13 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 	var msg store.Message
 	var turn store.Turn
 	err := c.store.InTx(ctx, func(st *store.Store) error {
-		if _, err := st.GetSession(ctx, p.UserID, sessionID); err != nil {
+		session, err := st.GetSession(ctx, p.UserID, sessionID)
+		if err != nil {
 			return notFoundAs(err, "session")
+		}
+		scope, err := turnScope(ctx, st, p, session, req.Scope)
+		if err != nil {
+			return err
 		}
 		var regenerateOf *string
 		if req.RegenerateOf != "" {
@@ -212,6 +221,13 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 			if err := st.LimitTurnGroups(ctx, turn.ID, p.GroupIDs); err != nil {
 				return err
 			}
+		}
+		if !scope.IsZero() {
+			// The scope travels with the turn: the worker reads it with the turn.
+			if err := st.SetTurnScope(ctx, turn.ID, scope); err != nil {
+				return err
+			}
+			turn.Scope = scope
 		}
 		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
