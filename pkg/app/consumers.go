@@ -99,6 +99,7 @@ func (a *App) runChat(ctx context.Context) error {
 		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
+		ContextTokens:      cfg.ChatContextTokens,
 		ExtractiveFallback: true, DefaultModel: cfg.ChatModel, Metrics: toolMetrics}, a.Logger)
 	if err != nil {
 		return err
