@@ -161,14 +161,13 @@ func (s *Server) sendAndWait(c echo.Context) error {
 	defer release()
 	ctx := c.Request().Context()
 	p := principal(c)
+	var turn service.Turn
 	if req.SessionID == "" {
-		sess, err := s.deps.Chat.CreateSession(ctx, p, "")
-		if err != nil {
-			return err
-		}
-		req.SessionID = sess.ID
+		// The session is made with the turn, so a refused question leaves none.
+		req.SessionID, _, turn, err = s.deps.Chat.SubmitInNewSession(ctx, p, req.SubmitRequest)
+	} else {
+		_, turn, err = s.deps.Chat.Submit(ctx, p, req.SessionID, req.SubmitRequest)
 	}
-	_, turn, err := s.deps.Chat.Submit(ctx, p, req.SessionID, req.SubmitRequest)
 	if err != nil {
 		return err
 	}

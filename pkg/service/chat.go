@@ -155,6 +155,22 @@ type SubmitRequest struct {
 // Submit records the user message and its turn and queues the turn, in one
 // transaction with the job, so neither is ever lost without the other.
 func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (Message, Turn, error) {
+	if sessionID == "" {
+		return Message{}, Turn{}, Errorf(CodeNotFound, "session not found")
+	}
+	_, msg, turn, err := c.submit(ctx, p, sessionID, req)
+	return msg, turn, err
+}
+
+// SubmitInNewSession is Submit in a new untitled session, made in the same
+// transaction: a request refused (a scope naming what the caller cannot see, too
+// many turns) leaves no empty session behind. It returns the new session's id.
+func (c *Chat) SubmitInNewSession(ctx context.Context, p access.Principal, req SubmitRequest) (string, Message, Turn, error) {
+	return c.submit(ctx, p, "", req)
+}
+
+// submit is Submit, in a new session when sessionID is "".
+func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (string, Message, Turn, error) {
 	var v validation
 	content := strings.TrimSpace(req.Content)
 	if content == "" && req.RegenerateOf == "" {
@@ -172,13 +188,19 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		v.add("regenerate_of", notATurn)
 	}
 	if err := v.err(); err != nil {
-		return Message{}, Turn{}, err
+		return "", Message{}, Turn{}, err
 	}
 	tools := req.Tools == nil || *req.Tools
 	var msg store.Message
 	var turn store.Turn
 	err := c.store.InTx(ctx, func(st *store.Store) error {
-		session, err := st.GetSession(ctx, p.UserID, sessionID)
+		var session store.ChatSession
+		var err error
+		if sessionID == "" {
+			session, err = st.CreateSession(ctx, p.UserID, "")
+		} else {
+			session, err = st.GetSession(ctx, p.UserID, sessionID)
+		}
 		if err != nil {
 			return notFoundAs(err, "session")
 		}
@@ -188,7 +210,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		}
 		var regenerateOf *string
 		if req.RegenerateOf != "" {
-			slot, question, err := lastPlace(ctx, st, p, sessionID, req.RegenerateOf)
+			slot, question, err := lastPlace(ctx, st, p, session.ID, req.RegenerateOf)
 			if err != nil {
 				return err
 			}
@@ -210,7 +232,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		if active >= c.cfg.MaxActiveTurns {
 			return Errorf(CodeTooManyTurns, "you have %d turns running, the most allowed; wait for one to finish or cancel one", active)
 		}
-		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools, regenerateOf); err != nil {
+		if msg, turn, err = st.CreateTurn(ctx, session.ID, p.UserID, content, model, tools, regenerateOf); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Errorf(CodeConflict, "this session already has a running turn; wait for it or cancel it")
 			}
@@ -232,10 +254,10 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
 	if err != nil {
-		return Message{}, Turn{}, err
+		return "", Message{}, Turn{}, err
 	}
 	c.cfg.Notify()
-	return messageFromRow(msg), turnFromRow(turn), nil
+	return turn.SessionID, messageFromRow(msg), turnFromRow(turn), nil
 }
 
 // notATurn is what is wrong with a regenerate_of that names no turn of the chat.
