@@ -129,7 +129,7 @@ func TestWebChatScopeInChromium(t *testing.T) {
 	var docs struct {
 		Documents []struct {
 			ID, Filename, Status string
-			GroupID          *string `json:"group_id"`
+			GroupID              *string `json:"group_id"`
 		} `json:"documents"`
 	}
 	c.Do("GET", "/v1/documents?limit=50", erin, nil, http.StatusOK, &docs)
