@@ -491,13 +491,16 @@ func (w *world) snapshot(t *testing.T, object string) string {
 		return fmt.Sprintf("%s|%s|%v", g.Name, g.Description, ms)
 	case "session":
 		var s struct {
-			Session  struct{ Title string } `json:"session"`
-			Messages []any                  `json:"messages"`
+			Session struct {
+				Title string
+				Scope json.RawMessage
+			} `json:"session"`
+			Messages []any `json:"messages"`
 		}
 		out := get("/v1/chat/sessions/"+w.id[name], w.key["U1"])
 		_, body, _ := strings.Cut(out, " ")
 		require.NoError(t, json.Unmarshal([]byte(body), &s))
-		return fmt.Sprintf("%s|%d messages", s.Session.Title, len(s.Messages))
+		return fmt.Sprintf("%s|scope %s|%d messages", s.Session.Title, s.Session.Scope, len(s.Messages))
 	case "turn":
 		var tr struct {
 			Status   string

@@ -149,7 +149,10 @@ type inflightEvent struct {
 	wait func(context.Context) (uint64, error)
 }
 
-var _ Sink = (*EventWriter)(nil)
+var (
+	_ Sink        = (*EventWriter)(nil)
+	_ ContextSink = (*EventWriter)(nil)
+)
 
 // NewEventWriter returns a writer for turnID's events and starts its
 // goroutine (which publishes, or collects acknowledgements when pub is also an
@@ -387,6 +390,11 @@ func (w *EventWriter) TurnCompleted(messageID, answer string, citations []Citati
 // TurnFailed publishes turn.failed. Call Close afterwards to wait for it.
 func (w *EventWriter) TurnFailed(code, message string) error {
 	return w.enqueueJSON(turnevent.Failed, TurnFailedEvent{Error: TurnError{Code: code, Message: message}})
+}
+
+// ContextTrimmed publishes context.trimmed.
+func (w *EventWriter) ContextTrimmed(ev ContextTrimmedEvent) error {
+	return w.enqueueJSON(turnevent.ContextTrimmed, ev)
 }
 
 // TurnCancelled publishes turn.cancelled. Call Close afterwards to wait for it.

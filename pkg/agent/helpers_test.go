@@ -124,13 +124,16 @@ type fakeSearcher struct {
 	Err     error
 	queries []string
 	who     []access.Principal
+	scopes  []access.DocumentScope
 }
 
-func (f *fakeSearcher) Search(_ context.Context, p access.Principal, query string, limit int) ([]agent.Passage, error) {
+func (f *fakeSearcher) Search(_ context.Context, p access.Principal, q agent.SearchQuery) ([]agent.Passage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	query, limit := q.Text, q.Limit
 	f.queries = append(f.queries, query)
 	f.who = append(f.who, p)
+	f.scopes = append(f.scopes, q.Scope)
 	if f.Err != nil {
 		return nil, f.Err
 	}

@@ -50,13 +50,18 @@ type Config struct {
 	MaxSteps int
 	// ToolTimeout bounds each tool call.
 	ToolTimeout time.Duration
-	// ContextTokens is the model's context window; the prompt is trimmed to
-	// ContextTokens-AnswerReserve by dropping the oldest history.
+	// ContextTokens is the most of a model's context window a turn uses; a
+	// model whose metadata says its window is smaller (llm.ContextWindower) gets
+	// its own. It is also what the model server is asked to allocate (num_ctx),
+	// so it bounds the memory a turn takes there. The prompt is fitted to the
+	// window less AnswerReserve by leaving out the oldest turns first (see
+	// turn.prompt), and the turn's events say so.
 	ContextTokens int
-	// AnswerReserve is kept free in the context window for the answer.
+	// AnswerReserve is kept free in the context window for the answer; at most
+	// a quarter of a smaller model's window.
 	AnswerReserve int
-	// MaxToolResultTokens caps each tool result fed back to the model;
-	// 0 means a quarter of the prompt budget.
+	// MaxToolResultTokens caps each tool result other than passages fed back to
+	// the model; 0 means a quarter of the prompt budget.
 	MaxToolResultTokens int
 	// SearchLimit is the default number of passages per search (0: 5).
 	SearchLimit int
@@ -116,9 +121,6 @@ func (c Config) withDefaults() Config {
 	if c.AnswerReserve == 0 {
 		c.AnswerReserve = DefaultAnswerReserve
 	}
-	if c.MaxToolResultTokens == 0 {
-		c.MaxToolResultTokens = max((c.ContextTokens-c.AnswerReserve)/4, 64)
-	}
 	return c
 }
 
@@ -176,6 +178,9 @@ type Input struct {
 	ToolsEnabled bool
 	// Model overrides the chat model's default model name when not empty.
 	Model string
+	// Scope narrows search_documents to the documents and groups the user
+	// grounded the turn in; the zero scope searches all the principal may see.
+	Scope access.DocumentScope
 }
 
 // ToolRun records one tool call of a turn.
@@ -254,7 +259,7 @@ type retrievalModel interface {
 func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *SearchTool) {
 	var search *SearchTool
 	if r.tools.Searcher != nil {
-		search = NewSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log)
+		search = NewSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log).WithScope(in.Scope)
 	}
 	var tools []Tool
 	rm, isRetrieval := r.model.(retrievalModel)
@@ -286,7 +291,9 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (Output, error) {
 		sink = NopSink{}
 	}
 	reg, search := r.registry(ctx, in)
-	t := &turn{r: r, in: in, sink: sink, reg: reg, search: search, callIDs: map[string]bool{}}
+	window := r.contextWindow(ctx, in.Model)
+	t := &turn{r: r, in: in, sink: sink, reg: reg, search: search, callIDs: map[string]bool{},
+		window: window, reserve: min(r.cfg.AnswerReserve, window/4)}
 	for _, m := range in.History {
 		for _, c := range m.ToolCalls {
 			t.callIDs[c.ID] = true
@@ -323,6 +330,38 @@ type turn struct {
 	callIDs map[string]bool
 	answer  strings.Builder
 	out     Output
+
+	// The context window of the turn and what of it is kept for the answer.
+	window, reserve int
+	// What was left out to fit the window, for the rest of the turn: the
+	// history before historyFrom, passages and other tool results, and what the
+	// sink was last told of it.
+	historyFrom     int
+	passages        []*passageResult
+	droppedPassages int
+	droppedResults  int
+	trimmed         ContextTrimmedEvent
+}
+
+// contextWindow is the context window a turn of model fits its prompt to: the
+// configured most, or the model's own window when its metadata says it is
+// smaller. A model whose metadata cannot be read gets the configured window.
+func (r *Runner) contextWindow(ctx context.Context, model string) int {
+	window := r.cfg.ContextTokens
+	cw, ok := r.model.(llm.ContextWindower)
+	if !ok {
+		return window
+	}
+	n, err := cw.ContextWindow(ctx, model)
+	if err != nil {
+		// The chat call that follows says what is wrong, better than this can.
+		r.log.DebugContext(ctx, "context window of the model unknown", "model", model, "error", err)
+		return window
+	}
+	if n > 0 && n < window {
+		return n
+	}
+	return window
 }
 
 func (t *turn) run(ctx context.Context) error {
@@ -336,7 +375,10 @@ func (t *turn) run(ctx context.Context) error {
 		if offer {
 			stepSpecs = specs
 		}
-		msgs := t.prompt(ctx, stepSpecs, final)
+		msgs, err := t.prompt(ctx, stepSpecs, final)
+		if err != nil {
+			return err
+		}
 		resp, err := t.step(ctx, msgs, stepSpecs)
 		t.out.Steps++
 		t.out.Usage.PromptTokens += resp.Usage.PromptTokens
@@ -381,7 +423,7 @@ func (t *turn) step(ctx context.Context, msgs []llm.Message, specs []llm.ToolSpe
 		Messages: msgs,
 		Tools:    specs,
 		Think:    t.r.cfg.Think,
-		Options:  llm.Options{NumCtx: t.r.cfg.ContextTokens},
+		Options:  llm.Options{NumCtx: t.window},
 	}
 	ctx, span := tracing.Start(ctx, "llm.chat", attribute.String("gen_ai.request.model", req.Model), attribute.Int("gen_ai.request.tools", len(specs)))
 	defer tracing.End(span, &err)

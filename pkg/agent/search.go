@@ -32,7 +32,16 @@ const (
 // match a query, best first. The service layer implements it (vector search
 // re-checked against Postgres).
 type Searcher interface {
-	Search(ctx context.Context, p access.Principal, query string, limit int) ([]Passage, error)
+	Search(ctx context.Context, p access.Principal, q SearchQuery) ([]Passage, error)
+}
+
+// SearchQuery is one search of search_documents.
+type SearchQuery struct {
+	Text  string
+	Limit int
+	// Scope narrows the search to the documents and groups the user grounded
+	// the turn in, on top of what the principal may see (never instead of it).
+	Scope access.DocumentScope
 }
 
 // Passage is one chunk of a document returned by a search.
@@ -74,6 +83,7 @@ type Citation struct {
 type SearchTool struct {
 	searcher Searcher
 	limit    int
+	scope    access.DocumentScope
 	log      *slog.Logger
 
 	mu       sync.Mutex
@@ -108,13 +118,24 @@ var searchSchema = json.RawMessage(`{
   "additionalProperties": false
 }`)
 
+// WithScope narrows every search of the tool to scope (see SearchQuery.Scope)
+// and returns the tool.
+func (t *SearchTool) WithScope(scope access.DocumentScope) *SearchTool {
+	t.scope = scope
+	return t
+}
+
 // Spec implements Tool.
 func (t *SearchTool) Spec() llm.ToolSpec {
+	what := "Search the company documents the user may see."
+	if !t.scope.IsZero() {
+		// The model should know why a search finds so little: the user chose.
+		what = "Search the documents the user chose for this conversation (and only those)."
+	}
 	return llm.ToolSpec{
-		Name: SearchToolName,
-		Description: "Search the company documents the user may see. Returns numbered passages [n] " +
-			"with their file name; cite the passages you use as [n].",
-		Parameters: searchSchema,
+		Name:        SearchToolName,
+		Description: what + " Returns numbered passages [n] with their file name; cite the passages you use as [n].",
+		Parameters:  searchSchema,
 	}
 }
 
@@ -138,7 +159,7 @@ func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
 		limit = t.limit
 	}
 	limit = min(limit, MaxSearchLimit)
-	found, err := t.searcher.Search(ctx, call.Principal, query, limit)
+	found, err := t.searcher.Search(ctx, call.Principal, SearchQuery{Text: query, Limit: limit, Scope: t.scope})
 	if err != nil {
 		t.log.WarnContext(ctx, "document search failed", "error", err)
 		if _, ok := errors.AsType[*ToolError](err); ok {

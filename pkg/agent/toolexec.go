@@ -63,10 +63,22 @@ func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
 			CallID: c.ID, Name: c.Name, Args: argsOrEmpty(c.Arguments),
 			Status: StatusOK, Preview: o.result.Preview, Latency: o.latency,
 		}
-		content := t.capResult(o.result.Text)
-		if o.err != nil {
+		var content string
+		switch {
+		case o.err != nil:
 			run.Status, run.Error = StatusError, errorText(c.Name, o.err)
 			content = "Error: " + run.Error
+		case len(o.result.Passages) > 0:
+			// Passages are kept whole, so that fitting the context window can
+			// leave out the lowest-ranked ones rather than cut one in the middle.
+			r := &passageResult{msg: len(t.msgs), kept: len(o.result.Passages)}
+			for _, p := range o.result.Passages {
+				r.lines = append(r.lines, FormatPassage(p))
+			}
+			t.passages = append(t.passages, r)
+			content = r.content()
+		default:
+			content = t.capResult(o.result.Text)
 		}
 		t.out.ToolRuns = append(t.out.ToolRuns, run)
 		t.msgs = append(t.msgs, llm.Message{Role: llm.RoleTool, Content: content, ToolName: c.Name, ToolCallID: c.ID})

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,7 +23,7 @@ func (s *Server) mountChat(v1 *echo.Group) {
 	v1.POST("/chat/sessions", s.createSession)
 	v1.GET("/chat/sessions", s.listSessions)
 	v1.GET("/chat/sessions/:id", s.getSession)
-	v1.PATCH("/chat/sessions/:id", s.renameSession)
+	v1.PATCH("/chat/sessions/:id", s.updateSession)
 	v1.DELETE("/chat/sessions/:id", s.deleteSession)
 	v1.POST("/chat/sessions/:id/messages", s.postMessage)
 	v1.GET("/chat/turns/:id", s.getTurn)
@@ -33,18 +35,19 @@ func (s *Server) mountChat(v1 *echo.Group) {
 	v1.GET("/chat/sessions/:id/export", s.exportSession)
 }
 
-type titleRequest struct {
-	Title string `json:"title"`
+type newSessionRequest struct {
+	Title string         `json:"title"`
+	Scope *service.Scope `json:"scope"`
 }
 
 func (s *Server) createSession(c echo.Context) error {
-	var req titleRequest
+	var req newSessionRequest
 	if c.Request().ContentLength != 0 {
 		if err := bindJSON(c, &req); err != nil {
 			return err
 		}
 	}
-	sess, err := s.deps.Chat.CreateSession(c.Request().Context(), principal(c), req.Title)
+	sess, err := s.deps.Chat.CreateScopedSession(c.Request().Context(), principal(c), req.Title, req.Scope)
 	if err != nil {
 		return err
 	}
@@ -71,12 +74,31 @@ func (s *Server) getSession(c echo.Context) error {
 	return c.JSON(http.StatusOK, sess)
 }
 
-func (s *Server) renameSession(c echo.Context) error {
-	var req titleRequest
+// sessionPatch is PATCH /v1/chat/sessions/{id}: a title, a scope, or both; a
+// null scope removes the chat's scope.
+type sessionPatch struct {
+	Title *string         `json:"title"`
+	Scope json.RawMessage `json:"scope"`
+}
+
+func (s *Server) updateSession(c echo.Context) error {
+	var req sessionPatch
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	sess, err := s.deps.Chat.RenameSession(c.Request().Context(), principal(c), c.Param("id"), req.Title)
+	u := service.SessionUpdate{Title: req.Title}
+	switch raw := bytes.TrimSpace(req.Scope); {
+	case len(raw) == 0:
+	case string(raw) == "null":
+		u.ClearScope = true
+	default:
+		u.Scope = &service.Scope{}
+		if err := json.Unmarshal(raw, u.Scope); err != nil {
+			return &service.Error{Code: service.CodeInvalid, Message: "scope: must be an object of document_ids and group_ids",
+				Fields: []service.FieldError{{Field: "scope", Message: "must be an object of document_ids and group_ids"}}}
+		}
+	}
+	sess, err := s.deps.Chat.UpdateSession(c.Request().Context(), principal(c), c.Param("id"), u)
 	if err != nil {
 		return err
 	}
@@ -139,14 +161,13 @@ func (s *Server) sendAndWait(c echo.Context) error {
 	defer release()
 	ctx := c.Request().Context()
 	p := principal(c)
+	var turn service.Turn
 	if req.SessionID == "" {
-		sess, err := s.deps.Chat.CreateSession(ctx, p, "")
-		if err != nil {
-			return err
-		}
-		req.SessionID = sess.ID
+		// The session is made with the turn, so a refused question leaves none.
+		req.SessionID, _, turn, err = s.deps.Chat.SubmitInNewSession(ctx, p, req.SubmitRequest)
+	} else {
+		_, turn, err = s.deps.Chat.Submit(ctx, p, req.SessionID, req.SubmitRequest)
 	}
-	_, turn, err := s.deps.Chat.Submit(ctx, p, req.SessionID, req.SubmitRequest)
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,7 @@ func (a *App) runChat(ctx context.Context) error {
 		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
+		ContextTokens:      cfg.ChatContextTokens,
 		ExtractiveFallback: true, DefaultModel: cfg.ChatModel, Metrics: toolMetrics}, a.Logger)
 	if err != nil {
 		return err
@@ -147,8 +148,8 @@ func (a *App) cancelTurn(_ context.Context, turnID string) error {
 // the same access rule and Postgres re-check as /v1/search.
 type searcher struct{ search *service.Search }
 
-func (s searcher) Search(ctx context.Context, p access.Principal, query string, limit int) ([]agent.Passage, error) {
-	hits, err := s.search.Search(ctx, p, service.SearchRequest{Query: query, Limit: min(max(limit, 1), service.MaxSearchLimit)})
+func (s searcher) Search(ctx context.Context, p access.Principal, q agent.SearchQuery) ([]agent.Passage, error) {
+	hits, err := s.search.Search(ctx, p, service.SearchRequest{Query: q.Text, Limit: min(max(q.Limit, 1), service.MaxSearchLimit), Scope: q.Scope})
 	if se, ok := errors.AsType[*service.Error](err); ok {
 		// Service errors are written for people (a query too long, the index
 		// switching models): the model and the user may read them.

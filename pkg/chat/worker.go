@@ -158,11 +158,20 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew 
 		return w.fail(ctx, turn, ew, "model_not_found", fmt.Sprintf("the model %q is not available", turn.Model))
 	case errors.Is(err, llm.ErrUnavailable):
 		return w.fail(ctx, turn, ew, "llm_unavailable", "the language model could not be reached; try again later")
+	case isContextExceeded(err):
+		// Asking again cannot help: the question itself is too long for the model.
+		ce, _ := errors.AsType[*agent.ContextExceededError](err)
+		return w.fail(ctx, turn, ew, "context_exceeded", ce.Error())
 	case err != nil:
 		return err
 	}
 	return w.finish(ctx, turn, ew, store.TurnOutcome{Status: store.TurnCompleted, Answer: out.Answer,
 		Citations: citations(out), Usage: usage(out), SaveMessage: true})
+}
+
+func isContextExceeded(err error) bool {
+	_, ok := errors.AsType[*agent.ContextExceededError](err)
+	return ok
 }
 
 // input loads what the agent needs: the user as the rule sees them now, and the
@@ -189,6 +198,9 @@ func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error
 	in := agent.Input{
 		Principal:    principal.Limit(access.Limits{GroupIDs: limit}),
 		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,
+		// The documents and groups the user grounded the turn in: a filter on top
+		// of the principal's access, never a widening of it.
+		Scope: turn.Scope,
 	}
 	// A place asked more than once (regenerated, or its question edited) keeps
 	// every answer, but the chat goes on from its newest turn only: the others

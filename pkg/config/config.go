@@ -123,8 +123,12 @@ type Config struct {
 	ChunkTokens      int
 	ChunkOverlap     int
 	AgentMaxSteps    int
-	MCPServers       []string
-	SystemPrompt     string
+	// ChatContextTokens is the most of a chat model's context window a turn
+	// uses (and asks Ollama to allocate); a model whose own window is smaller
+	// gets its own.
+	ChatContextTokens int
+	MCPServers        []string
+	SystemPrompt      string
 
 	// SearchFusion merges the dense and lexical retrievers of a hybrid search:
 	// "rrf" (reciprocal rank fusion) or "dbsf" (distribution-based score fusion).
@@ -193,6 +197,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ChunkTokens:       r.int("YW_CHUNK_TOKENS", 500),
 		ChunkOverlap:      r.int("YW_CHUNK_OVERLAP", 60),
 		AgentMaxSteps:     r.int("YW_AGENT_MAX_STEPS", 8),
+		ChatContextTokens: r.int("YW_CHAT_CONTEXT_TOKENS", 8192),
 		MCPServers:        r.list("YW_MCP_SERVERS"),
 		SystemPrompt:      r.str("YW_SYSTEM_PROMPT", ""),
 		SearchFusion:      r.str("YW_SEARCH_FUSION", "rrf"),
@@ -349,6 +354,9 @@ func (c Config) Validate() error {
 	}
 	if c.AgentMaxSteps < 1 || c.AgentMaxSteps > 64 {
 		bad("YW_AGENT_MAX_STEPS", "must be between 1 and 64")
+	}
+	if c.ChatContextTokens < 2048 || c.ChatContextTokens > 1<<20 {
+		bad("YW_CHAT_CONTEXT_TOKENS", "must be between 2048 and 1048576")
 	}
 	switch c.SearchFusion {
 	case "rrf", "dbsf":

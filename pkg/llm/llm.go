@@ -138,6 +138,13 @@ type ChatModel interface {
 	Chat(ctx context.Context, req Request, onDelta func(Delta) error) (Response, error)
 }
 
+// ContextWindower is a ChatModel that knows how many tokens each of its models
+// can attend to, from the model's own metadata. model "" is the adapter's
+// default model; 0 with a nil error means the metadata does not say.
+type ContextWindower interface {
+	ContextWindow(ctx context.Context, model string) (int, error)
+}
+
 // Checker reports whether a model is ready to serve (for readiness probes).
 type Checker interface {
 	Check(ctx context.Context) error

@@ -57,11 +57,13 @@ type Ollama struct {
 	owned   *http.Transport // closed by Close when we built it
 	retry   ollamahttp.Retry
 	log     *slog.Logger
+	windows windowCache
 }
 
 var (
-	_ ChatModel = (*Ollama)(nil)
-	_ Checker   = (*Ollama)(nil)
+	_ ChatModel       = (*Ollama)(nil)
+	_ Checker         = (*Ollama)(nil)
+	_ ContextWindower = (*Ollama)(nil)
 )
 
 // NewOllama returns an adapter for the server at cfg.URL. It does not contact

@@ -5,7 +5,8 @@
 //
 // The server answers POST /api/chat (streamed NDJSON with content, thinking and
 // tool-call chunks and a final done chunk carrying usage), POST /api/embed
-// (deterministic vectors), POST /api/show, GET /api/tags, GET /api/version and
+// (deterministic vectors), POST /api/show (with a context length in model_info),
+// GET /api/tags, GET /api/version and
 // GET|HEAD /.
 package llmtest
 
@@ -38,6 +39,9 @@ const (
 	Version = "0.17.4"
 	// DefaultEmbedDim is the embedding dimension until SetEmbedDim changes it.
 	DefaultEmbedDim = 32
+	// DefaultContextLength is the context length /api/show reports for a model
+	// until SetContextLength changes it: llama3.1's.
+	DefaultContextLength = 131072
 )
 
 // ToolCall is a tool call the scripted model makes.
@@ -118,6 +122,7 @@ type Server struct {
 	failures   map[string][]int  // path -> statuses still to answer
 	recorded   []Recorded
 	embedDim   int
+	contextLen map[string]int // normalised name -> context length; absent: DefaultContextLength
 	embedDelay time.Duration
 	embedder   func(text string, dim int) []float32
 	inFlight   map[string]int // path -> requests being answered now
@@ -135,10 +140,11 @@ func New(t testing.TB) *Server {
 			normalise(ChatModel):  "llama",
 			normalise(EmbedModel): "bert",
 		},
-		failures: map[string][]int{},
-		embedDim: DefaultEmbedDim,
-		embedder: Vector,
-		inFlight: map[string]int{}, maxFlight: map[string]int{},
+		failures:   map[string][]int{},
+		contextLen: map[string]int{},
+		embedDim:   DefaultEmbedDim,
+		embedder:   Vector,
+		inFlight:   map[string]int{}, maxFlight: map[string]int{},
 		done: make(chan struct{}),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -218,6 +224,15 @@ func (s *Server) SetEmbedder(f func(text string, dim int) []float32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.embedder = f
+}
+
+// SetContextLength sets the context length /api/show reports for model in its
+// model_info ("llama.context_length"); 0 leaves it out, as for a model whose
+// metadata does not say.
+func (s *Server) SetContextLength(model string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.contextLen[normalise(model)] = n
 }
 
 // SetEmbedDelay makes every /api/embed request take at least d.
@@ -372,9 +387,19 @@ func (s *Server) show(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model '%s' not found", name))
 		return
 	}
+	info := map[string]any{"general.architecture": "llama"}
+	s.mu.Lock()
+	n, set := s.contextLen[normalise(name)]
+	s.mu.Unlock()
+	if !set {
+		n = DefaultContextLength
+	}
+	if n > 0 {
+		info["llama.context_length"] = n
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"details":      api.ModelDetails{Format: "gguf", Family: "llama", ParameterSize: "1B"},
-		"model_info":   map[string]any{"general.architecture": "llama"},
+		"model_info":   info,
 		"capabilities": []string{"completion", "tools", "thinking", "embedding"},
 	})
 }

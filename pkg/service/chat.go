@@ -150,11 +150,31 @@ type SubmitRequest struct {
 	// question when Content is empty, else Content (the question edited). Every
 	// answer given there is kept; the chat goes on from the new one.
 	RegenerateOf string `json:"regenerate_of"`
+	// Scope narrows this question's searches to some documents and groups the
+	// caller can see; nil takes the session's scope, and a scope naming nothing
+	// searches everything the caller may see.
+	Scope *Scope `json:"scope"`
 }
 
 // Submit records the user message and its turn and queues the turn, in one
 // transaction with the job, so neither is ever lost without the other.
 func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (Message, Turn, error) {
+	if sessionID == "" {
+		return Message{}, Turn{}, Errorf(CodeNotFound, "session not found")
+	}
+	_, msg, turn, err := c.submit(ctx, p, sessionID, req)
+	return msg, turn, err
+}
+
+// SubmitInNewSession is Submit in a new untitled session, made in the same
+// transaction: a request refused (a scope naming what the caller cannot see, too
+// many turns) leaves no empty session behind. It returns the new session's id.
+func (c *Chat) SubmitInNewSession(ctx context.Context, p access.Principal, req SubmitRequest) (string, Message, Turn, error) {
+	return c.submit(ctx, p, "", req)
+}
+
+// submit is Submit, in a new session when sessionID is "".
+func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string, req SubmitRequest) (string, Message, Turn, error) {
 	var v validation
 	content := strings.TrimSpace(req.Content)
 	if content == "" && req.RegenerateOf == "" {
@@ -172,18 +192,29 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		v.add("regenerate_of", notATurn)
 	}
 	if err := v.err(); err != nil {
-		return Message{}, Turn{}, err
+		return "", Message{}, Turn{}, err
 	}
 	tools := req.Tools == nil || *req.Tools
 	var msg store.Message
 	var turn store.Turn
 	err := c.store.InTx(ctx, func(st *store.Store) error {
-		if _, err := st.GetSession(ctx, p.UserID, sessionID); err != nil {
+		var session store.ChatSession
+		var err error
+		if sessionID == "" {
+			session, err = st.CreateSession(ctx, p.UserID, "")
+		} else {
+			session, err = st.GetSession(ctx, p.UserID, sessionID)
+		}
+		if err != nil {
 			return notFoundAs(err, "session")
+		}
+		scope, err := turnScope(ctx, st, p, session, req.Scope)
+		if err != nil {
+			return err
 		}
 		var regenerateOf *string
 		if req.RegenerateOf != "" {
-			slot, question, err := lastPlace(ctx, st, p, sessionID, req.RegenerateOf)
+			slot, question, err := lastPlace(ctx, st, p, session.ID, req.RegenerateOf)
 			if err != nil {
 				return err
 			}
@@ -208,7 +239,7 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		if err := c.checkRate(ctx, st, p.UserID); err != nil {
 			return err
 		}
-		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools, regenerateOf); err != nil {
+		if msg, turn, err = st.CreateTurn(ctx, session.ID, p.UserID, content, model, tools, regenerateOf); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Errorf(CodeConflict, "this session already has a running turn; wait for it or cancel it")
 			}
@@ -220,13 +251,20 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 				return err
 			}
 		}
+		if !scope.IsZero() {
+			// The scope travels with the turn: the worker reads it with the turn.
+			if err := st.SetTurnScope(ctx, turn.ID, scope); err != nil {
+				return err
+			}
+			turn.Scope = scope
+		}
 		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
 	})
 	if err != nil {
-		return Message{}, Turn{}, err
+		return "", Message{}, Turn{}, err
 	}
 	c.cfg.Notify()
-	return messageFromRow(msg), turnFromRow(turn), nil
+	return turn.SessionID, messageFromRow(msg), turnFromRow(turn), nil
 }
 
 // notATurn is what is wrong with a regenerate_of that names no turn of the chat.

@@ -37,6 +37,11 @@ type SearchRequest struct {
 	GroupID string `json:"group_id"`
 	// Mode is "hybrid" (default), "lexical" or "dense".
 	Mode string `json:"mode"`
+	// Scope narrows the search further to some documents and groups (a chat's
+	// grounding). It is a filter on top of the access rule, never instead of it,
+	// and it is not checked here: a scope naming what the caller may not see
+	// finds nothing of it.
+	Scope access.DocumentScope `json:"-"`
 }
 
 // SearchHit is one passage.
@@ -103,6 +108,9 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 		}
 		filter.Must = append(filter.Must, group)
 	}
+	if cond := req.Scope.VectorCondition(pending...); cond != nil {
+		filter.Must = append(filter.Must, cond)
+	}
 	// Over-fetch: some hits may fail the Postgres re-check.
 	found, err := s.index.Retrieve(ctx, index.Query{Text: req.Query, Mode: mode, Filter: filter, Limit: req.Limit*2 + 4,
 		Candidates: 2 * (req.Limit*2 + 4)})
@@ -130,6 +138,9 @@ func (s *Search) Search(ctx context.Context, p access.Principal, req SearchReque
 			continue
 		}
 		if req.GroupID != "" && !chunkInGroup(c, req.GroupID) {
+			continue
+		}
+		if !req.Scope.Admits(c.DocumentID, c.GroupID) {
 			continue
 		}
 		hit := SearchHit{DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.Index, Score: h.Score, Text: c.Text, Page: c.Page,

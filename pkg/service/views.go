@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
 )
@@ -158,10 +159,35 @@ type Session struct {
 	Title     string    `json:"title"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Scope is what questions asked in the chat are grounded in unless they name
+	// their own; nil when the chat searches everything the caller may see.
+	Scope *Scope `json:"scope"`
 }
 
 func sessionFromRow(s store.ChatSession) Session {
-	return Session{ID: s.ID, Title: s.Title, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	return Session{ID: s.ID, Title: s.Title, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Scope: scopeView(s.Scope)}
+}
+
+// Scope is a chat's or a question's grounding: the documents and groups its
+// searches are narrowed to. In a request, nil lists are empty; a scope with both
+// lists empty is no scope.
+type Scope struct {
+	DocumentIDs []string `json:"document_ids"`
+	GroupIDs    []string `json:"group_ids"`
+}
+
+func scopeView(s access.DocumentScope) *Scope {
+	if s.IsZero() {
+		return nil
+	}
+	out := &Scope{DocumentIDs: s.DocumentIDs, GroupIDs: s.GroupIDs}
+	if out.DocumentIDs == nil {
+		out.DocumentIDs = []string{}
+	}
+	if out.GroupIDs == nil {
+		out.GroupIDs = []string{}
+	}
+	return out
 }
 
 // Message is one message of a session.
@@ -198,6 +224,8 @@ type Turn struct {
 	Feedback *Feedback `json:"feedback,omitempty"`
 	// RegenerateOf is the first turn of the place in the chat this turn asked again.
 	RegenerateOf *string `json:"regenerate_of"`
+	// Scope is what the turn's searches were narrowed to; nil when they were not.
+	Scope *Scope `json:"scope"`
 }
 
 // Feedback is what the asker said of an answer.
@@ -247,7 +275,7 @@ type TurnError struct {
 func turnFromRow(t store.Turn) Turn {
 	turn := Turn{
 		ID: t.ID, SessionID: t.SessionID, Status: t.Status, Answer: t.Answer, Model: t.Model,
-		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, RegenerateOf: t.RegenerateOf,
+		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, RegenerateOf: t.RegenerateOf, Scope: scopeView(t.Scope),
 		Citations: mapSlice(t.Citations, func(c store.Citation) Citation {
 			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
 		}),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/store"
 	"github.com/youworker/youworker/pkg/vector"
 )
@@ -57,6 +58,7 @@ func TestTurnViewFields(t *testing.T) {
 		ToolCalls: []store.ToolRun{{ID: "r1", CallID: "c1", Name: "search", Args: json.RawMessage(`{"q":"x"}`), Status: "ok", LatencyMS: 3, Preview: "secret"}},
 		Usage:     &store.Usage{PromptTokens: 1, CompletionTokens: 2}, CreatedAt: viewTime, StartedAt: &viewTime, FinishedAt: &viewTime,
 		Attempt: 2, ToolsEnabled: true, CancelRequested: true, RegenerateOf: &first,
+		Scope:    access.DocumentScope{DocumentIDs: []string{"d1"}},
 		Feedback: &store.Feedback{Rating: "down", Comment: &comment, CreatedAt: viewTime, UpdatedAt: viewTime},
 	}
 	requireJSON(t, `{"id":"t1","session_id":"s1","status":"completed","answer":"Hi [1]",
@@ -64,11 +66,18 @@ func TestTurnViewFields(t *testing.T) {
 		"tool_calls":[{"id":"r1","name":"search","args":{"q":"x"},"status":"ok","latency_ms":3}],
 		"error":null,"usage":{"prompt_tokens":1,"completion_tokens":2},"model":"m",
 		"created_at":"2025-03-01T12:30:00Z","started_at":"2025-03-01T12:30:00Z","finished_at":"2025-03-01T12:30:00Z",
-		"regenerate_of":"t0","feedback":{"rating":"down","comment":"meh","updated_at":"2025-03-01T12:30:00Z"}}`, turnFromRow(row))
+		"regenerate_of":"t0","scope":{"document_ids":["d1"],"group_ids":[]},
+		"feedback":{"rating":"down","comment":"meh","updated_at":"2025-03-01T12:30:00Z"}}`, turnFromRow(row))
 	// An empty list stays a list and a missing one stays null, as the rows say.
 	requireJSON(t, `{"id":"","session_id":"","status":"","answer":null,"citations":[],"tool_calls":null,"error":null,
-		"usage":null,"model":"","created_at":"0001-01-01T00:00:00Z","started_at":null,"finished_at":null,"regenerate_of":null}`,
-		turnFromRow(store.Turn{Citations: []store.Citation{}}))
+		"usage":null,"model":"","created_at":"0001-01-01T00:00:00Z","started_at":null,"finished_at":null,"regenerate_of":null,
+		"scope":null}`, turnFromRow(store.Turn{Citations: []store.Citation{}}))
+	// A session says what its questions are grounded in, null for everything.
+	requireJSON(t, `{"id":"s1","title":"T","created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z",
+		"scope":{"document_ids":[],"group_ids":["g1"]}}`,
+		sessionFromRow(store.ChatSession{ID: "s1", UserID: "u1", Title: "T", CreatedAt: viewTime, UpdatedAt: viewTime, Scope: access.DocumentScope{GroupIDs: []string{"g1"}}}))
+	requireJSON(t, `{"id":"s1","title":"","created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z","scope":null}`,
+		sessionFromRow(store.ChatSession{ID: "s1", CreatedAt: viewTime, UpdatedAt: viewTime}))
 	// A message says which place its turn asked again.
 	turn := "t2"
 	requireJSON(t, `{"id":"m1","role":"user","content":"Q","turn_id":"t2","created_at":"2025-03-01T12:30:00Z","regenerate_of":"t0"}`,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/vector"
 )
 
@@ -28,6 +29,9 @@ type ChatSession struct {
 	Title     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Scope is what the questions asked in the session are grounded in unless
+	// they name their own (the zero scope: everything the user may see).
+	Scope access.DocumentScope
 }
 
 // Message is one message of a session.
@@ -148,6 +152,8 @@ type Turn struct {
 	// RegenerateOf is the first turn of the place in the chat this turn asks again
 	// (nil for a turn asked for the first time).
 	RegenerateOf *string
+	// Scope is what the turn's searches are narrowed to (SetTurnScope).
+	Scope access.DocumentScope
 }
 
 // Terminal reports whether the turn has ended.
@@ -155,11 +161,13 @@ func (t Turn) Terminal() bool {
 	return t.Status == TurnCompleted || t.Status == TurnFailed || t.Status == TurnCancelled
 }
 
-const sessionColumns = "s.id::text, s.user_id::text, s.title, s.created_at, s.updated_at"
+const sessionColumns = "s.id::text, s.user_id::text, s.title, s.created_at, s.updated_at, s.scope"
 
 func scanSession(row pgx.Row) (ChatSession, error) {
 	var s ChatSession
-	err := row.Scan(&s.ID, &s.UserID, &s.Title, &s.CreatedAt, &s.UpdatedAt)
+	var scope *scopeDoc
+	err := row.Scan(&s.ID, &s.UserID, &s.Title, &s.CreatedAt, &s.UpdatedAt, &scope)
+	s.Scope = scope.documentScope()
 	return s, translate(err)
 }
 
@@ -279,7 +287,7 @@ func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, mode
 
 const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
 	t.prompt_tokens, t.completion_tokens, t.model, t.created_at, t.started_at, t.finished_at, t.attempt, t.tools_enabled, t.cancel_requested,
-	t.regenerate_of::text`
+	t.regenerate_of::text, t.scope`
 
 // scanTurn scans turnColumns, then extra columns a query adds after them into extra.
 func scanTurn(row pgx.Row, extra ...any) (Turn, error) {
@@ -287,11 +295,13 @@ func scanTurn(row pgx.Row, extra ...any) (Turn, error) {
 	var code, msg *string
 	var pt, ct *int
 	var citations []citationDoc
+	var scope *scopeDoc
 	err := row.Scan(append([]any{&t.ID, &t.SessionID, &t.UserID, &t.Status, &t.Answer, &citations, &code, &msg, &pt, &ct,
-		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested, &t.RegenerateOf}, extra...)...)
+		&t.Model, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.Attempt, &t.ToolsEnabled, &t.CancelRequested, &t.RegenerateOf, &scope}, extra...)...)
 	if err != nil {
 		return Turn{}, translate(err)
 	}
+	t.Scope = scope.documentScope()
 	if code != nil {
 		t.Error = &TurnError{Code: *code}
 		if msg != nil {

@@ -14,6 +14,10 @@ const (
 	Thinking     = "thinking"
 	ToolStarted  = "tool.started"
 	ToolFinished = "tool.finished"
+	// ContextTrimmed says what was left out of the prompt to fit the model's
+	// context window (the oldest turns first, then the lowest-ranked passages),
+	// each time that grows during the turn.
+	ContextTrimmed = "context.trimmed"
 	// Restarted says the worker running the turn stopped and another took it over
 	// from the start: clients discard the partial answer.
 	Restarted = "turn.restarted"

@@ -83,6 +83,7 @@ const ICONS = {
   keyboard: 'M3 6h18v12H3zM7 10h.01M11 10h.01M15 10h.01M7 14h10',
   left: 'M15 5l-7 7 7 7',
   right: 'M9 5l7 7-7 7',
+  attach: 'M20 11l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5L10 17a2 2 0 0 1-3-3l7.5-7.5',
 };
 export function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';

@@ -6,6 +6,7 @@ import { h, icon, replace, when } from '../dom.js';
 import { highlightAll } from '../highlight.js';
 import { renderMarkdown } from '../markdown.js';
 import { badge, button, confirmAction, copyText, dialog, empty, fail, field, toast } from '../ui.js';
+import { scopeControl } from './chatscope.js';
 
 const LIVE = new Set(['queued', 'running']);
 const snapshotKey = (turnId) => `yw.turn.${turnId}`;
@@ -55,12 +56,24 @@ export function mount(main, ctx) {
   const stop = button('Stop', () => cancelLive(), { kind: 'danger', iconName: 'stop', iconOnly: true, title: 'Stop (Esc)' });
   stop.hidden = true;
   stop.dataset.testid = 'stop';
+  // The chat's grounding: chips above the message box, attach and choose beside Tools.
+  const scope = scopeControl({
+    groups: () => ctx.me.groups || [],
+    async save(next) {
+      if (!current) return; // a new chat starts with it
+      const s = await api('PATCH', `/v1/chat/sessions/${current}`, { scope: next });
+      const known = sessions.find((x) => x.id === s.id);
+      if (known) Object.assign(known, s);
+    },
+  });
   const toggleAside = button('Conversations', () => aside.classList.toggle('open'), { kind: 'ghost', iconName: 'menu', iconOnly: true });
   toggleAside.classList.add('only-narrow');
   const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } },
+    scope.bar,
     input,
     h('div', { class: 'composer-bar' },
       h('label', { class: 'check small', title: 'Let the assistant call tools (search, MCP servers) for this message' }, tools, ' Tools'),
+      scope.buttons,
       h('span', { class: 'grow' }), stop, send));
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
@@ -225,6 +238,7 @@ export function mount(main, ctx) {
     exportLink.hidden = !current;
     if (current) exportLink.href = exportURL(current);
     if (!current) {
+      scope.set(null, { pending: true });
       title.textContent = 'New chat';
       replace(log, h('div', { class: 'welcome' }, h('h2', { text: 'What would you like to know?' }),
         h('p', { class: 'muted', text: `Answers come from the documents you can see, with citations. Press Enter to send, Shift+Enter for a new line; ${MOD}+K searches your chats.` })));
@@ -237,6 +251,7 @@ export function mount(main, ctx) {
     }
     if (seq !== loadSeq || disposed) return;
     title.textContent = data.session.title || 'Untitled';
+    scope.set(data.session.scope);
     replace(log);
     // Messages by place: a place asked again (regenerated, or its question edited)
     // holds every question and answer given there, the newest shown.
@@ -396,13 +411,15 @@ export function mount(main, ctx) {
   async function submit() {
     const content = input.value.trim();
     if (!content || live) return;
+    const wait = scope.busy();
+    if (wait) { toast(wait); return; }
     loadSeq++; // a chat still loading must not paint over this question
     const useTools = tools.checked;
     input.value = '';
     autosize();
     try {
       if (!current) {
-        const s = await api('POST', '/v1/chat/sessions', { title: content.replace(/\s+/g, ' ').slice(0, 60) });
+        const s = await api('POST', '/v1/chat/sessions', { title: content.replace(/\s+/g, ' ').slice(0, 60), scope: scope.get() });
         sessions.unshift(s);
         current = s.id;
         title.textContent = s.title;
@@ -507,6 +524,7 @@ export function mount(main, ctx) {
     update(params) { current = params[0] || ''; focusMessage = params[1] || ''; open(); },
     dispose() {
       disposed = true;
+      scope.dispose();
       stopLive();
       clearTimeout(searchTimer);
       document.removeEventListener('keydown', onKey);
@@ -680,6 +698,7 @@ function turnView(question, turnId) {
     if (state.model) bits.push(h('span', { text: state.model }));
     if (state.usage && (state.usage.prompt_tokens || state.usage.completion_tokens)) bits.push(h('span', { text: `${state.usage.prompt_tokens} + ${state.usage.completion_tokens} tokens` }));
     if (!state.tools) bits.push(h('span', { text: 'tools off' }));
+    if (state.trimmed) bits.push(h('span', { class: 'context-note', 'data-testid': 'context-note', text: trimmedText(state.trimmed) }));
     replace(meta, bits.flatMap((b, i) => (i ? [' · ', b] : [b])));
     paintActions();
   }
@@ -705,7 +724,8 @@ function turnView(question, turnId) {
           Object.assign(c, { status: d.status, latency_ms: d.latency_ms, preview: d.preview });
           break;
         }
-        case 'turn.restarted': state.text = ''; state.thinking = ''; state.calls = []; break;
+        case 'context.trimmed': state.trimmed = d; break;
+        case 'turn.restarted': state.text = ''; state.thinking = ''; state.calls = []; state.trimmed = null; break;
         case 'turn.completed':
           state.status = 'completed';
           state.at = new Date().toISOString();
@@ -747,6 +767,17 @@ function ordinal(n) {
 function waitingText(state) {
   if (state.position > 0) return state.position === 1 ? 'Next in line for the model…' : `${ordinal(state.position)} in line for the model…`;
   return state.status === 'queued' ? 'Waiting for a worker…' : 'Thinking…';
+}
+
+/** trimmedText says what was left out of the prompt to fit the model's context window. */
+function trimmedText(d) {
+  const parts = [];
+  const n = (k, one, many) => { if (d[k]) parts.push(`${d[k]} ${d[k] === 1 ? one : many}`); };
+  n('dropped_turns', 'earlier question', 'earlier questions');
+  n('dropped_passages', 'passage', 'passages');
+  n('dropped_results', 'tool result', 'tool results');
+  const window = d.context_window ? ` (${d.context_window.toLocaleString('en')} tokens)` : '';
+  return `Left out to fit the model's context window${window}: ${parts.join(', ')}`;
 }
 
 /**

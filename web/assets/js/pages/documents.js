@@ -1,6 +1,8 @@
 // Documents: drag-and-drop upload with progress, live ingestion status, filters,
-// sharing, retry, download and delete.
+// sharing, retry, download and delete; and "Ask about these", which opens a chat
+// grounded in the documents chosen.
 import { api, qs, upload } from '../api.js';
+import { PENDING_SCOPE_KEY } from './chatscope.js';
 import { h, icon, replace, when, bytes } from '../dom.js';
 import { badge, button, confirmAction, dialog, fail, field, pageHead, select, setOptions, toast, empty } from '../ui.js';
 
@@ -14,6 +16,7 @@ export function mount(main, ctx) {
   let disposed = false;
   const filter = { status: '', group_id: '' };
   const rows = new Map(); // id -> { sig, tr }
+  const chosen = new Map(); // id -> filename: the documents to ask about
 
   const groupName = (id) => groups.find((g) => g.id === id)?.name || 'a group you left';
   const groupOptions = (first) => [['', first], ...groups.map((g) => [g.id, g.name])];
@@ -70,13 +73,36 @@ export function mount(main, ctx) {
   const tbody = h('tbody');
   const table = h('table', { class: 'table cards', 'data-testid': 'documents' },
     h('caption', { class: 'visually-hidden', text: 'Your documents and the documents shared with you' }),
-    h('thead', null, h('tr', null, ['Name', 'Status', 'Sharing', 'Size', 'Added', 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, h('span', { class: 'visually-hidden', text: 'Ask about' })),
+      ['Name', 'Status', 'Sharing', 'Size', 'Added', 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
     tbody);
   const emptyNote = empty('No documents yet. Upload some above.');
+  // Ask about these: the documents chosen open a chat grounded in them alone.
+  const askButton = button('Ask about these', () => askAbout(), { kind: 'primary', iconName: 'chat' });
+  askButton.dataset.testid = 'ask-about';
+  const chosenNote = h('span', { class: 'small muted', 'aria-live': 'polite', 'data-testid': 'chosen-count' });
+  const clearChosen = button('Clear', () => { chosen.clear(); paintChosen(); }, { kind: 'ghost' });
+  const askBar = h('div', { class: 'row wrap ask-bar', 'data-testid': 'ask-bar' }, askButton, chosenNote, clearChosen);
   const listPanel = h('section', { class: 'card', 'aria-labelledby': 'list-title' },
     h('div', { class: 'row between wrap' }, h('h2', { id: 'list-title', text: 'Library' }),
       h('div', { class: 'row wrap' }, field('Status', statusFilter), field('Group', groupFilter))),
+    askBar,
     h('div', { class: 'table-wrap' }, table), emptyNote);
+
+  function paintChosen() {
+    const n = chosen.size;
+    askButton.disabled = n === 0;
+    clearChosen.hidden = n === 0;
+    chosenNote.textContent = n ? `${n} ${n === 1 ? 'document' : 'documents'} chosen` : 'Choose documents to ask about them';
+    for (const box of tbody.querySelectorAll('input[data-testid=choose-doc]')) box.checked = chosen.has(box.value);
+  }
+
+  function askAbout() {
+    if (!chosen.size) return;
+    const scope = { document_ids: [...chosen.keys()], group_ids: [], names: Object.fromEntries(chosen) };
+    try { sessionStorage.setItem(PENDING_SCOPE_KEY, JSON.stringify(scope)); } catch { /* full: the chat opens unscoped */ }
+    ctx.navigate('chat');
+  }
 
   replace(main, h('div', { class: 'page' }, pageHead('Documents'), uploadPanel, listPanel));
 
@@ -112,7 +138,13 @@ export function mount(main, ctx) {
       if (d.status === 'failed') actions.push(withKey(button('Retry', () => retry(d), { iconName: 'retry', kind: 'ghost' }), key('retry')));
       actions.push(withKey(button(`Delete ${d.filename}`, () => remove(d), { iconName: 'trash', iconOnly: true, kind: 'ghost' }), key('delete')));
     }
+    const choose = h('input', {
+      type: 'checkbox', value: d.id, checked: chosen.has(d.id), disabled: d.status === 'deleting', 'data-testid': 'choose-doc',
+      'aria-label': `Ask about ${d.filename}`, dataset: { key: key('choose') },
+      onchange: (e) => { if (e.target.checked) chosen.set(d.id, d.filename); else chosen.delete(d.id); paintChosen(); },
+    });
     return h('tr', { dataset: { id: d.id, status: d.status }, 'data-testid': 'doc-row' },
+      h('td', { class: 'choose' }, choose),
       h('th', { scope: 'row', class: 'name' }, h('span', { class: 'filename', text: d.filename }),
         own ? null : h('span', { class: 'small muted', text: ' · shared with you' })),
       h('td', { class: 'status', 'data-label': 'Status' }, statusCell(d)),
@@ -143,6 +175,8 @@ export function mount(main, ctx) {
       prev = entry.tr;
     }
     for (const [id, entry] of rows) if (!seen.has(id)) { entry.tr.remove(); rows.delete(id); }
+    for (const d of docs) if (d.status === 'deleting') chosen.delete(d.id);
+    paintChosen();
     emptyNote.hidden = docs.length > 0;
     if (focused && document.activeElement === document.body) tbody.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
   }
@@ -166,7 +200,7 @@ export function mount(main, ctx) {
 
   async function remove(d) {
     if (!await confirmAction('Delete document', `Delete “${d.filename}”? It disappears from search and chat at once.`)) return;
-    try { await api('DELETE', `/v1/documents/${d.id}`); toast(`${d.filename} deleted`); refresh(); } catch (err) { fail(err); }
+    try { await api('DELETE', `/v1/documents/${d.id}`); chosen.delete(d.id); toast(`${d.filename} deleted`); refresh(); } catch (err) { fail(err); }
   }
 
   function share(d) {
