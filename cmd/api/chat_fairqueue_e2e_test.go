@@ -41,8 +41,10 @@ func TestModelQueueIsFairAcrossWorkers(t *testing.T) {
 	c := apitest.NewClient(t, base)
 	heavyKey, lightKey := newUser(t, c, admin, "heavy"), newUser(t, c, admin, "light")
 
-	// Each answer holds the model for 400ms before its first token.
-	answer := llmtest.Script{Tokens: []string{"An ", "answer."}, FirstTokenDelay: 400 * time.Millisecond}
+	// Each answer holds the model for 1.5s before its first token: long
+	// enough for the light user's turn to join the line, however loaded the
+	// machine, while the heavy user's first two still hold the model.
+	answer := llmtest.Script{Tokens: []string{"An ", "answer."}, FirstTokenDelay: 1500 * time.Millisecond}
 	// Every stream is followed from the moment its turn is posted, so the
 	// events' arrival times are live.
 	streams := map[string][]sseEvent{}
