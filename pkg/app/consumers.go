@@ -30,6 +30,7 @@ func (a *App) runIngest(ctx context.Context) error {
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
 		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
+		Fetcher: a.Services.Documents,
 	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,

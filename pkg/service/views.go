@@ -32,6 +32,8 @@ type Document struct {
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 	ReadyAt    *time.Time     `json:"ready_at"`
+	// SourceURL is the URL the document is fetched from; null for uploads.
+	SourceURL *string `json:"source_url"`
 	// Duplicate marks an upload that returned a document the owner already had.
 	Duplicate bool `json:"duplicate,omitempty"`
 }
@@ -54,6 +56,7 @@ func documentFromRow(d store.Document) Document {
 		OwnerID: d.OwnerID, GroupID: d.GroupID, Private: d.Private, Tags: d.Tags, Status: d.Status, Stage: d.Stage,
 		Progress:   Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal},
 		ChunkCount: d.ChunkCount, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
+		SourceURL: d.SourceURL,
 	}
 	if doc.Tags == nil {
 		doc.Tags = []string{}
