@@ -91,6 +91,9 @@ func (a *App) runChat(ctx context.Context) error {
 		Searcher: searcher{a.Services.Search},
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
 	}
+	if err := a.webTools(&tools); err != nil {
+		return err
+	}
 	if len(cfg.MCPServers) > 0 {
 		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.Logger)
 		if err != nil {

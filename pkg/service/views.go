@@ -219,6 +219,9 @@ type Citation struct {
 	Score      float32 `json:"score"`
 	// Matched says which retrievers found the passage and at what rank.
 	Matched vector.Matched `json:"matched"`
+	// URL is the web page cited, for a web source (web_search, fetch_page): then
+	// DocumentID is "" and Filename is the page's title. Absent for documents.
+	URL string `json:"url,omitempty"`
 }
 
 // ToolCall is one tool call of a turn.
@@ -247,7 +250,7 @@ func turnFromRow(t store.Turn) Turn {
 		ID: t.ID, SessionID: t.SessionID, Status: t.Status, Answer: t.Answer, Model: t.Model,
 		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, RegenerateOf: t.RegenerateOf,
 		Citations: mapSlice(t.Citations, func(c store.Citation) Citation {
-			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
+			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched, URL: c.URL}
 		}),
 		ToolCalls: mapSlice(t.ToolCalls, func(r store.ToolRun) ToolCall {
 			return ToolCall{ID: r.ID, Name: r.Name, Args: r.Args, Status: r.Status, LatencyMS: r.LatencyMS}
