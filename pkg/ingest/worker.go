@@ -1,6 +1,6 @@
-// Package ingest is the ingest worker's job handler: object → parse → chunk → embed
-// (batched) → upsert vectors → document ready, with stage and progress recorded as it
-// goes; and the purge of deleted documents. Every step is idempotent, so a job that
+// Package ingest is the ingest worker's job handler: object (fetched first, for a
+// document from a URL) → parse → chunk → embed (batched) → upsert vectors → document
+// ready, with stage and progress recorded as it goes; and the purge of deleted documents. Every step is idempotent, so a job that
 // is delivered twice, or taken over after a crash, ends in the same state.
 package ingest
 
