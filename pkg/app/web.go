@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/youworker/youworker/pkg/agent"
 	"github.com/youworker/youworker/pkg/article"
@@ -61,7 +62,7 @@ func pageError(err error) string {
 	case errors.Is(err, safehttp.ErrBlocked):
 		return "this URL leads to an address inside the network, which is not fetched"
 	case errors.As(err, &status):
-		return "the page answered " + status.Error()[len("the server answered "):]
+		return fmt.Sprintf("the page answered %d %s", status.Code, http.StatusText(status.Code))
 	case errors.Is(err, safehttp.ErrURL):
 		return "this is not a URL that can be read: use an http:// or https:// URL without a user name or password"
 	case errors.Is(err, safehttp.ErrTimeout):
