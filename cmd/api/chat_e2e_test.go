@@ -21,6 +21,7 @@ type sseEvent struct {
 	ID   uint64
 	Type string
 	Data string
+	At   time.Time // when the event arrived
 }
 
 // readEvents reads a turn's event stream until it closes or max events arrived.
@@ -47,6 +48,7 @@ func readEvents(t *testing.T, base, key, turnID string, after uint64, max int) [
 		switch {
 		case line == "":
 			if cur.Type != "" {
+				cur.At = time.Now()
 				events = append(events, cur)
 				if len(events) == max {
 					return events

@@ -44,6 +44,8 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 		SessionID string `json:"session_id"`
 	}
 	c.Do("POST", "/v1/chat/send", jon, map[string]any{"content": "Where are the lighthouses?"}, http.StatusOK, &jonsChat)
+	// Ivy's rating of the answer goes with her data.
+	c.Do("POST", "/v1/chat/turns/"+sent.Turn.ID+"/feedback", ivy, map[string]any{"rating": "up", "comment": "Exactly what I needed."}, http.StatusNoContent, nil)
 
 	resp := c.Do("GET", "/v1/me/export", ivy, nil, http.StatusOK, nil)
 	require.Equal(t, "application/zip", resp.Header.Get("Content-Type"))
@@ -92,6 +94,10 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 				Citations []struct {
 					DocumentID string `json:"document_id"`
 				} `json:"citations"`
+				Feedback *struct {
+					Rating  string `json:"rating"`
+					Comment string `json:"comment"`
+				} `json:"feedback"`
 			} `json:"turn"`
 		} `json:"messages"`
 	}
@@ -104,6 +110,9 @@ func TestExportAndPurgeOfOnesOwnData(t *testing.T) {
 	require.NotEmpty(t, q.Turn.Answer)
 	require.NotEmpty(t, q.Turn.Citations)
 	require.Equal(t, doc.ID, q.Turn.Citations[0].DocumentID)
+	require.NotNil(t, q.Turn.Feedback, "the rating is exported")
+	require.Equal(t, "up", q.Turn.Feedback.Rating)
+	require.Equal(t, "Exactly what I needed.", q.Turn.Feedback.Comment)
 	for name, b := range files {
 		require.NotContains(t, string(b), "lighthouses", "nothing of jon's in %s", name)
 	}

@@ -139,6 +139,7 @@ type world struct {
 	canary   map[string]string // document → canary in its text
 	filename map[string]string // document → file name (unique, so a leak of it shows)
 	spareKey string            // the secret of U1's spare key K1
+	textOnly map[string]bool   // documents imported without their file (legacy import)
 }
 
 // call is one HTTP request of a row.
@@ -387,6 +388,14 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 	for _, d := range docNames {
 		w.waitReady(t, docSpecs[d].owner, w.id[d])
 	}
+	w.finishFixture(t)
+	return w
+}
+
+// finishFixture adds what the matrix needs beyond users, groups and ready
+// documents: D5 deleted, an invitation, a spare key, and a chat citing documents.
+func (w *world) finishFixture(t *testing.T) {
+	t.Helper()
 	w.do(t, "DELETE", "/v1/documents/"+w.id["D5"], w.key["U1"], nil, http.StatusAccepted, nil)
 	// I1: U4 is invited into G1 and has not answered.
 	w.id["I1"] = w.invite(t, w.id["G1"], w.key["U1"], w.id["U4"])
@@ -408,7 +417,6 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 	w.id["T1"] = first.TurnID
 	require.NotEmpty(t, first.Cited, "the extractive answer cites U1's documents: %s", first.TurnJSON)
 	require.Contains(t, first.Answer, "CANARY-", "the answer quotes the documents, so a leak would show")
-	return w
 }
 
 func (w *world) uploadNamed(t *testing.T, who, filename, text string, fields map[string]string) string {
@@ -672,6 +680,11 @@ func TestLeakMatrixEndToEnd(t *testing.T) {
 	// quote the passages and a leak would show.
 	llm := llmtest.New(t)
 	w := newWorld(t, map[string]string{"YW_OLLAMA_URL": llm.URL, "YW_EMBED_MODEL": llmtest.EmbedModel, "YW_CHAT_BACKEND": "extractive"})
+	w.runMatrix(t)
+}
+
+// runMatrix runs every row of the matrix against the world.
+func (w *world) runMatrix(t *testing.T) {
 	routes := routeTable(t)
 	var rows []row
 	for _, route := range routes {

@@ -14,6 +14,7 @@ import (
 	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/legacyimport"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/service"
 	"github.com/youworker/youworker/pkg/store"
@@ -27,6 +28,10 @@ const usage = `usage:
                                                          exits 0 only when it completed
   reindexer status ID                                    show a job
   reindexer cancel ID                                    ask a job to stop
+  reindexer import-legacy --db URL --qdrant URL [--collection documents] [--uploads DIR]
+                          [--message-secret S]... [--allow-undecryptable] [--dry-run]
+                                                         import the legacy Python deployment (see the README's
+                                                         upgrade guide); --dry-run reports and writes nothing
 `
 
 var errUsage = errors.New("bad usage")
@@ -51,12 +56,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	logger := logging.New(stderr, cfg.LogLevel, cfg.LogFormat).With("program", "reindexer")
-	err = command(ctx, cfg, logger, args, stdout)
+	if args[0] == "import-legacy" {
+		err = importLegacy(ctx, cfg, logger, args[1:], getenv, stdout)
+	} else {
+		err = command(ctx, cfg, logger, args, stdout)
+	}
 	var se *service.Error
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errJobUnsuccessful):
+	case errors.Is(err, errJobUnsuccessful) || errors.Is(err, legacyimport.ErrBlocked) ||
+		errors.Is(err, legacyimport.ErrCancelled) || errors.Is(err, legacyimport.ErrBusy):
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	case errors.As(err, &se) || errors.Is(err, errUsage):

@@ -41,6 +41,11 @@ type TurnStartedEvent struct {
 	Attempt int    `json:"attempt"`
 }
 
+// TurnQueuedEvent is the payload of turn.queued.
+type TurnQueuedEvent struct {
+	Position int `json:"position"`
+}
+
 // TurnRestartedEvent is the payload of turn.restarted.
 type TurnRestartedEvent struct {
 	Attempt int `json:"attempt"`
@@ -355,6 +360,12 @@ func (w *EventWriter) ToolFinished(callID, name, status string, latency time.Dur
 // TurnStarted publishes turn.started.
 func (w *EventWriter) TurnStarted(attempt int) error {
 	return w.enqueueJSON(turnevent.Started, TurnStartedEvent{TurnID: w.turnID, Attempt: attempt})
+}
+
+// TurnQueued publishes turn.queued: the turn waits for the model, position-1
+// turns ahead of it.
+func (w *EventWriter) TurnQueued(position int) error {
+	return w.enqueueJSON(turnevent.Queued, TurnQueuedEvent{Position: position})
 }
 
 // TurnRestarted publishes turn.restarted: clients discard the partial text

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -47,6 +49,8 @@ var statusOfCode = map[service.Code]int{
 	service.CodeEmailUnverified: http.StatusForbidden,
 	service.CodeManaged:         http.StatusConflict,
 
+	service.CodeOriginalUnavailable: http.StatusNotFound,
+
 	service.CodeTooManyTurns:   http.StatusTooManyRequests,
 	service.CodeTooManyStreams: http.StatusTooManyRequests,
 	codeRequestTimeout:         http.StatusRequestTimeout,
@@ -81,6 +85,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			p.Status = http.StatusBadRequest
 		}
 		p.Code, p.Detail = string(se.Code), se.Message
+		if se.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(se.RetryAfter.Seconds()))))
+		}
 		if se.Fields != nil {
 			p.Errors = se.Fields
 		}

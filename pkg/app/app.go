@@ -128,7 +128,7 @@ func (a *App) newServices() Services {
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{
 		DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
-		MaxActiveTurns: cfg.MaxTurnsPerUser}, logger)
+		MaxActiveTurns: cfg.MaxTurnsPerUser, TurnsPerMinute: cfg.UserTurnsPerMinute, TokensPerMinute: cfg.UserTokensPerMinute}, logger)
 	return Services{
 		Audit:     audit,
 		Users:     service.NewUsers(st, audit, documents, logger).WithQuotas(quotas),

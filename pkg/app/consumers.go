@@ -13,9 +13,11 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/ingest"
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/modelqueue"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/reindex"
 	"github.com/youworker/youworker/pkg/service"
+	"github.com/youworker/youworker/pkg/store"
 )
 
 // runIngest consumes ingest and delete jobs until ctx ends.
@@ -107,7 +109,16 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := chat.New(p.Store, p.Turns, p.NC, runner, chat.Config{}, a.Logger)
+	var chatCfg chat.Config
+	if a.Platform.UsesOllama() && cfg.ModelParallel > 0 {
+		q, err := modelqueue.New(p.Store, p.NC, modelqueue.Config{DefaultModel: cfg.ChatModel, Limits: store.ModelLimits{
+			Parallel: cfg.ModelParallel, RequestsPerMinute: cfg.ModelRequestsPerMinute, TokensPerMinute: cfg.ModelTokensPerMinute}}, a.Logger)
+		if err != nil {
+			return err
+		}
+		chatCfg.Queue = q
+	}
+	w := chat.New(p.Store, p.Turns, p.NC, runner, chatCfg, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerChat, w.Handle, queue.RunOptions{
 		Concurrency: cfg.ChatConcurrency, Timeout: 30 * time.Minute,
 		// A turn can run for minutes: on shutdown it is handed over at once; the next

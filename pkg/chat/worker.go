@@ -47,6 +47,14 @@ type Config struct {
 	FenceEvery time.Duration
 	// ModelName is recorded on turns when the model has no name of its own (extractive).
 	ModelName string
+	// Queue, when set, makes each turn wait for a slot of its model before it
+	// starts (the fleet-wide fair queue); nil runs turns at once.
+	Queue ModelQueue
+}
+
+// ModelQueue hands out a model's slots to turns (modelqueue.Queue).
+type ModelQueue interface {
+	Acquire(ctx context.Context, turn store.Turn, onPosition func(position int) error) (release func(), err error)
 }
 
 // Worker handles chat jobs.
@@ -92,9 +100,6 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 			return err
 		}
 	}
-	if err := ew.TurnStarted(turn.Attempt); err != nil {
-		return err
-	}
 	ctx, span := tracing.Start(ctx, "chat.turn", attribute.String("chat.turn.id", turn.ID), attribute.Int("chat.turn.attempt", turn.Attempt),
 		attribute.String("gen_ai.request.model", turn.Model), attribute.String("enduser.id", turn.UserID))
 	err = w.run(ctx, log, turn, ew)
@@ -112,8 +117,32 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew 
 	stopWatch := w.watch(runCtx, turn, stop)
 	defer stopWatch()
 
+	release := func() {}
+	if w.cfg.Queue != nil {
+		var err error
+		release, err = w.cfg.Queue.Acquire(runCtx, turn, ew.TurnQueued)
+		switch cause := context.Cause(runCtx); {
+		case err == nil:
+			defer release()
+		case errors.Is(cause, errFenced):
+			log.WarnContext(ctx, "turn taken over by another worker while it waited for the model; stopping")
+			return nil
+		case errors.Is(cause, errCancelled):
+			return w.finish(ctx, turn, ew, store.TurnOutcome{Status: store.TurnCancelled})
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			return fmt.Errorf("wait for the model: %w", err)
+		}
+	}
+	if err := ew.TurnStarted(turn.Attempt); err != nil {
+		return err
+	}
 	sink := &recordingSink{EventWriter: ew, store: w.store, turn: turn, args: map[string]json.RawMessage{}}
 	out, err := w.runner.Run(runCtx, in, sink)
+	// The model is done with this turn: the next in line may have it while
+	// the answer is stored.
+	release()
 	stopWatch()
 	cause := context.Cause(runCtx)
 	switch {

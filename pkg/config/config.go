@@ -79,8 +79,19 @@ type Config struct {
 	// that address are refused before any key lookup.
 	MaxTurnsPerUser   int
 	MaxStreamsPerUser int
-	AuthFailureRPS    float64
-	AuthFailureBurst  int
+	// UserTurnsPerMinute and UserTokensPerMinute cap what one user asks of the
+	// models per minute (0: no cap).
+	UserTurnsPerMinute  int
+	UserTokensPerMinute int
+	// ModelParallel is how many turns may use one chat model at once across all
+	// agent workers (the model server's parallelism); waiting turns are served
+	// round-robin between users. 0 turns the queue off.
+	// ModelRequestsPerMinute and ModelTokensPerMinute cap each model (0: no cap).
+	ModelParallel          int
+	ModelRequestsPerMinute int
+	ModelTokensPerMinute   int
+	AuthFailureRPS         float64
+	AuthFailureBurst       int
 
 	// Storage per user and uploads: QuotaBytes and QuotaDocuments are every user's
 	// quota unless an admin sets their own (0: unlimited). UploadsPerUser bounds one
@@ -203,6 +214,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.HTTPMaxHeaderBytes = r.int("YW_HTTP_MAX_HEADER_BYTES", 64<<10)
 	c.MaxTurnsPerUser = r.int("YW_MAX_TURNS_PER_USER", 4)
 	c.MaxStreamsPerUser = r.int("YW_MAX_STREAMS_PER_USER", 16)
+	c.UserTurnsPerMinute = r.int("YW_USER_TURNS_PER_MINUTE", 0)
+	c.UserTokensPerMinute = r.int("YW_USER_TOKENS_PER_MINUTE", 0)
+	c.ModelParallel = r.int("YW_MODEL_PARALLEL", 4)
+	c.ModelRequestsPerMinute = r.int("YW_MODEL_REQUESTS_PER_MINUTE", 0)
+	c.ModelTokensPerMinute = r.int("YW_MODEL_TOKENS_PER_MINUTE", 0)
 	c.AuthFailureRPS = r.float("YW_AUTH_FAILURE_RPS", 0.5)
 	c.AuthFailureBurst = r.int("YW_AUTH_FAILURE_BURST", 30)
 	c.QuotaBytes = r.int64("YW_QUOTA_BYTES", 10<<30)
@@ -287,6 +303,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTurnsPerUser < 1 || c.MaxTurnsPerUser > 1000 {
 		bad("YW_MAX_TURNS_PER_USER", "must be between 1 and 1000")
+	}
+	for name, v := range map[string]int{"YW_USER_TURNS_PER_MINUTE": c.UserTurnsPerMinute, "YW_USER_TOKENS_PER_MINUTE": c.UserTokensPerMinute,
+		"YW_MODEL_REQUESTS_PER_MINUTE": c.ModelRequestsPerMinute, "YW_MODEL_TOKENS_PER_MINUTE": c.ModelTokensPerMinute} {
+		if v < 0 {
+			bad(name, "must not be negative (0: no cap)")
+		}
+	}
+	if c.ModelParallel < 0 || c.ModelParallel > 1024 {
+		bad("YW_MODEL_PARALLEL", "must be between 0 (no queue) and 1024")
 	}
 	if c.MaxStreamsPerUser < 1 || c.MaxStreamsPerUser > 10000 {
 		bad("YW_MAX_STREAMS_PER_USER", "must be between 1 and 10000")

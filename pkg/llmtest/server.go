@@ -119,6 +119,9 @@ type Server struct {
 	recorded   []Recorded
 	embedDim   int
 	embedDelay time.Duration
+	embedder   func(text string, dim int) []float32
+	inFlight   map[string]int // path -> requests being answered now
+	maxFlight  map[string]int // path -> the most answered at once
 	onEmit     func(i int, t time.Time)
 
 	done chan struct{} // closed on cleanup so stalled handlers exit
@@ -134,7 +137,9 @@ func New(t testing.TB) *Server {
 		},
 		failures: map[string][]int{},
 		embedDim: DefaultEmbedDim,
-		done:     make(chan struct{}),
+		embedder: Vector,
+		inFlight: map[string]int{}, maxFlight: map[string]int{},
+		done: make(chan struct{}),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -207,6 +212,14 @@ func (s *Server) SetEmbedDim(dim int) {
 	s.embedDim = dim
 }
 
+// SetEmbedder replaces the function /api/embed computes its vectors with
+// (Vector until then), so a benchmark can stand a better model in.
+func (s *Server) SetEmbedder(f func(text string, dim int) []float32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedder = f
+}
+
 // SetEmbedDelay makes every /api/embed request take at least d.
 func (s *Server) SetEmbedDelay(d time.Duration) {
 	s.mu.Lock()
@@ -239,6 +252,13 @@ func (s *Server) Count(path string) int {
 		}
 	}
 	return n
+}
+
+// MaxConcurrent returns the most requests to path the server answered at once.
+func (s *Server) MaxConcurrent(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight[path]
 }
 
 // ChatRequests returns the decoded chat requests received so far, in order.
@@ -281,6 +301,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.recorded = append(s.recorded, Recorded{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()})
+	s.inFlight[r.URL.Path]++
+	s.maxFlight[r.URL.Path] = max(s.maxFlight[r.URL.Path], s.inFlight[r.URL.Path])
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[r.URL.Path]--
+		s.mu.Unlock()
+	}()
 	var failStatus int
 	if q := s.failures[r.URL.Path]; len(q) > 0 {
 		failStatus, s.failures[r.URL.Path] = q[0], q[1:]
@@ -366,7 +393,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte, arri
 		return
 	}
 	s.mu.Lock()
-	dim, delay := s.embedDim, s.embedDelay
+	dim, delay, embedder := s.embedDim, s.embedDelay, s.embedder
 	s.mu.Unlock()
 	if req.Dimensions > 0 && req.Dimensions < dim {
 		dim = req.Dimensions
@@ -375,7 +402,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, body []byte, arri
 	vecs := make([][]float32, len(texts))
 	tokens := 0
 	for i, t := range texts {
-		vecs[i] = Vector(t, dim)
+		vecs[i] = embedder(t, dim)
 		tokens += len(strings.Fields(t))
 	}
 	bp := embedBuffers.Get().(*[]byte)

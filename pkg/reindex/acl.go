@@ -105,9 +105,11 @@ func (r *Runner) writeACLs(ctx context.Context, collection string, docs []store.
 	return r.store.MarkACLSynced(ctx, synced)
 }
 
-// groupMigration gives every user without a group a personal group holding their
-// ungrouped documents (shared, not private), then rewrites every payload from
-// Postgres. A second run finds no user without a group and changes nothing.
+// groupMigration gives every user without a group — and every user imported from
+// the legacy deployment who owns an imported document in no group — a personal
+// group holding their ungrouped documents (shared, not private), then rewrites
+// every payload from Postgres. A second run finds nobody to migrate and changes
+// nothing.
 func (r *Runner) groupMigration(ctx context.Context, t *task) error {
 	if t.cp.Phase == "" {
 		users, err := r.store.CountUsersWithoutGroup(ctx)
@@ -168,7 +170,13 @@ func (r *Runner) migrateUser(ctx context.Context, t *task, u store.User) error {
 		} else if err != nil {
 			return err
 		}
-		if _, err := st.AddMember(ctx, gid, u.ID, store.RoleAdmin); err != nil {
+		// An imported user may be in their personal group already (a document of
+		// theirs was imported after an earlier migration).
+		if _, err := st.GetMember(ctx, gid, u.ID); errors.Is(err, store.ErrNotFound) {
+			if _, err := st.AddMember(ctx, gid, u.ID, store.RoleAdmin); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 		moved, err = st.MoveUngroupedDocuments(ctx, u.ID, gid)

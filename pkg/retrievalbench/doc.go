@@ -4,7 +4,8 @@
 // PostgreSQL database, then searched over loopback HTTP.
 //
 // Three query sets are scored per retriever mode (lexical, dense, hybrid) with an
-// embedding model configured (the Ollama-protocol test server), and once on the
+// embedding model configured (the Ollama-protocol test server with a subword
+// stand-in for a model, llmtest.SubwordVector), and once on the
 // default configuration (no model), which the targets apply to:
 //
 //   - phrases: runs of 5–9 consecutive words read from a document by the

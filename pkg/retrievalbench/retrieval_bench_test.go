@@ -27,6 +27,7 @@ var (
 	// dimensions collisions make it noise, at a few hundred (the width of a small
 	// real embedding model) it is a weak but honest dense retriever.
 	embedDimFlag = flag.Int("embed-dim", 384, "dimension of the test embedding model's vectors")
+	embedderFlag = flag.String("embedder", "subword", "the test embedding model's stand-in: subword (words and their trigrams) or words (Vector's raw bag of words)")
 	phrasesFlag  = flag.Int("phrases", 10, "phrase queries per document, at most")
 	rareFlag     = flag.Int("rare", 5, "rare-word queries per document, at most")
 )
@@ -40,6 +41,7 @@ type options struct {
 	verbose     bool
 	seed        uint64
 	embedDim    int
+	embedder    string
 	phrases     int
 	rare        int
 }
@@ -70,7 +72,7 @@ func optionsFromFlags(getenv func(string) string) (options, error) {
 	o := options{
 		corpus: *corpusFlag, chunks: *chunksFlag, searches: *searchesFlag,
 		skipLatency: *skipLatencyFlag, verbose: *verboseFlag, seed: *seedFlag,
-		embedDim: *embedDimFlag, phrases: *phrasesFlag, rare: *rareFlag,
+		embedDim: *embedDimFlag, embedder: *embedderFlag, phrases: *phrasesFlag, rare: *rareFlag,
 	}
 	if len(o.corpus) == 0 {
 		if dir := findCorpus(getenv); dir != "" {
@@ -80,6 +82,9 @@ func optionsFromFlags(getenv func(string) string) (options, error) {
 	var errs []error
 	if len(o.corpus) == 0 {
 		errs = append(errs, errors.New("no corpus: ../shared/corpus is missing beside the repository; give -args -corpus DIR"))
+	}
+	if o.embedder != "subword" && o.embedder != "words" {
+		errs = append(errs, errors.New("-embedder must be subword or words"))
 	}
 	if o.chunks < 1 || o.searches < 1 || o.embedDim < 1 || o.phrases < 0 || o.rare < 0 {
 		errs = append(errs, errors.New("-chunks, -searches and -embed-dim must be positive, -phrases and -rare not negative"))
@@ -145,8 +150,8 @@ func bench(b *testing.B, o options, getenv func(string) string, stdout, stderr i
 	for _, q := range queries {
 		counts[q.set]++
 	}
-	fmt.Fprintf(stdout, "\n%d phrase queries, %d rare words, %d questions; seed %d, GOMAXPROCS=%d, test-embed vectors of %d dimensions\n",
-		counts[setPhrase], counts[setRare], counts[setQuestion], o.seed, runtime.GOMAXPROCS(0), o.embedDim)
+	fmt.Fprintf(stdout, "\n%d phrase queries, %d rare words, %d questions; seed %d, GOMAXPROCS=%d, test-embed: %s stand-in, %d dimensions\n",
+		counts[setPhrase], counts[setRare], counts[setQuestion], o.seed, runtime.GOMAXPROCS(0), o.embedder, o.embedDim)
 
 	var results []runResult
 	var lats []latencyResult
@@ -156,6 +161,9 @@ func bench(b *testing.B, o options, getenv func(string) string, stdout, stderr i
 	model, err := withRig(b, "test-embed", getenv, func(tb testing.TB) map[string]string {
 		llm := llmtest.New(tb)
 		llm.SetEmbedDim(o.embedDim)
+		if o.embedder == "subword" {
+			llm.SetEmbedder(llmtest.SubwordVector)
+		}
 		return map[string]string{"YW_OLLAMA_URL": llm.URL, "YW_EMBED_MODEL": llmtest.EmbedModel}
 	}, func(r *rig) (string, error) {
 		docs, summary, err := uploadCorpus(ctx, r, sources)

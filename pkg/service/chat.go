@@ -29,7 +29,11 @@ type ChatConfig struct {
 	DefaultModel string
 	// MaxActiveTurns is how many turns one user may have queued or running at
 	// once (default 4); Submit enforces it atomically, whatever the concurrency.
-	MaxActiveTurns  int
+	MaxActiveTurns int
+	// TurnsPerMinute and TokensPerMinute cap one user's turns started and model
+	// tokens spent in the last minute (0: no cap).
+	TurnsPerMinute  int
+	TokensPerMinute int
 	MaxMessageRunes int
 	// Notify wakes the outbox relay after a turn's job is written.
 	Notify func()
@@ -200,6 +204,9 @@ func (c *Chat) Submit(ctx context.Context, p access.Principal, sessionID string,
 		}
 		if active >= c.cfg.MaxActiveTurns {
 			return Errorf(CodeTooManyTurns, "you have %d turns running, the most allowed; wait for one to finish or cancel one", active)
+		}
+		if err := c.checkRate(ctx, st, p.UserID); err != nil {
+			return err
 		}
 		if msg, turn, err = st.CreateTurn(ctx, sessionID, p.UserID, content, model, tools, regenerateOf); err != nil {
 			if errors.Is(err, store.ErrConflict) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/store"
 )
 
 // TestChatActiveTurnCapHoldsUnderConcurrentSubmits posts many messages by one user
@@ -61,4 +64,40 @@ func TestChatActiveTurnCapHoldsUnderConcurrentSubmits(t *testing.T) {
 	}
 	// Another user has slots of their own.
 	f.submit(t, bob, f.session(t, bob), "bob's")
+}
+
+// TestChatPerMinuteLimits refuses the turn beyond a user's turns per minute, and
+// the turn after a minute's tokens are spent, each with when to retry; another
+// user is not held back.
+func TestChatPerMinuteLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	f := newChatFixture(t, ChatConfig{MaxActiveTurns: 10, TurnsPerMinute: 2})
+	alice, bob := f.user(t, "alice"), f.user(t, "bob")
+	for range 2 {
+		_, _, err := f.chat.Submit(ctx, alice, f.session(t, alice), SubmitRequest{Content: "within the limit"})
+		require.NoError(t, err)
+	}
+	_, _, err := f.chat.Submit(ctx, alice, f.session(t, alice), SubmitRequest{Content: "one too many"})
+	requireChatCode(t, err, CodeRateLimited)
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Greater(t, se.RetryAfter, 50*time.Second, "the oldest turn counted leaves the window in about a minute")
+	require.LessOrEqual(t, se.RetryAfter, time.Minute)
+	_, _, err = f.chat.Submit(ctx, bob, f.session(t, bob), SubmitRequest{Content: "another user"})
+	require.NoError(t, err)
+
+	g := newChatFixture(t, ChatConfig{MaxActiveTurns: 10, TokensPerMinute: 100})
+	carol := g.user(t, "carol")
+	_, turn, err := g.chat.Submit(ctx, carol, g.session(t, carol), SubmitRequest{Content: "a long answer"})
+	require.NoError(t, err)
+	claimed, ok, err := g.store.ClaimTurn(ctx, turn.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = g.store.FinishTurn(ctx, turn.ID, claimed.Attempt, store.TurnOutcome{Status: store.TurnCompleted, Answer: "...",
+		Usage: &store.Usage{PromptTokens: 80, CompletionTokens: 30}, SaveMessage: true})
+	require.NoError(t, err)
+	_, _, err = g.chat.Submit(ctx, carol, g.session(t, carol), SubmitRequest{Content: "and another"})
+	requireChatCode(t, err, CodeRateLimited)
 }

@@ -51,7 +51,7 @@ type ExportUser struct {
 }
 
 // ExportDocument is a document the user owns and the file in the archive with the
-// bytes as uploaded.
+// bytes as uploaded (for a document imported without its file, its text).
 type ExportDocument struct {
 	Document
 	File string `json:"file"`
@@ -133,7 +133,13 @@ func (d *DataRights) Export(ctx context.Context, actor access.Principal, userID 
 			continue
 		}
 		file := path.Join("documents", doc.ID+"-"+safeArchiveName(doc.Filename))
-		if err := d.exportDocument(ctx, p, zw, doc, file); err != nil {
+		if !doc.OriginalAvailable {
+			// Imported without its file: what the platform holds is its text.
+			file += ".recovered.txt"
+			if err := d.exportText(ctx, zw, doc, file); err != nil {
+				return err
+			}
+		} else if err := d.exportDocument(ctx, p, zw, doc, file); err != nil {
 			return err
 		}
 		m.Documents = append(m.Documents, ExportDocument{Document: doc, File: file})
@@ -218,6 +224,30 @@ func (d *DataRights) exportDocument(ctx context.Context, p access.Principal, zw 
 		return fmt.Errorf("export document %s: %w", doc.ID, err)
 	}
 	return nil
+}
+
+// exportText writes the chunks of a document that has no original bytes, in order,
+// as one text file.
+func (d *DataRights) exportText(ctx context.Context, zw *zip.Writer, doc Document, file string) error {
+	fw, err := zw.CreateHeader(&zip.FileHeader{Name: file, Method: zip.Deflate, Modified: doc.CreatedAt})
+	if err != nil {
+		return fmt.Errorf("export document %s: %w", doc.ID, err)
+	}
+	const page = 200
+	for from := 0; ; from += page {
+		chunks, err := d.store.ListChunks(ctx, doc.ID, from, page)
+		if err != nil {
+			return fmt.Errorf("export document %s: %w", doc.ID, err)
+		}
+		for _, c := range chunks {
+			if _, err := io.WriteString(fw, c.Text+"\n\n"); err != nil {
+				return fmt.Errorf("export document %s: %w", doc.ID, err)
+			}
+		}
+		if len(chunks) < page {
+			return nil
+		}
+	}
 }
 
 func (d *DataRights) exportChat(ctx context.Context, p access.Principal, zw *zip.Writer, sessionID, file string) error {

@@ -80,12 +80,22 @@ func (d *Documents) Content(ctx context.Context, p access.Principal, id string) 
 	if !doc.Fetched() {
 		return Document{}, nil, Errorf(CodeConflict, "this document has not been fetched from its URL yet")
 	}
+	if !doc.OriginalAvailable {
+		return Document{}, nil, errOriginalUnavailable
+	}
 	rc, err := d.objects.Get(ctx, doc.ObjectKey)
 	if err != nil {
 		return Document{}, nil, fmt.Errorf("open document content: %w", err)
 	}
 	return documentFromRow(doc), rc, nil
 }
+
+// CodeOriginalUnavailable answers for the bytes of a document imported from the
+// legacy deployment's search index, whose original file was not available.
+const CodeOriginalUnavailable Code = "original_unavailable"
+
+var errOriginalUnavailable = Errorf(CodeOriginalUnavailable,
+	"the original file of this document was not available when it was imported; only its text was recovered")
 
 // errDocumentNotFound answers for documents that are missing or that the caller may
 // not see or not change: the three look the same from outside.

@@ -5,6 +5,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/youworker/youworker/pkg/access"
 )
@@ -43,6 +44,8 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  []FieldError
+	// RetryAfter, for a limit, is when trying again can succeed (zero: soon).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

@@ -186,7 +186,8 @@ func (u *Users) Authenticate(ctx context.Context, key string) (access.Principal,
 	denied := Errorf(CodeUnauthenticated, "missing or invalid API key")
 	prefix, err := apikey.Prefix(key)
 	if err != nil {
-		return access.Principal{}, denied
+		// Legacy keys had no rules of ours: a short one is still a key.
+		return u.authenticateLegacy(ctx, key, denied)
 	}
 	cands, err := u.store.KeyCandidates(ctx, prefix)
 	if err != nil {
@@ -213,7 +214,7 @@ func (u *Users) Authenticate(ctx context.Context, key string) (access.Principal,
 		p := access.Principal{UserID: c.User.ID, Name: c.User.Name, IsAdmin: c.User.IsAdmin, GroupIDs: groups, KeyID: c.Key.ID}
 		return p.Limit(limitsOfKey(c.Key)), nil
 	}
-	return access.Principal{}, denied
+	return u.authenticateLegacy(ctx, key, denied)
 }
 
 // Me returns the caller with their groups.

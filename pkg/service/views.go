@@ -32,6 +32,10 @@ type Document struct {
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 	ReadyAt    *time.Time     `json:"ready_at"`
+	// OriginalAvailable is false for a document imported from the legacy
+	// deployment's search index because its file was not available: its text is
+	// searchable, but there are no original bytes to download.
+	OriginalAvailable bool `json:"original_available"`
 	// SourceURL is the URL the document is fetched from; null for uploads.
 	SourceURL *string `json:"source_url"`
 	// Duplicate marks an upload that returned a document the owner already had.
@@ -56,7 +60,8 @@ func documentFromRow(d store.Document) Document {
 		OwnerID: d.OwnerID, GroupID: d.GroupID, Private: d.Private, Tags: d.Tags, Status: d.Status, Stage: d.Stage,
 		Progress:   Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal},
 		ChunkCount: d.ChunkCount, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
-		SourceURL: d.SourceURL,
+		OriginalAvailable: d.OriginalAvailable,
+		SourceURL:         d.SourceURL,
 	}
 	if doc.Tags == nil {
 		doc.Tags = []string{}

@@ -33,11 +33,13 @@ func TestDocumentViewFields(t *testing.T) {
 		Tags: []string{}, Status: store.StatusFailed, Stage: &stage, Progress: store.Progress{ChunksDone: 1, ChunksTotal: 2},
 		ChunkCount: 3, Error: &store.DocError{Code: "empty", Message: "no text"}, CreatedAt: viewTime, UpdatedAt: viewTime,
 		Format: "text", ObjectKey: "documents/d1", Generation: 4, ACLVersion: 7, Embedder: &embedder, DeletedAt: &viewTime,
+		OriginalAvailable: true,
 	}
 	const fields = `"id":"d1","filename":"a.txt","mime":"text/plain","size_bytes":5,"sha256":"ab","owner_id":"u1",
 		"group_id":null,"private":false,"tags":[],"status":"failed","stage":"embedding",
 		"progress":{"chunks_done":1,"chunks_total":2},"chunk_count":3,"error":{"code":"empty","message":"no text"},
-		"created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z","ready_at":null`
+		"created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z","ready_at":null,
+		"original_available":true`
 	doc := documentFromRow(row)
 	requireJSON(t, `{`+fields+`,"source_url":null}`, doc)
 	doc.Duplicate = true

@@ -61,6 +61,9 @@ type Document struct {
 	// SourceURL is where the document is fetched from; nil for uploads. Until
 	// the ingest worker has fetched it, SHA256 is "" and no bytes are stored.
 	SourceURL *string
+	// OriginalAvailable is false for a document imported from the legacy vector
+	// index's text: it has chunks but no original bytes.
+	OriginalAvailable bool
 }
 
 // Fetched reports whether the document's bytes are stored: always for uploads,
@@ -69,7 +72,7 @@ func (d Document) Fetched() bool { return d.SHA256 != "" }
 
 const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, coalesce(d.sha256, ''), d.owner_id::text, d.group_id::text, d.private,
 	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.chunk_count, d.error_code, d.error_message,
-	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at,
+	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at, d.original_available,
 	d.source_url`
 
 func scanDocument(row pgx.Row) (Document, error) {
@@ -77,7 +80,7 @@ func scanDocument(row pgx.Row) (Document, error) {
 	var code, msg *string
 	err := row.Scan(&d.ID, &d.Filename, &d.MIME, &d.SizeBytes, &d.SHA256, &d.OwnerID, &d.GroupID, &d.Private,
 		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.ChunkCount, &code, &msg,
-		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt,
+		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt, &d.OriginalAvailable,
 		&d.SourceURL)
 	if err != nil {
 		return Document{}, translate(err)

@@ -102,13 +102,18 @@ func (s *Store) DeleteKey(ctx context.Context, userID, keyID string) error {
 	return nil
 }
 
-// DeleteKeysOf revokes every key of user and returns how many there were.
+// DeleteKeysOf revokes every key of user, a legacy key not yet used included, and
+// returns how many there were.
 func (s *Store) DeleteKeysOf(ctx context.Context, userID string) (int64, error) {
 	tag, err := s.db.Exec(ctx, "DELETE FROM api_keys WHERE user_id = $1", userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete keys: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	legacy, err := s.DeleteLegacyCredentialsOf(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected() + legacy, nil
 }
 
 // KeyCandidates returns every stored key with prefix that has not expired, with its

@@ -213,11 +213,19 @@ func (s *Store) ChunkKeysOf(ctx context.Context, documentIDs []string) (map[stri
 	return out, nil
 }
 
-// UsersWithoutGroup returns up to limit users who belong to no group, with an id
-// after afterID, by id.
+// needsPersonalGroup selects the users the group migration gives a personal group:
+// those who belong to no group, and those imported from the legacy deployment who
+// own an imported document in no group (they may belong to legacy groups already,
+// yet their ungrouped documents must land in a group of their own).
+const needsPersonalGroup = `(NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)
+	OR EXISTS (SELECT 1 FROM documents d JOIN legacy_import_map l ON l.kind = 'document' AND l.target_id = d.id
+		WHERE d.owner_id = u.id AND d.group_id IS NULL AND d.deleted_at IS NULL))`
+
+// UsersWithoutGroup returns up to limit users who need a personal group (see
+// needsPersonalGroup), with an id after afterID, by id.
 func (s *Store) UsersWithoutGroup(ctx context.Context, afterID string, limit int) ([]User, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users u
-		WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)
+		WHERE `+needsPersonalGroup+`
 		AND u.id > $1::uuid ORDER BY u.id LIMIT $2`, keyAfter(afterID), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list users without group: %w", translate(err))
@@ -229,11 +237,10 @@ func (s *Store) UsersWithoutGroup(ctx context.Context, afterID string, limit int
 	return users, nil
 }
 
-// CountUsersWithoutGroup counts the users who belong to no group.
+// CountUsersWithoutGroup counts the users who need a personal group.
 func (s *Store) CountUsersWithoutGroup(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u
-		WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u WHERE `+needsPersonalGroup).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count users without group: %w", err)
 	}

@@ -6,6 +6,9 @@ package turnevent
 
 // Event types.
 const (
+	// Queued says where a turn waiting for the model stands (1: next); it comes
+	// before Started, again whenever the place changes.
+	Queued       = "turn.queued"
 	Started      = "turn.started"
 	Token        = "token"
 	Thinking     = "thinking"

@@ -23,6 +23,7 @@ var (
 	// go test's own -cpuprofile covers the whole run, start-up and floors
 	// included; this one covers the relay phase alone. For allocations, go
 	// test's -memprofile is the whole run's.
+	fairnessFlag        = flag.Bool("fairness", true, "also run the fairness scenario: 20 users, one posting 10 turns at once, a model answering 2 at a time")
 	relayCPUProfileFlag = flag.String("relay-cpuprofile", "", "write a CPU profile of the relay phase to this file (relative to the package folder)")
 )
 
@@ -83,6 +84,15 @@ func BenchmarkChat(b *testing.B) {
 
 	if err := printTable(os.Stdout, floor, hopFloor, res, perStream, stackPerStream, o); err != nil {
 		b.Fatal(err)
+	}
+	if *fairnessFlag {
+		runs, err := fairness(b, o, os.Getenv)
+		if err != nil {
+			b.Fatalf("fairness: %v", err)
+		}
+		if err := printFairness(os.Stdout, runs); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(msFloat(res.relay.p(50)), "relay_p50_ms")
 	b.ReportMetric(msFloat(res.relay.p(99)), "relay_p99_ms")

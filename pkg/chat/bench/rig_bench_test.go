@@ -36,7 +36,11 @@ type rig struct {
 	key    string
 	model  *llmtest.Server
 	p      *platform.Platform
+	app    *app.App
 	client *http.Client
+	// modelSlots, when set, makes the model answer only as many requests at
+	// once as it holds, the others waiting their turn as a model server's do.
+	modelSlots chan struct{}
 
 	mu     sync.Mutex
 	emits  [][]time.Time  // per turn index, per chunk: when the model flushed it
@@ -48,6 +52,13 @@ type rig struct {
 // and serves the API, the outbox relay and the agent worker as `api -dev` does.
 // tb's cleanups stop and close it.
 func start(tb testing.TB, o options, getenv func(string) string) *rig {
+	tb.Helper()
+	// The benchmark's model answers every turn at once: so may the platform.
+	return startWith(tb, o, getenv, map[string]string{"YW_MODEL_PARALLEL": strconv.Itoa(min(o.k, 1024))})
+}
+
+// startWith is start with settings of its own on top of the rig's.
+func startWith(tb testing.TB, o options, getenv func(string) string, extra map[string]string) *rig {
 	tb.Helper()
 	ctx := tb.Context()
 	r := &rig{byText: map[string]int{}, model: llmtest.New(tb)}
@@ -64,10 +75,15 @@ func start(tb testing.TB, o options, getenv func(string) string) *rig {
 		"YW_RATE_LIMIT_RPS": "1000000", "YW_RATE_LIMIT_BURST": "1000000",
 		"YW_CHAT_CONCURRENCY":   strconv.Itoa(min(max(o.k*2, 128), 1024)),
 		"YW_MAX_TURNS_PER_USER": strconv.Itoa(2*o.k + 10),
-		"YW_LOG_LEVEL":          "error",
+		// One user follows every turn: as many streams as turns, and the probes'.
+		"YW_MAX_STREAMS_PER_USER": strconv.Itoa(2*o.k + 10),
+		"YW_LOG_LEVEL":            "error",
 	}
 	if v := getenv("YW_LOG_LEVEL"); v != "" {
 		env["YW_LOG_LEVEL"] = v
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err == nil {
@@ -82,7 +98,7 @@ func start(tb testing.TB, o options, getenv func(string) string) *rig {
 		tb.Fatalf("open the platform: %v", err)
 	}
 	tb.Cleanup(a.Close)
-	r.p = a.Platform
+	r.p, r.app = a.Platform, a
 	srv, err := apiserver.New(a)
 	if err != nil {
 		tb.Fatalf("api server: %v", err)
@@ -147,6 +163,14 @@ func (r *rig) serveModel(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
+	if r.modelSlots != nil && req.URL.Path == "/api/chat" {
+		select {
+		case r.modelSlots <- struct{}{}:
+			defer func() { <-r.modelSlots }()
+		case <-req.Context().Done():
+			return
+		}
+	}
 	if idx < 0 {
 		r.model.Config.Handler.ServeHTTP(w, req)
 		return
@@ -194,6 +218,11 @@ func (r *rig) prepare(k, chunks int, prefix string, script llmtest.Script) []str
 }
 
 func (r *rig) do(ctx context.Context, method, path string, body any, want int, out any) error {
+	return r.doAs(ctx, r.key, method, path, body, want, out)
+}
+
+// doAs is do with another user's key.
+func (r *rig) doAs(ctx context.Context, key, method, path string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -206,7 +235,7 @@ func (r *rig) do(ctx context.Context, method, path string, body any, want int, o
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -227,10 +256,15 @@ func (r *rig) do(ctx context.Context, method, path string, body any, want int, o
 
 // submit creates a session and posts content; it returns the turn id.
 func (r *rig) submit(ctx context.Context, content string) (string, error) {
+	return r.submitAs(ctx, r.key, content)
+}
+
+// submitAs is submit as the user of key.
+func (r *rig) submitAs(ctx context.Context, key, content string) (string, error) {
 	var sess struct {
 		ID string `json:"id"`
 	}
-	if err := r.do(ctx, "POST", "/v1/chat/sessions", map[string]any{}, http.StatusCreated, &sess); err != nil {
+	if err := r.doAs(ctx, key, "POST", "/v1/chat/sessions", map[string]any{}, http.StatusCreated, &sess); err != nil {
 		return "", err
 	}
 	var posted struct {
@@ -238,7 +272,7 @@ func (r *rig) submit(ctx context.Context, content string) (string, error) {
 			ID string `json:"id"`
 		} `json:"turn"`
 	}
-	err := r.do(ctx, "POST", "/v1/chat/sessions/"+sess.ID+"/messages", map[string]any{"content": content, "tools": false}, http.StatusAccepted, &posted)
+	err := r.doAs(ctx, key, "POST", "/v1/chat/sessions/"+sess.ID+"/messages", map[string]any{"content": content, "tools": false}, http.StatusAccepted, &posted)
 	return posted.Turn.ID, err
 }
 
@@ -252,11 +286,16 @@ type sseEvent struct {
 
 // stream reads a turn's events until the terminal one, calling onEvent for each.
 func (r *rig) stream(ctx context.Context, turnID string, onEvent func(sseEvent)) error {
+	return r.streamAs(ctx, r.key, turnID, onEvent)
+}
+
+// streamAs is stream as the user of key.
+func (r *rig) streamAs(ctx context.Context, key, turnID string, onEvent func(sseEvent)) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", r.base+"/v1/chat/turns/"+turnID+"/events", nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return err

@@ -87,7 +87,7 @@ export function upload(files, fields, onProgress) {
 }
 
 const TERMINAL = new Set(['turn.completed', 'turn.failed', 'turn.cancelled']);
-const TURN_EVENTS = ['turn.started', 'token', 'thinking', 'tool.started', 'tool.finished', 'turn.restarted', ...TERMINAL];
+const TURN_EVENTS = ['turn.queued', 'turn.started', 'token', 'thinking', 'tool.started', 'tool.finished', 'turn.restarted', ...TERMINAL];
 
 /**
  * followTurn streams a turn's events from after `after`, calling onEvent(type, data,

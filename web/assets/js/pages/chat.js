@@ -663,7 +663,7 @@ function turnView(question, turnId) {
     }
     decorateCode(body);
     if (!LIVE.has(state.status)) highlightAll(body);
-    if (!state.text && LIVE.has(state.status)) body.prepend(h('span', { class: 'muted small', text: state.status === 'queued' ? 'Waiting for a worker…' : 'Thinking…' }));
+    if (!state.text && LIVE.has(state.status)) body.prepend(h('span', { class: 'muted small', 'data-testid': 'turn-waiting', text: waitingText(state) }));
     thinking.hidden = !state.thinking;
     thinking.lastChild.textContent = state.thinking;
     replace(calls, state.calls.map((c) => h('li', null, h('details', { class: ['tool', `tool-${c.status}`], dataset: { status: c.status } },
@@ -702,7 +702,8 @@ function turnView(question, turnId) {
     connection(s) { state.connection = s; view.paint(); },
     event(type, d) {
       switch (type) {
-        case 'turn.started': state.status = 'running'; break;
+        case 'turn.queued': state.position = d.position; break;
+        case 'turn.started': state.status = 'running'; state.position = 0; break;
         case 'token': state.status = 'running'; state.text += d.text || ''; break;
         case 'thinking': state.thinking += d.text || ''; break;
         case 'tool.started': state.calls.push({ id: d.call_id, name: d.name, args: d.args, status: 'running' }); break;
@@ -741,6 +742,19 @@ function turnView(question, turnId) {
     },
   };
   return view;
+}
+
+/** ordinal spells 1 as "1st", 2 as "2nd", 3 as "3rd", 11 as "11th". */
+function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] || 'th');
+  return `${n}${suffix}`;
+}
+
+/** waitingText says what a turn with no text yet is waiting for. */
+function waitingText(state) {
+  if (state.position > 0) return state.position === 1 ? 'Next in line for the model…' : `${ordinal(state.position)} in line for the model…`;
+  return state.status === 'queued' ? 'Waiting for a worker…' : 'Thinking…';
 }
 
 /**

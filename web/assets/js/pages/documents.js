@@ -124,6 +124,7 @@ export function mount(main, ctx) {
       else parts.push(h('progress', { 'aria-label': `${d.filename}: ${d.stage || 'working'}` }));
     }
     if (d.status === 'ready') parts.push(h('span', { class: 'small muted', text: ` ${d.chunk_count} ${d.chunk_count === 1 ? 'passage' : 'passages'}` }));
+    if (d.original_available === false) parts.push(h('div', { class: 'small muted', 'data-testid': 'doc-text-only', text: 'Imported as text: the original file was not available' }));
     if (d.status === 'failed' && d.error) parts.push(h('div', { class: 'small error-text', 'data-testid': 'doc-error', text: d.error.message }));
     return parts;
   }
@@ -136,7 +137,9 @@ export function mount(main, ctx) {
   function row(d) {
     const own = d.owner_id === ctx.me.id;
     const key = (a) => `${d.id}:${a}`;
-    const actions = [
+    // A document imported from the previous deployment without its file has only its text.
+    // Nothing to download: imported as text only, or not fetched from its address yet.
+    const actions = d.original_available === false || !d.sha256 ? [] : [
       h('a', { class: 'btn btn-ghost btn-icon', href: `/v1/documents/${d.id}/content`, download: d.filename, title: `Download ${d.filename}`, 'aria-label': `Download ${d.filename}`, dataset: { key: key('download') } }, icon('download')),
     ];
     if (own && d.status !== 'deleting') {

@@ -1,0 +1,250 @@
+// Package modelqueue schedules chat turns onto a model's slots fairly across
+// the whole fleet of agent workers. The queue itself lives in PostgreSQL (the
+// store's model_queue), so the model's parallelism holds however many workers
+// run; NATS only carries the news: whoever changes the queue publishes its new
+// order, and each waiting turn reads its place from it at once instead of
+// asking the database.
+package modelqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultLease = 30 * time.Second
+	DefaultPoll  = 5 * time.Second
+)
+
+// Config tunes the queue.
+type Config struct {
+	// Limits bound each model; Limits.Parallel must be positive.
+	Limits store.ModelLimits
+	// DefaultModel is the model of turns that name none.
+	DefaultModel string
+	// Poll is how often a waiting turn checks the queue itself, for what no
+	// message announces: a lease running out, a minute's limit freeing up, or a
+	// lost message.
+	Poll time.Duration
+}
+
+// Queue hands out model slots. It is safe for concurrent use.
+type Queue struct {
+	store  *store.Store
+	nc     *nats.Conn
+	cfg    Config
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	last map[string]snapshot // per model, the newest order this process saw
+}
+
+// New returns a queue over st, announcing changes on nc.
+func New(st *store.Store, nc *nats.Conn, cfg Config, logger *slog.Logger) (*Queue, error) {
+	if cfg.Limits.Parallel < 1 {
+		return nil, errors.New("modelqueue: the model's parallelism must be at least 1")
+	}
+	if cfg.Limits.Lease <= 0 {
+		cfg.Limits.Lease = DefaultLease
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	return &Queue{store: st, nc: nc, cfg: cfg, logger: logger.With("component", "model-queue"), last: map[string]snapshot{}}, nil
+}
+
+// snapshot is a model's queue as one rebalance left it. At is the database's
+// clock, so snapshots are ordered even when messages cross.
+type snapshot struct {
+	At      time.Time `json:"at"`
+	Granted []string  `json:"granted"`
+	Waiting []string  `json:"waiting"`
+}
+
+func (s snapshot) state() store.ModelQueueState {
+	return store.ModelQueueState{Granted: s.Granted, Waiting: s.Waiting}
+}
+
+// Subject is where a model's queue changes are announced. Model names hold
+// dots and colons, which subjects cannot, so the subject carries a hash.
+func Subject(model string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(model))
+	return fmt.Sprintf("yw.modelqueue.%016x", h.Sum64())
+}
+
+// Acquire puts a turn in its model's queue and returns once the turn holds a
+// slot. While it waits, onPosition is called with each new place (1: next). The
+// returned release frees the slot; call it when the turn no longer needs the
+// model. If ctx ends first the turn leaves the queue and ctx's error is returned.
+func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(position int) error) (release func(), err error) {
+	model := turn.Model
+	if model == "" {
+		model = q.cfg.DefaultModel
+	}
+	news := make(chan *nats.Msg, 64)
+	sub, err := q.nc.ChanSubscribe(Subject(model), news)
+	if err != nil {
+		return nil, fmt.Errorf("follow the model queue: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := q.store.EnqueueModelTurn(ctx, turn.ID, model, turn.UserID); err != nil {
+		return nil, err
+	}
+	leave := func() {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := q.store.LeaveModelQueue(lctx, turn.ID); err != nil {
+			q.logger.WarnContext(ctx, "leaving the model queue", "turn_id", turn.ID, "error", err)
+		}
+		if _, err := q.rebalance(lctx, model); err != nil {
+			q.logger.WarnContext(ctx, "rebalancing the model queue", "model", model, "error", err)
+		}
+	}
+	// The queue is checked in the background: a check waits for the queue's
+	// lock, and meanwhile this turn keeps reading the news, which tells it its
+	// place as soon as anyone's check has it. A check's own result comes back
+	// too, for when it changed nothing others would announce.
+	checks := make(chan snapshot, 4)
+	check := func() {
+		go func() {
+			s, err := q.rebalance(ctx, model)
+			if err != nil {
+				if ctx.Err() == nil {
+					q.logger.WarnContext(ctx, "checking the model queue", "model", model, "error", err)
+				}
+				return
+			}
+			select {
+			case checks <- s:
+			default: // a newer check's result is on its way
+			}
+		}()
+	}
+	check()
+	poll := time.NewTimer(q.jitteredPoll())
+	defer poll.Stop()
+	var seen snapshot
+	inLine, reported := false, 0
+	for {
+		switch pos := seen.state().Position(turn.ID); {
+		case pos == 0:
+			return q.hold(ctx, turn.ID, leave), nil
+		case pos < 0 && inLine:
+			leave()
+			return nil, fmt.Errorf("turn %s left the queue of %s unexpectedly", turn.ID, model)
+		case pos > 0 && pos != reported:
+			inLine, reported = true, pos
+			if err := onPosition(pos); err != nil {
+				leave()
+				return nil, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			leave()
+			return nil, ctx.Err()
+		case m := <-news:
+			// In a burst of changes only the newest order matters: a waiting
+			// user is told where they stand now, not every step on the way.
+			for drained := false; !drained; {
+				var s snapshot
+				if err := json.Unmarshal(m.Data, &s); err == nil && !s.At.Before(seen.At) {
+					seen = s
+					q.note(model, s)
+				}
+				select {
+				case m = <-news:
+				default:
+					drained = true
+				}
+			}
+		case s := <-checks:
+			if !s.At.Before(seen.At) {
+				seen = s
+			}
+		case <-poll.C:
+			poll.Reset(q.jitteredPoll())
+			check()
+		}
+	}
+}
+
+// hold keeps a granted slot's lease alive until release is called.
+func (q *Queue) hold(ctx context.Context, turnID string, leave func()) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(q.cfg.Limits.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				ok, err := q.store.RenewModelSlot(context.WithoutCancel(ctx), turnID, q.cfg.Limits.Lease)
+				if err != nil || !ok {
+					q.logger.WarnContext(ctx, "the turn's model slot could not be renewed", "turn_id", turnID, "error", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-stopped
+			leave()
+		})
+	}
+}
+
+// rebalance lets the store grant free slots and announces the new order when it
+// differs from the last one this process knows of.
+func (q *Queue) rebalance(ctx context.Context, model string) (snapshot, error) {
+	st, err := q.store.RebalanceModelQueue(ctx, model, q.cfg.Limits)
+	if err != nil {
+		return snapshot{}, err
+	}
+	s := snapshot{At: st.At, Granted: st.Granted, Waiting: st.Waiting}
+	if q.note(model, s) {
+		data, _ := json.Marshal(s)
+		if err := q.nc.Publish(Subject(model), data); err != nil {
+			q.logger.WarnContext(ctx, "announcing the model queue", "model", model, "error", err)
+		}
+	}
+	return s, nil
+}
+
+// note records s as the newest order of model this process knows of, and
+// reports whether it differs from the one known before.
+func (q *Queue) note(model string, s snapshot) (changed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	prev, known := q.last[model]
+	if known && s.At.Before(prev.At) {
+		return false
+	}
+	q.last[model] = s
+	return !known || !slices.Equal(prev.Granted, s.Granted) || !slices.Equal(prev.Waiting, s.Waiting)
+}
+
+// jitteredPoll spreads the waiting turns' own checks so they do not all query
+// at once.
+func (q *Queue) jitteredPoll() time.Duration {
+	return q.cfg.Poll/2 + rand.N(q.cfg.Poll)
+}

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ModelLimits bound how much of one chat model the whole fleet may use.
+type ModelLimits struct {
+	// Parallel is how many turns may hold the model at once (the model server's
+	// parallelism).
+	Parallel int
+	// RequestsPerMinute and TokensPerMinute cap the slots granted and the tokens
+	// spent in the last minute; zero means no cap.
+	RequestsPerMinute int
+	TokensPerMinute   int
+	// Lease is how long a granted slot stays held without a renewal.
+	Lease time.Duration
+}
+
+// ModelQueueState is a model's queue after a rebalance: the turns holding a
+// slot, and the waiting ones in the order they will be served.
+type ModelQueueState struct {
+	// At is the database's clock when the queue was read; rebalances of a model
+	// run one at a time, so At orders them.
+	At      time.Time
+	Granted []string
+	Waiting []string
+}
+
+// Position is where turnID stands: 0 when it holds a slot, 1 when it is next,
+// and -1 when it is not in the queue at all.
+func (q ModelQueueState) Position(turnID string) int {
+	for _, id := range q.Granted {
+		if id == turnID {
+			return 0
+		}
+	}
+	for i, id := range q.Waiting {
+		if id == turnID {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// EnqueueModelTurn puts a turn in its model's queue. A turn already there (a
+// new attempt after a worker died) keeps its place and any slot it holds.
+func (s *Store) EnqueueModelTurn(ctx context.Context, turnID, model, userID string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO model_queue (turn_id, model, user_id) VALUES ($1, $2, $3)
+		ON CONFLICT (turn_id) DO NOTHING`, turnID, model, userID)
+	if err != nil {
+		return fmt.Errorf("enqueue turn for model: %w", translate(err))
+	}
+	return nil
+}
+
+// LeaveModelQueue takes a turn out of the queue, freeing its slot if it held
+// one.
+func (s *Store) LeaveModelQueue(ctx context.Context, turnID string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM model_queue WHERE turn_id = $1`, turnID); err != nil {
+		return fmt.Errorf("leave model queue: %w", err)
+	}
+	return nil
+}
+
+// RenewModelSlot extends the lease of a turn's slot; it reports false when the
+// turn holds none any more (its lease ran out and the slot went to another).
+func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Duration) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE model_queue SET lease_until = clock_timestamp() + $2::interval
+		WHERE turn_id = $1 AND granted_at IS NOT NULL`, turnID, lease)
+	if err != nil {
+		return false, fmt.Errorf("renew model slot: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RebalanceModelQueue frees the slots whose lease ran out, grants the free ones
+// to the waiting turns served next, and returns the queue. Only one rebalance of
+// a model runs at a time (a transaction-scoped advisory lock), whichever worker
+// calls it.
+//
+// Waiting turns are served round-robin between users: every user's oldest
+// waiting turn comes before anyone's second, and among those the user served
+// least recently goes first (one never served, or not in the last minute, before
+// all others). A user who posts ten turns at once therefore holds back another
+// user's first turn by no more than the turns already holding the model.
+func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim ModelLimits) (ModelQueueState, error) {
+	var st ModelQueueState
+	err := s.InTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('model_queue:' || $1, 0))`, model); err != nil {
+			return err
+		}
+		if err := tx.db.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&st.At); err != nil {
+			return err
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE model_queue SET granted_at = NULL, lease_until = NULL
+			WHERE model = $1 AND granted_at IS NOT NULL AND lease_until < clock_timestamp()`, model); err != nil {
+			return err
+		}
+		free, err := tx.freeModelSlots(ctx, model, lim)
+		if err != nil {
+			return err
+		}
+		if free > 0 {
+			if _, err := tx.db.Exec(ctx, `WITH granted AS (
+					UPDATE model_queue SET granted_at = $4::timestamptz, lease_until = $4::timestamptz + $3::interval
+					WHERE turn_id IN (`+fairOrder+` LIMIT $2) RETURNING model, user_id)
+				INSERT INTO model_grants (model, user_id, granted_at) SELECT model, user_id, $4::timestamptz FROM granted`, model, free, lim.Lease, st.At); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.db.Query(ctx, `SELECT turn_id::text FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL ORDER BY granted_at, enqueued_at, turn_id`, model)
+		if err != nil {
+			return err
+		}
+		if st.Granted, err = collectStrings(rows); err != nil {
+			return err
+		}
+		rows, err = tx.db.Query(ctx, fairOrder, model)
+		if err != nil {
+			return err
+		}
+		st.Waiting, err = collectStrings(rows)
+		return err
+	})
+	if err != nil {
+		return ModelQueueState{}, fmt.Errorf("rebalance model queue: %w", err)
+	}
+	return st, nil
+}
+
+// fairOrder lists the waiting turns of model $1 in the order they are served:
+// by the turn's place among its user's waiting turns, then by when its user was
+// last granted a slot, then by age.
+const fairOrder = `SELECT w.turn_id FROM (
+		SELECT q.turn_id, q.enqueued_at,
+			row_number() OVER (PARTITION BY q.user_id ORDER BY q.enqueued_at, q.turn_id) AS place,
+			(SELECT max(g.granted_at) FROM model_grants g WHERE g.model = q.model AND g.user_id = q.user_id) AS last_served
+		FROM model_queue q WHERE q.model = $1 AND q.granted_at IS NULL
+	) w ORDER BY w.place, w.last_served NULLS FIRST, w.enqueued_at, w.turn_id`
+
+// freeModelSlots is how many slots may be granted now: the parallelism not in
+// use, within what the last minute's requests and tokens leave.
+func (s *Store) freeModelSlots(ctx context.Context, model string, lim ModelLimits) (int, error) {
+	var held, grants, tokens int
+	err := s.db.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL),
+			(SELECT count(*) FROM model_grants WHERE model = $1 AND granted_at > clock_timestamp() - interval '1 minute'),
+			(SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0) FROM turns
+				WHERE model = $1 AND finished_at > clock_timestamp() - interval '1 minute')`, model).Scan(&held, &grants, &tokens)
+	if err != nil {
+		return 0, err
+	}
+	// The log of grants only needs its last minute.
+	if _, err := s.db.Exec(ctx, `DELETE FROM model_grants WHERE model = $1 AND granted_at < clock_timestamp() - interval '1 minute'`, model); err != nil {
+		return 0, err
+	}
+	free := lim.Parallel - held
+	if lim.RequestsPerMinute > 0 {
+		free = min(free, lim.RequestsPerMinute-grants)
+	}
+	if lim.TokensPerMinute > 0 && tokens >= lim.TokensPerMinute {
+		free = 0
+	}
+	return max(free, 0), nil
+}
+
+func collectStrings(rows pgx.Rows) ([]string, error) {
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// TurnUsage is what one user asked of the model within a window.
+type TurnUsage struct {
+	// Turns created in the window, and tokens of the turns that finished in it.
+	Turns, Tokens int
+	// TurnsFreeIn and TokensFreeIn are when the oldest turn counted leaves the
+	// window.
+	TurnsFreeIn, TokensFreeIn time.Duration
+}
+
+// RecentTurnUsage counts the user's turns and tokens of the last window.
+func (s *Store) RecentTurnUsage(ctx context.Context, userID string, window time.Duration) (TurnUsage, error) {
+	var u TurnUsage
+	var turnsAge, tokensAge float64
+	err := s.db.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM turns WHERE user_id = $1 AND created_at > now() - $2::interval),
+			(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM turns WHERE user_id = $1 AND created_at > now() - $2::interval),
+			(SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0) FROM turns
+				WHERE user_id = $1 AND finished_at > now() - $2::interval),
+			(SELECT coalesce(extract(epoch FROM now() - min(finished_at)), 0) FROM turns WHERE user_id = $1 AND finished_at > now() - $2::interval)`,
+		userID, window).Scan(&u.Turns, &turnsAge, &u.Tokens, &tokensAge)
+	if err != nil {
+		return TurnUsage{}, fmt.Errorf("recent turn usage: %w", err)
+	}
+	u.TurnsFreeIn = window - time.Duration(turnsAge*float64(time.Second))
+	u.TokensFreeIn = window - time.Duration(tokensAge*float64(time.Second))
+	return u, nil
+}

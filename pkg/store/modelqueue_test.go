@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/store"
+)
+
+// queueTurns makes n turns for a new user, each in a session of its own.
+func queueTurns(t *testing.T, st *store.Store, name string, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, name, false)
+	require.NoError(t, err)
+	ids := make([]string, n)
+	for i := range n {
+		s, err := st.CreateSession(ctx, u.ID, fmt.Sprintf("%s %d", name, i))
+		require.NoError(t, err)
+		_, turn, err := st.CreateTurn(ctx, s.ID, u.ID, "question", "m", true, nil)
+		require.NoError(t, err)
+		require.NoError(t, st.EnqueueModelTurn(ctx, turn.ID, "m", u.ID))
+		ids[i] = turn.ID
+	}
+	return ids
+}
+
+func TestModelQueueServesUsersRoundRobin(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	lim := store.ModelLimits{Parallel: 2, Lease: time.Minute}
+
+	heavy := queueTurns(t, st, "heavy", 6)
+	q, err := st.RebalanceModelQueue(ctx, "m", lim)
+	require.NoError(t, err)
+	require.Equal(t, heavy[:2], q.Granted, "the first come take the free slots")
+	require.Equal(t, heavy[2:], q.Waiting)
+
+	// Two light users arrive after the heavy user's ten turns: each is served
+	// next, before the heavy user's third turn.
+	light := queueTurns(t, st, "light", 1)
+	other := queueTurns(t, st, "other", 1)
+	q, err = st.RebalanceModelQueue(ctx, "m", lim)
+	require.NoError(t, err)
+	require.Equal(t, heavy[:2], q.Granted)
+	require.Equal(t, append([]string{light[0], other[0]}, heavy[2:]...), q.Waiting)
+	require.Equal(t, 1, q.Position(light[0]))
+	require.Equal(t, 0, q.Position(heavy[0]))
+	require.Equal(t, -1, q.Position("00000000-0000-0000-0000-000000000000"))
+
+	// A slot frees: the light user's turn takes it, the rest move up.
+	require.NoError(t, st.LeaveModelQueue(ctx, heavy[0]))
+	q, err = st.RebalanceModelQueue(ctx, "m", lim)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{heavy[1], light[0]}, q.Granted)
+	require.Equal(t, 1, q.Position(other[0]))
+
+	// The heavy user's other slot frees too: its next turn is again its user's
+	// first in line, but the user served least recently goes first.
+	require.NoError(t, st.LeaveModelQueue(ctx, heavy[1]))
+	q, err = st.RebalanceModelQueue(ctx, "m", lim)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{light[0], other[0]}, q.Granted)
+	require.Equal(t, heavy[2:], q.Waiting)
+}
+
+func TestModelQueueLeasesAndLimits(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+
+	turns := queueTurns(t, st, "user", 3)
+	// A worker that dies keeps its slot only until the lease runs out.
+	q, err := st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 1, Lease: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, turns[:1], q.Granted)
+	time.Sleep(100 * time.Millisecond)
+	ok, err := st.RenewModelSlot(ctx, turns[1], time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "a waiting turn has no slot to renew")
+	q, err = st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 1, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, q.Granted, 1, "the expired slot went to the next turn, not to both")
+	ok, err = st.RenewModelSlot(ctx, q.Granted[0], time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	// Requests per minute: two slots granted this minute, a limit of two grants
+	// nothing more even with free parallelism.
+	require.NoError(t, st.LeaveModelQueue(ctx, q.Granted[0]))
+	q, err = st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 5, RequestsPerMinute: 2, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Empty(t, q.Granted)
+	require.Len(t, q.Waiting, 2)
+	q, err = st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 5, RequestsPerMinute: 3, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, q.Granted, 1)
+}
