@@ -57,6 +57,7 @@ var matrixCases = map[string]caseFunc{
 	"PATCH /v1/documents/:id":                documentCases,
 	"DELETE /v1/documents/:id":               documentCases,
 	"POST /v1/documents/:id/retry":           documentCases,
+	"POST /v1/documents/:id/refetch":         documentCases,
 	"POST /v1/search":                        searchCases,
 	"POST /v1/chat/sessions":                 withScopes(anyUser),
 	"GET /v1/chat/sessions":                  chatCases,
@@ -578,10 +579,10 @@ func documentCases(w *world, route string) []row {
 						return call{path: "/v1/documents/" + id}
 					}
 				}
-			case "POST /retry":
+			case "POST /retry", "POST /refetch":
 				r.want = gate(who, owner, 0)
 				if owner {
-					r.want = conflict // only a failed document can be retried
+					r.want = conflict // only a failed document can be retried, only one from a URL fetched again
 				}
 			}
 			rows = append(rows, r)

@@ -15,7 +15,10 @@
 //   - Tool, Registry: tools offered to the model, argument validation against
 //     each tool's JSON Schema, dispatch by name.
 //   - SearchTool (search_documents), CurrentTime (current_time), ConvertUnits
-//     (convert_units): built-in tools.
+//     (convert_units): built-in tools; web_search and fetch_page, on when the
+//     Toolset has a WebSearcher and a PageReader. The sources every tool of a
+//     turn shows — document passages and web pages — share one numbering, so
+//     the answer's [n] markers resolve to citations, with a URL for web pages.
 //   - MCPTools: tools of remote MCP servers over streamable HTTP.
 //   - Extractive: an llm.ChatModel that needs no language model, so the same
 //     loop answers with the best passages when no model is configured.

@@ -133,6 +133,12 @@ type Toolset struct {
 	Tools []Tool
 	// Sources add tools whose list changes at run time, such as *MCPTools.
 	Sources []ToolSource
+	// Web backs web_search (a SearXNG instance); nil leaves it out.
+	Web WebSearcher
+	// WebResults is web_search's default number of results (0: 5).
+	WebResults int
+	// Pages backs fetch_page (the guarded client); nil leaves it out.
+	Pages PageReader
 }
 
 // Sink receives a turn's events as they happen. The Runner calls it from the
@@ -255,11 +261,13 @@ type retrievalModel interface {
 	retrievalOnly() bool
 }
 
-// registry builds the tools of one turn.
-func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *SearchTool) {
+// registry builds the tools of one turn, and the book of the sources they
+// number for its citations.
+func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *sources) {
+	book := newSources()
 	var search *SearchTool
 	if r.tools.Searcher != nil {
-		search = NewSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log).WithScope(in.Scope)
+		search = newSearchTool(r.tools.Searcher, r.cfg.SearchLimit, r.log, book).WithScope(in.Scope)
 	}
 	var tools []Tool
 	rm, isRetrieval := r.model.(retrievalModel)
@@ -267,6 +275,12 @@ func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *SearchTool
 	case in.ToolsEnabled:
 		if search != nil {
 			tools = append(tools, search)
+		}
+		if r.tools.Web != nil {
+			tools = append(tools, &webSearchTool{web: r.tools.Web, limit: r.tools.WebResults, book: book, log: r.log})
+		}
+		if r.tools.Pages != nil {
+			tools = append(tools, &fetchPageTool{pages: r.tools.Pages, book: book, log: r.log})
 		}
 		tools = append(tools, r.tools.Tools...)
 		for _, s := range r.tools.Sources {
@@ -279,7 +293,7 @@ func (r *Runner) registry(ctx context.Context, in Input) (*Registry, *SearchTool
 	if err != nil {
 		r.log.WarnContext(ctx, "some tools were left out", "error", err)
 	}
-	return reg, search
+	return reg, book
 }
 
 // Run runs one turn, streaming events to sink. On error, Output still holds
@@ -290,9 +304,9 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (Output, error) {
 	if sink == nil {
 		sink = NopSink{}
 	}
-	reg, search := r.registry(ctx, in)
+	reg, book := r.registry(ctx, in)
 	window := r.contextWindow(ctx, in.Model)
-	t := &turn{r: r, in: in, sink: sink, reg: reg, search: search, callIDs: map[string]bool{},
+	t := &turn{r: r, in: in, sink: sink, reg: reg, callIDs: map[string]bool{},
 		window: window, reserve: min(r.cfg.AnswerReserve, window/4)}
 	for _, m := range in.History {
 		for _, c := range m.ToolCalls {
@@ -309,9 +323,7 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (Output, error) {
 	}
 	out := t.out
 	out.Answer = t.answer.String()
-	if search != nil {
-		out.Citations = search.Citations(out.Answer)
-	}
+	out.Citations = CitationsFor(out.Answer, book.all())
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
@@ -320,11 +332,10 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (Output, error) {
 
 // turn is the state of one Run.
 type turn struct {
-	r      *Runner
-	in     Input
-	sink   Sink
-	reg    *Registry
-	search *SearchTool
+	r    *Runner
+	in   Input
+	sink Sink
+	reg  *Registry
 
 	msgs    []llm.Message // this turn's messages: the user's, then assistant and tool messages
 	callIDs map[string]bool

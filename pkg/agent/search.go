@@ -57,6 +57,9 @@ type Passage struct {
 	Heading string
 	// Matched says which retrievers found the passage and at what rank.
 	Matched vector.Matched
+	// URL is the web page a web source (web_search, fetch_page) came from;
+	// empty for document passages. Filename is then the page's title.
+	URL string
 }
 
 // NumberedPassage is a passage with the number [n] the model saw it under.
@@ -74,38 +77,82 @@ type Citation struct {
 	Score      float32 `json:"score"`
 	// Matched says which retrievers found the passage and at what rank.
 	Matched vector.Matched `json:"matched"`
+	// URL is the web page cited, for a web source; then DocumentID is empty and
+	// Filename is the page's title. Absent for document passages.
+	URL string `json:"url,omitempty"`
+}
+
+// sources numbers everything a turn showed the model that an answer may cite —
+// document passages and web pages alike — so [n] is unique per turn whichever
+// tool showed it, and a source shown twice keeps its number.
+type sources struct {
+	mu       sync.Mutex
+	passages []NumberedPassage // in number order
+	byKey    map[string]int    // source already shown -> its number
+}
+
+func newSources() *sources { return &sources{byKey: map[string]int{}} }
+
+// sourceKey tells sources apart: a document's chunk, or a web page's URL.
+func sourceKey(p Passage) string {
+	if p.URL != "" {
+		return "url\x00" + p.URL
+	}
+	return "doc\x00" + p.DocumentID + "\x00" + strconv.Itoa(p.ChunkIndex)
+}
+
+// number gives each passage its number: a passage already shown in this turn
+// keeps the number it had, so the model can cite it consistently.
+func (b *sources) number(found []Passage) []NumberedPassage {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]NumberedPassage, 0, len(found))
+	for _, p := range found {
+		key := sourceKey(p)
+		if n, ok := b.byKey[key]; ok {
+			out = append(out, b.passages[n-1])
+			continue
+		}
+		np := NumberedPassage{Index: len(b.passages) + 1, Passage: p}
+		b.passages = append(b.passages, np)
+		b.byKey[key] = np.Index
+		out = append(out, np)
+	}
+	return out
+}
+
+func (b *sources) all() []NumberedPassage {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.passages)
 }
 
 // SearchTool is search_documents for one turn. It numbers passages across all
-// its calls in the turn, so [n] is unique per turn, and it remembers every
-// passage it showed so Citations can resolve the markers of the answer. Make
-// a new one for every turn.
+// its calls in the turn (and those of the turn's web tools), so [n] is unique
+// per turn, and it remembers every passage it showed so Citations can resolve
+// the markers of the answer. Make a new one for every turn.
 type SearchTool struct {
 	searcher Searcher
 	limit    int
 	scope    access.DocumentScope
 	log      *slog.Logger
-
-	mu       sync.Mutex
-	passages []NumberedPassage // in number order
-	byChunk  map[chunkKey]int  // passage already shown -> its number
-}
-
-type chunkKey struct {
-	doc   string
-	chunk int
+	book     *sources
 }
 
 // NewSearchTool returns the search tool of one turn. limit is the default
 // number of passages per call (0 means DefaultSearchLimit).
 func NewSearchTool(s Searcher, limit int, logger *slog.Logger) *SearchTool {
+	return newSearchTool(s, limit, logger, newSources())
+}
+
+func newSearchTool(s Searcher, limit int, logger *slog.Logger, book *sources) *SearchTool {
 	if limit <= 0 {
 		limit = DefaultSearchLimit
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &SearchTool{searcher: s, limit: min(limit, MaxSearchLimit), log: logger, byChunk: map[chunkKey]int{}}
+	return &SearchTool{searcher: s, limit: min(limit, MaxSearchLimit), log: logger, book: book}
 }
 
 var searchSchema = json.RawMessage(`{
@@ -167,7 +214,7 @@ func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("%w: %w", &ToolError{Message: "document search failed"}, err)
 	}
-	numbered := t.number(found)
+	numbered := t.book.number(found)
 	if len(numbered) == 0 {
 		return Result{Text: "No passages found for this query.", Preview: "no passages found"}, nil
 	}
@@ -185,32 +232,8 @@ func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
 	}, nil
 }
 
-// number gives each passage its number: a passage already shown in this turn
-// keeps the number it had, so the model can cite it consistently.
-func (t *SearchTool) number(found []Passage) []NumberedPassage {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]NumberedPassage, 0, len(found))
-	for _, p := range found {
-		key := chunkKey{p.DocumentID, p.ChunkIndex}
-		if n, ok := t.byChunk[key]; ok {
-			out = append(out, t.passages[n-1])
-			continue
-		}
-		np := NumberedPassage{Index: len(t.passages) + 1, Passage: p}
-		t.passages = append(t.passages, np)
-		t.byChunk[key] = np.Index
-		out = append(out, np)
-	}
-	return out
-}
-
 // Passages returns every passage shown in the turn, in number order.
-func (t *SearchTool) Passages() []NumberedPassage {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Clone(t.passages)
-}
+func (t *SearchTool) Passages() []NumberedPassage { return t.book.all() }
 
 // Citations returns the passages whose [n] markers appear in answer, in
 // number order; markers of passages never shown are ignored.
@@ -229,7 +252,7 @@ func CitationsFor(answer string, passages []NumberedPassage) []Citation {
 		}
 		out = append(out, Citation{
 			Index: p.Index, DocumentID: p.DocumentID, Filename: p.Filename,
-			ChunkIndex: p.ChunkIndex, Score: p.Score, Matched: p.Matched,
+			ChunkIndex: p.ChunkIndex, Score: p.Score, Matched: p.Matched, URL: p.URL,
 		})
 		delete(used, p.Index) // a passage shown twice is cited once
 	}
@@ -251,10 +274,14 @@ func markers(s string) map[int]bool {
 }
 
 // FormatPassage renders a passage as the model sees it:
-// "[n] filename (page p): text", on one line, whitespace collapsed.
+// "[n] filename (page p): text", or "[n] title <url>: text" for a web source,
+// on one line, whitespace collapsed.
 func FormatPassage(p NumberedPassage) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%d] %s", p.Index, oneLine(p.Filename))
+	if p.URL != "" {
+		fmt.Fprintf(&b, " <%s>", p.URL)
+	}
 	if p.Page != nil {
 		fmt.Fprintf(&b, " (page %d)", *p.Page)
 	}

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,6 +41,7 @@ func (s *Server) mountDocuments(v1 *echo.Group) {
 	v1.PATCH("/documents/:id", s.patchDocument)
 	v1.DELETE("/documents/:id", s.deleteDocument)
 	v1.POST("/documents/:id/retry", s.retryDocument)
+	v1.POST("/documents/:id/refetch", s.refetchDocument)
 	v1.POST("/search", s.search)
 }
 
@@ -51,8 +53,11 @@ func (s *Server) uploadDocuments(c echo.Context) error {
 	r := c.Request()
 	ctx := r.Context()
 	mt, params, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if mt == echo.MIMEApplicationJSON {
+		return s.addURLs(c)
+	}
 	if mt != echo.MIMEMultipartForm {
-		return service.Errorf(service.CodeUnsupported, "send the files as multipart/form-data with parts named \"file\"")
+		return service.Errorf(service.CodeUnsupported, "send the files as multipart/form-data with parts named \"file\", or URLs as JSON {\"urls\": [...]}")
 	}
 	if params["boundary"] == "" {
 		return malformedUpload("the multipart/form-data Content-Type names no boundary")
@@ -279,6 +284,59 @@ func (s *Server) deleteDocument(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusAccepted)
+}
+
+// urlsRequest is the JSON body of POST /v1/documents that adds documents from URLs.
+type urlsRequest struct {
+	URLs    []string `json:"urls"`
+	GroupID *string  `json:"group_id"`
+	Private *bool    `json:"private"`
+	Tags    []string `json:"tags"`
+}
+
+// addURLs records documents to fetch from URLs; the ingest worker fetches them.
+func (s *Server) addURLs(c echo.Context) error {
+	var req urlsRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	form := service.NewUploadForm(p)
+	if req.GroupID != nil {
+		if err := form.Add("group_id", *req.GroupID); err != nil {
+			return err
+		}
+	}
+	if req.Private != nil {
+		if err := form.Add("private", strconv.FormatBool(*req.Private)); err != nil {
+			return err
+		}
+	}
+	if len(req.Tags) > service.MaxTags {
+		return tooMany("tags", fmt.Sprintf("at most %d tags", service.MaxTags))
+	}
+	for _, t := range req.Tags {
+		if strings.Contains(t, ",") {
+			return &service.Error{Code: service.CodeInvalid, Message: "tags: a tag may not contain a comma",
+				Fields: []service.FieldError{{Field: "tags", Message: "a tag may not contain a comma"}}}
+		}
+		if err := form.Add("tags", t); err != nil {
+			return err
+		}
+	}
+	docs, err := s.deps.Documents.SubmitURLs(c.Request().Context(), p, service.URLRequest{URLs: req.URLs, UploadOptions: form.Options()})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"documents": docs})
+}
+
+func (s *Server) refetchDocument(c echo.Context) error {
+	doc, err := s.deps.Documents.Refetch(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, doc)
 }
 
 func (s *Server) retryDocument(c echo.Context) error {

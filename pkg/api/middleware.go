@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -105,8 +106,14 @@ func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// isUpload reports a multipart upload, whose body has its own limits; URLs sent
+// as JSON to the same route are an ordinary request.
 func isUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.URL.Path == "/v1/documents"
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/documents" {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt != "application/json"
 }
 
 // authenticate accepts "Authorization: Bearer KEY" or "X-API-Key: KEY", the

@@ -119,8 +119,12 @@ func (a *App) newServices() Services {
 	p, cfg, st, logger, notify := a.Platform, a.Config, a.Platform.Store, a.Logger, a.relay.Notify
 	audit := service.NewAuditor(st, logger)
 	quotas := service.QuotaDefaults{Bytes: cfg.QuotaBytes, Documents: cfg.QuotaDocuments}
-	documents := service.NewDocuments(st, p.Objects, audit, service.DocumentsConfig{
-		MaxUploadBytes: cfg.MaxUploadBytes, Notify: notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}, logger)
+	docCfg := service.DocumentsConfig{
+		MaxUploadBytes: cfg.MaxUploadBytes, Notify: notify, Quota: quotas, UploadsPerUser: cfg.UploadsPerUser}
+	if cfg.Fetch.URLIngest {
+		docCfg.Fetcher = cfg.Fetch.Client()
+	}
+	documents := service.NewDocuments(st, p.Objects, audit, docCfg, logger)
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{
 		DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,

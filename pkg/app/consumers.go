@@ -32,6 +32,7 @@ func (a *App) runIngest(ctx context.Context) error {
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
 		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
+		Fetcher: a.Services.Documents,
 	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
@@ -91,6 +92,9 @@ func (a *App) runChat(ctx context.Context) error {
 	tools := agent.Toolset{
 		Searcher: searcher{a.Services.Search},
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
+	}
+	if err := a.webTools(&tools); err != nil {
+		return err
 	}
 	if len(cfg.MCPServers) > 0 {
 		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.Logger)

@@ -359,7 +359,7 @@ func (s *recordingSink) ToolFinished(callID, name, status string, latency time.D
 func citations(out agent.Output) []store.Citation {
 	cs := make([]store.Citation, len(out.Citations))
 	for i, c := range out.Citations {
-		cs[i] = store.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
+		cs[i] = store.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched, URL: c.URL}
 	}
 	return cs
 }
@@ -367,7 +367,7 @@ func citations(out agent.Output) []store.Citation {
 func agentCitations(cs []store.Citation) []agent.Citation {
 	out := make([]agent.Citation, len(cs))
 	for i, c := range cs {
-		out[i] = agent.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
+		out[i] = agent.Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched, URL: c.URL}
 	}
 	return out
 }

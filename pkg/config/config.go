@@ -155,6 +155,10 @@ type Config struct {
 	OIDC           OIDC
 	ProxyAuth      ProxyAuth
 	SSOGroupPrefix string
+
+	// Fetch and Web configure fetching from URLs and the agent's web tools (see web.go).
+	Fetch Fetch
+	Web   WebTools
 }
 
 // DefaultDatabaseURL is the database used when YW_DATABASE_URL is unset.
@@ -235,6 +239,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IPAllowlist = r.cidrs("YW_IP_ALLOWLIST")
 	c.GroupDirectAdd = r.bool("YW_GROUP_DIRECT_ADD", false)
 	loadIdentity(&r, &c)
+	loadWeb(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 
@@ -381,6 +386,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateIdentity()...)
+	errs = append(errs, c.validateWeb()...)
 	return errors.Join(errs...)
 }
 
@@ -407,7 +413,7 @@ func (c Config) String() string {
 	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
 		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
-		redactURL(c.OTelEndpoint)) + c.identityString()
+		redactURL(c.OTelEndpoint)) + c.identityString() + c.webString()
 }
 
 func redactURL(s string) string {

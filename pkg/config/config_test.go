@@ -166,3 +166,32 @@ func TestSignInSettings(t *testing.T) {
 	_, err = Load(env(map[string]string{"YW_PROXY_AUTH_TRUSTED": "10.0.0.0/99"}))
 	require.ErrorContains(t, err, "YW_PROXY_AUTH_TRUSTED")
 }
+
+func TestWebSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.True(t, c.Fetch.URLIngest)
+	require.Equal(t, c.MaxUploadBytes, c.Fetch.MaxBytes, "a fetched document may be as large as an upload")
+	require.Empty(t, c.Fetch.AllowCIDRs, "nothing inside the building is fetched unless allowed")
+	require.Empty(t, c.Web.SearXNGURL, "web_search is off unless configured")
+	require.False(t, c.Web.FetchPage, "fetch_page is off unless configured")
+
+	c, err = Load(env(map[string]string{"YW_FETCH_ALLOW_CIDRS": "10.1.0.0/16, 192.168.7.7", "YW_SEARXNG_URL": "http://searx.internal:8080",
+		"YW_FETCH_PAGE": "true", "YW_FETCH_MAX_BYTES": "2048", "YW_URL_INGEST": "false"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Len(t, c.Fetch.AllowCIDRs, 2)
+	require.True(t, c.Web.FetchPage)
+	require.False(t, c.Fetch.URLIngest)
+	require.Equal(t, int64(2048), c.Fetch.MaxBytes)
+
+	_, err = Load(env(map[string]string{"YW_FETCH_ALLOW_CIDRS": "intranet"}))
+	require.ErrorContains(t, err, "YW_FETCH_ALLOW_CIDRS")
+	c, err = Load(env(map[string]string{"YW_SEARXNG_URL": "searx:8080", "YW_FETCH_TIMEOUT": "0s", "YW_WEB_SEARCH_RESULTS": "99"}))
+	require.NoError(t, err)
+	err = c.Validate()
+	for _, name := range []string{"YW_SEARXNG_URL", "YW_FETCH_TIMEOUT", "YW_WEB_SEARCH_RESULTS"} {
+		require.ErrorContains(t, err, name)
+	}
+}

@@ -1,6 +1,6 @@
-// Package ingest is the ingest worker's job handler: object → parse → chunk → embed
-// (batched) → upsert vectors → document ready, with stage and progress recorded as it
-// goes; and the purge of deleted documents. Every step is idempotent, so a job that
+// Package ingest is the ingest worker's job handler: object (fetched first, for a
+// document from a URL) → parse → chunk → embed (batched) → upsert vectors → document
+// ready, with stage and progress recorded as it goes; and the purge of deleted documents. Every step is idempotent, so a job that
 // is delivered twice, or taken over after a crash, ends in the same state.
 package ingest
 
@@ -36,10 +36,28 @@ type Objects interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// Fetcher fetches the bytes of a document that comes from a URL and records them
+// (size, hash, type, object key) before it is parsed; ok is false when the
+// document moved on meanwhile. An error that says why the document cannot be
+// had (see failure) makes the document fail with its code; others are retried.
+type Fetcher interface {
+	FetchDocument(ctx context.Context, doc store.Document) (_ store.Document, ok bool, err error)
+}
+
+// failure is an error that is a document's terminal failure, other than a parse
+// error: a URL that may not or could not be fetched.
+type failure interface {
+	error
+	FailureCode() string
+	FailureMessage() string
+}
+
 // Config tunes the worker.
 type Config struct {
-	Limits parse.Limits
-	Chunk  chunk.Options
+	// Fetcher fetches documents from URLs; nil fails them with fetch_failed.
+	Fetcher Fetcher
+	Limits  parse.Limits
+	Chunk   chunk.Options
 	// BatchSize is the number of chunks per embedding request.
 	BatchSize int
 	// EmbedConcurrency bounds the embedding requests in flight across all
@@ -141,6 +159,22 @@ func (w *Worker) ingest(ctx context.Context, id string) (err error) {
 			w.cfg.Metrics.document(OutcomeError, doc.Format)
 		}
 	}()
+	if doc.SourceURL != nil {
+		// Fetched within the parsing stage, so a document from a URL goes through
+		// the same stages as an upload. Every delivery fetches again: a job taken
+		// over after a crash records the same bytes, or the page as it is now.
+		if w.cfg.Fetcher == nil {
+			return w.fail(ctx, log, doc, parse.Errorf(fetchFailed, "this worker does not fetch documents from URLs"))
+		}
+		fetched, ok, err := w.cfg.Fetcher.FetchDocument(ctx, doc)
+		if err != nil {
+			return w.fail(ctx, log, doc, err)
+		}
+		if !ok {
+			return nil // deleted or re-queued meanwhile
+		}
+		doc = fetched
+	}
 
 	parsed, err := w.parse(ctx, doc, clock)
 	if err != nil {
@@ -234,18 +268,28 @@ func (w *Worker) parse(ctx context.Context, doc store.Document, clock *stageCloc
 	return parsed, err
 }
 
-// fail records a parse-type failure as the document's terminal state. Other errors
-// are returned so the queue retries them.
+// fetchFailed is the failure code of a document whose URL could not be fetched.
+const fetchFailed = "fetch_failed"
+
+// fail records a parse-type failure, or a fetch failure, as the document's
+// terminal state. Other errors are returned so the queue retries them.
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, doc store.Document, err error) error {
+	var code, msg string
 	var pe *parse.Error
-	if !errors.As(err, &pe) {
+	var f failure
+	switch {
+	case errors.As(err, &pe):
+		code, msg = pe.Code, pe.Message
+	case errors.As(err, &f):
+		code, msg = f.FailureCode(), f.FailureMessage()
+	default:
 		return err
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: let another worker take it
 	}
-	log.WarnContext(ctx, "document failed", "code", pe.Code, "error", err)
-	if _, err := w.store.MarkFailed(ctx, doc.ID, doc.Generation, pe.Code, pe.Message); err != nil {
+	log.WarnContext(ctx, "document failed", "code", code, "error", err)
+	if _, err := w.store.MarkFailed(ctx, doc.ID, doc.Generation, code, msg); err != nil {
 		return err
 	}
 	w.cfg.Metrics.document(OutcomeFailed, doc.Format)

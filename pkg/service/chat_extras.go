@@ -293,6 +293,10 @@ func writeSources(b *strings.Builder, cs []store.Citation) {
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Index < cs[j].Index })
 	b.WriteString("\nSources:\n\n")
 	for _, c := range cs {
+		if c.URL != "" {
+			fmt.Fprintf(b, "- [%d] %s, <%s>\n", c.Index, strings.Join(strings.Fields(c.Filename), " "), c.URL)
+			continue
+		}
 		fmt.Fprintf(b, "- [%d] %s, passage %d\n", c.Index, strings.Join(strings.Fields(c.Filename), " "), c.ChunkIndex+1)
 	}
 }

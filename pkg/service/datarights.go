@@ -127,6 +127,11 @@ func (d *DataRights) Export(ctx context.Context, actor access.Principal, userID 
 		return err
 	}
 	for _, doc := range docs {
+		if doc.SHA256 == "" {
+			// Added from a URL and not fetched yet: there are no bytes to hand over.
+			m.Documents = append(m.Documents, ExportDocument{Document: doc})
+			continue
+		}
 		file := path.Join("documents", doc.ID+"-"+safeArchiveName(doc.Filename))
 		if !doc.OriginalAvailable {
 			// Imported without its file: what the platform holds is its text.

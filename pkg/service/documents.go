@@ -22,6 +22,7 @@ import (
 	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
+	"github.com/youworker/youworker/pkg/safehttp"
 	"github.com/youworker/youworker/pkg/store"
 )
 
@@ -42,7 +43,9 @@ type Documents struct {
 	tmpDir    string
 	quotas    QuotaDefaults
 	slots     uploadSlots
-	logger    *slog.Logger
+	// fetcher fetches documents from URLs; nil turns URL ingestion off.
+	fetcher *safehttp.Client
+	logger  *slog.Logger
 }
 
 // DocumentsConfig configures the ingestion service.
@@ -57,6 +60,9 @@ type DocumentsConfig struct {
 	// UploadsPerUser bounds the uploads one user has in progress (BeginUpload);
 	// 0 leaves them unbounded.
 	UploadsPerUser int
+	// Fetcher is the guarded client documents from URLs are fetched with; nil
+	// turns URL ingestion off (SubmitURLs refuses, FetchDocument fails).
+	Fetcher *safehttp.Client
 }
 
 // NewDocuments returns the ingestion service.
@@ -65,7 +71,7 @@ func NewDocuments(st *store.Store, objects ObjectStore, audit *Auditor, cfg Docu
 		cfg.Notify = func() {}
 	}
 	return &Documents{store: st, objects: objects, audit: audit, notify: cfg.Notify, maxUpload: cfg.MaxUploadBytes,
-		tmpDir: cfg.TmpDir, quotas: cfg.Quota, slots: uploadSlots{max: cfg.UploadsPerUser}, logger: logger.With("component", "documents")}
+		tmpDir: cfg.TmpDir, quotas: cfg.Quota, slots: uploadSlots{max: cfg.UploadsPerUser}, fetcher: cfg.Fetcher, logger: logger.With("component", "documents")}
 }
 
 // StagedFile is an upload held in a temporary file until the whole request is checked.
@@ -296,12 +302,16 @@ func (d *Documents) CommitUpload(ctx context.Context, p access.Principal, files 
 }
 
 func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) error {
+	return d.putObjectAt(ctx, objectKey(id), f)
+}
+
+func (d *Documents) putObjectAt(ctx context.Context, key string, f *StagedFile) error {
 	file, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("reopen staged upload: %w", err)
 	}
 	defer file.Close()
-	info, err := d.objects.Put(ctx, objectKey(id), file)
+	info, err := d.objects.Put(ctx, key, file)
 	if errors.Is(err, queue.ErrStoreFull) {
 		d.logger.WarnContext(ctx, "upload refused: the upload store is full", "error", err)
 		msg := "the document store of this platform is full, so nothing of this upload was stored; ask an administrator to make room"
@@ -311,8 +321,8 @@ func (d *Documents) putObject(ctx context.Context, id string, f *StagedFile) err
 		return fmt.Errorf("store upload: %w", err)
 	}
 	if info.SHA256 != f.SHA256 || info.Size != f.Size {
-		if err := d.objects.Delete(context.WithoutCancel(ctx), objectKey(id)); err != nil {
-			d.logger.WarnContext(ctx, "remove mismatched upload", "document_id", id, "error", err)
+		if err := d.objects.Delete(context.WithoutCancel(ctx), key); err != nil {
+			d.logger.WarnContext(ctx, "remove mismatched upload", "object", key, "error", err)
 		}
 		return fmt.Errorf("store upload: stored bytes differ from the upload")
 	}

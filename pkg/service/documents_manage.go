@@ -77,6 +77,9 @@ func (d *Documents) Content(ctx context.Context, p access.Principal, id string) 
 	if err != nil {
 		return Document{}, nil, err
 	}
+	if !doc.Fetched() {
+		return Document{}, nil, Errorf(CodeConflict, "this document has not been fetched from its URL yet")
+	}
 	if !doc.OriginalAvailable {
 		return Document{}, nil, errOriginalUnavailable
 	}

@@ -37,6 +37,8 @@ type Document struct {
 	// deployment's search index because its file was not available: its text is
 	// searchable, but there are no original bytes to download.
 	OriginalAvailable bool `json:"original_available"`
+	// SourceURL is the URL the document is fetched from; null for uploads.
+	SourceURL *string `json:"source_url"`
 	// Duplicate marks an upload that returned a document the owner already had.
 	Duplicate bool `json:"duplicate,omitempty"`
 }
@@ -60,6 +62,7 @@ func documentFromRow(d store.Document) Document {
 		Progress:   Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal},
 		ChunkCount: d.ChunkCount, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
 		OriginalAvailable: d.OriginalAvailable,
+		SourceURL:         d.SourceURL,
 	}
 	if doc.Tags == nil {
 		doc.Tags = []string{}
@@ -249,6 +252,9 @@ type Citation struct {
 	Score      float32 `json:"score"`
 	// Matched says which retrievers found the passage and at what rank.
 	Matched vector.Matched `json:"matched"`
+	// URL is the web page cited, for a web source (web_search, fetch_page): then
+	// DocumentID is "" and Filename is the page's title. Absent for documents.
+	URL string `json:"url,omitempty"`
 }
 
 // ToolCall is one tool call of a turn.
@@ -277,7 +283,7 @@ func turnFromRow(t store.Turn) Turn {
 		ID: t.ID, SessionID: t.SessionID, Status: t.Status, Answer: t.Answer, Model: t.Model,
 		CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, RegenerateOf: t.RegenerateOf, Scope: scopeView(t.Scope),
 		Citations: mapSlice(t.Citations, func(c store.Citation) Citation {
-			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched}
+			return Citation{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex, Score: c.Score, Matched: c.Matched, URL: c.URL}
 		}),
 		ToolCalls: mapSlice(t.ToolCalls, func(r store.ToolRun) ToolCall {
 			return ToolCall{ID: r.ID, Name: r.Name, Args: r.Args, Status: r.Status, LatencyMS: r.LatencyMS}

@@ -42,9 +42,12 @@ func TestDocumentViewFields(t *testing.T) {
 		"created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z","ready_at":null,
 		"original_available":true`
 	doc := documentFromRow(row)
-	requireJSON(t, `{`+fields+`}`, doc)
+	requireJSON(t, `{`+fields+`,"source_url":null}`, doc)
 	doc.Duplicate = true
-	requireJSON(t, `{`+fields+`,"duplicate":true}`, doc)
+	requireJSON(t, `{`+fields+`,"source_url":null,"duplicate":true}`, doc)
+	source := "https://intranet.example/handbook"
+	row.SourceURL = &source
+	requireJSON(t, `{`+fields+`,"source_url":"https://intranet.example/handbook"}`, documentFromRow(row))
 }
 
 func TestTurnViewFields(t *testing.T) {

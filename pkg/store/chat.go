@@ -68,6 +68,9 @@ type Citation struct {
 	// Matched says which retrievers found the passage and at what rank; turns
 	// from before hybrid search have none.
 	Matched vector.Matched
+	// URL is the web page of a web source (web_search, fetch_page); empty for
+	// document passages.
+	URL string
 }
 
 // citationDoc is a Citation as the turns.citations jsonb column holds it. It is
@@ -80,6 +83,7 @@ type citationDoc struct {
 	ChunkIndex int        `json:"chunk_index"`
 	Score      float32    `json:"score"`
 	Matched    matchedDoc `json:"matched"`
+	URL        string     `json:"url,omitempty"`
 }
 
 // matchedDoc is vector.Matched as stored within a citation.
@@ -92,7 +96,7 @@ func citationDocs(cs []Citation) []citationDoc {
 	docs := make([]citationDoc, len(cs))
 	for i, c := range cs {
 		docs[i] = citationDoc{Index: c.Index, DocumentID: c.DocumentID, Filename: c.Filename, ChunkIndex: c.ChunkIndex,
-			Score: c.Score, Matched: matchedDoc{Dense: c.Matched.Dense, Lexical: c.Matched.Lexical}}
+			Score: c.Score, Matched: matchedDoc{Dense: c.Matched.Dense, Lexical: c.Matched.Lexical}, URL: c.URL}
 	}
 	return docs
 }
@@ -101,7 +105,7 @@ func citationsOf(docs []citationDoc) []Citation {
 	cs := make([]Citation, len(docs))
 	for i, d := range docs {
 		cs[i] = Citation{Index: d.Index, DocumentID: d.DocumentID, Filename: d.Filename, ChunkIndex: d.ChunkIndex,
-			Score: d.Score, Matched: vector.Matched{Dense: d.Matched.Dense, Lexical: d.Matched.Lexical}}
+			Score: d.Score, Matched: vector.Matched{Dense: d.Matched.Dense, Lexical: d.Matched.Lexical}, URL: d.URL}
 	}
 	return cs
 }

@@ -58,21 +58,30 @@ type Document struct {
 	ACLVersion int64
 	Embedder   *string
 	DeletedAt  *time.Time
+	// SourceURL is where the document is fetched from; nil for uploads. Until
+	// the ingest worker has fetched it, SHA256 is "" and no bytes are stored.
+	SourceURL *string
 	// OriginalAvailable is false for a document imported from the legacy vector
 	// index's text: it has chunks but no original bytes.
 	OriginalAvailable bool
 }
 
-const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, d.sha256, d.owner_id::text, d.group_id::text, d.private,
+// Fetched reports whether the document's bytes are stored: always for uploads,
+// once fetched for documents from a URL.
+func (d Document) Fetched() bool { return d.SHA256 != "" }
+
+const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, coalesce(d.sha256, ''), d.owner_id::text, d.group_id::text, d.private,
 	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.chunk_count, d.error_code, d.error_message,
-	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at, d.original_available`
+	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at, d.original_available,
+	d.source_url`
 
 func scanDocument(row pgx.Row) (Document, error) {
 	var d Document
 	var code, msg *string
 	err := row.Scan(&d.ID, &d.Filename, &d.MIME, &d.SizeBytes, &d.SHA256, &d.OwnerID, &d.GroupID, &d.Private,
 		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.ChunkCount, &code, &msg,
-		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt, &d.OriginalAvailable)
+		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt, &d.OriginalAvailable,
+		&d.SourceURL)
 	if err != nil {
 		return Document{}, translate(err)
 	}
@@ -108,18 +117,21 @@ type NewDocument struct {
 	SHA256    string
 	ObjectKey string
 	Tags      []string
+	// SourceURL is set for a document to fetch; SHA256 is "" then, and MIME,
+	// Format and SizeBytes are filled in by RecordFetched.
+	SourceURL *string
 }
 
-// InsertDocument records an upload as queued. The same bytes for the same owner
-// (not deleted) are ErrConflict.
+// InsertDocument records an upload (or a URL to fetch) as queued. The same bytes,
+// or the same URL, for the same owner (not deleted) are ErrConflict.
 func (s *Store) InsertDocument(ctx context.Context, n NewDocument) (Document, error) {
 	if n.Tags == nil {
 		n.Tags = []string{}
 	}
 	d, err := scanDocument(s.db.QueryRow(ctx, `INSERT INTO documents AS d
-		(id, owner_id, group_id, private, filename, mime, format, size_bytes, sha256, object_key, tags)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+documentColumns,
-		n.ID, n.OwnerID, n.GroupID, n.Private, n.Filename, n.MIME, n.Format, n.SizeBytes, n.SHA256, n.ObjectKey, n.Tags))
+		(id, owner_id, group_id, private, filename, mime, format, size_bytes, sha256, object_key, tags, source_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12) RETURNING `+documentColumns,
+		n.ID, n.OwnerID, n.GroupID, n.Private, n.Filename, n.MIME, n.Format, n.SizeBytes, n.SHA256, n.ObjectKey, n.Tags, n.SourceURL))
 	if err != nil {
 		return Document{}, fmt.Errorf("insert document: %w", err)
 	}

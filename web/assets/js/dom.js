@@ -33,6 +33,14 @@ export function append(el, children) {
   return el;
 }
 
+/** safeURL keeps only http(s) links: an address from the server can never become a script. */
+export function safeURL(u) {
+  try {
+    const x = new URL(u);
+    return x.protocol === 'http:' || x.protocol === 'https:' ? x.href : '#';
+  } catch { return '#'; }
+}
+
 /** replace swaps every child of el for the given ones. */
 export function replace(el, ...children) {
   el.replaceChildren();
@@ -69,6 +77,7 @@ const ICONS = {
   moon: 'M20 14A8 8 0 1 1 10 4a6 6 0 0 0 10 10z',
   sun: 'M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM12 2v2M12 20v2M2 12h2M20 12h2M5 5l1.5 1.5M17.5 17.5L19 19M5 19l1.5-1.5M17.5 6.5L19 5',
   upload: 'M12 16V4M7 9l5-5 5 5M4 20h16',
+  link: 'M10 14a4 4 0 0 0 6 0l3-3a4 4 0 0 0-6-6l-1 1M14 10a4 4 0 0 0-6 0l-3 3a4 4 0 0 0 6 6l1-1',
   download: 'M12 4v12M7 11l5 5 5-5M4 20h16',
   tool: 'M14 6a4 4 0 0 0 5 5l-9 9-3-3 9-9a4 4 0 0 1-2-2z',
   menu: 'M4 6h16M4 12h16M4 18h16',

@@ -2,7 +2,7 @@
 // stream that resumes by itself after a reload or a dropped connection; search across
 // chats, copy, highlighted code, feedback, export and keyboard shortcuts.
 import { api, followTurn, qs } from '../api.js';
-import { h, icon, replace, when } from '../dom.js';
+import { h, icon, replace, when, safeURL } from '../dom.js';
 import { highlightAll } from '../highlight.js';
 import { renderMarkdown } from '../markdown.js';
 import { badge, button, confirmAction, copyText, dialog, empty, fail, field, toast } from '../ui.js';
@@ -575,7 +575,8 @@ function userBubble(text, { tools = true, at = '', id = '' } = {}) {
 /** answerMarkdown is an answer as Markdown: its text, then the sources it cites. */
 function answerMarkdown(state) {
   const sources = [...state.citations].sort((a, b) => a.index - b.index)
-    .map((c) => `- [${c.index}] ${c.filename.split(/\s+/).join(' ')}, passage ${c.chunk_index + 1}`);
+    .map((c) => (c.url ? `- [${c.index}] ${c.filename.split(/\s+/).join(' ')}, <${c.url}>`
+      : `- [${c.index}] ${c.filename.split(/\s+/).join(' ')}, passage ${c.chunk_index + 1}`));
   return state.text.trim() + (sources.length ? `\n\nSources:\n\n${sources.join('\n')}\n` : '\n');
 }
 
@@ -662,6 +663,9 @@ function turnView(question, turnId) {
   const citation = (n) => {
     const c = state.citations.find((x) => x.index === n);
     if (!c) return null;
+    if (c.url) {
+      return h('a', { class: 'cite-ref', href: safeURL(c.url), target: '_blank', rel: 'noopener noreferrer', title: `${c.filename} · ${c.url}`, 'aria-label': `Source ${n}: ${c.filename} (web page)` }, String(n));
+    }
     return h('button', { type: 'button', class: 'cite-ref', title: c.filename, 'aria-label': `Source ${n}: ${c.filename}`, onclick: () => openCitation(c, question) }, String(n));
   };
 
@@ -686,10 +690,14 @@ function turnView(question, turnId) {
         c.latency_ms !== undefined && c.latency_ms !== null ? h('span', { class: 'small muted', text: `${c.latency_ms} ms` }) : null),
       h('pre', { class: 'small', text: typeof c.args === 'string' ? c.args : JSON.stringify(c.args, null, 2) }),
       c.preview ? h('div', { class: 'small pre', text: c.preview }) : null))));
-    replace(cites, state.citations.map((c) => h('li', null, h('button', {
-      type: 'button', class: 'chip cite', 'data-testid': 'citation', onclick: () => openCitation(c, question),
-    }, h('span', { class: 'cite-n', text: String(c.index) }), h('span', { class: 'ellipsis', text: c.filename }),
-    h('span', { class: 'muted', text: ` · passage ${c.chunk_index + 1}` })))));
+    replace(cites, state.citations.map((c) => h('li', null, c.url
+      ? h('a', { class: 'chip cite', 'data-testid': 'citation', href: safeURL(c.url), target: '_blank', rel: 'noopener noreferrer', title: c.url },
+        h('span', { class: 'cite-n', text: String(c.index) }), h('span', { class: 'ellipsis', text: c.filename }),
+        h('span', { class: 'muted', text: ` · ${hostOf(c.url)}` }))
+      : h('button', {
+        type: 'button', class: 'chip cite', 'data-testid': 'citation', onclick: () => openCitation(c, question),
+      }, h('span', { class: 'cite-n', text: String(c.index) }), h('span', { class: 'ellipsis', text: c.filename }),
+      h('span', { class: 'muted', text: ` · passage ${c.chunk_index + 1}` })))));
     const bits = [];
     if (state.status === 'failed') bits.push(h('span', { class: 'error-text', 'data-testid': 'turn-error', text: `Failed: ${state.error?.message || 'unknown error'}` }));
     if (state.status === 'cancelled') bits.push(h('span', { text: 'Stopped' }));
@@ -790,6 +798,11 @@ function matchedText(m) {
   if (m.lexical != null) parts.push(`keywords (rank ${m.lexical})`);
   if (m.dense != null) parts.push(`meaning (rank ${m.dense})`);
   return parts.length ? `Found by ${parts.join(' and ')}` : '';
+}
+
+/** hostOf is the host of a web address, shown beside a web page's title. */
+function hostOf(u) {
+  try { return new URL(u).hostname; } catch { return u; }
 }
 
 /** openCitation shows the cited passage, found again by searching for the question. */

@@ -1,9 +1,9 @@
-// Documents: drag-and-drop upload with progress, live ingestion status, filters,
-// sharing, retry, download and delete; and "Ask about these", which opens a chat
-// grounded in the documents chosen.
+// Documents: drag-and-drop upload with progress, documents from web addresses,
+// live ingestion status, filters, sharing, retry, re-fetch, download and delete;
+// and "Ask about these", which opens a chat grounded in the documents chosen.
 import { api, qs, upload } from '../api.js';
 import { PENDING_SCOPE_KEY } from './chatscope.js';
-import { h, icon, replace, when, bytes } from '../dom.js';
+import { h, icon, replace, when, bytes, safeURL } from '../dom.js';
 import { badge, button, confirmAction, dialog, fail, field, pageHead, select, setOptions, toast, empty } from '../ui.js';
 
 const ACTIVE = new Set(['queued', 'processing', 'deleting']);
@@ -32,9 +32,20 @@ export function mount(main, ctx) {
     fileInput,
     h('label', { for: 'upload-input', class: 'btn btn-primary' }, 'Choose files'),
     h('p', { class: 'muted small', text: 'PDF, Word, PowerPoint, Excel, OpenDocument, EPUB, HTML, e-mail, text, Markdown, CSV, RTF.' }));
+  // Documents from web addresses: the server fetches them, so they go through the
+  // same stages, and the same rules, as the files above.
+  const urlInput = h('textarea', { id: 'upload-urls', rows: 2, 'data-testid': 'url-input', spellcheck: 'false',
+    placeholder: 'https://intranet.example.com/handbook.pdf', autocomplete: 'off' });
+  const urlForm = h('form', { class: 'url-form', 'data-testid': 'url-form', onsubmit: (e) => { e.preventDefault(); addURLs(); } },
+    field('Add from web addresses', urlInput, 'One address per line: web pages and any file type above. The server fetches them.'),
+    h('div', { class: 'row end' }, button('Add', null, { kind: 'primary', type: 'submit', iconName: 'link' })));
+  urlInput.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); addURLs(); }
+  });
   const uploadPanel = h('section', { class: 'card', 'aria-labelledby': 'upload-title' },
     h('h2', { id: 'upload-title', text: 'Upload' }),
     drop,
+    urlForm,
     h('div', { class: 'row wrap' },
       field('Share with', uploadGroup),
       h('label', { class: 'check' }, uploadPrivate, ' Keep private even in the group')),
@@ -65,6 +76,29 @@ export function mount(main, ctx) {
       state.textContent = err.message;
       fail(err);
     });
+  }
+
+  async function addURLs() {
+    const urls = urlInput.value.split(/\s+/).map((u) => u.trim()).filter(Boolean);
+    if (!urls.length) { urlInput.focus(); return; }
+    const state = h('span', { class: 'small', text: 'Adding…' });
+    const item = h('li', { class: 'upload' }, h('span', { class: 'upload-names', text: urls.join(', ') }), state);
+    uploads.prepend(item);
+    const body = { urls, private: uploadPrivate.checked };
+    if (uploadGroup.value) body.group_id = uploadGroup.value;
+    try {
+      const res = await api('POST', '/v1/documents', body);
+      const dup = res.documents.filter((d) => d.duplicate).length;
+      state.textContent = dup ? `Added, being fetched (${dup} already here)` : 'Added, being fetched';
+      item.classList.add('done');
+      urlInput.value = '';
+      setTimeout(() => item.remove(), 6000);
+      refresh();
+    } catch (err) {
+      item.classList.add('failed');
+      state.textContent = err.fields?.length ? err.fields.map((f) => `${f.field}: ${f.message}`).join('; ') : err.message;
+      fail(err);
+    }
   }
 
   // Filters and the table.
@@ -130,12 +164,18 @@ export function mount(main, ctx) {
     const own = d.owner_id === ctx.me.id;
     const key = (a) => `${d.id}:${a}`;
     // A document imported from the previous deployment without its file has only its text.
-    const actions = d.original_available === false ? [] : [
+    // Nothing to download: imported as text only, or not fetched from its address yet.
+    const actions = d.original_available === false || !d.sha256 ? [] : [
       h('a', { class: 'btn btn-ghost btn-icon', href: `/v1/documents/${d.id}/content`, download: d.filename, title: `Download ${d.filename}`, 'aria-label': `Download ${d.filename}`, dataset: { key: key('download') } }, icon('download')),
     ];
     if (own && d.status !== 'deleting') {
       actions.push(withKey(button(`Sharing of ${d.filename}`, () => share(d), { iconName: 'group', iconOnly: true, kind: 'ghost' }), key('share')));
-      if (d.status === 'failed') actions.push(withKey(button('Retry', () => retry(d), { iconName: 'retry', kind: 'ghost' }), key('retry')));
+      if (d.status === 'failed' && !d.source_url) actions.push(withKey(button('Retry', () => retry(d), { iconName: 'retry', kind: 'ghost' }), key('retry')));
+      if (d.source_url && (d.status === 'ready' || d.status === 'failed')) {
+        const b = withKey(button('Re-fetch', () => refetch(d), { iconName: 'retry', kind: 'ghost', title: `Fetch ${d.source_url} again` }), key('refetch'));
+        b.dataset.testid = 'refetch';
+        actions.push(b);
+      }
       actions.push(withKey(button(`Delete ${d.filename}`, () => remove(d), { iconName: 'trash', iconOnly: true, kind: 'ghost' }), key('delete')));
     }
     const choose = h('input', {
@@ -146,7 +186,9 @@ export function mount(main, ctx) {
     return h('tr', { dataset: { id: d.id, status: d.status }, 'data-testid': 'doc-row' },
       h('td', { class: 'choose' }, choose),
       h('th', { scope: 'row', class: 'name' }, h('span', { class: 'filename', text: d.filename }),
-        own ? null : h('span', { class: 'small muted', text: ' · shared with you' })),
+        own ? null : h('span', { class: 'small muted', text: ' · shared with you' }),
+        d.source_url ? h('a', { class: 'source-url small muted', href: safeURL(d.source_url), target: '_blank', rel: 'noopener noreferrer',
+          'data-testid': 'source-url', title: d.source_url, text: d.source_url }) : null),
       h('td', { class: 'status', 'data-label': 'Status' }, statusCell(d)),
       h('td', { class: 'sharing', 'data-label': 'Sharing', text: own ? sharingText(d) : groupName(d.group_id) }),
       h('td', { class: 'num', 'data-label': 'Size', text: bytes(d.size_bytes) }),
@@ -162,7 +204,7 @@ export function mount(main, ctx) {
     let prev = null;
     for (const d of docs) {
       seen.add(d.id);
-      const sig = JSON.stringify([d.status, d.stage, d.progress, d.group_id, d.private, d.error, d.chunk_count, groups.length]);
+      const sig = JSON.stringify([d.status, d.stage, d.progress, d.group_id, d.private, d.error, d.chunk_count, d.filename, d.size_bytes, groups.length]);
       let entry = rows.get(d.id);
       if (!entry || entry.sig !== sig) {
         const tr = row(d);
@@ -196,6 +238,10 @@ export function mount(main, ctx) {
 
   async function retry(d) {
     try { await api('POST', `/v1/documents/${d.id}/retry`); toast(`${d.filename} queued again`); refresh(); } catch (err) { fail(err); }
+  }
+
+  async function refetch(d) {
+    try { await api('POST', `/v1/documents/${d.id}/refetch`); toast(`${d.filename} will be fetched again`); refresh(); } catch (err) { fail(err); }
   }
 
   async function remove(d) {
