@@ -13,6 +13,7 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/ingest"
 	"github.com/youworker/youworker/pkg/llm"
+	"github.com/youworker/youworker/pkg/ocr"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/reindex"
 	"github.com/youworker/youworker/pkg/service"
@@ -25,11 +26,17 @@ func (a *App) runIngest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reader, closeReader, err := a.ocrReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeReader()
 	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    cfg.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
 		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
+		OCR: reader, OCRConcurrency: cfg.OCRConcurrency,
 	}, a.Logger)
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
 		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
@@ -39,6 +46,36 @@ func (a *App) runIngest(ctx context.Context) error {
 		Logger:       a.Logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 		TracerProvider: a.Tracing,
 	})
+}
+
+// visionTimeout bounds the reading of one page by the vision model, retries
+// included: a large model on a busy server takes tens of seconds.
+const visionTimeout = 5 * time.Minute
+
+// ocrReader is what reads scanned pages and pictures: the vision model when
+// YW_VISION_MODEL is set, Tesseract when installed (and the model does not
+// answer), else nothing (nil).
+func (a *App) ocrReader(ctx context.Context) (ocr.Reader, func(), error) {
+	cfg := a.Config
+	var model *llm.Ollama
+	if cfg.VisionModel != "" {
+		var err error
+		model, err = llm.NewOllama(llm.OllamaConfig{URL: cfg.OllamaURL, Model: cfg.VisionModel, Timeout: visionTimeout}, a.Logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vision model: %w", err)
+		}
+	}
+	ocrCfg := ocr.Config{VisionModel: cfg.VisionModel, Tesseract: cfg.Tesseract, Languages: cfg.OCRLanguages}
+	if model != nil {
+		ocrCfg.Model = model
+	}
+	reader, description := ocr.New(ctx, ocrCfg, a.Logger)
+	a.Logger.InfoContext(ctx, "scanned pages and pictures are read by "+description)
+	return reader, func() {
+		if model != nil {
+			_ = model.Close()
+		}
+	}, nil
 }
 
 // runReindex consumes re-index and ACL sync jobs until ctx ends. A re-embed with an

@@ -23,6 +23,7 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/ocr"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
@@ -54,6 +55,12 @@ type Config struct {
 	Metrics *Metrics
 	// EmbedMetrics records the embedding requests; nil records nothing.
 	EmbedMetrics *embed.Metrics
+	// OCR reads the scanned pages and pictures of documents; nil reads none,
+	// and a document whose only text is in them fails with needs_ocr.
+	OCR ocr.Reader
+	// OCRConcurrency bounds the pages being read at once across all documents
+	// of the worker; 0 means 2.
+	OCRConcurrency int
 }
 
 // Worker handles ingest and delete jobs.
@@ -65,6 +72,8 @@ type Worker struct {
 	logger  *slog.Logger
 	// embedSlots bounds the embedding requests in flight across all documents.
 	embedSlots *slotPool
+	// ocrSlots bounds the pages being read at once across all documents.
+	ocrSlots chan struct{}
 }
 
 // New returns the worker.
@@ -75,8 +84,11 @@ func New(st *store.Store, objects Objects, ix *index.Index, cfg Config, logger *
 	if cfg.EmbedConcurrency <= 0 {
 		cfg.EmbedConcurrency = 8
 	}
+	if cfg.OCRConcurrency <= 0 {
+		cfg.OCRConcurrency = 2
+	}
 	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest"),
-		embedSlots: newSlotPool(cfg.EmbedConcurrency)}
+		embedSlots: newSlotPool(cfg.EmbedConcurrency), ocrSlots: make(chan struct{}, cfg.OCRConcurrency)}
 }
 
 // Handle runs one job from the ingest consumer.
@@ -114,8 +126,11 @@ func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
 	// correlation id, and the owner reads a sentence.
 	w.logger.ErrorContext(ctx, "ingest job dead-lettered: the document is marked failed", "document_id", j.DocumentID, "error", reason)
 	msg := "processing failed repeatedly; try again later, and if it fails again ask an administrator to look at the server log"
-	if errors.Is(reason, embed.ErrUnavailable) {
+	switch {
+	case errors.Is(reason, embed.ErrUnavailable):
 		msg = "the embedding model did not answer; try again when it is back"
+	case errors.Is(reason, ocr.ErrUnavailable):
+		msg = "the model that reads scanned pages and pictures did not answer; try again when it is back"
 	}
 	if _, err := w.store.MarkFailed(ctx, j.DocumentID, 0, "worker_gave_up", msg); err != nil {
 		w.logger.ErrorContext(ctx, "mark document failed", "document_id", j.DocumentID, "error", err)
@@ -144,6 +159,9 @@ func (w *Worker) ingest(ctx context.Context, id string) (err error) {
 
 	parsed, err := w.parse(ctx, doc, clock)
 	if err != nil {
+		return w.fail(ctx, log, doc, err)
+	}
+	if err := w.readScans(ctx, log, doc, parsed, clock); err != nil {
 		return w.fail(ctx, log, doc, err)
 	}
 	if err := w.store.SetStage(ctx, id, doc.Generation, "chunking", 0, 0); err != nil {
