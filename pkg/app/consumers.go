@@ -123,17 +123,9 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tools := agent.Toolset{
-		Searcher: searcher{a.Services.Search},
-		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
-	}
-	if len(cfg.MCPServers) > 0 {
-		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.Logger)
-		if err != nil {
-			return fmt.Errorf("connect MCP servers: %w", err)
-		}
-		defer mcp.Close()
-		tools.Sources = append(tools.Sources, mcp)
+	tools, err := a.Toolset(ctx)
+	if err != nil {
+		return err
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
 		ExtractiveFallback: true, DefaultModel: cfg.ChatModel, Metrics: toolMetrics}, a.Logger)
