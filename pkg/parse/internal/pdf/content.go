@@ -68,9 +68,9 @@ type interpreter struct {
 	forms    map[ref]bool
 	// images are the pictures drawn on the page, for a page without text.
 	images []placedImage
-	ops      int
-	chars    int
-	maxOps   int
+	ops    int
+	chars  int
+	maxOps int
 	// operators maps the operators that matter to text to what they do.
 	operators map[keyword]operator
 }
