@@ -35,6 +35,8 @@ const (
 var (
 	faceOnce sync.Once
 	face     font.Face
+	// faceMu serialises drawing: a font face is not safe for concurrent use.
+	faceMu sync.Mutex
 )
 
 func goFace() font.Face {
@@ -54,6 +56,8 @@ func goFace() font.Face {
 // Page renders lines of text, black on white, as a scanner would see a page.
 func Page(lines ...string) *image.Gray {
 	f := goFace()
+	faceMu.Lock()
+	defer faceMu.Unlock()
 	width := 0
 	for _, l := range lines {
 		width = max(width, font.MeasureString(f, l).Ceil())
