@@ -38,8 +38,13 @@ func (a *App) runIngest(ctx context.Context) error {
 		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
 		OCR: reader, OCRConcurrency: cfg.OCRConcurrency,
 	}, a.Logger)
+	timeout := 30 * time.Minute
+	if reader != nil {
+		// A long scan is read a page at a time: hundreds of model requests.
+		timeout = 2 * time.Hour
+	}
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
-		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
+		Concurrency: cfg.JobConcurrency, Timeout: timeout,
 		// Half the shutdown budget: a document that does not finish is redelivered and
 		// its idempotent steps are redone by the next worker.
 		DrainTimeout: cfg.ShutdownTimeout / 2,

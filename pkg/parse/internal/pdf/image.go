@@ -106,9 +106,12 @@ func (d *doc) pageScan(placed []placedImage, rotate int) (imgs []Image, held int
 		if w < minImageSide || h < minImageSide {
 			continue
 		}
-		// Where the picture's top left corner is as shown.
-		x, y := shown(0, 1, p.ctm, rotate)
-		c := candidate{s: s, ctm: p.ctm, top: y, lft: x}
+		// Where the picture's top and left edges are as shown.
+		c := candidate{s: s, ctm: p.ctm, top: math.Inf(1), lft: math.Inf(1)}
+		for _, corner := range [4][2]float64{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
+			x, y := shown(corner[0], corner[1], p.ctm, rotate)
+			c.top, c.lft = math.Min(c.top, y), math.Min(c.lft, x)
+		}
 		if i, dup := seen[s]; dup {
 			if area(p.ctm) > area(cands[i].ctm) {
 				cands[i] = c
@@ -194,6 +197,7 @@ type imageInfo struct {
 	bpc           int
 	mask          bool
 	cs            colorSpace
+	csErr         error // the colour space cannot be read
 	decode        []float64
 }
 
@@ -257,11 +261,9 @@ func (d *doc) imageInfo(dict dict) (imageInfo, error) {
 		info.bpc, info.cs = 1, colorSpace{kind: csGray, n: 1}
 	} else {
 		info.bpc, _ = toInt(d.resolve(dict["BitsPerComponent"]))
-		cs, err := d.colorSpaceOf(d.resolve(dict["ColorSpace"]), 0)
-		if err != nil {
-			return info, err
-		}
-		info.cs = cs
+		// JPEG data carry their own colours: a colour space read only for
+		// samples fails only them.
+		info.cs, info.csErr = d.colorSpaceOf(d.resolve(dict["ColorSpace"]), 0)
 	}
 	for _, v := range asArray(d.resolve(dict["Decode"])) {
 		f, _ := toFloat(d.resolve(v))
@@ -382,6 +384,9 @@ func (cs colorSpace) rgba(c []float64) color.RGBA {
 // encodeSamples turns the samples of an image (after its filters) into an
 // upright PNG. Rows the data lack are left white.
 func (d *doc) encodeSamples(data []byte, info imageInfo, o picture.Orientation) (Image, error) {
+	if info.csErr != nil {
+		return Image{}, info.csErr
+	}
 	switch info.bpc {
 	case 1, 2, 4, 8, 16:
 	default:
@@ -635,7 +640,7 @@ func (d *doc) decodeCCITT(data []byte, parms dict, info *imageInfo) ([]byte, int
 	}
 	info.width, info.height, info.bpc = cols, rows, 1
 	if !info.mask {
-		info.cs = colorSpace{kind: csGray, n: 1}
+		info.cs, info.csErr = colorSpace{kind: csGray, n: 1}, nil
 	}
 	return out, n, nil
 }
