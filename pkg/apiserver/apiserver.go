@@ -77,28 +77,24 @@ type toolCatalog struct{ app *app.App }
 // refreshes them.
 const catalogFreshness = 10 * time.Second
 
-func (c toolCatalog) Tools(ctx context.Context) ([]agent.ToolInfo, error) {
-	ts, err := c.app.Toolset(ctx)
+func (c toolCatalog) Tools(context.Context) ([]agent.ToolInfo, error) {
+	ts, err := c.app.Toolset()
 	if err != nil {
 		return nil, err
 	}
-	c.refresh(ctx)
+	if m, _ := c.app.MCP(); m != nil {
+		m.RefreshIfOlder(catalogFreshness)
+	}
 	return ts.Describe(), nil
 }
 
-func (c toolCatalog) MCPServers(ctx context.Context) ([]agent.MCPServerStatus, error) {
-	m, err := c.app.MCP(ctx)
+func (c toolCatalog) MCPServers(context.Context) ([]agent.MCPServerStatus, error) {
+	m, err := c.app.MCP()
 	if m == nil || err != nil {
 		return nil, err
 	}
 	m.RefreshIfOlder(catalogFreshness)
 	return m.Status(), nil
-}
-
-func (c toolCatalog) refresh(ctx context.Context) {
-	if m, _ := c.app.MCP(ctx); m != nil {
-		m.RefreshIfOlder(catalogFreshness)
-	}
 }
 
 // statusProbes hands the platform's probes of the chat model, the embedder and the

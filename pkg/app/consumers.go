@@ -128,7 +128,7 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tools, err := a.Toolset(ctx)
+	tools, err := a.Toolset()
 	if err != nil {
 		return err
 	}

@@ -23,13 +23,14 @@ const mcpConnectTimeout = 10 * time.Second
 // MCP is the process's client of the configured MCP servers, connected on
 // first use, shared by the chat turns and the API's tool list so both see the
 // same servers in the same health; nil when none is configured.
-func (a *App) MCP(ctx context.Context) (*agent.MCPTools, error) {
+func (a *App) MCP() (*agent.MCPTools, error) {
 	if len(a.Config.MCPServers) == 0 {
 		return nil, nil
 	}
 	a.mcp.once.Do(func() {
-		// The client outlives whoever asked first; its first listing is bounded.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mcpConnectTimeout)
+		// The client outlives whoever asked first, a request or a consumer, and
+		// carries nothing of theirs; its first listing is bounded.
+		ctx, cancel := context.WithTimeout(context.Background(), mcpConnectTimeout)
 		defer cancel()
 		a.mcp.tools, a.mcp.err = agent.NewMCPTools(ctx, agent.MCPConfig{Servers: a.Config.MCPServers, RefreshInterval: time.Minute}, a.Logger)
 		if a.mcp.err != nil {
@@ -49,12 +50,12 @@ func (a *App) closeMCP() {
 
 // Toolset is what chat turns with tools are offered: document search, the
 // built-in tools and those of the MCP servers. The API lists the same.
-func (a *App) Toolset(ctx context.Context) (agent.Toolset, error) {
+func (a *App) Toolset() (agent.Toolset, error) {
 	tools := agent.Toolset{
 		Searcher: searcher{a.Services.Search},
 		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
 	}
-	mcp, err := a.MCP(ctx)
+	mcp, err := a.MCP()
 	if err != nil {
 		return agent.Toolset{}, err
 	}
