@@ -98,19 +98,7 @@ func (w *Worker) readScans(ctx context.Context, log *slog.Logger, doc store.Docu
 // skipping counts superseded while the previous UPDATE ran.
 func (w *Worker) recordPages(ctx context.Context, doc store.Document, progress <-chan int, total int) error {
 	for done := range progress {
-	latest:
-		for {
-			select {
-			case d, ok := <-progress:
-				if !ok {
-					break latest
-				}
-				done = d
-			default:
-				break latest
-			}
-		}
-		if err := w.store.SetPages(ctx, doc.ID, doc.Generation, done, total); err != nil {
+		if err := w.store.SetPages(ctx, doc.ID, doc.Generation, newest(progress, done), total); err != nil {
 			return err
 		}
 	}

@@ -444,18 +444,7 @@ func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progres
 		return err
 	}
 	for done := range progress {
-	latest:
-		for {
-			select {
-			case d, ok := <-progress:
-				if !ok {
-					break latest
-				}
-				done = d
-			default:
-				break latest
-			}
-		}
+		done = newest(progress, done)
 		stage := "embedding"
 		if done == total {
 			// Every chunk is indexed; what is left is finishing the document.
@@ -466,6 +455,22 @@ func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progres
 		}
 	}
 	return nil
+}
+
+// newest returns the last count already waiting in progress, or done when none
+// is: a count superseded while the previous UPDATE ran is not written.
+func newest(progress <-chan int, done int) int {
+	for {
+		select {
+		case d, ok := <-progress:
+			if !ok {
+				return done
+			}
+			done = d
+		default:
+			return done
+		}
+	}
 }
 
 // embedText is what the embedder sees: the heading path gives a chunk its context.
