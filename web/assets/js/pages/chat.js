@@ -262,6 +262,7 @@ export function mount(main, ctx) {
     if (!await confirmAction('Delete chat', `Delete “${s.title || 'Untitled'}” and all its messages?`)) return;
     try {
       await api('DELETE', `/v1/chat/sessions/${s.id}`);
+      try { localStorage.removeItem(modelKey(s.id)); } catch { /* nothing kept */ }
       sessions = sessions.filter((x) => x.id !== s.id);
       if (s.id === current) newChat(); else paintSessions();
     } catch (err) { fail(err); }
