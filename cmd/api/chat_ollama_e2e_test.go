@@ -222,7 +222,8 @@ func TestOllamaChatEndToEnd(t *testing.T) {
 	admin := "bootstrap-admin-key-for-ollama-e2e-test"
 	base := startAPI(t, map[string]string{"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0",
 		"YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "error",
-		"YW_OLLAMA_URL": model.llm.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_AGENT_MAX_STEPS": "2"})
+		"YW_OLLAMA_URL": model.llm.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_AGENT_MAX_STEPS": "2",
+		"YW_CHAT_MODELS": "no-such-model:70b"})
 	c := apitest.NewClient(t, base)
 
 	t.Run("plain answer streams tokens and records usage", func(t *testing.T) {
@@ -437,7 +438,7 @@ func TestOllamaChatEndToEnd(t *testing.T) {
 		require.Empty(t, reqs[0].Tools, "tools:false offers no tools")
 	})
 
-	t.Run("an unknown model fails the turn with model_not_found", func(t *testing.T) {
+	t.Run("an allowed model the server lacks fails the turn with model_not_found", func(t *testing.T) {
 		t.Parallel()
 		key := newUser(t, c, admin, "nomodel")
 		turnID, _ := askChat(t, c, key, "Use the big one", map[string]any{"model": "no-such-model:70b"})

@@ -24,6 +24,7 @@ var matrixCases = map[string]caseFunc{
 	"GET /ui/auth/oidc/logout": oidcOff,
 
 	"GET /v1/me": self, "GET /v1/me/keys": self, "POST /v1/me/keys": self, "GET /v1/status": self,
+	"GET /v1/models": self, "GET /v1/tools": self, "GET /v1/admin/mcp/servers": adminOnly,
 	"DELETE /v1/me/keys/:id":                   revokeOwnKey,
 	"POST /v1/admin/users":                     adminCreateUser,
 	"GET /v1/admin/users":                      adminOnly,

@@ -257,6 +257,9 @@ func scopeOfRoute(route string) (access.Scope, bool) {
 		return access.ScopeChat, true
 	case path == "/v1/search":
 		return access.ScopeDocumentsRead, true
+	case path == "/v1/models", path == "/v1/tools":
+		// What chat offers: models to choose and tools it calls.
+		return access.ScopeChat, true
 	case strings.HasPrefix(path, "/v1/documents"), strings.HasPrefix(path, "/v1/groups"), strings.HasPrefix(path, "/v1/me/invitations"):
 		if m == "GET" {
 			return access.ScopeDocumentsRead, true

@@ -161,25 +161,51 @@ func (m *MCPTools) Tools() []Tool {
 
 // MCPServerStatus describes one server, for health pages and logs.
 type MCPServerStatus struct {
-	Name      string
-	URL       string
+	Name string
+	URL  string
+	// Connected says whether a session is open now.
 	Connected bool
-	Tools     int
-	// Error is the last connection or listing error, empty when fine.
+	// Healthy says whether its tools work as far as this process knows: the
+	// last listing succeeded and no call has failed to reach it since.
+	Healthy bool
+	Tools   int
+	// Error is the error that makes the server unhealthy now, empty when fine.
 	Error string
+	// LastError is the last connection, listing or call failure, kept after
+	// the server recovers, with when it happened (zero: never).
+	LastError   string
+	LastErrorAt time.Time
+	// CheckedAt is when its tools were last listed, or tried to be (zero: not yet).
+	CheckedAt time.Time
 }
 
-// Status reports the state of every server.
+// Status reports the state of every server, in the configured order.
 func (m *MCPTools) Status() []MCPServerStatus {
 	out := make([]MCPServerStatus, 0, len(m.servers))
 	for _, s := range m.servers {
 		s.mu.Lock()
-		st := MCPServerStatus{Name: s.name, URL: s.url, Connected: s.session != nil, Tools: len(s.tools)}
+		st := MCPServerStatus{Name: s.name, URL: s.url, Connected: s.session != nil, Tools: len(s.tools),
+			Healthy: s.lastErr == nil && !s.checkedAt.IsZero(), LastError: s.lastFailure, LastErrorAt: s.lastFailureAt, CheckedAt: s.checkedAt}
 		if s.lastErr != nil {
 			st.Error = s.lastErr.Error()
 		}
 		s.mu.Unlock()
 		out = append(out, st)
+	}
+	return out
+}
+
+// Describe implements Describer: every server's tools as last listed, each as
+// healthy as its server.
+func (m *MCPTools) Describe() []ToolInfo {
+	var out []ToolInfo
+	for _, s := range m.servers {
+		s.mu.Lock()
+		healthy := s.lastErr == nil && !s.checkedAt.IsZero()
+		for _, t := range s.tools {
+			out = append(out, ToolInfo{Name: t.spec.Name, Source: ToolSourceMCP, Server: s.name, Description: t.description, Healthy: healthy})
+		}
+		s.mu.Unlock()
 	}
 	return out
 }
@@ -194,6 +220,21 @@ func (m *MCPTools) Refresh(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// RefreshIfOlder asks the background loop to refresh, without waiting, when a
+// server was last listed more than age ago: a page showing the servers' health
+// brings it up to date for the next look, however many people look.
+func (m *MCPTools) RefreshIfOlder(age time.Duration) {
+	for _, s := range m.servers {
+		s.mu.Lock()
+		stale := time.Since(s.checkedAt) > age
+		s.mu.Unlock()
+		if stale {
+			m.RefreshSoon()
+			return
+		}
+	}
 }
 
 // RefreshSoon asks the background loop to refresh without waiting for it.
@@ -262,7 +303,32 @@ type mcpServer struct {
 	mu      sync.Mutex
 	session *mcp.ClientSession
 	tools   []*mcpTool
+	// lastErr is why the server does not work now: the last listing's error,
+	// or a call's failure to reach it since; nil when it works.
 	lastErr error
+	// lastFailure is the last error of any kind, kept after recovery, for
+	// operators; checkedAt is when the tools were last listed or tried.
+	lastFailure   string
+	lastFailureAt time.Time
+	checkedAt     time.Time
+}
+
+// failed records a failure to reach the server; the server is unhealthy until
+// a listing or a call succeeds.
+func (s *mcpServer) failed(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastErr = err
+	s.lastFailure, s.lastFailureAt = err.Error(), time.Now()
+}
+
+// reached records that a call went through: the server works.
+func (s *mcpServer) reached() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.checkedAt.IsZero() {
+		s.lastErr = nil
+	}
 }
 
 // connect returns the session, connecting first when there is none.
@@ -334,8 +400,11 @@ func (s *mcpServer) refresh(ctx context.Context) error {
 	s.mu.Lock()
 	prevErr, prevCount := s.lastErr, len(s.tools)
 	s.lastErr = err
+	s.checkedAt = time.Now()
 	if err == nil {
 		s.tools = tools
+	} else {
+		s.lastFailure, s.lastFailureAt = err.Error(), s.checkedAt
 	}
 	s.mu.Unlock()
 	log := s.m.log.With("server", s.name, "url", s.url)
@@ -411,6 +480,9 @@ type mcpTool struct {
 	server *mcpServer
 	remote string // the tool's own name on the server
 	spec   llm.ToolSpec
+	// description is the server's own, without the server's name the model
+	// is shown it with.
+	description string
 }
 
 func newMCPTool(s *mcpServer, name string, t *mcp.Tool) *mcpTool {
@@ -425,9 +497,10 @@ func newMCPTool(s *mcpServer, name string, t *mcp.Tool) *mcpTool {
 		desc = t.Title
 	}
 	return &mcpTool{
-		server: s,
-		remote: t.Name,
-		spec:   llm.ToolSpec{Name: name, Description: strings.TrimSpace(fmt.Sprintf("[%s] %s", s.name, desc)), Parameters: params},
+		server:      s,
+		remote:      t.Name,
+		spec:        llm.ToolSpec{Name: name, Description: strings.TrimSpace(fmt.Sprintf("[%s] %s", s.name, desc)), Parameters: params},
+		description: strings.TrimSpace(desc),
 	}
 }
 
@@ -469,11 +542,18 @@ func (t *mcpTool) Call(ctx context.Context, call Call) (Result, error) {
 func (t *mcpTool) call(ctx context.Context, args map[string]any) (*mcp.CallToolResult, error) {
 	cs, err := t.server.connect(ctx)
 	if err != nil {
+		if ctx.Err() == nil {
+			t.server.failed(err)
+		}
 		return nil, fmt.Errorf("unavailable: %w", err)
 	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: t.remote, Arguments: args})
-	if err != nil && !serverAnswered(err) && ctx.Err() == nil {
+	switch {
+	case err == nil || serverAnswered(err):
+		t.server.reached()
+	case ctx.Err() == nil:
 		t.server.drop(cs)
+		t.server.failed(fmt.Errorf("call %s: %w", t.remote, err))
 	}
 	return res, err
 }

@@ -3,11 +3,13 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,4 +221,67 @@ func TestMCPNoServers(t *testing.T) {
 	require.NoError(t, m.Refresh(ctxTimeout(t)))
 	require.NoError(t, m.Close())
 	require.NoError(t, m.Close(), "Close is idempotent")
+}
+
+func TestMCPHealthFollowsTheServerAndKeepsItsLastError(t *testing.T) {
+	t.Parallel()
+	calc := startMCP(t, "calc")
+	var down atomic.Bool
+	// A proxy in front of the server that answers 503 while it is "down".
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		u, _ := url.Parse(calc.URL)
+		r.URL.Scheme, r.URL.Host, r.Host, r.RequestURI = u.Scheme, u.Host, u.Host, ""
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(proxy.Close)
+	m := newMCPTools(t, agent.MCPConfig{Servers: []string{"calc=" + proxy.URL + "/?token=secret"}, RefreshInterval: -1})
+
+	st := m.Status()[0]
+	require.True(t, st.Healthy)
+	require.Empty(t, st.LastError)
+	require.False(t, st.CheckedAt.IsZero())
+	tools := agent.Toolset{Searcher: &fakeSearcher{}, Tools: []agent.Tool{agent.CurrentTime{}}, Sources: []agent.ToolSource{m}}.Describe()
+	require.Len(t, tools, 5)
+	require.Equal(t, agent.ToolInfo{Name: agent.SearchToolName, Source: agent.ToolSourceBuiltin, Healthy: true,
+		Description: tools[0].Description}, tools[0])
+	require.Equal(t, "current_time", tools[1].Name)
+	require.Contains(t, tools, agent.ToolInfo{Name: "calc__echo", Source: agent.ToolSourceMCP, Server: "calc",
+		Description: "Echo the text back.", Healthy: true}, "the server's own description, without the prefix the model sees")
+
+	// The server goes down: the next call that cannot reach it makes it unhealthy.
+	down.Store(true)
+	_, err := callMCP(t, m, "calc__echo", `{"text":"hi"}`)
+	require.Error(t, err)
+	st = m.Status()[0]
+	require.False(t, st.Healthy)
+	require.NotEmpty(t, st.Error)
+	require.NotEmpty(t, st.LastError)
+	failedAt := st.LastErrorAt
+	require.False(t, failedAt.IsZero())
+	for _, tl := range m.Describe() {
+		require.False(t, tl.Healthy, tl.Name)
+	}
+
+	// It comes back: healthy at the next listing, and its last error is kept for operators.
+	down.Store(false)
+	require.NoError(t, m.Refresh(ctxTimeout(t)))
+	st = m.Status()[0]
+	require.True(t, st.Healthy)
+	require.Empty(t, st.Error)
+	require.NotEmpty(t, st.LastError)
+	require.Equal(t, failedAt, st.LastErrorAt)
 }

@@ -34,6 +34,57 @@ type ToolSource interface {
 	Tools() []Tool
 }
 
+// Where tools come from, the Source of ToolInfo.
+const (
+	ToolSourceBuiltin = "builtin"
+	ToolSourceMCP     = "mcp"
+)
+
+// ToolInfo describes a tool for people: what it does, where it comes from and
+// whether it works now.
+type ToolInfo struct {
+	Name string
+	// Source is ToolSourceBuiltin or ToolSourceMCP.
+	Source string
+	// Server is the MCP server's name; "" for built-in tools.
+	Server      string
+	Description string
+	Healthy     bool
+}
+
+// Describer is a ToolSource that describes its tools, such as *MCPTools.
+type Describer interface {
+	Describe() []ToolInfo
+}
+
+// Describe lists the tools a turn with tools is offered, as the Runner offers
+// them: document search, the built-in tools, then each source's. Built-in
+// tools are always healthy; a source that cannot describe its tools is listed
+// by their specs, as healthy.
+func (ts Toolset) Describe() []ToolInfo {
+	var out []ToolInfo
+	builtin := func(t Tool) {
+		spec := t.Spec()
+		out = append(out, ToolInfo{Name: spec.Name, Source: ToolSourceBuiltin, Description: spec.Description, Healthy: true})
+	}
+	if ts.Searcher != nil {
+		builtin(&SearchTool{})
+	}
+	for _, t := range ts.Tools {
+		builtin(t)
+	}
+	for _, s := range ts.Sources {
+		if d, ok := s.(Describer); ok {
+			out = append(out, d.Describe()...)
+			continue
+		}
+		for _, t := range s.Tools() {
+			builtin(t)
+		}
+	}
+	return out
+}
+
 // Call is one invocation of a tool.
 type Call struct {
 	// ID is the model's id for the call, unique within the conversation.

@@ -66,6 +66,8 @@ var routeScopes = map[string]access.Scope{
 	"GET /v1/chat/search":                 access.ScopeChat,
 	"POST /v1/chat/turns/:id/feedback":    access.ScopeChat,
 	"GET /v1/chat/sessions/:id/export":    access.ScopeChat,
+	"GET /v1/models":                      access.ScopeChat,
+	"GET /v1/tools":                       access.ScopeChat,
 
 	"POST /v1/admin/users":                     access.ScopeAdmin,
 	"GET /v1/admin/users":                      access.ScopeAdmin,
@@ -81,6 +83,7 @@ var routeScopes = map[string]access.Scope{
 	"GET /v1/admin/reindex":                    access.ScopeAdmin,
 	"GET /v1/admin/reindex/:id":                access.ScopeAdmin,
 	"POST /v1/admin/reindex/:id/cancel":        access.ScopeAdmin,
+	"GET /v1/admin/mcp/servers":                access.ScopeAdmin,
 }
 
 // RouteScope returns the scope a route needs, by method and route pattern as the

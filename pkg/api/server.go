@@ -35,6 +35,11 @@ type Deps struct {
 	Chat      *service.Chat
 	Analytics *service.Analytics
 	Data      *service.DataRights
+	// Models are the chat models users may choose (GET /v1/models).
+	Models *service.Models
+	// Tools lists the tools of chat and the MCP servers (GET /v1/tools); nil
+	// lists none.
+	Tools ToolCatalog
 	// Checks are the readiness probes by name: postgres, nats, vectors. Models and
 	// MCP servers are never among them: they degrade answers, reported by Status.
 	Checks map[string]probe.Check
@@ -126,6 +131,7 @@ func New(deps Deps) *Server {
 	s.mountReindex(admin)
 	s.mountAnalytics(v1, admin)
 	s.mountDataRights(v1, admin)
+	s.mountCatalog(v1, admin)
 	s.routeLabels = collectRouteLabels(e)
 	s.ready.Store(true)
 	return s

@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/youworker/youworker/pkg/agent"
 	"github.com/youworker/youworker/pkg/api"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/platform"
@@ -39,6 +40,7 @@ func New(a *app.App) (*Server, error) {
 		Config: a.Config, Logger: a.Logger, Registry: a.Platform.Registry,
 		Users: s.Users, Audit: s.Audit, Documents: s.Documents, Search: s.Search, Groups: s.Groups,
 		Reindex: s.Reindex, Chat: s.Chat, Analytics: s.Analytics, Data: s.Data, WebSessions: a.Platform.Store, Identities: s.Identities,
+		Models: s.Models, Tools: toolCatalog{a},
 		Checks: a.Platform.Checks(), TracerProvider: a.Tracing,
 		Status:     api.NewStatus(statusProbes(status), api.StatusConfig{}),
 		RouteStats: routeStats,
@@ -63,6 +65,37 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 // Close releases the connections the status probes keep; call it after Serve.
 func (s *Server) Close() { s.status.Close() }
+
+// toolCatalog lists the tools chat turns are offered — the toolset the chat
+// consumer builds — and the process's MCP servers. Looking at them refreshes
+// the servers' tool lists in the background once they are older than
+// catalogFreshness, so a server that went down shows by the next look rather
+// than at the next periodic refresh.
+type toolCatalog struct{ app *app.App }
+
+// catalogFreshness is how old the tool lists shown may be before a look
+// refreshes them.
+const catalogFreshness = 10 * time.Second
+
+func (c toolCatalog) Tools(context.Context) ([]agent.ToolInfo, error) {
+	ts, err := c.app.Toolset()
+	if err != nil {
+		return nil, err
+	}
+	if m, _ := c.app.MCP(); m != nil {
+		m.RefreshIfOlder(catalogFreshness)
+	}
+	return ts.Describe(), nil
+}
+
+func (c toolCatalog) MCPServers(context.Context) ([]agent.MCPServerStatus, error) {
+	m, err := c.app.MCP()
+	if m == nil || err != nil {
+		return nil, err
+	}
+	m.RefreshIfOlder(catalogFreshness)
+	return m.Status(), nil
+}
 
 // statusProbes hands the platform's probes of the chat model, the embedder and the
 // MCP servers to /v1/status.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/probe"
@@ -70,6 +71,8 @@ type Services struct {
 	Search    *service.Search
 	Analytics *service.Analytics
 	Data      *service.DataRights
+	// Models are the chat models users may choose.
+	Models *service.Models
 	// Identities signs in people through OIDC or a trusted proxy.
 	Identities *service.Identities
 }
@@ -86,6 +89,10 @@ type App struct {
 
 	opts  Options
 	relay *outbox.Relay
+	// closers release what the services hold (model server clients).
+	closers []func()
+	// mcp is the process's MCP client, shared by the chat consumer and the API.
+	mcp mcpClient
 }
 
 // Serve serves a listener until ctx ends: the HTTP API, or a worker's probes.
@@ -126,8 +133,9 @@ func (a *App) newServices() Services {
 	}
 	documents := service.NewDocuments(st, p.Objects, audit, docCfg, logger)
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
+	models := service.NewModels(service.ModelsConfig{Allowed: p.ChatModels(), Installed: a.installedModels()}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{
-		DefaultModel: p.DefaultChatModel(), Notify: notify, Cancel: a.cancelTurn,
+		DefaultModel: p.DefaultChatModel(), Models: models, Notify: notify, Cancel: a.cancelTurn,
 		MaxActiveTurns: cfg.MaxTurnsPerUser, TurnsPerMinute: cfg.UserTurnsPerMinute, TokensPerMinute: cfg.UserTokensPerMinute}, logger)
 	return Services{
 		Audit:     audit,
@@ -139,6 +147,7 @@ func (a *App) newServices() Services {
 		Search:    service.NewSearch(st, p.Index),
 		Analytics: service.NewAnalytics(st),
 		Data:      service.NewDataRights(st, documents, chat, groups, audit),
+		Models:    models,
 		Identities: service.NewIdentities(st, audit, service.IdentityConfig{
 			AllowedDomains: cfg.OIDC.AllowedDomains, GroupPrefix: cfg.SSOGroupPrefix}, logger),
 	}
@@ -187,11 +196,40 @@ func (a *App) Listen() (net.Listener, error) {
 // jobs are sent last, within a bounded wait, so a collector that is down cannot
 // hold up the exit.
 func (a *App) Close() {
+	a.closeMCP()
+	for _, c := range a.closers {
+		c()
+	}
 	a.Platform.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.Tracing.Shutdown(ctx); err != nil {
 		a.Logger.Warn("traces not flushed", "error", err)
+	}
+}
+
+// installedModels lists the models of the model server, for the chat models'
+// availability; nil without one.
+func (a *App) installedModels() func(context.Context) ([]string, error) {
+	if !a.Platform.UsesOllama() {
+		return nil
+	}
+	o, err := llm.NewOllama(llm.OllamaConfig{URL: a.Config.OllamaURL, Model: a.Config.ChatModel}, a.Logger)
+	if err != nil {
+		// The configuration was validated at start; an adapter that cannot be
+		// built lists nothing, and every model shows as unavailable.
+		return func(context.Context) ([]string, error) { return nil, err }
+	}
+	a.closers = append(a.closers, func() { _ = o.Close() })
+	return func(ctx context.Context) ([]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		models, err := o.Models(ctx)
+		names := make([]string, len(models))
+		for i, m := range models {
+			names[i] = m.Name
+		}
+		return names, err
 	}
 }
 

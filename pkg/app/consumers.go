@@ -14,6 +14,7 @@ import (
 	"github.com/youworker/youworker/pkg/ingest"
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/modelqueue"
+	"github.com/youworker/youworker/pkg/ocr"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/reindex"
 	"github.com/youworker/youworker/pkg/service"
@@ -27,21 +28,62 @@ func (a *App) runIngest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reader, closeReader, err := a.ocrReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeReader()
 	w := ingest.New(p.Store, p.Objects, p.Index, ingest.Config{
 		Limits:    cfg.ParseLimits(),
 		Chunk:     chunk.Options{TargetTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, MaxChunks: 50000},
 		BatchSize: 16, EmbedConcurrency: cfg.EmbedConcurrency,
 		Metrics: metrics, EmbedMetrics: p.EmbedMetrics,
 		Fetcher: a.Services.Documents,
+		OCR:     reader, OCRConcurrency: cfg.OCRConcurrency,
 	}, a.Logger)
+	timeout := 30 * time.Minute
+	if reader != nil {
+		// A long scan is read a page at a time: hundreds of model requests.
+		timeout = 2 * time.Hour
+	}
 	return queue.Run(ctx, p.JS, queue.ConsumerIngest, w.Handle, queue.RunOptions{
-		Concurrency: cfg.JobConcurrency, Timeout: 30 * time.Minute,
+		Concurrency: cfg.JobConcurrency, Timeout: timeout,
 		// Half the shutdown budget: a document that does not finish is redelivered and
 		// its idempotent steps are redone by the next worker.
 		DrainTimeout: cfg.ShutdownTimeout / 2,
 		Logger:       a.Logger.With("component", "ingest-worker"), Metrics: p.QueueMetrics, OnDeadLetter: w.OnDeadLetter,
 		TracerProvider: a.Tracing,
 	})
+}
+
+// visionTimeout bounds the reading of one page by the vision model, retries
+// included: a large model on a busy server takes tens of seconds.
+const visionTimeout = 5 * time.Minute
+
+// ocrReader is what reads scanned pages and pictures: the vision model when
+// YW_VISION_MODEL is set, Tesseract when installed (and the model does not
+// answer), else nothing (nil).
+func (a *App) ocrReader(ctx context.Context) (ocr.Reader, func(), error) {
+	cfg := a.Config
+	var model *llm.Ollama
+	if cfg.VisionModel != "" {
+		var err error
+		model, err = llm.NewOllama(llm.OllamaConfig{URL: cfg.OllamaURL, Model: cfg.VisionModel, Timeout: visionTimeout}, a.Logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vision model: %w", err)
+		}
+	}
+	ocrCfg := ocr.Config{VisionModel: cfg.VisionModel, Tesseract: cfg.Tesseract, Languages: cfg.OCRLanguages}
+	if model != nil {
+		ocrCfg.Model = model
+	}
+	reader, description := ocr.New(ctx, ocrCfg, a.Logger)
+	a.Logger.InfoContext(ctx, "scanned pages and pictures are read by "+description)
+	return reader, func() {
+		if model != nil {
+			_ = model.Close()
+		}
+	}, nil
 }
 
 // runReindex consumes re-index and ACL sync jobs until ctx ends. A re-embed with an
@@ -89,20 +131,9 @@ func (a *App) runChat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tools := agent.Toolset{
-		Searcher: searcher{a.Services.Search},
-		Tools:    []agent.Tool{agent.CurrentTime{}, agent.ConvertUnits{}},
-	}
-	if err := a.webTools(&tools); err != nil {
+	tools, err := a.Toolset()
+	if err != nil {
 		return err
-	}
-	if len(cfg.MCPServers) > 0 {
-		mcp, err := agent.NewMCPTools(ctx, agent.MCPConfig{Servers: cfg.MCPServers, RefreshInterval: time.Minute}, a.Logger)
-		if err != nil {
-			return fmt.Errorf("connect MCP servers: %w", err)
-		}
-		defer mcp.Close()
-		tools.Sources = append(tools.Sources, mcp)
 	}
 	runner, err := agent.NewRunner(model, tools, agent.Config{SystemPrompt: cfg.SystemPrompt, MaxSteps: cfg.AgentMaxSteps,
 		ContextTokens:      cfg.ChatContextTokens,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,19 @@ type Config struct {
 	ChatModel    string
 	EmbedModel   string
 	ChatBackend  string // "", "ollama" or "extractive"
+	// ChatModels are the chat models users may choose besides ChatModel, which is
+	// always allowed and the default; a message naming any other is refused.
+	ChatModels []string
+
+	// VisionModel is the Ollama model that reads images and scanned pages; empty
+	// leaves them to Tesseract. Tesseract is the command run when no vision model
+	// is set or it does not answer; "off" never runs it. OCRLanguages are
+	// Tesseract's languages ("eng", "eng+ita"). OCRConcurrency bounds the pages
+	// one ingest worker has read at once, across its documents.
+	VisionModel    string
+	Tesseract      string
+	OCRLanguages   string
+	OCRConcurrency int
 
 	// DatabaseURLSet tells whether YW_DATABASE_URL was given; when it was not, -dev
 	// runs a private PostgreSQL if none answers at DefaultDatabaseURL.
@@ -179,6 +193,11 @@ func Load(getenv func(string) string) (Config, error) {
 		ChatModel:         r.str("YW_CHAT_MODEL", "llama3.1"),
 		EmbedModel:        r.str("YW_EMBED_MODEL", ""),
 		ChatBackend:       r.str("YW_CHAT_BACKEND", ""),
+		ChatModels:        r.list("YW_CHAT_MODELS"),
+		VisionModel:       r.str("YW_VISION_MODEL", ""),
+		Tesseract:         r.str("YW_TESSERACT", "tesseract"),
+		OCRLanguages:      r.str("YW_OCR_LANGUAGES", "eng"),
+		OCRConcurrency:    r.int("YW_OCR_CONCURRENCY", 2),
 		HTTPAddr:          r.str("YW_HTTP_ADDR", "127.0.0.1:8080"),
 		DataDir:           r.str("YW_DATA_DIR", ".youworker"),
 		LogFormat:         r.str("YW_LOG_FORMAT", ""),
@@ -280,6 +299,20 @@ func (c Config) Validate() error {
 	case "", "ollama", "extractive":
 	default:
 		bad("YW_CHAT_BACKEND", "must be ollama or extractive")
+	}
+	for _, m := range c.ChatModels {
+		if len(m) > 100 || strings.ContainsAny(m, " \t\r\n") {
+			bad("YW_CHAT_MODELS", "%q is not a model name", m)
+		}
+	}
+	if c.VisionModel != "" && c.OllamaURL == "" {
+		bad("YW_VISION_MODEL", "needs YW_OLLAMA_URL, the server that runs it")
+	}
+	if c.OCRConcurrency < 1 || c.OCRConcurrency > 64 {
+		bad("YW_OCR_CONCURRENCY", "must be between 1 and 64")
+	}
+	if !validOCRLanguages(c.OCRLanguages) {
+		bad("YW_OCR_LANGUAGES", "must be Tesseract language codes joined by +, like eng or eng+ita")
 	}
 	if c.BootstrapAdminKey != "" && (len(c.BootstrapAdminKey) < 24 || strings.ContainsAny(c.BootstrapAdminKey, " \t\r\n")) {
 		bad("YW_BOOTSTRAP_ADMIN_KEY", "must be at least 24 characters without spaces")
@@ -390,6 +423,31 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// AllowedChatModels are the chat models users may choose: the default
+// (ChatModel) first, then YW_CHAT_MODELS in their order, each once.
+func (c Config) AllowedChatModels() []string {
+	out := []string{c.ChatModel}
+	for _, m := range c.ChatModels {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// validOCRLanguages reports whether s is Tesseract's -l argument: language
+// codes (letters, digits, _ and -) joined by +. It goes on a command line.
+func validOCRLanguages(s string) bool {
+	for _, code := range strings.Split(s, "+") {
+		if code == "" || len(code) > 32 || code[0] == '-' || code[0] == '_' || strings.IndexFunc(code, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+		}) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseLimits are the parsers' limits, with the configured memory budget.
 func (c Config) ParseLimits() parse.Limits {
 	l := parse.DefaultLimits()
@@ -410,9 +468,9 @@ func (c Config) String() string {
 		}
 		return "[redacted]"
 	}
-	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
+	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s chat_models=%s vision_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
-		redactURL(c.OllamaURL), c.ChatModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
+		redactURL(c.OllamaURL), c.ChatModel, strings.Join(c.ChatModels, ","), c.VisionModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
 		redactURL(c.OTelEndpoint)) + c.identityString() + c.webString()
 }
 

@@ -195,3 +195,29 @@ func TestWebSettings(t *testing.T) {
 		require.ErrorContains(t, err, name)
 	}
 }
+
+func TestChatModelsAndOCRSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"llama3.1"}, c.AllowedChatModels(), "only the default unless more are allowed")
+	require.Equal(t, "tesseract", c.Tesseract)
+	require.Equal(t, "eng", c.OCRLanguages)
+	require.Equal(t, 2, c.OCRConcurrency)
+	require.Empty(t, c.VisionModel)
+
+	c, err = Load(env(map[string]string{"YW_CHAT_MODEL": "qwen3:8b", "YW_CHAT_MODELS": "llama3.1, qwen3:8b ,mistral:7b,llama3.1",
+		"YW_OLLAMA_URL": "http://ollama:11434", "YW_VISION_MODEL": "qwen2.5vl:7b", "YW_OCR_LANGUAGES": "eng+ita", "YW_TESSERACT": "off"}))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, []string{"qwen3:8b", "llama3.1", "mistral:7b"}, c.AllowedChatModels(), "the default first, each once")
+	require.Contains(t, c.String(), "vision_model=qwen2.5vl:7b")
+
+	c, err = Load(env(map[string]string{"YW_CHAT_MODELS": "llama 3", "YW_VISION_MODEL": "llava",
+		"YW_OCR_LANGUAGES": "eng+-c rm", "YW_OCR_CONCURRENCY": "0"}))
+	require.NoError(t, err)
+	err = c.Validate()
+	for _, name := range []string{"YW_CHAT_MODELS", "YW_VISION_MODEL", "YW_OCR_LANGUAGES", "YW_OCR_CONCURRENCY"} {
+		require.ErrorContains(t, err, name)
+	}
+}

@@ -15,6 +15,7 @@ import (
 const (
 	StageFetch = "fetch" // the upload copied from the object store
 	StageParse = "parse"
+	StageOCR   = "ocr" // the scanned pages read, when the document has any
 	StageChunk = "chunk"
 	StageEmbed = "embed" // every chunk embedded
 	// StageIndex is the time after the last embedding until the document is

@@ -41,6 +41,7 @@ type rig struct {
 	docs    *service.Documents
 	relay   *outbox.Relay
 	user    access.Principal
+	cfg     ingest.Config
 }
 
 func newRig(t *testing.T, embedder embed.Embedder, opts ...queuetest.Option) *rig {
@@ -60,15 +61,23 @@ func newRig(t *testing.T, embedder embed.Embedder, opts ...queuetest.Option) *ri
 	u, err := st.CreateUser(ctx, "ingest-tester", false)
 	require.NoError(t, err)
 	r := &rig{t: t, store: st, queue: qs, objects: objs, index: ix, user: access.Principal{UserID: u.ID, Name: u.Name}}
-	r.worker = ingest.New(st, objs, ix, ingest.Config{
-		Limits:    parse.DefaultLimits(),
-		Chunk:     chunk.Options{TargetTokens: 500, OverlapTokens: 60, MaxChunks: 50000},
-		BatchSize: 16, EmbedConcurrency: 4,
-	}, logging.Discard())
+	r.reconfigure(func(c *ingest.Config) {
+		*c = ingest.Config{
+			Limits:    parse.DefaultLimits(),
+			Chunk:     chunk.Options{TargetTokens: 500, OverlapTokens: 60, MaxChunks: 50000},
+			BatchSize: 16, EmbedConcurrency: 4,
+		}
+	})
 	r.docs = service.NewDocuments(st, objs, service.NewAuditor(st, logging.Discard()),
 		service.DocumentsConfig{MaxUploadBytes: 64 << 20, TmpDir: t.TempDir()}, logging.Discard())
 	r.relay = outbox.NewRelay(st, queue.NewPublisher(qs.JS, nil), time.Second, logging.Discard())
 	return r
+}
+
+// reconfigure changes the worker's configuration (before start).
+func (r *rig) reconfigure(change func(*ingest.Config)) {
+	change(&r.cfg)
+	r.worker = ingest.New(r.store, r.objects, r.index, r.cfg, logging.Discard())
 }
 
 // upload stores a file through the upload service and publishes its job; it

@@ -23,6 +23,7 @@ import (
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
 	"github.com/youworker/youworker/pkg/job"
+	"github.com/youworker/youworker/pkg/ocr"
 	"github.com/youworker/youworker/pkg/parse"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/store"
@@ -72,6 +73,12 @@ type Config struct {
 	Metrics *Metrics
 	// EmbedMetrics records the embedding requests; nil records nothing.
 	EmbedMetrics *embed.Metrics
+	// OCR reads the scanned pages and pictures of documents; nil reads none,
+	// and a document whose only text is in them fails with needs_ocr.
+	OCR ocr.Reader
+	// OCRConcurrency bounds the pages being read at once across all documents
+	// of the worker; 0 means 2.
+	OCRConcurrency int
 }
 
 // Worker handles ingest and delete jobs.
@@ -83,6 +90,8 @@ type Worker struct {
 	logger  *slog.Logger
 	// embedSlots bounds the embedding requests in flight across all documents.
 	embedSlots *slotPool
+	// ocrSlots bounds the pages being read at once across all documents.
+	ocrSlots chan struct{}
 }
 
 // New returns the worker.
@@ -93,8 +102,11 @@ func New(st *store.Store, objects Objects, ix *index.Index, cfg Config, logger *
 	if cfg.EmbedConcurrency <= 0 {
 		cfg.EmbedConcurrency = 8
 	}
+	if cfg.OCRConcurrency <= 0 {
+		cfg.OCRConcurrency = 2
+	}
 	return &Worker{store: st, objects: objects, index: ix, cfg: cfg, logger: logger.With("component", "ingest"),
-		embedSlots: newSlotPool(cfg.EmbedConcurrency)}
+		embedSlots: newSlotPool(cfg.EmbedConcurrency), ocrSlots: make(chan struct{}, cfg.OCRConcurrency)}
 }
 
 // Handle runs one job from the ingest consumer.
@@ -132,8 +144,11 @@ func (w *Worker) OnDeadLetter(ctx context.Context, m *queue.Msg, reason error) {
 	// correlation id, and the owner reads a sentence.
 	w.logger.ErrorContext(ctx, "ingest job dead-lettered: the document is marked failed", "document_id", j.DocumentID, "error", reason)
 	msg := "processing failed repeatedly; try again later, and if it fails again ask an administrator to look at the server log"
-	if errors.Is(reason, embed.ErrUnavailable) {
+	switch {
+	case errors.Is(reason, embed.ErrUnavailable):
 		msg = "the embedding model did not answer; try again when it is back"
+	case errors.Is(reason, ocr.ErrUnavailable):
+		msg = "the model that reads scanned pages and pictures did not answer; try again when it is back"
 	}
 	if _, err := w.store.MarkFailed(ctx, j.DocumentID, 0, "worker_gave_up", msg); err != nil {
 		w.logger.ErrorContext(ctx, "mark document failed", "document_id", j.DocumentID, "error", err)
@@ -178,6 +193,9 @@ func (w *Worker) ingest(ctx context.Context, id string) (err error) {
 
 	parsed, err := w.parse(ctx, doc, clock)
 	if err != nil {
+		return w.fail(ctx, log, doc, err)
+	}
+	if err := w.readScans(ctx, log, doc, parsed, clock); err != nil {
 		return w.fail(ctx, log, doc, err)
 	}
 	if err := w.store.SetStage(ctx, id, doc.Generation, "chunking", 0, 0); err != nil {
@@ -470,18 +488,7 @@ func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progres
 		return err
 	}
 	for done := range progress {
-	latest:
-		for {
-			select {
-			case d, ok := <-progress:
-				if !ok {
-					break latest
-				}
-				done = d
-			default:
-				break latest
-			}
-		}
+		done = newest(progress, done)
 		stage := "embedding"
 		if done == total {
 			// Every chunk is indexed; what is left is finishing the document.
@@ -492,6 +499,22 @@ func (w *Worker) recordProgress(ctx context.Context, doc store.Document, progres
 		}
 	}
 	return nil
+}
+
+// newest returns the last count already waiting in progress, or done when none
+// is: a count superseded while the previous UPDATE ran is not written.
+func newest(progress <-chan int, done int) int {
+	for {
+		select {
+		case d, ok := <-progress:
+			if !ok {
+				return done
+			}
+			done = d
+		default:
+			return done
+		}
+	}
 }
 
 // embedText is what the embedder sees: the heading path gives a chunk its context.

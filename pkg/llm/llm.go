@@ -44,6 +44,9 @@ type Message struct {
 	ToolName string `json:"tool_name,omitempty"`
 	// ToolCallID links a RoleTool message to the call it answers.
 	ToolCallID string `json:"tool_call_id,omitempty"`
+	// Images are encoded images (PNG or JPEG) a vision model reads with the
+	// message's text.
+	Images [][]byte `json:"images,omitempty"`
 }
 
 // ToolCall is a request by the model to run a tool.

@@ -355,6 +355,9 @@ func toAPIRequest(defaultModel string, req Request) (*api.ChatRequest, error) {
 	out.Messages = make([]api.Message, 0, len(req.Messages))
 	for i, m := range req.Messages {
 		am := api.Message{Role: m.Role, Content: m.Content, Thinking: m.Thinking, ToolName: m.ToolName, ToolCallID: m.ToolCallID}
+		for _, img := range m.Images {
+			am.Images = append(am.Images, api.ImageData(img))
+		}
 		for j, tc := range m.ToolCalls {
 			args := api.NewToolCallFunctionArguments()
 			if len(tc.Arguments) > 0 && string(tc.Arguments) != "null" {

@@ -409,7 +409,7 @@ func TestCheckAndModels(t *testing.T) {
 	for _, m := range models {
 		names = append(names, m.Name)
 	}
-	require.Equal(t, []string{llmtest.ChatModel + ":latest", llmtest.EmbedModel + ":latest"}, names)
+	require.Equal(t, []string{llmtest.ChatModel + ":latest", llmtest.EmbedModel + ":latest", llmtest.VisionModel + ":latest"}, names)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -6,8 +6,9 @@
 // The server answers POST /api/chat (streamed NDJSON with content, thinking and
 // tool-call chunks and a final done chunk carrying usage), POST /api/embed
 // (deterministic vectors), POST /api/show (with a context length in model_info),
-// GET /api/tags, GET /api/version and
-// GET|HEAD /.
+// GET /api/tags, GET /api/version and GET|HEAD /. A chat showing images to a
+// vision model is answered with what the test taught it is written on them
+// (see Teach).
 package llmtest
 
 import (
@@ -128,6 +129,7 @@ type Server struct {
 	inFlight   map[string]int // path -> requests being answered now
 	maxFlight  map[string]int // path -> the most answered at once
 	onEmit     func(i int, t time.Time)
+	seen       map[[32]byte]string // image fingerprint -> the text on it
 
 	done chan struct{} // closed on cleanup so stalled handlers exit
 }
@@ -137,8 +139,9 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
 		models: map[string]string{
-			normalise(ChatModel):  "llama",
-			normalise(EmbedModel): "bert",
+			normalise(ChatModel):   "llama",
+			normalise(EmbedModel):  "bert",
+			normalise(VisionModel): familyVision,
 		},
 		failures:   map[string][]int{},
 		contextLen: map[string]int{},
@@ -388,8 +391,12 @@ func (s *Server) show(w http.ResponseWriter, body []byte) {
 		return
 	}
 	info := map[string]any{"general.architecture": "llama"}
+	capabilities := []string{"completion", "tools", "thinking", "embedding"}
 	s.mu.Lock()
 	n, set := s.contextLen[normalise(name)]
+	if s.models[normalise(name)] == familyVision {
+		capabilities = []string{"completion", "vision"}
+	}
 	s.mu.Unlock()
 	if !set {
 		n = DefaultContextLength
@@ -400,7 +407,7 @@ func (s *Server) show(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"details":      api.ModelDetails{Format: "gguf", Family: "llama", ParameterSize: "1B"},
 		"model_info":   info,
-		"capabilities": []string{"completion", "tools", "thinking", "embedding"},
+		"capabilities": capabilities,
 	})
 }
 
@@ -561,7 +568,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model \"%s\" not found, try pulling it first", req.Model))
 		return
 	}
-	sc := s.nextScript(req)
+	var sc Script
+	if imgs := images(req); len(imgs) > 0 {
+		sc = s.visionScript(req, imgs)
+	} else {
+		sc = s.nextScript(req)
+	}
 	if sc.Status != 0 {
 		msg := sc.Error
 		if msg == "" {

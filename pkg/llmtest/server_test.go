@@ -113,7 +113,7 @@ func TestErrorsAndMetadataEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, se.StatusCode)
 	list, err := c.List(t.Context())
 	require.NoError(t, err)
-	require.Len(t, list.Models, 2)
+	require.Len(t, list.Models, 3, "the chat, embedding and vision models")
 
 	s.RemoveModel(llmtest.ChatModel)
 	_, err = c.Show(t.Context(), &api.ShowRequest{Model: llmtest.ChatModel})

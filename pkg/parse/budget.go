@@ -72,6 +72,7 @@ const (
 	memPDFStreams    memUse = "the PDF's decoded streams exceed"
 	memPDFFonts      memUse = "the PDF's fonts exceed"
 	memPDFText       memUse = "the PDF's positioned text exceeds"
+	memImages        memUse = "the pictures of the document exceed"
 )
 
 // retain records n more bytes held by the parser and fails with CodeTooLarge,

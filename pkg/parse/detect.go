@@ -73,6 +73,14 @@ func detectMagic(r io.ReaderAt, size int64, head []byte, ext string) (Format, er
 		return FormatRTF, nil, true
 	case has("%!PS"):
 		return "", unsupported("PostScript document"), true
+	case has("\x89PNG\r\n\x1a\n"):
+		return FormatPNG, nil, true
+	case has("\xFF\xD8\xFF"):
+		return FormatJPEG, nil, true
+	case has("II*\x00") || has("MM\x00*"):
+		return FormatTIFF, nil, true
+	case has("RIFF") && len(head) >= 12 && string(head[8:12]) == "WEBP":
+		return FormatWebP, nil, true
 	}
 	if name := binaryName(head, ext); name != "" && !looksLikeText(head) {
 		return "", unsupported(name), true

@@ -30,6 +30,11 @@ const (
 	FormatRTF      Format = "rtf"
 	FormatEPUB     Format = "epub"
 	FormatEML      Format = "eml"
+	// Pictures: their text is read by OCR (see Document.Scans).
+	FormatPNG  Format = "png"
+	FormatJPEG Format = "jpeg"
+	FormatWebP Format = "webp"
+	FormatTIFF Format = "tiff"
 )
 
 // MIME returns the canonical media type of the format.
@@ -59,6 +64,14 @@ func (f Format) MIME() string {
 		return "application/epub+zip"
 	case FormatEML:
 		return "message/rfc822"
+	case FormatPNG:
+		return "image/png"
+	case FormatJPEG:
+		return "image/jpeg"
+	case FormatWebP:
+		return "image/webp"
+	case FormatTIFF:
+		return "image/tiff"
 	}
 	return "application/octet-stream"
 }
@@ -95,6 +108,28 @@ type Document struct {
 	Blocks []Block
 	// Pages is the number of pages (slides, sheets) when the format has them.
 	Pages int
+	// Scans are the pages whose text is in pictures only: an uploaded image's
+	// pages, and the pages of a PDF without a text layer that show pictures.
+	// They have no blocks; OCR reads them (AddPageText puts what it read in).
+	Scans []Scan
+}
+
+// Scan is a page whose text only OCR can read.
+type Scan struct {
+	// Page is the 1-based page the text belongs to.
+	Page int
+	// Images are the page's pictures, upright, top to bottom.
+	Images []Image
+}
+
+// Image is a picture encoded for a reader of pictures: PNG or JPEG.
+type Image struct {
+	// MIME is "image/png" or "image/jpeg".
+	MIME string
+	// Data is the encoded picture.
+	Data []byte
+	// Width and Height are its size in pixels.
+	Width, Height int
 }
 
 // Error codes reported on failed documents. They are stable machine words.
@@ -106,6 +141,9 @@ const (
 	CodeTooLarge    = "too_large"
 	CodeParseError  = "parse_error"
 	CodeTimeout     = "parse_timeout"
+	// CodeNeedsOCR is a document whose text is only in pictures (an image, a
+	// scanned PDF) where no OCR is configured.
+	CodeNeedsOCR = "needs_ocr"
 )
 
 // Error is a parse failure with a stable code and a message safe to show the user.

@@ -25,11 +25,16 @@ var parsers = map[Format]parserFunc{
 	FormatXLSX:     parseXLSX,
 	FormatODT:      parseODT,
 	FormatEPUB:     parseEPUB,
+	FormatPNG:      parseImage,
+	FormatJPEG:     parseImage,
+	FormatWebP:     parseImage,
+	FormatTIFF:     parseTIFF,
 }
 
 // Parse parses the document r of the given size and format within limits.
 // It never panics: a parser panic becomes an *Error with CodeParseError. A document
-// that yields no text is an *Error with CodeEmpty. A document over a limit (the
+// that yields no text and has no scanned pages for OCR to read is an *Error with
+// CodeEmpty. A document over a limit (the
 // memory budget included) is an *Error with CodeTooLarge and no Document: nothing
 // of it is ever indexed half.
 func Parse(ctx context.Context, format Format, r io.ReaderAt, size int64, limits Limits) (doc *Document, err error) {
@@ -66,11 +71,14 @@ func Parse(ctx context.Context, format Format, r io.ReaderAt, size int64, limits
 		return nil, err
 	}
 	doc.Format = format
-	if !hasText(doc) {
+	if !hasText(doc) && len(doc.Scans) == 0 {
 		return nil, Errorf(CodeEmpty, "the document contains no text")
 	}
 	return doc, nil
 }
+
+// HasText reports whether any block of the document has text.
+func (d *Document) HasText() bool { return hasText(d) }
 
 func hasText(doc *Document) bool {
 	for _, b := range doc.Blocks {

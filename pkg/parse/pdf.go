@@ -33,7 +33,15 @@ func parsePDF(ctx context.Context, r io.ReaderAt, size int64, b *budget) (*Docum
 			return nil, err
 		}
 	}
-	return &Document{Blocks: out.blocks, Pages: text.Pages, Title: squashSpace(text.Title)}, nil
+	// The pictures stay charged to the PDF reader's share until the parse ends.
+	scans := make([]Scan, len(text.Scans))
+	for i, s := range text.Scans {
+		scans[i] = Scan{Page: s.Page, Images: make([]Image, len(s.Images))}
+		for j, img := range s.Images {
+			scans[i].Images[j] = Image{MIME: img.MIME, Data: img.Data, Width: img.Width, Height: img.Height}
+		}
+	}
+	return &Document{Blocks: out.blocks, Pages: text.Pages, Title: squashSpace(text.Title), Scans: scans}, nil
 }
 
 // pdfError translates a failure of the PDF reader into this package's codes.
@@ -74,6 +82,8 @@ func pdfUse(what pdf.Use) memUse {
 		return memPDFFonts
 	case pdf.UseText:
 		return memPDFText
+	case pdf.UseImages:
+		return memImages
 	}
 	return memPDFObjects
 }

@@ -15,3 +15,12 @@ func (p *Platform) DefaultChatModel() string {
 	}
 	return agent.ExtractiveModelName
 }
+
+// ChatModels are the chat models users may choose, the default first: the
+// configured ones on Ollama, else the extractive answerer alone.
+func (p *Platform) ChatModels() []string {
+	if p.UsesOllama() {
+		return p.Config.AllowedChatModels()
+	}
+	return []string{agent.ExtractiveModelName}
+}

@@ -27,6 +27,8 @@ type TurnEvents interface {
 // ChatConfig configures the chat service.
 type ChatConfig struct {
 	DefaultModel string
+	// Models are the models a message may name; nil allows any.
+	Models *Models
 	// MaxActiveTurns is how many turns one user may have queued or running at
 	// once (default 4); Submit enforces it atomically, whatever the concurrency.
 	MaxActiveTurns int
@@ -187,6 +189,8 @@ func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string,
 		model = c.cfg.DefaultModel
 	} else if len(model) > 100 || strings.ContainsAny(model, " \t\r\n") {
 		v.add("model", "must be a model name")
+	} else if c.cfg.Models != nil && !c.cfg.Models.Allowed(model) {
+		v.add("model", "%s is not one of the chat models of this server; GET /v1/models lists them", model)
 	}
 	if req.RegenerateOf != "" && !isUUID(req.RegenerateOf) {
 		v.add("regenerate_of", notATurn)

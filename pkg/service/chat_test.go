@@ -223,7 +223,8 @@ func TestChatSessionsBelongToTheirOwner(t *testing.T) {
 
 func TestChatSubmitQueuesTheTurnWithItsJob(t *testing.T) {
 	t.Parallel()
-	f := newChatFixture(t, ChatConfig{DefaultModel: "llama3.1", MaxMessageRunes: 10})
+	f := newChatFixture(t, ChatConfig{DefaultModel: "llama3.1", MaxMessageRunes: 10,
+		Models: NewModels(ModelsConfig{Allowed: []string{"llama3.1", "qwen3:8b"}}, logging.Discard())})
 	ctx := logging.WithCorrelationID(context.Background(), "corr-submit-1")
 	alice := f.user(t, "alice")
 	sid := f.session(t, alice)
@@ -272,7 +273,8 @@ func TestChatSubmitQueuesTheTurnWithItsJob(t *testing.T) {
 
 func TestChatSubmitValidatesEveryField(t *testing.T) {
 	t.Parallel()
-	f := newChatFixture(t, ChatConfig{DefaultModel: "m", MaxMessageRunes: 5})
+	f := newChatFixture(t, ChatConfig{DefaultModel: "m", MaxMessageRunes: 5,
+		Models: NewModels(ModelsConfig{Allowed: []string{"m", "qwen3:8b"}}, logging.Discard())})
 	ctx := context.Background()
 	alice := f.user(t, "alice")
 	sid := f.session(t, alice)
@@ -287,6 +289,8 @@ func TestChatSubmitValidatesEveryField(t *testing.T) {
 		"model with space":    {SubmitRequest{Content: "ok", Model: "llama 3"}, []string{"model"}},
 		"model too long":      {SubmitRequest{Content: "ok", Model: strings.Repeat("m", 101)}, []string{"model"}},
 		"both fields at once": {SubmitRequest{Content: "", Model: "a\tb"}, []string{"content", "model"}},
+		"model not allowed":   {SubmitRequest{Content: "ok", Model: "llama3.1:70b"}, []string{"model"}},
+		"another tag":         {SubmitRequest{Content: "ok", Model: "qwen3:32b"}, []string{"model"}},
 	} {
 		_, _, err := f.chat.Submit(ctx, alice, sid, tc.req)
 		var e *Error

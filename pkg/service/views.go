@@ -43,10 +43,13 @@ type Document struct {
 	Duplicate bool `json:"duplicate,omitempty"`
 }
 
-// Progress counts chunks embedded and indexed so far.
+// Progress counts chunks embedded and indexed so far, and the pages OCR has
+// read of the scanned pages it has to read (both 0 when there are none).
 type Progress struct {
 	ChunksDone  int `json:"chunks_done"`
 	ChunksTotal int `json:"chunks_total"`
+	PagesDone   int `json:"pages_done"`
+	PagesTotal  int `json:"pages_total"`
 }
 
 // DocumentError is why a document failed.
@@ -59,7 +62,8 @@ func documentFromRow(d store.Document) Document {
 	doc := Document{
 		ID: d.ID, Filename: d.Filename, MIME: d.MIME, SizeBytes: d.SizeBytes, SHA256: d.SHA256,
 		OwnerID: d.OwnerID, GroupID: d.GroupID, Private: d.Private, Tags: d.Tags, Status: d.Status, Stage: d.Stage,
-		Progress:   Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal},
+		Progress: Progress{ChunksDone: d.Progress.ChunksDone, ChunksTotal: d.Progress.ChunksTotal,
+			PagesDone: d.Progress.PagesDone, PagesTotal: d.Progress.PagesTotal},
 		ChunkCount: d.ChunkCount, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ReadyAt: d.ReadyAt,
 		OriginalAvailable: d.OriginalAvailable,
 		SourceURL:         d.SourceURL,

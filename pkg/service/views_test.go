@@ -38,7 +38,7 @@ func TestDocumentViewFields(t *testing.T) {
 	}
 	const fields = `"id":"d1","filename":"a.txt","mime":"text/plain","size_bytes":5,"sha256":"ab","owner_id":"u1",
 		"group_id":null,"private":false,"tags":[],"status":"failed","stage":"embedding",
-		"progress":{"chunks_done":1,"chunks_total":2},"chunk_count":3,"error":{"code":"empty","message":"no text"},
+		"progress":{"chunks_done":1,"chunks_total":2,"pages_done":0,"pages_total":0},"chunk_count":3,"error":{"code":"empty","message":"no text"},
 		"created_at":"2025-03-01T12:30:00Z","updated_at":"2025-03-01T12:30:00Z","ready_at":null,
 		"original_available":true`
 	doc := documentFromRow(row)

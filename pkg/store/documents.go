@@ -20,10 +20,13 @@ const (
 	StatusDeleting   = "deleting"
 )
 
-// Progress counts chunks embedded and indexed so far.
+// Progress counts chunks embedded and indexed so far, and the pages OCR has
+// read of those it has to (zero when it has none).
 type Progress struct {
 	ChunksDone  int
 	ChunksTotal int
+	PagesDone   int
+	PagesTotal  int
 }
 
 // DocError is why a document failed.
@@ -71,7 +74,7 @@ type Document struct {
 func (d Document) Fetched() bool { return d.SHA256 != "" }
 
 const documentColumns = `d.id::text, d.filename, d.mime, d.size_bytes, coalesce(d.sha256, ''), d.owner_id::text, d.group_id::text, d.private,
-	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.chunk_count, d.error_code, d.error_message,
+	d.tags, d.status, d.stage, d.chunks_done, d.chunks_total, d.pages_done, d.pages_total, d.chunk_count, d.error_code, d.error_message,
 	d.created_at, d.updated_at, d.ready_at, d.format, d.object_key, d.generation, d.acl_version, d.embedder, d.deleted_at, d.original_available,
 	d.source_url`
 
@@ -79,7 +82,8 @@ func scanDocument(row pgx.Row) (Document, error) {
 	var d Document
 	var code, msg *string
 	err := row.Scan(&d.ID, &d.Filename, &d.MIME, &d.SizeBytes, &d.SHA256, &d.OwnerID, &d.GroupID, &d.Private,
-		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.ChunkCount, &code, &msg,
+		&d.Tags, &d.Status, &d.Stage, &d.Progress.ChunksDone, &d.Progress.ChunksTotal, &d.Progress.PagesDone, &d.Progress.PagesTotal,
+		&d.ChunkCount, &code, &msg,
 		&d.CreatedAt, &d.UpdatedAt, &d.ReadyAt, &d.Format, &d.ObjectKey, &d.Generation, &d.ACLVersion, &d.Embedder, &d.DeletedAt, &d.OriginalAvailable,
 		&d.SourceURL)
 	if err != nil {
@@ -195,7 +199,7 @@ func (s *Store) ListVisibleDocuments(ctx context.Context, p access.Principal, f 
 // was deleted, re-queued under a newer generation, or already finished.
 func (s *Store) StartProcessing(ctx context.Context, id string, generation int) (Document, bool, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'processing', stage = 'parsing',
-		chunks_done = 0, chunks_total = 0, error_code = NULL, error_message = NULL, updated_at = now()
+		chunks_done = 0, chunks_total = 0, pages_done = 0, pages_total = 0, error_code = NULL, error_message = NULL, updated_at = now()
 		WHERE d.id = $1 AND d.generation = $2 AND d.status IN ('queued', 'processing') AND d.deleted_at IS NULL
 		RETURNING `+documentColumns, id, generation))
 	if err != nil {
@@ -213,6 +217,17 @@ func (s *Store) SetStage(ctx context.Context, id string, generation int, stage s
 		WHERE id = $1 AND generation = $2 AND status = 'processing'`, id, generation, stage, done, total)
 	if err != nil {
 		return fmt.Errorf("set stage: %w", err)
+	}
+	return nil
+}
+
+// SetPages records how many pages OCR has read of the total it has to, in the
+// parsing stage.
+func (s *Store) SetPages(ctx context.Context, id string, generation int, done, total int) error {
+	_, err := s.db.Exec(ctx, `UPDATE documents SET pages_done = $3, pages_total = $4, updated_at = now()
+		WHERE id = $1 AND generation = $2 AND status = 'processing'`, id, generation, done, total)
+	if err != nil {
+		return fmt.Errorf("set pages: %w", err)
 	}
 	return nil
 }
@@ -246,7 +261,8 @@ func (s *Store) MarkFailed(ctx context.Context, id string, generation int, code,
 // anything else is ErrNotFound.
 func (s *Store) RequeueDocument(ctx context.Context, p access.Principal, id string) (Document, error) {
 	d, err := scanDocument(s.db.QueryRow(ctx, `UPDATE documents d SET status = 'queued', stage = NULL,
-		error_code = NULL, error_message = NULL, chunks_done = 0, chunks_total = 0, generation = generation + 1, updated_at = now()
+		error_code = NULL, error_message = NULL, chunks_done = 0, chunks_total = 0, pages_done = 0, pages_total = 0,
+		generation = generation + 1, updated_at = now()
 		WHERE d.id = $1 AND d.status = 'failed' AND `+access.ModifyDocumentPredicate("d", 2)+` RETURNING `+documentColumns, append([]any{id}, access.DocumentArgs(p)...)...))
 	if err != nil {
 		return Document{}, fmt.Errorf("requeue document: %w", err)

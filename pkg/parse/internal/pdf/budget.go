@@ -35,6 +35,8 @@ const (
 	UseFonts
 	// UseText is the positioned text of a page and the paragraphs laid out.
 	UseText
+	// UseImages is the pictures of scanned pages, decoded and encoded.
+	UseImages
 )
 
 // Heap cost estimates, on the high side, the same the parse package charges

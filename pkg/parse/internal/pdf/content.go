@@ -66,9 +66,11 @@ type interpreter struct {
 	runsHeld int64
 	fonts    map[any]*font
 	forms    map[ref]bool
-	ops      int
-	chars    int
-	maxOps   int
+	// images are the pictures drawn on the page, for a page without text.
+	images []placedImage
+	ops    int
+	chars  int
+	maxOps int
 	// operators maps the operators that matter to text to what they do.
 	operators map[keyword]operator
 }
@@ -88,9 +90,11 @@ const (
 // costRun is the heap of one run besides its text.
 const costRun = 64
 
-// dropRuns lets go of the page's runs once it is laid out.
+// dropRuns lets go of the page's runs (and the pictures it placed) once it is
+// laid out.
 func (in *interpreter) dropRuns() {
 	in.runs = in.runs[:0]
+	in.images = in.images[:0]
 	in.d.release(in.runsHeld)
 	in.runsHeld = 0
 }
@@ -174,10 +178,16 @@ func (in *interpreter) fontNamed(fonts dict, name name) *font {
 	return f
 }
 
-// form runs a form XObject, whose content is drawn as if inline.
-func (in *interpreter) form(res dict, xobject name, gs graphicsState, depth int) error {
+// xobject draws an XObject: a form's content as if inline, a picture is
+// recorded where it goes.
+func (in *interpreter) xobject(res dict, xobject name, gs graphicsState, depth int) error {
 	xobjs, _ := in.d.resolve(res["XObject"]).(dict)
-	return in.formStream(xobjs[xobject], res, gs, depth)
+	v := xobjs[xobject]
+	if s, ok := in.d.resolve(v).(*stream); ok && s.dict["Subtype"] == name("Image") {
+		in.placeImage(v, gs.ctm)
+		return nil
+	}
+	return in.formStream(v, res, gs, depth)
 }
 
 // formStream runs the form XObject v (a reference or a stream). A form drawn

@@ -31,8 +31,11 @@ type Text struct {
 	Pages int
 	// Paragraphs are the text of every page in reading order.
 	Paragraphs []Paragraph
-	// Held is what the paragraphs are charged to the Budget; the caller
-	// releases it once it lets go of them.
+	// Scans are the pages without text that show pictures: scanned pages,
+	// whose text only OCR can read.
+	Scans []Scan
+	// Held is what the paragraphs and the scans' pictures are charged to the
+	// Budget; the caller releases it once it lets go of them.
 	Held int64
 }
 
@@ -106,7 +109,7 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, budget Budget, limi
 	if lim := limits.MaxPages; lim > 0 && len(pages) > lim {
 		return nil, errorf(KindTooLarge, "the PDF has more than %d pages", lim)
 	}
-	paras, held, err := d.readPages(pages)
+	paras, scans, held, err := d.readPages(pages)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +118,7 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, budget Budget, limi
 		d.release(held)
 		return nil, err
 	}
-	out := &Text{Title: title, Pages: len(pages), Paragraphs: make([]Paragraph, 0, len(paras)), Held: held}
+	out := &Text{Title: title, Pages: len(pages), Paragraphs: make([]Paragraph, 0, len(paras)), Scans: scans, Held: held}
 	levels := headingLevels(paras)
 	for _, p := range paras {
 		out.Paragraphs = append(out.Paragraphs, Paragraph{Text: p.text, Page: p.page, Heading: levels(p), ListItem: p.list})
@@ -123,9 +126,11 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, budget Budget, limi
 	return out, nil
 }
 
-// readPages runs every page's content and lays its text out in paragraphs.
-// held is what the paragraphs are charged.
-func (d *doc) readPages(pages []leafPage) (paras []paragraph, held int64, err error) {
+// readPages runs every page's content and lays its text out in paragraphs; a
+// page without text, or with a few characters under a picture that covers it,
+// is a scan and its pictures are read. held is what the paragraphs and the
+// pictures are charged.
+func (d *doc) readPages(pages []leafPage) (paras []paragraph, scans []Scan, held int64, err error) {
 	defer func() {
 		if err != nil {
 			d.release(held)
@@ -135,13 +140,13 @@ func (d *doc) readPages(pages []leafPage) (paras []paragraph, held int64, err er
 	defer in.dropRuns()
 	for i, p := range pages {
 		if err := d.failed(); err != nil {
-			return nil, held, err
+			return nil, nil, held, err
 		}
 		in.dropRuns()
 		in.box = p.box
 		content, contentHeld, err := d.pageContent(p.dict)
 		if err != nil {
-			return nil, held, err
+			return nil, nil, held, err
 		}
 		gs := graphicsState{ctm: identity(), th: 1}
 		err = in.run(content, p.res, gs, 0)
@@ -153,22 +158,34 @@ func (d *doc) readPages(pages []leafPage) (paras []paragraph, held int64, err er
 			err = d.failed()
 		}
 		if err != nil {
-			return nil, held, err
+			return nil, nil, held, err
 		}
 		// The caller charges the text again as it keeps it; stop early on a text bomb.
 		if lim := d.limits.MaxTextBytes; lim > 0 && int64(in.chars) > lim {
-			return nil, held, errorf(KindTooLarge, "the document has more than %d bytes of text", lim)
+			return nil, nil, held, errorf(KindTooLarge, "the document has more than %d bytes of text", lim)
 		}
+		text := 0
 		for _, para := range paragraphsOf(pageLines(in.runs), i+1) {
 			cost := costString + int64(len(para.text)) + 48
 			if err := d.charge(cost, UseText); err != nil {
-				return nil, held, err
+				return nil, nil, held, err
 			}
 			held += cost
+			text += len(para.text)
 			paras = append(paras, para)
 		}
+		if len(in.images) > 0 && (text == 0 || text < minScanTextBytes && coversPage(in.images, p.box)) {
+			imgs, imgHeld, err := d.pageScan(in.images, p.rotate)
+			held += imgHeld
+			if err != nil {
+				return nil, nil, held, err
+			}
+			if len(imgs) > 0 {
+				scans = append(scans, Scan{Page: i + 1, Images: imgs})
+			}
+		}
 	}
-	return paras, held, nil
+	return paras, scans, held, nil
 }
 
 // failed returns why the document must stop: cancellation, or the memory

@@ -21,6 +21,19 @@ var errImageFilter = errors.New("image filter")
 // releases it when done with the data (a stream without filters is a view of
 // the file and holds nothing of its own).
 func (d *doc) decodeStream(s *stream) (data []byte, held int64, err error) {
+	data, held, _, _, err = d.decodeFilters(s, false)
+	return data, held, err
+}
+
+// decodeImageStream decodes an image XObject's data up to its image filter
+// (DCTDecode, CCITTFaxDecode, ...), which it returns with its parameters for
+// the image reader to apply; filter is empty when the data are samples.
+func (d *doc) decodeImageStream(s *stream) (data []byte, held int64, filter name, parms dict, err error) {
+	return d.decodeFilters(s, true)
+}
+
+// decodeFilters is decodeStream, stopping at a final image filter when image is set.
+func (d *doc) decodeFilters(s *stream, image bool) (data []byte, held int64, imageFilter name, imageParms dict, err error) {
 	data = s.raw
 	keep := func(out []byte) error {
 		n := int64(cap(out))
@@ -31,9 +44,9 @@ func (d *doc) decodeStream(s *stream) (data []byte, held int64, err error) {
 		data, held = out, n
 		return nil
 	}
-	fail := func(err error) ([]byte, int64, error) {
+	fail := func(err error) ([]byte, int64, name, dict, error) {
 		d.release(held)
-		return nil, 0, err
+		return nil, 0, "", nil, err
 	}
 	if d.crypt != nil && s.dict["Type"] != name("XRef") {
 		if err := keep(d.crypt.decryptStream(data, s.ref, s.dict)); err != nil {
@@ -46,6 +59,9 @@ func (d *doc) decodeStream(s *stream) (data []byte, held int64, err error) {
 		if i < len(parms) {
 			p, _ = d.resolve(parms[i]).(dict)
 		}
+		if image && i == len(filters)-1 && imageFilters[f] {
+			return data, held, f, p, nil
+		}
 		out, outHeld, err := d.applyFilter(f, data, p)
 		if err != nil {
 			return fail(err)
@@ -53,8 +69,12 @@ func (d *doc) decodeStream(s *stream) (data []byte, held int64, err error) {
 		d.release(held)
 		data, held = out, outHeld
 	}
-	return data, held, nil
+	return data, held, "", nil, nil
 }
+
+// imageFilters are the filters whose output is an image, not bytes to read on.
+var imageFilters = map[name]bool{"DCTDecode": true, "DCT": true, "JPXDecode": true,
+	"CCITTFaxDecode": true, "CCF": true, "JBIG2Decode": true}
 
 func filtersOf(f, p any) ([]name, []any) {
 	var names []name

@@ -199,13 +199,14 @@ func (c *contentRun) showArray(args []any) error {
 	return nil
 }
 
-// drawXObject is Do. Only form XObjects hold text; nesting is bounded.
+// drawXObject is Do. Form XObjects hold text, pictures may (a scanned page);
+// nesting is bounded.
 func (c *contentRun) drawXObject(args []any) error {
 	if c.depth >= maxFormDepth {
 		return nil
 	}
 	xobject, _ := args[len(args)-1].(name)
-	return c.in.form(c.res, xobject, c.gs, c.depth)
+	return c.in.xobject(c.res, xobject, c.gs, c.depth)
 }
 
 // skipInlineImage is BI. Inline image data is binary, not operators: skip to

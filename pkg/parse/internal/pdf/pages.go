@@ -14,6 +14,8 @@ type leafPage struct {
 	// the media box, inherited like resources); ok is false when neither is
 	// usable and the page is unbounded.
 	box pageBox
+	// rotate is how far the page is turned clockwise when shown: 0, 90, 180 or 270.
+	rotate int
 }
 
 // pageBox is a rectangle in default user space.
@@ -82,9 +84,9 @@ func (d *doc) pages() []leafPage {
 	}
 	var out []leafPage
 	seen := map[ref]bool{}
-	// The boxes are inherited as they are, and combined at the leaf.
-	var walk func(v any, res dict, media, crop any, depth int)
-	walk = func(v any, res dict, media, crop any, depth int) {
+	// The boxes and the rotation are inherited as they are, and combined at the leaf.
+	var walk func(v any, res dict, media, crop, rotate any, depth int)
+	walk = func(v any, res dict, media, crop, rotate any, depth int) {
 		if depth > 64 || len(out) > maxPages {
 			return
 		}
@@ -107,20 +109,23 @@ func (d *doc) pages() []leafPage {
 		if v, ok := node["CropBox"]; ok {
 			crop = v
 		}
+		if v, ok := node["Rotate"]; ok {
+			rotate = v
+		}
 		kids, hasKids := d.resolve(node["Kids"]).(array)
 		if node["Type"] == name("Page") || !hasKids {
 			if node["Type"] == name("Pages") {
 				return
 			}
-			out = append(out, leafPage{dict: node, res: res, box: d.visibleBox(media, crop)})
+			out = append(out, leafPage{dict: node, res: res, box: d.visibleBox(media, crop), rotate: d.rotation(rotate)})
 			return
 		}
 		for _, k := range kids {
-			walk(k, res, media, crop, depth+1)
+			walk(k, res, media, crop, rotate, depth+1)
 		}
 	}
 	if cat, ok := d.resolve(d.trailer["Root"]).(dict); ok {
-		walk(cat["Pages"], nil, nil, nil, 0)
+		walk(cat["Pages"], nil, nil, nil, nil, 0)
 	}
 	if len(out) > 0 {
 		return out
@@ -136,13 +141,23 @@ func (d *doc) pages() []leafPage {
 	for _, n := range nums {
 		if p, ok := d.resolve(ref{num: n}).(dict); ok && p["Type"] == name("Page") {
 			res, _ := d.resolve(p["Resources"]).(dict)
-			out = append(out, leafPage{dict: p, res: res, box: d.visibleBox(p["MediaBox"], p["CropBox"])})
+			out = append(out, leafPage{dict: p, res: res, box: d.visibleBox(p["MediaBox"], p["CropBox"]), rotate: d.rotation(p["Rotate"])})
 			if len(out) > maxPages {
 				break
 			}
 		}
 	}
 	return out
+}
+
+// rotation reads /Rotate as a quarter turn clockwise: 0, 90, 180 or 270. A value
+// that is not a multiple of 90 is ignored, as viewers do.
+func (d *doc) rotation(v any) int {
+	r, ok := toInt(d.resolve(v))
+	if !ok || r%90 != 0 {
+		return 0
+	}
+	return ((r % 360) + 360) % 360
 }
 
 // pageContent decodes and concatenates a page's content streams. Streams that do

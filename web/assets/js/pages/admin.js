@@ -1,5 +1,5 @@
 // Admin: users, their keys and quotas, re-index jobs with live progress, the audit log,
-// usage analytics.
+// usage analytics, and the tools of chat with the MCP servers behind them.
 import { api, qs } from '../api.js';
 import { bytes, h, replace, when } from '../dom.js';
 import { badge, button, confirmAction, dialog, empty, fail, field, pageHead, secretOnce, select, toast } from '../ui.js';
@@ -11,7 +11,7 @@ const KINDS = [
   ['re-embed', 'Re-embed', 'Embed every passage again into a new collection, then switch search to it.'],
   ['verify', 'Verify and repair', 'Compare the database and the vector index; repair what differs.'],
 ];
-const TABS = [['users', 'Users'], ['jobs', 'Re-index jobs'], ['audit', 'Audit log'], ['analytics', 'Analytics']];
+const TABS = [['users', 'Users'], ['jobs', 'Re-index jobs'], ['audit', 'Audit log'], ['analytics', 'Analytics'], ['tools', 'Tools']];
 const PERIODS = [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days']];
 
 export function mount(main, ctx) {
@@ -40,7 +40,7 @@ export function mount(main, ctx) {
     clearTimeout(timer);
     paintTabs();
     replace(panel);
-    ({ users, jobs, audit, analytics })[tab]();
+    ({ users, jobs, audit, analytics, tools })[tab]();
   }
 
   // Users and their keys.
@@ -217,6 +217,45 @@ export function mount(main, ctx) {
           h('h3', { text: 'Slowest routes' }), routesTable(rep));
       } catch (err) { fail(err); }
       body.setAttribute('aria-busy', 'false');
+    }
+    load();
+  }
+
+  // Tools: the MCP servers with their health and last error, and every tool chat
+  // may call. Looking refreshes the servers' state for the next look.
+  async function tools() {
+    const servers = h('tbody');
+    const list = h('tbody');
+    replace(panel,
+      h('section', { class: 'card' }, h('h2', { text: 'MCP servers' }),
+        h('p', { class: 'small muted', text: 'As this API server sees them; tool lists are refreshed every minute. URLs lose their credentials and query.' }),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'mcp-servers' },
+          h('thead', null, h('tr', null, ['Server', 'State', 'Tools', 'Last error', 'Checked'].map((t) => h('th', { scope: 'col', text: t })))), servers))),
+      h('section', { class: 'card' }, h('h2', { text: 'Tools of chat' }),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'tools' },
+          h('thead', null, h('tr', null, ['Tool', 'From', 'State', 'What it does'].map((t) => h('th', { scope: 'col', text: t })))), list))));
+    async function load() {
+      clearTimeout(timer);
+      let srv, tl;
+      try {
+        [srv, tl] = await Promise.all([api('GET', '/v1/admin/mcp/servers'), api('GET', '/v1/tools')]);
+      } catch (err) { fail(err); }
+      if (disposed || tab !== 'tools') return;
+      const state = (ok) => (ok ? badge('ok', 'healthy') : badge('error', 'failing'));
+      replace(servers, srv?.servers.length ? srv.servers.map((m) => h('tr', { dataset: { server: m.name } },
+        h('th', { scope: 'row' }, h('div', { text: m.name }), h('div', { class: 'small muted', text: m.url })),
+        // A failing server's error now is its last one, shown beside.
+        h('td', null, state(m.healthy), m.error && m.error !== m.last_error ? h('div', { class: 'small error-text', text: m.error }) : null),
+        h('td', { text: String(m.tools) }),
+        h('td', { 'data-testid': 'mcp-last-error' }, m.last_error ? [h('div', { class: 'small', text: m.last_error }), h('div', { class: 'small muted' }, when(m.last_error_at))] : h('span', { class: 'muted', text: 'none' })),
+        h('td', null, m.checked_at ? when(m.checked_at) : h('span', { class: 'muted', text: 'not yet' })))) :
+        h('tr', null, h('td', { colspan: 5, text: 'No MCP server is configured (YW_MCP_SERVERS).' })));
+      replace(list, (tl?.tools || []).map((t) => h('tr', null,
+        h('th', { scope: 'row' }, h('code', { text: t.name })),
+        h('td', { text: t.server ? `MCP: ${t.server}` : 'built in' }),
+        h('td', null, state(t.healthy)),
+        h('td', { class: 'small', text: t.description }))));
+      timer = setTimeout(load, 15000);
     }
     load();
   }

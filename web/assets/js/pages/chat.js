@@ -10,6 +10,7 @@ import { scopeControl } from './chatscope.js';
 
 const LIVE = new Set(['queued', 'running']);
 const snapshotKey = (turnId) => `yw.turn.${turnId}`;
+const modelKey = (sessionId) => `yw.model.${sessionId}`;
 const MOD = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
 
 /** SHORTCUTS are the chat's keyboard shortcuts, as the help lists them. */
@@ -52,6 +53,14 @@ export function mount(main, ctx) {
   const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
   const input = h('textarea', { rows: 1, placeholder: 'Ask about your documents…', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 32000, title: 'Focus with / or Shift+Esc' });
   const tools = h('input', { type: 'checkbox', checked: true, 'data-testid': 'tools-toggle' });
+  // The chat model of this chat: among those the operator allows, kept per chat.
+  const picker = h('select', { class: 'model-picker small', 'aria-label': 'Model', title: 'The model that answers in this chat', 'data-testid': 'model-picker', hidden: true });
+  let models = []; // [{name, default, available}]
+  let pendingModel = ''; // chosen before a new chat has a session
+  let lastTurnModel = ''; // the model of the open chat's last answer
+  picker.addEventListener('change', () => {
+    if (current) rememberModel(current, picker.value); else pendingModel = picker.value;
+  });
   const send = button('Send', null, { kind: 'primary', iconName: 'send', iconOnly: true, type: 'submit' });
   const stop = button('Stop', () => cancelLive(), { kind: 'danger', iconName: 'stop', iconOnly: true, title: 'Stop (Esc)' });
   stop.hidden = true;
@@ -74,6 +83,7 @@ export function mount(main, ctx) {
     h('div', { class: 'composer-bar' },
       h('label', { class: 'check small', title: 'Let the assistant call tools (search, MCP servers) for this message' }, tools, ' Tools'),
       scope.buttons,
+      picker,
       h('span', { class: 'grow' }), stop, send));
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
@@ -171,6 +181,46 @@ export function mount(main, ctx) {
     log.parentElement.classList.toggle('busy', busy);
   }
 
+  // Models: the picker lists the allowed ones; one not installed cannot be chosen.
+  async function loadModels() {
+    try {
+      models = (await api('GET', '/v1/models')).models;
+    } catch {
+      models = [];
+    }
+    if (disposed) return;
+    picker.replaceChildren(...models.map((m) => h('option', {
+      value: m.name, disabled: !m.available,
+      text: `${m.name}${m.default ? ' (default)' : ''}${m.available ? '' : ' — not installed'}`,
+    })));
+    picker.hidden = models.length < 2;
+    showModel();
+  }
+
+  const defaultModel = () => models.find((m) => m.default)?.name || '';
+  const usable = (name) => models.some((m) => m.name === name && m.available);
+
+  /**
+   * showModel selects the open chat's model in the picker: the one chosen for it
+   * in this browser, else the one its last answer came from; the default when
+   * that cannot be used.
+   */
+  function showModel() {
+    const name = current ? storedModel(current) || lastTurnModel : pendingModel;
+    picker.value = usable(name) ? name : defaultModel();
+  }
+
+  function storedModel(sessionId) {
+    try { return localStorage.getItem(modelKey(sessionId)) || ''; } catch { return ''; }
+  }
+
+  function rememberModel(sessionId, name) {
+    try { localStorage.setItem(modelKey(sessionId), name); } catch { /* full or denied: the picker still works */ }
+  }
+
+  /** chosenModel is what a message names: the picker's model, when there is a choice. */
+  const chosenModel = () => (picker.hidden || !picker.value ? {} : { model: picker.value });
+
   // Sessions.
   async function loadSessions() {
     try {
@@ -225,6 +275,7 @@ export function mount(main, ctx) {
     if (!await confirmAction('Delete chat', `Delete “${s.title || 'Untitled'}” and all its messages?`)) return;
     try {
       await api('DELETE', `/v1/chat/sessions/${s.id}`);
+      try { localStorage.removeItem(modelKey(s.id)); } catch { /* nothing kept */ }
       sessions = sessions.filter((x) => x.id !== s.id);
       if (s.id === current) newChat(); else paintSessions();
     } catch (err) { fail(err); }
@@ -237,6 +288,8 @@ export function mount(main, ctx) {
     paintSessions();
     exportLink.hidden = !current;
     if (current) exportLink.href = exportURL(current);
+    lastTurnModel = '';
+    showModel();
     if (!current) {
       scope.set(null, { pending: true });
       title.textContent = 'New chat';
@@ -287,7 +340,14 @@ export function mount(main, ctx) {
         view.state.at = answer.created_at;
         place.add(bubble, view);
         view.paint();
-        if (m.turn_id) api('GET', `/v1/chat/turns/${m.turn_id}`).then((t) => { view.fromTurn(t, true); }).catch(() => {});
+        if (m.turn_id) {
+          const last = m === data.messages.findLast((x) => x.role === 'user');
+          api('GET', `/v1/chat/turns/${m.turn_id}`).then((t) => {
+            view.fromTurn(t, true);
+            // A chat this browser has no choice for goes on with its last model.
+            if (last && seq === loadSeq) { lastTurnModel = t.model; showModel(); }
+          }).catch(() => {});
+        }
       }
     }
     const found = focusMessage && log.querySelector(`[data-message-id="${CSS.escape(focusMessage)}"]`);
@@ -369,7 +429,7 @@ export function mount(main, ctx) {
     const question = content || ask.bubble.querySelector('.bubble').textContent;
     const useTools = tools.checked;
     try {
-      const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { regenerate_of: ask.view.turnId, content, tools: useTools });
+      const res = await api('POST', `/v1/chat/sessions/${current}/messages`, { regenerate_of: ask.view.turnId, content, tools: useTools, ...chosenModel() });
       const view = turnView(question, res.turn.id);
       view.state.status = 'queued';
       view.state.tools = useTools;
@@ -422,6 +482,8 @@ export function mount(main, ctx) {
         const s = await api('POST', '/v1/chat/sessions', { title: content.replace(/\s+/g, ' ').slice(0, 60), scope: scope.get() });
         sessions.unshift(s);
         current = s.id;
+        if (!picker.hidden) rememberModel(s.id, picker.value);
+        pendingModel = '';
         title.textContent = s.title;
         replace(log);
         history.replaceState(null, '', `#/chat/${s.id}`);
@@ -436,7 +498,7 @@ export function mount(main, ctx) {
       log.append(place.node);
       let res;
       try {
-        res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools });
+        res = await api('POST', `/v1/chat/sessions/${current}/messages`, { content, tools: useTools, ...chosenModel() });
       } catch (err) {
         place.node.remove();
         throw err;
@@ -518,6 +580,7 @@ export function mount(main, ctx) {
   // arrives must not be wiped by a late first paint.
   open();
   loadSessions();
+  loadModels();
   input.focus();
 
   return {

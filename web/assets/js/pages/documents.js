@@ -31,7 +31,7 @@ export function mount(main, ctx) {
     h('p', null, h('strong', { text: 'Drop files here' }), ' or '),
     fileInput,
     h('label', { for: 'upload-input', class: 'btn btn-primary' }, 'Choose files'),
-    h('p', { class: 'muted small', text: 'PDF, Word, PowerPoint, Excel, OpenDocument, EPUB, HTML, e-mail, text, Markdown, CSV, RTF.' }));
+    h('p', { class: 'muted small', text: 'PDF, Word, PowerPoint, Excel, OpenDocument, EPUB, HTML, e-mail, text, Markdown, CSV, RTF; pictures (PNG, JPEG, WebP, TIFF) and scans when OCR is set up.' }));
   // Documents from web addresses: the server fetches them, so they go through the
   // same stages, and the same rules, as the files above.
   const urlInput = h('textarea', { id: 'upload-urls', rows: 2, 'data-testid': 'url-input', spellcheck: 'false',
@@ -143,7 +143,14 @@ export function mount(main, ctx) {
   function statusCell(d) {
     const parts = [badge(d.status)];
     if (d.status === 'processing') {
-      const { chunks_done: done, chunks_total: total } = d.progress || {};
+      const { chunks_done: done, chunks_total: total, pages_done: pagesDone, pages_total: pages } = d.progress || {};
+      if (d.stage === 'parsing' && pages) {
+        // OCR reads scanned pages and pictures one by one.
+        parts.push(h('span', { class: 'small muted', text: ' reading pages' }),
+          h('progress', { max: pages, value: pagesDone, 'aria-label': `${d.filename}: ${pagesDone} of ${pages} pages read` }),
+          h('span', { class: 'small muted', 'data-testid': 'doc-pages', text: ` ${pagesDone}/${pages} pages` }));
+        return parts;
+      }
       parts.push(h('span', { class: 'small muted', text: ` ${d.stage || ''}` }));
       if (total) parts.push(h('progress', { max: total, value: done, 'aria-label': `${d.filename}: ${done} of ${total} chunks` }),
         h('span', { class: 'small muted', text: ` ${done}/${total}` }));
