@@ -7,6 +7,12 @@ import "strings"
 // that came before can go on.
 const mdSectionTarget = 64 << 10
 
+// mdMaxBrackets bounds the link brackets of one run of lines without a blank
+// line (a paragraph, a table): goldmark's link matching grows faster than the
+// square of their number ("[a](" repeated over 64 KiB takes seconds). Past the
+// bound, brackets are escaped and read as text.
+const mdMaxBrackets = 256
+
 // mdFrontMatterLines bounds how far a front matter block is looked for.
 const mdFrontMatterLines = 200
 
@@ -37,6 +43,8 @@ type mdSections struct {
 	prevBlank  bool
 	// fence is the open code fence ("```", "~~~~", ...), or "".
 	fence string
+	// brackets counts the "[" of the current run of lines; see mdMaxBrackets.
+	brackets int
 }
 
 func newMDSections(lines *lineReader, b *budget) *mdSections {
@@ -92,6 +100,12 @@ func (m *mdSections) next() (section []byte, ok bool, err error) {
 			}
 			m.trackFence(p.text)
 			m.prevBlank = blank
+			if blank {
+				m.brackets = 0
+			}
+		}
+		if m.fence == "" {
+			p.text = m.tameBrackets(p.text)
 		}
 		if err := m.append(p); err != nil {
 			return nil, false, err
@@ -121,6 +135,26 @@ func (m *mdSections) append(p mdPiece) error {
 		m.buf = append(m.buf, '\n')
 	}
 	return nil
+}
+
+// tameBrackets escapes the brackets of text past the run's mdMaxBrackets.
+func (m *mdSections) tameBrackets(text string) string {
+	n := strings.Count(text, "[")
+	if m.brackets+n <= mdMaxBrackets {
+		m.brackets += n
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] == '[' {
+			if m.brackets >= mdMaxBrackets {
+				b.WriteByte('\\')
+			}
+			m.brackets++
+		}
+		b.WriteByte(text[i])
+	}
+	return b.String()
 }
 
 // trackFence follows code fences, opened and closed at any indentation (items

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -179,4 +180,20 @@ func TestParseMarkdownCorpus(t *testing.T) {
 	require.Equal(t, "Test documents", doc.Title)
 	require.NotContains(t, docText(doc), "`", "code spans are reduced to their text")
 	require.Contains(t, docText(doc), "Notable cases: password.pdf and password_protected.xlsx are encrypted")
+}
+
+// goldmark's link matching grows faster than the square of the brackets of a
+// paragraph: past a bound they are read as text, so a hostile paragraph of
+// unclosed links parses in a blink instead of minutes.
+func TestParseMarkdownManyBrackets(t *testing.T) {
+	t.Parallel()
+	src := "[first](https://example.com) " + strings.Repeat("[a](", 16<<10) + "\n\n```\n[kept](x)\n```\n\n[after](https://example.com)\n"
+	start := time.Now()
+	doc, err := parseString(t, FormatMarkdown, src)
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 10*time.Second)
+	texts := blockTexts(doc, KindParagraph)
+	require.True(t, strings.HasPrefix(texts[0], "first [a]("), "links before the bound are read as links")
+	require.Equal(t, []string{"[kept](x)"}, blockTexts(doc, KindCode), "code is never changed")
+	require.Equal(t, "after", texts[len(texts)-1], "the bound is per paragraph")
 }
