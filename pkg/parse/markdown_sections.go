@@ -1,6 +1,9 @@
 package parse
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // mdSectionTarget is the size past which mdSections looks for a place to end a
 // section. Most documents are one section; a larger one is cut where nothing
@@ -12,6 +15,17 @@ const mdSectionTarget = 64 << 10
 // square of their number ("[a](" repeated over 64 KiB takes seconds). Past the
 // bound, brackets are escaped and read as text.
 const mdMaxBrackets = 256
+
+// mdMaxRun bounds a run of lines without a blank line (a paragraph) handed to
+// goldmark, whose inline parsing grows faster than linearly on hostile input
+// (runs of escapes or brackets). A longer run is cut by a blank line, except in
+// code fences and tables (whose cells are parsed one by one); a line longer
+// than that is cut likewise, into pieces of its own.
+const mdMaxRun = 16 << 10
+
+// mdMaxQuoteDepth bounds the quote markers at the start of a line: goldmark
+// nests a block per marker and takes minutes over a line of thousands.
+const mdMaxQuoteDepth = 16
 
 // mdFrontMatterLines bounds how far a front matter block is looked for.
 const mdFrontMatterLines = 200
@@ -45,6 +59,8 @@ type mdSections struct {
 	fence string
 	// brackets counts the "[" of the current run of lines; see mdMaxBrackets.
 	brackets int
+	// run is the size of the current run of lines; see mdMaxRun.
+	run int
 }
 
 func newMDSections(lines *lineReader, b *budget) *mdSections {
@@ -87,6 +103,14 @@ func (m *mdSections) next() (section []byte, ok bool, err error) {
 		if !ok {
 			break
 		}
+		if m.fence == "" && len(p.text) > mdMaxRun {
+			cut := mdMaxRun
+			for cut > 1 && !utf8.RuneStart(p.text[cut]) {
+				cut--
+			}
+			m.queue = append([]mdPiece{{text: p.text[cut:], more: p.more}}, m.queue...)
+			p = mdPiece{text: p.text[:cut], more: true}
+		}
 		if m.lineStart {
 			blank := !p.more && strings.Trim(p.text, " \t") == ""
 			if len(m.buf) >= mdSectionTarget && m.fence == "" {
@@ -101,11 +125,31 @@ func (m *mdSections) next() (section []byte, ok bool, err error) {
 			m.trackFence(p.text)
 			m.prevBlank = blank
 			if blank {
-				m.brackets = 0
+				m.brackets, m.run = 0, 0
+			}
+			if m.fence == "" && !blank {
+				p.text = limitQuoteDepth(p.text)
+				if m.run >= mdMaxRun && !strings.Contains(p.text, "|") {
+					if err := m.append(mdPiece{}); err != nil {
+						return nil, false, err
+					}
+					m.brackets, m.run = 0, 0
+				}
 			}
 		}
 		if m.fence == "" {
 			p.text = m.tameBrackets(p.text)
+		}
+		m.run += len(p.text)
+		if p.more && m.fence == "" {
+			// A piece of a very long line outside code: a paragraph of its own.
+			p.more = false
+			if err := m.append(p); err != nil {
+				return nil, false, err
+			}
+			p = mdPiece{}
+			m.brackets, m.run = 0, 0
+			m.prevBlank = true
 		}
 		if err := m.append(p); err != nil {
 			return nil, false, err
@@ -155,6 +199,20 @@ func (m *mdSections) tameBrackets(text string) string {
 		b.WriteByte(text[i])
 	}
 	return b.String()
+}
+
+// limitQuoteDepth drops the quote markers of a line past mdMaxQuoteDepth.
+func limitQuoteDepth(line string) string {
+	depth, i := 0, 0
+	for ; i < len(line) && (line[i] == '>' || line[i] == ' ' || line[i] == '\t'); i++ {
+		if line[i] == '>' {
+			depth++
+		}
+	}
+	if depth <= mdMaxQuoteDepth {
+		return line
+	}
+	return strings.Repeat("> ", mdMaxQuoteDepth) + line[i:]
 }
 
 // trackFence follows code fences, opened and closed at any indentation (items

@@ -197,3 +197,21 @@ func TestParseMarkdownManyBrackets(t *testing.T) {
 	require.Equal(t, []string{"[kept](x)"}, blockTexts(doc, KindCode), "code is never changed")
 	require.Equal(t, "after", texts[len(texts)-1], "the bound is per paragraph")
 }
+
+// Hostile shapes goldmark is slow on are bounded before it sees them: a line of
+// thousands of quote markers, a paragraph of thousands of escapes.
+func TestParseMarkdownHostileShapes(t *testing.T) {
+	t.Parallel()
+	for name, src := range map[string]string{
+		"deep quote":     strings.Repeat(">", 256<<10) + " deep\n",
+		"escaped links":  strings.Repeat("\\[a](", 8<<10) + "\n",
+		"a long line":    strings.Repeat("word ", 64<<10) + "\n",
+		"many bracketed": strings.Repeat("[a](\n", 8<<10),
+	} {
+		start := time.Now()
+		doc, err := parseString(t, FormatMarkdown, src)
+		require.NoError(t, err, name)
+		require.NotEmpty(t, doc.Blocks, name)
+		require.Less(t, time.Since(start), 20*time.Second, name)
+	}
+}
