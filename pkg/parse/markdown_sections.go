@@ -41,8 +41,10 @@ type mdPiece struct {
 // mdSectionTarget, before a line that follows a blank line, starts in the first
 // column and is outside a fenced code block: such a line cannot continue a
 // paragraph, list item, quote or indented code block. Past the target, runs of
-// blank lines are kept to one, so a file of blank lines costs nothing. A leading
-// YAML front matter block is dropped and its title kept.
+// blank lines are kept to one, so a file of blank lines costs nothing. Only
+// hostile shapes are changed on the way (see mdMaxRun, mdMaxQuoteDepth and
+// mdMaxBrackets). A leading YAML front matter block is dropped and its title
+// kept.
 type mdSections struct {
 	lines *lineReader
 	b     *budget
