@@ -66,7 +66,7 @@ func (p *emlParser) message(src io.Reader, depth int) (string, error) {
 	guard := &headerGuard{r: src, left: emlMaxHeader}
 	br := bufio.NewReader(guard)
 	skipMessageLead(br)
-	msg, err := mail.ReadMessage(br)
+	header, err := readMailHeader(br)
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
@@ -75,6 +75,7 @@ func (p *emlParser) message(src io.Reader, depth int) (string, error) {
 		return "", &Error{Code: CodeCorrupt, Message: "the message headers could not be read", Err: err}
 	}
 	guard.left = -1
+	msg := &mail.Message{Header: mail.Header(header), Body: br}
 	var head []string
 	for _, key := range []string{"From", "To", "Cc", "Date", "Subject"} {
 		if v := p.header(msg.Header.Get(key)); v != "" {

@@ -106,3 +106,40 @@ func FuzzParseEML(f *testing.F) {
 	f.Add([]byte("From: a@b\nContent-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: base64\n\n8fPU\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkFuzzParse(t, FormatEML, data) })
 }
+
+// Malformed header lines are repaired rather than failing the message: a line
+// without a colon continues the field before it, a space before the colon is
+// dropped, and lines that cannot be a field are skipped.
+func TestParseEMLRepairsMalformedHeader(t *testing.T) {
+	t.Parallel()
+	src := strings.Join([]string{
+		"  folded line before any field",
+		"From: Jürgen <j@example.com>",
+		"Subject: Quarterly report on the",
+		"new office in Bern",
+		"To : a@example.com",
+		": a value without a name",
+		"Bad Name: a name with a space",
+		"Content-Type: text/plain; charset=utf-8",
+		"",
+		"The body survives.",
+	}, "\r\n")
+	doc, err := parseString(t, FormatEML, src)
+	require.NoError(t, err)
+	require.Equal(t, "Quarterly report on the new office in Bern", doc.Title)
+	require.Equal(t, []shapedBlock{
+		{KindParagraph, 0, "From: Jürgen <j@example.com>\nTo: a@example.com\nSubject: Quarterly report on the new office in Bern"},
+		{KindParagraph, 0, "The body survives."},
+	}, blockShapes(doc))
+	require.NotContains(t, docText(doc), "a value without a name")
+	require.NotContains(t, docText(doc), "a name with a space")
+}
+
+// A message that ends inside its header block keeps its header.
+func TestParseEMLHeaderOnly(t *testing.T) {
+	t.Parallel()
+	doc, err := parseString(t, FormatEML, "From: a@example.com\nSubject: Only a header")
+	require.NoError(t, err)
+	require.Equal(t, "Only a header", doc.Title)
+	require.Equal(t, []string{"From: a@example.com\nSubject: Only a header"}, blockTexts(doc, KindParagraph))
+}

@@ -2,99 +2,14 @@
 // only the elements below, with textContent for all text, so no input can produce
 // markup, script or event handlers. Links are kept only for http, https and mailto
 // and open with rel="noopener noreferrer"; images are never loaded — they become
-// links, so an answer cannot make the browser fetch anything on its own.
+// links, so an answer cannot make the browser fetch anything on its own. Inline
+// syntax (markdown-inline.js) follows CommonMark; the blocks here are its common
+// subset. Both are held to examples of the CommonMark spec by a browser test
+// (cmd/api/testdata/commonmark-examples.json).
 
-const SAFE_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
+import { el, inline, safeURL } from './markdown-inline.js';
 
-/** safeURL returns the absolute URL when its protocol is allowed, else null. */
-export function safeURL(raw) {
-  let u;
-  try { u = new URL(String(raw).trim()); } catch { return null; }
-  return SAFE_PROTOCOLS.has(u.protocol) ? u.href : null;
-}
-
-function el(tag, text) {
-  const n = document.createElement(tag);
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
-function link(href, label) {
-  const url = safeURL(href);
-  if (!url) return null;
-  const a = el('a');
-  a.href = url;
-  a.rel = 'noopener noreferrer nofollow';
-  a.target = '_blank';
-  a.append(...(typeof label === 'string' ? [document.createTextNode(label)] : label));
-  return a;
-}
-
-// One pass over inline syntax; the first alternative that matches at a position wins.
-const INLINE = new RegExp([
-  '(`+)([^`][\\s\\S]*?)\\1(?!`)', // 1,2 code span
-  '!\\[([^\\]]*)\\]\\(\\s*<?([^)\\s>]*)>?(?:\\s+"[^"]*")?\\s*\\)', // 3,4 image
-  '\\[([^\\]]+)\\]\\(\\s*<?([^)\\s>]*)>?(?:\\s+"[^"]*")?\\s*\\)', // 5,6 link
-  '\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*', // 7 strong
-  '__(?=\\S)([\\s\\S]*?\\S)__', // 8 strong
-  '~~(?=\\S)([\\s\\S]*?\\S)~~', // 9 strikethrough
-  '\\*(?=[^\\s*])([^*]*?[^\\s*])\\*', // 10 emphasis
-  '(?<![\\w])_(?=[^\\s_])([^_]*?[^\\s_])_(?![\\w])', // 11 emphasis
-  '<((?:https?:\\/\\/|mailto:)[^>\\s]+)>', // 12 autolink
-  '((?:https?:\\/\\/)[^\\s<>]*[^\\s<>.,;:!?)\\]\'"])', // 13 bare URL
-  '\\[(\\d{1,3})\\](?!\\()', // 14 citation marker
-].join('|'), 'g');
-
-/** inline renders one run of inline Markdown into nodes. */
-function inline(text, opts) {
-  const out = [];
-  let at = 0;
-  const re = new RegExp(INLINE.source, 'g');
-  let m;
-  while ((m = re.exec(text)) !== null) {
-    if (m.index > at) out.push(document.createTextNode(text.slice(at, m.index)));
-    at = m.index + m[0].length;
-    let node = null;
-    if (m[2] !== undefined) node = el('code', m[2].replace(/^ (.*) $/s, '$1'));
-    else if (m[4] !== undefined) {
-      // An image is shown as a link to it, never loaded.
-      const label = `Image: ${m[3] || m[4]}`;
-      node = link(m[4], label);
-      if (node) node.className = 'md-image-link';
-      else node = document.createTextNode(m[3] ? `[image: ${m[3]}]` : '[image]');
-    } else if (m[6] !== undefined) {
-      node = link(m[6], inline(m[5], opts)) || document.createTextNode(m[5]);
-    } else if (m[7] !== undefined || m[8] !== undefined) {
-      node = el('strong');
-      node.append(...inline(m[7] ?? m[8], opts));
-    } else if (m[9] !== undefined) {
-      node = el('del');
-      node.append(...inline(m[9], opts));
-    } else if (m[10] !== undefined || m[11] !== undefined) {
-      node = el('em');
-      node.append(...inline(m[10] ?? m[11], opts));
-    } else if (m[12] !== undefined || m[13] !== undefined) {
-      const href = m[12] ?? m[13];
-      node = link(href, href) || document.createTextNode(m[0]);
-    } else if (m[14] !== undefined) {
-      node = opts.citation ? opts.citation(Number(m[14])) : null;
-      if (!node) node = document.createTextNode(m[0]);
-    }
-    out.push(node);
-  }
-  if (at < text.length) out.push(document.createTextNode(text.slice(at)));
-  return out;
-}
-
-/** paragraph renders inline text keeping the writer's line breaks. */
-function withBreaks(text, opts) {
-  const nodes = [];
-  text.split('\n').forEach((line, i) => {
-    if (i > 0) nodes.push(el('br'));
-    nodes.push(...inline(line, opts));
-  });
-  return nodes;
-}
+export { safeURL };
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)/;
 const HEADING = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
@@ -103,8 +18,29 @@ const QUOTE = /^ {0,3}>\s?/;
 const ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
 const TABLE_SEP = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
 
+/** cells splits a table row on pipes that are not escaped (GitHub tables). */
 function cells(row) {
-  return row.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
+  return row.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/)
+    .map((c) => c.trim().replace(/\\\|/g, '|'));
+}
+
+/** interruptsParagraph reports a list item that may end a paragraph: a bullet,
+ * or an ordered item numbered 1, with text. */
+function interruptsParagraph(line) {
+  const m = line.match(ITEM);
+  return !!m && m[3].trim() !== '' && (!/\d/.test(m[2]) || parseInt(m[2], 10) === 1);
+}
+
+/** continuesParagraph reports whether line, which has no quote marker, goes on
+ * the paragraph that prev (the quote's last line) is in: a lazy continuation. */
+function continuesParagraph(prev, line) {
+  if (prev === undefined || !prev.trim() || /^ {4}/.test(prev) || FENCE.test(prev) || HEADING.test(prev) || RULE.test(prev)) return false;
+  return !FENCE.test(line) && !HEADING.test(line) && !RULE.test(line) && !ITEM.test(line);
+}
+
+/** startsBlock reports a line that opens a block other than a paragraph. */
+function startsBlock(line) {
+  return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line);
 }
 
 /** blocks renders a list of lines into block nodes. */
@@ -138,28 +74,37 @@ function blocks(lines, opts, depth = 0) {
     if (RULE.test(line)) { out.push(el('hr')); i++; continue; }
     if (QUOTE.test(line) && depth < 8) {
       const inner = [];
-      while (i < lines.length && lines[i].trim() && QUOTE.test(lines[i])) inner.push(lines[i++].replace(QUOTE, ''));
+      while (i < lines.length && lines[i].trim()) {
+        if (QUOTE.test(lines[i])) inner.push(lines[i++].replace(QUOTE, ''));
+        else if (continuesParagraph(inner[inner.length - 1], lines[i])) inner.push(lines[i++]); // a lazy line
+        else break;
+      }
       const bq = el('blockquote');
       bq.append(...blocks(inner, opts, depth + 1));
       out.push(bq);
       continue;
     }
-    if (line.includes('|') && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1]) && lines[i + 1].includes('-')) {
+    if (line.includes('|') && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1]) && lines[i + 1].includes('-') &&
+      cells(line).length === cells(lines[i + 1]).length) {
+      // A GitHub table: rows run to a blank line or another block, each padded
+      // or cut to the header's width.
+      const header = cells(line);
       const table = el('table');
       const thead = el('thead');
       const tr = el('tr');
-      for (const c of cells(line)) { const th = el('th'); th.append(...inline(c, opts)); tr.append(th); }
+      for (const c of header) { const th = el('th'); th.append(...inline(c, opts)); tr.append(th); }
       thead.append(tr);
       table.append(thead);
       const tbody = el('tbody');
       i += 2;
-      while (i < lines.length && lines[i].includes('|') && lines[i].trim()) {
+      while (i < lines.length && lines[i].trim() && !startsBlock(lines[i])) {
         const row = el('tr');
-        for (const c of cells(lines[i])) { const td = el('td'); td.append(...inline(c, opts)); row.append(td); }
+        const values = cells(lines[i]);
+        header.forEach((_, k) => { const td = el('td'); td.append(...inline(values[k] ?? '', opts)); row.append(td); });
         tbody.append(row);
         i++;
       }
-      table.append(tbody);
+      if (tbody.childNodes.length > 0) table.append(tbody);
       const wrap = el('div');
       wrap.className = 'md-table';
       wrap.append(table);
@@ -173,7 +118,8 @@ function blocks(lines, opts, depth = 0) {
       const indent = m[1].length;
       while (i < lines.length) {
         const im = lines[i].match(ITEM);
-        if (!im || im[1].length !== indent || /\d/.test(im[2]) !== ordered) break;
+        // A list's items share their marker: another bullet or delimiter starts a new list.
+        if (!im || im[1].length !== indent || im[2].slice(-1) !== m[2].slice(-1) || /\d/.test(im[2]) !== ordered) break;
         const body = [im[3]];
         i++;
         // Continuation lines and nested lists belong to the item.
@@ -185,10 +131,10 @@ function blocks(lines, opts, depth = 0) {
         const li = el('li');
         const nested = body.findIndex((b, k) => k > 0 && ITEM.test(b));
         if (nested > 0) {
-          li.append(...withBreaks(body.slice(0, nested).join('\n'), opts));
+          li.append(...inline(body.slice(0, nested).join('\n'), opts));
           li.append(...blocks(body.slice(nested), opts, depth + 1));
         } else {
-          li.append(...withBreaks(body.join('\n'), opts));
+          li.append(...inline(body.join('\n'), opts));
         }
         list.append(li);
         if (i < lines.length && !lines[i].trim() && lines[i + 1]?.match(ITEM)?.[1].length === indent) i++;
@@ -198,12 +144,12 @@ function blocks(lines, opts, depth = 0) {
     }
     const para = [];
     while (i < lines.length && lines[i].trim() && !FENCE.test(lines[i]) && !HEADING.test(lines[i]) &&
-      !RULE.test(lines[i]) && !QUOTE.test(lines[i]) && !(para.length === 0 ? false : ITEM.test(lines[i]))) {
+      !RULE.test(lines[i]) && !QUOTE.test(lines[i]) && !(para.length > 0 && interruptsParagraph(lines[i]))) {
       para.push(lines[i++].trim());
     }
     if (para.length === 0) { para.push(lines[i++].trim()); }
     const p = el('p');
-    p.append(...withBreaks(para.join('\n'), opts));
+    p.append(...inline(para.join('\n'), opts));
     out.push(p);
   }
   return out;
