@@ -56,9 +56,9 @@ func newSite(t *testing.T) *site {
 		case "/to-inside":
 			_, port, _ := strings.Cut(strings.TrimPrefix(s.URL, "http://"), ":")
 			http.Redirect(w, r, "http://127.0.0.2:"+port+"/handbook", http.StatusFound)
-		case "/image":
-			w.Header().Set("Content-Type", "image/png")
-			_, _ = w.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+		case "/video":
+			w.Header().Set("Content-Type", "video/mp4")
+			_, _ = w.Write([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"))
 		default:
 			http.NotFound(w, r)
 		}
@@ -107,7 +107,7 @@ func TestDocumentsFromURLs(t *testing.T) {
 
 	urls := []string{web.URL + "/handbook", web.URL + "/prices.csv", web.URL + "/notes.php", web.URL + "/download",
 		web.URL + "/missing", "http://127.0.0.2:" + port + "/handbook", "http://[::1]:" + port + "/handbook",
-		"http://169.254.169.254/latest/meta-data/", web.URL + "/to-inside", web.URL + "/big", web.URL + "/image"}
+		"http://169.254.169.254/latest/meta-data/", web.URL + "/to-inside", web.URL + "/big", web.URL + "/video"}
 	docs := addURLs(t, c, alice, map[string]any{"urls": urls, "tags": []string{"web"}}, http.StatusAccepted)
 	require.Len(t, docs, len(urls))
 	for i, d := range docs {
