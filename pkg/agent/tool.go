@@ -106,8 +106,10 @@ type Result struct {
 	// Preview is a short summary for the tool.finished event; empty means a
 	// prefix of Text.
 	Preview string
-	// Passages are the document passages a search returned, numbered as the
-	// model saw them.
+	// Passages, when set, are the whole of the result: the passages a search
+	// returned, numbered as the model saw them, which fitting the context
+	// window leaves out one by one. A tool that shows one long text (a page)
+	// returns Text alone.
 	Passages []NumberedPassage
 }
 

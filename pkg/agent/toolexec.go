@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -69,7 +68,7 @@ func (t *turn) runTools(ctx context.Context, calls []llm.ToolCall) error {
 		case o.err != nil:
 			run.Status, run.Error = StatusError, errorText(c.Name, o.err)
 			content = "Error: " + run.Error
-		case isPassageList(o.result):
+		case len(o.result.Passages) > 0:
 			// Passages are kept whole, so that fitting the context window can
 			// leave out the lowest-ranked ones rather than cut one in the middle.
 			r := &passageResult{msg: len(t.msgs), kept: len(o.result.Passages)}
@@ -121,18 +120,4 @@ func argsOrEmpty(raw json.RawMessage) json.RawMessage {
 		return []byte("{}")
 	}
 	return raw
-}
-
-// isPassageList reports whether a result's text is nothing but its passages,
-// as search_documents and web_search answer. A result that carries passages
-// only to be cited (fetch_page: a whole page, cited as one source) is text.
-func isPassageList(r Result) bool {
-	if len(r.Passages) == 0 {
-		return false
-	}
-	lines := make([]string, len(r.Passages))
-	for i, p := range r.Passages {
-		lines[i] = FormatPassage(p)
-	}
-	return r.Text == "" || r.Text == strings.Join(lines, "\n\n")
 }

@@ -189,10 +189,11 @@ func (t *fetchPageTool) Call(ctx context.Context, call Call) (Result, error) {
 	snippet := truncateRunes(oneLine(text), previewRunes)
 	np := t.book.number([]Passage{{URL: raw, Filename: titleOr(page.Title, raw), Text: snippet}})[0]
 	head := fmt.Sprintf("[%d] %s <%s>", np.Index, oneLine(np.Filename), raw)
+	// The page is cited through the turn's book, which numbered it above; the
+	// result itself is text, so fitting the context window treats it as one.
 	return Result{
-		Text:     head + "\n\n" + text,
-		Preview:  Preview(fmt.Sprintf("[%d] %s (%s): %d characters", np.Index, np.Filename, hostOf(raw), len([]rune(text)))),
-		Passages: []NumberedPassage{np},
+		Text:    head + "\n\n" + text,
+		Preview: Preview(fmt.Sprintf("[%d] %s (%s): %d characters", np.Index, np.Filename, hostOf(raw), len([]rune(text)))),
 	}, nil
 }
 
