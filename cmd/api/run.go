@@ -16,6 +16,7 @@ import (
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/platform"
 	"github.com/youworker/youworker/pkg/postgres"
 	"github.com/youworker/youworker/pkg/qdrantlite"
 	"github.com/youworker/youworker/pkg/service"
@@ -204,7 +205,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, dev bool
 
 // migrate brings the database schema up to date.
 func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	url, release, err := platform.OperatorDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer release()
+	pool, err := postgres.Open(ctx, url, 2)
 	if err != nil {
 		return err
 	}

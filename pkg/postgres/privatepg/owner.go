@@ -55,12 +55,21 @@ func (o *owner) take(dir string) error {
 	if err := os.Chown(dir, int(o.uid), int(o.gid)); err != nil {
 		return fmt.Errorf("give %s to the %s user: %w", dir, o.name, err)
 	}
-	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
+	if parent := o.closedParent(dir); parent != "" {
+		return fmt.Errorf("the %s user, which runs PostgreSQL for root, cannot reach %s: %s is closed to it; choose a data directory it can reach (YW_DATA_DIR) or set YW_DATABASE_URL", o.name, dir, parent)
+	}
+	return nil
+}
+
+// closedParent returns the first directory above path the owner may not pass
+// through, or "" when it reaches path.
+func (o *owner) closedParent(path string) string {
+	for parent := filepath.Dir(path); ; parent = filepath.Dir(parent) {
 		if !o.canSearch(parent) {
-			return fmt.Errorf("the %s user, which runs PostgreSQL for root, cannot reach %s: %s is closed to it; choose a data directory it can reach (YW_DATA_DIR) or set YW_DATABASE_URL", o.name, dir, parent)
+			return parent
 		}
 		if parent == filepath.Dir(parent) {
-			return nil
+			return ""
 		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package privatepg runs a PostgreSQL server of the program's own, as a child
-// process, from the PostgreSQL installed on the machine: `api -dev` and the tests
-// use it when no server answers on the default address, so a newcomer with
-// PostgreSQL installed but not running still gets a working platform.
+// process, from the PostgreSQL installed on the machine or, when there is none, from
+// an official build fetched once into a cache (download.go): `api -dev` and the
+// tests use it when no server answers on the default address, so a newcomer
+// without a running PostgreSQL still gets a working platform.
 //
 // The cluster lives in a directory of the caller's choosing, is created on first
 // start and kept between runs. The server listens on a free port of 127.0.0.1 and
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,11 +33,16 @@ type Config struct {
 	Dir string
 	// Throwaway trades durability for speed (no fsync) for data nobody keeps: tests.
 	Throwaway bool
+	// BinDir holds initdb and postgres; empty: the installed PostgreSQL (see
+	// FindBinDir), else a build fetched as Download says, when it is set.
+	BinDir   string
+	Download *Download
 }
 
 // Server is a running private PostgreSQL.
 type Server struct {
 	dir     string
+	binDir  string
 	port    int
 	cmd     *exec.Cmd
 	logFile *os.File
@@ -64,7 +71,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("private PostgreSQL directory: %w", err)
 	}
-	binDir, err := FindBinDir()
+	binDir, err := resolveBinDir(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +85,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if o != nil {
 		if err := o.take(dir); err != nil {
 			return nil, err
+		}
+		if parent := o.closedParent(binDir); parent != "" {
+			return nil, fmt.Errorf("the %s user, which runs PostgreSQL for root, cannot reach its programs in %s: %s is closed to it", o.name, binDir, parent)
 		}
 	}
 	if err := initCluster(ctx, binDir, dir, o); err != nil {
@@ -97,6 +107,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+}
+
+// resolveBinDir picks the programs to run: the given ones, the installed ones, or
+// a fetched build when none is installed and a download is configured.
+func resolveBinDir(ctx context.Context, cfg Config) (string, error) {
+	if cfg.BinDir != "" {
+		if !hasServerPrograms(cfg.BinDir) {
+			return "", fmt.Errorf("%w in %s", ErrNoBinaries, cfg.BinDir)
+		}
+		return cfg.BinDir, nil
+	}
+	binDir, err := FindBinDir()
+	if err == nil || cfg.Download == nil || !errors.Is(err, ErrNoBinaries) {
+		return binDir, err
+	}
+	return FetchBinaries(ctx, *cfg.Download)
 }
 
 // initCluster runs initdb unless dir already holds a cluster. Trust authentication
@@ -139,7 +165,7 @@ func launch(binDir, dir string, cfg Config, o *owner) (*Server, error) {
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr(o)
-	s := &Server{dir: dir, port: port, cmd: cmd, logFile: logFile, exited: make(chan struct{})}
+	s := &Server{dir: dir, binDir: binDir, port: port, cmd: cmd, logFile: logFile, exited: make(chan struct{})}
 
 	started := make(chan error, 1)
 	go s.supervise(started)
@@ -193,12 +219,41 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 // URL is the address of a database on the server, as the postgres superuser.
-func (s *Server) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, database)
+func (s *Server) URL(database string) string { return databaseURL(s.port, database) }
+
+func databaseURL(port int, database string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, database)
+}
+
+// RunningURL returns the address of a database on the private server of the
+// cluster in dir when one is running (started by another process: `api -dev`
+// while an operator command runs), read from the server's own postmaster.pid.
+func RunningURL(dir, database string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return "", false
+	}
+	// Lines: pid, data directory, start time, port, socket directory, ...
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return "", false
+	}
+	pid, err1 := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, err2 := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err1 != nil || err2 != nil || pid <= 0 || port <= 0 {
+		return "", false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return "", false // a stale file left by a server that was killed
+	}
+	return databaseURL(port, database), true
 }
 
 // Dir is where the cluster and the server's log live.
 func (s *Server) Dir() string { return s.dir }
+
+// BinDir is where the programs the server runs from are.
+func (s *Server) BinDir() string { return s.binDir }
 
 // Close stops the server with a fast shutdown (sessions are ended, data is
 // flushed), killing it if it does not stop in time. It is safe to call twice.
