@@ -24,6 +24,8 @@ type Config struct {
 	DatabaseURL  string
 	NATSURL      string // empty in -dev: the embedded server is used
 	NATSReplicas int    // stream replicas on a NATS cluster; 0 keeps the default of 1
+	// NATS holds the program's NATS credentials and TLS files (see nats.go).
+	NATS         NATS
 	QdrantURL    string // empty: the embedded vector store
 	QdrantAPIKey string
 	OllamaURL    string
@@ -259,6 +261,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.GroupDirectAdd = r.bool("YW_GROUP_DIRECT_ADD", false)
 	loadIdentity(&r, &c)
 	loadWeb(&r, &c)
+	loadNATS(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 
@@ -420,6 +423,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateIdentity()...)
 	errs = append(errs, c.validateWeb()...)
+	errs = append(errs, c.validateNATS()...)
 	return errors.Join(errs...)
 }
 
@@ -471,7 +475,7 @@ func (c Config) String() string {
 	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s chat_models=%s vision_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
 		redactURL(c.OllamaURL), c.ChatModel, strings.Join(c.ChatModels, ","), c.VisionModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
-		redactURL(c.OTelEndpoint)) + c.identityString() + c.webString()
+		redactURL(c.OTelEndpoint)) + c.natsString() + c.identityString() + c.webString()
 }
 
 func redactURL(s string) string {

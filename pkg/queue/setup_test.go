@@ -92,7 +92,7 @@ func TestConnectAndEmbedded(t *testing.T) {
 	require.Contains(t, e.ClientURL(), "127.0.0.1:")
 
 	ctx := testCtx(t)
-	nc, js, err := queue.Connect(ctx, e.ClientURL(), "test", nil)
+	nc, js, err := queue.Connect(ctx, e.ClientURL(), "test", nil, queue.ConnectOptions{})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	require.NoError(t, queue.Setup(ctx, js, queue.Config{}))
@@ -101,7 +101,7 @@ func TestConnectAndEmbedded(t *testing.T) {
 	// A server that never comes up fails the start once ctx ends.
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, _, err = queue.Connect(short, "nats://127.0.0.1:1", "test", nil)
+	_, _, err = queue.Connect(short, "nats://127.0.0.1:1", "test", nil, queue.ConnectOptions{})
 	require.Error(t, err)
 }
 
