@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite deploy/nats/auth.conf from pack
 // deployments (deploy/nats/auth.conf, included by the compose servers and, through
 // a generated ConfigMap, by the Kubernetes ones) equal to what package natsperm
 // states, so the permissions the programs are tested with are the ones deployed.
-// After changing natsperm: go test ./deploy/checks -run TestNATSAuthorization -update
+// After changing natsperm: make nats-auth
 func TestNATSAuthorizationIsNatspermsRendering(t *testing.T) {
 	path := filepath.Join(repoRoot(t), "deploy", "nats", "auth.conf")
 	want := natsperm.AuthorizationFromEnv()
@@ -27,7 +27,7 @@ func TestNATSAuthorizationIsNatspermsRendering(t *testing.T) {
 	}
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Equal(t, want, string(got), "deploy/nats/auth.conf is stale: go test ./deploy/checks -run TestNATSAuthorization -update")
+	require.Equal(t, want, string(got), "deploy/nats/auth.conf is stale: make nats-auth")
 }
 
 // TestNATSServerConfigurations parses the compose server's configuration and the

@@ -31,9 +31,9 @@
 // Authorization renders the block for given passwords (tests and the chaos
 // harness run an embedded nats-server with it); AuthorizationFromEnv renders it
 // with each password read from an environment variable of the server
-// (PasswordEnv), which is how deploy/ configures NATS: the deploy checks keep
-// the NATS configuration files equal to it, and rewrite them with
-// `go test ./deploy/checks -run TestNATSAuthorization -update`.
+// (PasswordEnv), which is how deploy/ configures NATS: deploy/nats/auth.conf
+// is that rendering, the deploy checks keep it current, and `make nats-auth`
+// rewrites it.
 package natsperm
 
 import (
