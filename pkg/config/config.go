@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -319,6 +320,13 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapAdminKey != "" && (len(c.BootstrapAdminKey) < 24 || strings.ContainsAny(c.BootstrapAdminKey, " \t\r\n")) {
 		bad("YW_BOOTSTRAP_ADMIN_KEY", "must be at least 24 characters without spaces")
+	}
+	if c.SessionSecret != "" {
+		// A secret that cannot key the sealer would leave each api replica on a
+		// secret of its own, and cookies would fail on the others: refuse it.
+		if secret, err := base64.StdEncoding.DecodeString(c.SessionSecret); err != nil || len(secret) < 32 {
+			bad("YW_SESSION_SECRET", "must be base64 of at least 32 random bytes (openssl rand -base64 32), the same on every api replica")
+		}
 	}
 	if c.RateLimitRPS <= 0 || c.RateLimitBurst < 1 {
 		bad("YW_RATE_LIMIT_RPS", "rate and burst must be positive")
