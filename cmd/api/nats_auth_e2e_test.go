@@ -16,8 +16,10 @@ import (
 
 	"github.com/youworker/youworker/pkg/api/apitest"
 	"github.com/youworker/youworker/pkg/app"
+	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/natsperm"
 	"github.com/youworker/youworker/pkg/pgtest"
+	"github.com/youworker/youworker/pkg/qdrantlite"
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/queuetest"
 	"github.com/youworker/youworker/pkg/vector/vectortest"
@@ -40,21 +42,28 @@ func natsUsers(t *testing.T) (string, map[string]string) {
 }
 
 // TestProgramsRunWithLeastPrivilegeNATSUsers runs the four programs as separate
-// processes, each as its own NATS user with only natsperm's permissions, and
+// processes, each as its own NATS user with only natsperm's permissions (and with
+// the vector store's API key), and
 // drives what users do through them: an upload ingested, read back and deleted,
-// a chat turn streamed, an ACL re-index. No program may hit a permission it
-// lacks along the way.
+// a chat turn streamed through the model queue and one cancelled while it runs,
+// an ACL re-index. No program may hit a permission it lacks along the way.
 func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 	t.Parallel()
 	url, passwords := natsUsers(t)
 	_, dbURL := pgtest.NewDB(t)
-	lite, _ := vectortest.StartLite(t, t.TempDir())
+	// The vector store demands its API key, as Qdrant with QDRANT__SERVICE__API_KEY does.
+	qdrantKey := "qdrant-api-key-for-nats-auth-e2e"
+	lite, err := qdrantlite.Start(context.Background(), qdrantlite.Config{Dir: t.TempDir(), Addr: "127.0.0.1:0", APIKey: qdrantKey}, vectortest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lite.Close() })
+	model := llmtest.New(t)
 	admin := "bootstrap-admin-key-for-nats-auth-e2e"
 	envOf := func(program string) map[string]string {
 		return map[string]string{
 			"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(),
 			"YW_NATS_URL": url, "YW_NATS_USER": program, "YW_NATS_PASSWORD": passwords[program],
-			"YW_QDRANT_URL": "http://" + lite.Addr(), "YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "info",
+			"YW_QDRANT_URL": "http://" + lite.Addr(), "YW_QDRANT_API_KEY": qdrantKey, "YW_BOOTSTRAP_ADMIN_KEY": admin, "YW_LOG_LEVEL": "info",
+			"YW_OLLAMA_URL": model.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_EMBED_MODEL": llmtest.EmbedModel,
 		}
 	}
 	var logs []*lineWriter
@@ -90,18 +99,32 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"turn"`
 	}
+	model.Reply(llmtest.Text("In the ", "blue room."))
 	c.Do("POST", "/v1/chat/sessions/"+sess.ID+"/messages", admin, map[string]any{"content": "Where is the quarterly review?"}, http.StatusAccepted, &posted)
 	events := readEvents(t, base, admin, posted.Turn.ID, 0, 0)
 	require.NotEmpty(t, events)
 	require.Equal(t, "turn.completed", events[len(events)-1].Type, "the agent worker's events reach the API")
-	require.Contains(t, tokensOf(events), "blue room")
+	require.Equal(t, "In the blue room.", tokensOf(events))
+
+	// The API tells the agent worker running a turn to stop.
+	model.Reply(llmtest.Script{Tokens: []string{"thinking"}, Stall: true})
+	asked := len(model.ChatRequests())
+	c.Do("POST", "/v1/chat/sessions/"+sess.ID+"/messages", admin, map[string]any{"content": "And the one after?"}, http.StatusAccepted, &posted)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(model.ChatRequests()) == asked {
+		require.True(t, time.Now().Before(deadline), "the second turn never reached the model")
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Do("POST", "/v1/chat/turns/"+posted.Turn.ID+"/cancel", admin, nil, http.StatusAccepted, nil)
+	events = readEvents(t, base, admin, posted.Turn.ID, 0, 0)
+	require.Equal(t, "turn.cancelled", events[len(events)-1].Type)
 
 	var job struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	}
 	c.Do("POST", "/v1/admin/reindex", admin, map[string]any{"kind": "acl-sync"}, http.StatusAccepted, &job)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for job.Status != "completed" {
 		require.NotEqual(t, "failed", job.Status)
 		require.True(t, time.Now().Before(deadline), "re-index job still %s", job.Status)
