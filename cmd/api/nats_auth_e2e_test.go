@@ -226,6 +226,18 @@ func TestNATSUsersMayDoOnlyTheirProgramsWork(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut.String(), "YW_NATS_PASSWORD")
 
+	// The API started with a worker's credentials cannot declare the queue, and says so.
+	out, errOut = newLineWriter(`(never)`), newLineWriter(`(never)`)
+	// The server drops refused requests: they end when the start's context does.
+	start, cancelStart := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelStart()
+	code = run(start, nil, getenv(map[string]string{
+		"YW_DATABASE_URL": dbURL, "YW_NATS_URL": url, "YW_NATS_USER": natsperm.IngestWorker, "YW_NATS_PASSWORD": passwords[natsperm.IngestWorker],
+		"YW_QDRANT_URL": "http://127.0.0.1:1", "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(),
+	}), out, errOut)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut.String(), "only the api's NATS user may declare the streams")
+
 	agent, agentErrs := asUser(t, url, natsperm.AgentWorker, passwords[natsperm.AgentWorker])
 	agentJS, err := jetstream.New(agent)
 	require.NoError(t, err)

@@ -72,8 +72,10 @@ type Permissions struct {
 }
 
 // InboxPrefix is the prefix of the program's reply subjects (the client's
-// custom inbox prefix). Programs not listed in Programs get one too, so
-// every client connects the same way.
+// custom inbox prefix). A program uses it whatever its NATS user is called, so
+// a server configured by other means than Authorization must let the program's
+// user subscribe to InboxPrefix(program)+".>". Programs not listed in Programs
+// (tests, benchmarks) get one too, so every client connects the same way.
 func InboxPrefix(program string) string {
 	return "_INBOX_" + program
 }

@@ -178,7 +178,11 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 			return err
 		}
 	} else if err := queue.Setup(ctx, js, p.QueueConfig); err != nil {
-		return fmt.Errorf("%w (the %s program's NATS user must be allowed to declare streams: it is the api user's job)", err, opts.Program)
+		if errors.Is(nc.LastError(), nats.ErrPermissionViolation) {
+			// The server drops a refused request, so Setup saw only a timeout.
+			return fmt.Errorf("%w: NATS refused it (%v); only the api's NATS user may declare the streams", err, nc.LastError())
+		}
+		return err
 	}
 	if p.QueueMetrics, err = queue.NewMetrics(p.Registry); err != nil {
 		return err
