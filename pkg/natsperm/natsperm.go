@@ -28,12 +28,21 @@
 // replies and deliveries of the others — uploaded files and turn events among
 // them.
 //
-// Authorization renders the block for given passwords (tests and the chaos
-// harness run an embedded nats-server with it); AuthorizationFromEnv renders it
-// with each password read from an environment variable of the server
-// (PasswordEnv), which is how deploy/ configures NATS: deploy/nats/auth.conf
-// is that rendering, the deploy checks keep it current, and `make nats-auth`
-// rewrites it.
+// Authorization renders the block for given passwords, for servers a test or
+// harness starts itself: add it to each server's configuration (beside listen,
+// jetstream and cluster; queuetest.StartWithConfig does so for one embedded
+// server) and start each program with YW_NATS_USER set to its name and
+// YW_NATS_PASSWORD to its password:
+//
+//	conf, err := natsperm.Authorization(map[string]string{
+//		natsperm.API: apiPassword, natsperm.IngestWorker: ingestPassword,
+//		natsperm.AgentWorker: agentPassword, natsperm.Reindexer: reindexerPassword,
+//	})
+//
+// AuthorizationFromEnv renders it with each password read from an environment
+// variable of the server (PasswordEnv), which is how deploy/ configures NATS:
+// deploy/nats/auth.conf is that rendering, the deploy checks keep it current,
+// and `make nats-auth` rewrites it.
 package natsperm
 
 import (
