@@ -10,9 +10,9 @@
 # 3. k8s:     every YAML file under deploy/k8s parses, and every document is a
 #             Kubernetes object (apiVersion, kind, metadata.name); kustomization.yaml
 #             lists every manifest (but the Secret template and the migration Job),
-#             every resource and generator file it names exists (deploy/observability,
-#             deploy/nats
-#             included), and every ConfigMap a manifest uses is defined or generated.
+#             every resource and generator file it names exists (deploy/observability
+#             and deploy/nats included), and every ConfigMap a manifest uses is defined
+#             or generated.
 #             python3-yaml is installed with apt-get when missing.
 #
 # Every requested step runs; the script fails at the end if any step failed.
