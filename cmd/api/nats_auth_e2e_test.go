@@ -16,6 +16,7 @@ import (
 
 	"github.com/youworker/youworker/pkg/api/apitest"
 	"github.com/youworker/youworker/pkg/app"
+	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/natsperm"
 	"github.com/youworker/youworker/pkg/pgtest"
@@ -45,6 +46,7 @@ func natsUsers(t *testing.T) (string, map[string]string) {
 // processes, each as its own NATS user with only natsperm's permissions (and with
 // the vector store's API key), and
 // drives what users do through them: an upload ingested, read back and deleted,
+// a refused job dead-lettered,
 // a chat turn streamed through the model queue and one cancelled while it runs,
 // an ACL re-index. No program may hit a permission it lacks along the way.
 func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
@@ -90,6 +92,29 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 	content := c.Do("GET", "/v1/documents/"+doc.ID+"/content", admin, nil, http.StatusOK, nil)
 	require.Contains(t, content.Body, "blue room", "the API reads the upload back")
 
+	// A job the ingest worker must refuse is dead-lettered by it: a delete job for a
+	// document that is not deleted (under a message id of its own, so the real
+	// delete job below is not dropped as its duplicate).
+	nc, _ := asUser(t, url, natsperm.API, passwords[natsperm.API])
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	payload, err := job.Encode(job.DeleteJob{DocumentID: doc.ID})
+	require.NoError(t, err)
+	require.NoError(t, queue.NewPublisher(js, nil).Publish(ctx, job.SubjectDelete, "premature-delete:"+doc.ID, payload, nil))
+	dlq, err := js.Stream(ctx, queue.StreamDLQ)
+	require.NoError(t, err)
+	for {
+		info, err := dlq.Info(ctx)
+		require.NoError(t, err)
+		if info.State.Msgs == 1 {
+			break
+		}
+		require.NoError(t, ctx.Err(), "the refused job was not dead-lettered")
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	var sess struct {
 		ID string `json:"id"`
 	}
@@ -134,11 +159,6 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 
 	// The delete job reaches the ingest worker, which removes the stored file.
 	c.Do("DELETE", "/v1/documents/"+doc.ID, admin, nil, http.StatusAccepted, nil)
-	nc, _ := asUser(t, url, natsperm.API, passwords[natsperm.API])
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	objects, err := queue.NewObjects(ctx, js)
 	require.NoError(t, err)
 	for {
