@@ -52,9 +52,11 @@ func TestNATSServerConfigurations(t *testing.T) {
 	t.Setenv("NATS_SERVER_NAME", "nats-1")
 	t.Setenv("POD_NAME", "yw-nats-0")
 
-	// Kubernetes mounts auth.conf beside nats.conf, under auth/.
+	// Kubernetes mounts nats.conf under /etc/nats/config and auth.conf under /etc/nats/auth.
 	k8sDir := t.TempDir()
-	require.NoError(t, os.Mkdir(filepath.Join(k8sDir, "auth"), 0o755))
+	for _, dir := range []string{"config", "auth"} {
+		require.NoError(t, os.Mkdir(filepath.Join(k8sDir, dir), 0o755))
+	}
 	auth, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "nats", "auth.conf"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(k8sDir, "auth", "auth.conf"), auth, 0o644))
@@ -63,7 +65,7 @@ func TestNATSServerConfigurations(t *testing.T) {
 	}
 	readYAMLDocument(t, filepath.Join(repoRoot(t), "deploy", "k8s", "nats.yaml"), "ConfigMap", &k8s)
 	require.NotEmpty(t, k8s.Data["nats.conf"])
-	require.NoError(t, os.WriteFile(filepath.Join(k8sDir, "nats.conf"), []byte(k8s.Data["nats.conf"]), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(k8sDir, "config", "nats.conf"), []byte(k8s.Data["nats.conf"]), 0o644))
 
 	// The compose configuration, beside its auth.conf as compose mounts them.
 	composeDir := t.TempDir()
@@ -74,7 +76,7 @@ func TestNATSServerConfigurations(t *testing.T) {
 	}
 
 	tlsDir := writeCertificates(t)
-	for _, path := range []string{filepath.Join(composeDir, "nats.compose.conf"), filepath.Join(k8sDir, "nats.conf")} {
+	for _, path := range []string{filepath.Join(composeDir, "nats.compose.conf"), filepath.Join(k8sDir, "config", "nats.conf")} {
 		// The server itself accepts the configuration, certificates read from a
 		// directory of this test instead of /etc/nats/tls.
 		b, err := os.ReadFile(path)
