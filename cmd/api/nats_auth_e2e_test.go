@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,11 +45,10 @@ func natsUsers(t *testing.T) (string, map[string]string) {
 
 // TestProgramsRunWithLeastPrivilegeNATSUsers runs the four programs as separate
 // processes, each as its own NATS user with only natsperm's permissions (and with
-// the vector store's API key), and
-// drives what users do through them: an upload ingested, read back and deleted,
-// a refused job dead-lettered,
-// a chat turn streamed through the model queue and one cancelled while it runs,
-// an ACL re-index. No program may hit a permission it lacks along the way.
+// the vector store's API key), and drives what users do through them: an upload
+// ingested, read back and deleted, a refused job dead-lettered, a chat turn
+// streamed through the model queue and one cancelled while it runs, an ACL
+// re-index. No program may hit a permission it lacks along the way.
 func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 	t.Parallel()
 	url, passwords := natsUsers(t)
@@ -68,16 +68,24 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 			"YW_OLLAMA_URL": model.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_EMBED_MODEL": llmtest.EmbedModel,
 		}
 	}
-	var logs []*lineWriter
+	var (
+		mu   sync.Mutex
+		logs []*lineWriter // every program's stderr
+	)
+	record := func(w *lineWriter) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs = append(logs, w)
+	}
 	base := startProgram(t, `listening on (http://\S+)`, func(ctx context.Context, stdout, stderr *lineWriter) int {
-		logs = append(logs, stderr)
+		record(stderr)
 		return run(ctx, nil, getenv(envOf(natsperm.API)), stdout, stderr)
 	})
 	for program, opts := range map[string]app.Options{
 		natsperm.IngestWorker: app.IngestWorkerOptions, natsperm.AgentWorker: app.AgentWorkerOptions, natsperm.Reindexer: app.ReindexerOptions,
 	} {
 		startProgram(t, `probes on (http://\S+)`, func(ctx context.Context, stdout, stderr *lineWriter) int {
-			logs = append(logs, stderr)
+			record(stderr)
 			return worker.Main(ctx, opts, getenv(envOf(program)), stdout, stderr)
 		})
 	}
@@ -144,17 +152,17 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 	events = readEvents(t, base, admin, posted.Turn.ID, 0, 0)
 	require.Equal(t, "turn.cancelled", events[len(events)-1].Type)
 
-	var job struct {
+	var reindexJob struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	}
-	c.Do("POST", "/v1/admin/reindex", admin, map[string]any{"kind": "acl-sync"}, http.StatusAccepted, &job)
+	c.Do("POST", "/v1/admin/reindex", admin, map[string]any{"kind": "acl-sync"}, http.StatusAccepted, &reindexJob)
 	deadline = time.Now().Add(60 * time.Second)
-	for job.Status != "completed" {
-		require.NotEqual(t, "failed", job.Status)
-		require.True(t, time.Now().Before(deadline), "re-index job still %s", job.Status)
+	for reindexJob.Status != "completed" {
+		require.NotEqual(t, "failed", reindexJob.Status)
+		require.True(t, time.Now().Before(deadline), "re-index reindexJob still %s", reindexJob.Status)
 		time.Sleep(50 * time.Millisecond)
-		c.Do("GET", "/v1/admin/reindex/"+job.ID, admin, nil, http.StatusOK, &job)
+		c.Do("GET", "/v1/admin/reindex/"+reindexJob.ID, admin, nil, http.StatusOK, &reindexJob)
 	}
 
 	// The delete job reaches the ingest worker, which removes the stored file.
@@ -171,6 +179,8 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	mu.Lock()
+	defer mu.Unlock()
 	for _, l := range logs {
 		require.NotContains(t, strings.ToLower(l.String()), "permissions violation", "a program was refused a permission it needs")
 	}
