@@ -160,7 +160,7 @@ func TestProgramsRunWithLeastPrivilegeNATSUsers(t *testing.T) {
 	deadline = time.Now().Add(60 * time.Second)
 	for reindexJob.Status != "completed" {
 		require.NotEqual(t, "failed", reindexJob.Status)
-		require.True(t, time.Now().Before(deadline), "re-index reindexJob still %s", reindexJob.Status)
+		require.True(t, time.Now().Before(deadline), "re-index job still %s", reindexJob.Status)
 		time.Sleep(50 * time.Millisecond)
 		c.Do("GET", "/v1/admin/reindex/"+reindexJob.ID, admin, nil, http.StatusOK, &reindexJob)
 	}
