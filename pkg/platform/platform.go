@@ -154,6 +154,9 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	if errors.Is(err, queue.ErrUnauthorized) {
 		return fmt.Errorf("%w; check the credentials of the %s program: YW_NATS_USER and YW_NATS_PASSWORD, YW_NATS_CREDS or user:password in YW_NATS_URL", err, opts.Program)
 	}
+	if errors.Is(err, queue.ErrUntrustedServer) {
+		return fmt.Errorf("%w; YW_NATS_CA must hold the CA that signed it, and the certificate must name the host of YW_NATS_URL", err)
+	}
 	if err != nil {
 		return err
 	}

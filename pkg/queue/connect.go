@@ -40,10 +40,16 @@ type ConnectOptions struct {
 // client's credentials; retrying with the same ones cannot succeed.
 var ErrUnauthorized = errors.New("nats refused the credentials")
 
+// ErrUntrustedServer is returned by Connect when the server's TLS certificate
+// is not signed by a trusted CA or does not name the host dialled; retrying
+// cannot succeed either.
+var ErrUntrustedServer = errors.New("the NATS server's certificate is not trusted")
+
 // Connect opens a NATS connection named name (shown in the server's
 // connection list) and a JetStream handle on it. The first connection is
 // retried with backoff until ctx ends or a minute has passed, except when the
-// server refuses the credentials (ErrUnauthorized); once connected, the client
+// server refuses the credentials (ErrUnauthorized) or its certificate cannot be
+// trusted (ErrUntrustedServer); once connected, the client
 // reconnects forever, buffering publishes meanwhile, because a worker that
 // gives up on NATS can do nothing useful. The caller closes the connection
 // (preferably with Drain) at shutdown.
@@ -103,6 +109,9 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger, co Conn
 		nc, err = nats.Connect(url, opts...)
 		if err != nil && isAuthError(err) {
 			return backoff.Permanent(fmt.Errorf("%w: %w", ErrUnauthorized, err))
+		}
+		if cv := new(tls.CertificateVerificationError); errors.As(err, &cv) {
+			return backoff.Permanent(fmt.Errorf("%w: %w", ErrUntrustedServer, err))
 		}
 		return err
 	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {

@@ -85,6 +85,8 @@ func TestConnectSpeaksTLSWithTheConfiguredCA(t *testing.T) {
 		return err
 	}
 	require.NoError(t, connect(config.NATS{CAFile: caPath, CertFile: clientCert, KeyFile: clientKey}))
-	require.Error(t, connect(config.NATS{}), "the server's CA is not among the system's")
+	require.ErrorIs(t, connect(config.NATS{}), queue.ErrUntrustedServer, "the server's CA is not among the system's")
+	otherCA, _, _, _ := certFiles(t, t.TempDir(), "other-ca", nil, nil, true)
+	require.ErrorIs(t, connect(config.NATS{CAFile: otherCA, CertFile: clientCert, KeyFile: clientKey}), queue.ErrUntrustedServer)
 	require.Error(t, connect(config.NATS{CAFile: caPath}), "the server verifies client certificates")
 }
