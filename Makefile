@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: run test build vet bench-ingest bench-chat bench-reindex bench-retrieval fuzz
+.PHONY: run test build vet nats-auth bench-ingest bench-chat bench-reindex bench-retrieval fuzz
 
 # Start the whole platform in one process on its embedded defaults.
 run:
@@ -16,6 +16,10 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+# Rewrite deploy/nats/auth.conf, the NATS users of both deployments, from pkg/natsperm.
+nats-auth:
+	$(GO) test -count=1 -run '^TestNATSAuthorizationIsNatspermsRendering$$' ./deploy/checks/ -update
 
 # Ingestion throughput and latency, end to end in one process (fresh database), as a table.
 bench-ingest:

@@ -11,7 +11,8 @@
 #             Kubernetes object (apiVersion, kind, metadata.name); kustomization.yaml
 #             lists every manifest (but the Secret template and the migration Job),
 #             every resource and generator file it names exists (deploy/observability
-#             included), and every ConfigMap a manifest uses is defined or generated.
+#             and deploy/nats included), and every ConfigMap a manifest uses is defined
+#             or generated.
 #             python3-yaml is installed with apt-get when missing.
 #
 # Every requested step runs; the script fails at the end if any step failed.

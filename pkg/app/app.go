@@ -39,6 +39,9 @@ type Options struct {
 	Ingest, Chat, Reindex bool
 	// MaxConns bounds the database pool; 0 is the platform's default.
 	MaxConns int32
+	// ConsumesOnly and NoUploads narrow what the process does on NATS to what
+	// its NATS user may do (see platform.Options and package natsperm).
+	ConsumesOnly, NoUploads bool
 	// TracerProvider replaces the one built from YW_OTEL_ENDPOINT (tests record
 	// spans in memory with it); its owner shuts it down.
 	TracerProvider trace.TracerProvider
@@ -52,12 +55,12 @@ var (
 	// DevOptions run everything in one process on embedded NATS and vector store.
 	DevOptions = Options{Program: "api", Dev: true, Relay: true, Ingest: true, Chat: true, Reindex: true}
 	// IngestWorkerOptions parse, chunk, embed and index uploads and purge deleted documents.
-	IngestWorkerOptions = Options{Program: "ingest-worker", Ingest: true}
+	IngestWorkerOptions = Options{Program: "ingest-worker", Ingest: true, ConsumesOnly: true}
 	// AgentWorkerOptions run chat turns.
-	AgentWorkerOptions = Options{Program: "agent-worker", Chat: true}
+	AgentWorkerOptions = Options{Program: "agent-worker", Chat: true, ConsumesOnly: true, NoUploads: true}
 	// ReindexerOptions run re-index jobs and ACL syncs, and relay the jobs its CLI
 	// records, so operators need no API running.
-	ReindexerOptions = Options{Program: "reindexer", Reindex: true, Relay: true, MaxConns: 10}
+	ReindexerOptions = Options{Program: "reindexer", Reindex: true, Relay: true, MaxConns: 10, ConsumesOnly: true, NoUploads: true}
 )
 
 // Services are the business rules, built once per process.
@@ -111,7 +114,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: opts.Program, Dev: opts.Dev, MaxConns: opts.MaxConns})
+	p, err := platform.Open(ctx, cfg, logger, platform.Options{Program: opts.Program, Dev: opts.Dev, MaxConns: opts.MaxConns,
+		ConsumesOnly: opts.ConsumesOnly, NoUploads: opts.NoUploads})
 	if err != nil {
 		_ = tracer.Shutdown(ctx)
 		return nil, err
@@ -131,7 +135,11 @@ func (a *App) newServices() Services {
 	if cfg.Fetch.URLIngest {
 		docCfg.Fetcher = cfg.Fetch.Client()
 	}
-	documents := service.NewDocuments(st, p.Objects, audit, docCfg, logger)
+	var objects service.ObjectStore // none in a program that never touches uploads
+	if p.Objects != nil {
+		objects = p.Objects
+	}
+	documents := service.NewDocuments(st, objects, audit, docCfg, logger)
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
 	models := service.NewModels(service.ModelsConfig{Allowed: p.ChatModels(), Installed: a.installedModels()}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{

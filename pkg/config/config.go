@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ type Config struct {
 	DatabaseURL  string
 	NATSURL      string // empty in -dev: the embedded server is used
 	NATSReplicas int    // stream replicas on a NATS cluster; 0 keeps the default of 1
+	// NATS holds the program's NATS credentials and TLS files (see nats.go).
+	NATS         NATS
 	QdrantURL    string // empty: the embedded vector store
 	QdrantAPIKey string
 	OllamaURL    string
@@ -264,6 +267,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.PostgresRepositoryURL = r.str("YW_POSTGRES_REPOSITORY_URL", "")
 	loadIdentity(&r, &c)
 	loadWeb(&r, &c)
+	loadNATS(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 
@@ -321,6 +325,13 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapAdminKey != "" && (len(c.BootstrapAdminKey) < 24 || strings.ContainsAny(c.BootstrapAdminKey, " \t\r\n")) {
 		bad("YW_BOOTSTRAP_ADMIN_KEY", "must be at least 24 characters without spaces")
+	}
+	if c.SessionSecret != "" {
+		// A secret that cannot key the sealer would leave each api replica on a
+		// secret of its own, and cookies would fail on the others: refuse it.
+		if secret, err := base64.StdEncoding.DecodeString(c.SessionSecret); err != nil || len(secret) < 32 {
+			bad("YW_SESSION_SECRET", "must be base64 of at least 32 random bytes (openssl rand -base64 32), the same on every api replica")
+		}
 	}
 	if c.RateLimitRPS <= 0 || c.RateLimitBurst < 1 {
 		bad("YW_RATE_LIMIT_RPS", "rate and burst must be positive")
@@ -425,6 +436,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateIdentity()...)
 	errs = append(errs, c.validateWeb()...)
+	errs = append(errs, c.validateNATS()...)
 	return errors.Join(errs...)
 }
 
@@ -476,7 +488,7 @@ func (c Config) String() string {
 	return fmt.Sprintf("database=%s nats=%s qdrant=%s qdrant_api_key=%s ollama=%s chat_model=%s chat_models=%s vision_model=%s embed_model=%s http=%s data_dir=%s bootstrap_admin_key=%s session_secret=%s otel=%s",
 		redactURL(c.DatabaseURL), redactURL(c.NATSURL), redactURL(c.QdrantURL), secret(c.QdrantAPIKey),
 		redactURL(c.OllamaURL), c.ChatModel, strings.Join(c.ChatModels, ","), c.VisionModel, c.EmbedModel, c.HTTPAddr, c.DataDir, secret(c.BootstrapAdminKey), secret(c.SessionSecret),
-		redactURL(c.OTelEndpoint)) + c.identityString() + c.webString()
+		redactURL(c.OTelEndpoint)) + c.natsString() + c.identityString() + c.webString()
 }
 
 func redactURL(s string) string {

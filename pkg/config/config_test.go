@@ -221,3 +221,20 @@ func TestChatModelsAndOCRSettings(t *testing.T) {
 		require.ErrorContains(t, err, name)
 	}
 }
+
+func TestSessionSecretMustKeyTheSealer(t *testing.T) {
+	t.Parallel()
+	for secret, ok := range map[string]bool{
+		"c2Vzc2lvbi1zZWNyZXQtc2Vzc2lvbi1zZWNyZXQtMTIzNA==": true, // 34 bytes
+		"c2hvcnQ=":                 false, // 5 bytes
+		"change-me-session-secret": false, // not base64
+	} {
+		c, err := Load(env(map[string]string{"YW_SESSION_SECRET": secret}))
+		require.NoError(t, err)
+		if ok {
+			require.NoError(t, c.Validate(), secret)
+		} else {
+			require.ErrorContains(t, c.Validate(), "YW_SESSION_SECRET", secret)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/embed"
 	"github.com/youworker/youworker/pkg/index"
+	"github.com/youworker/youworker/pkg/natsperm"
 	"github.com/youworker/youworker/pkg/postgres"
 	"github.com/youworker/youworker/pkg/postgres/privatepg"
 	"github.com/youworker/youworker/pkg/probe"
@@ -38,6 +39,12 @@ type Options struct {
 	Dev bool
 	// MaxConns bounds the database pool.
 	MaxConns int32
+	// ConsumesOnly marks a worker: it waits for the API to declare the streams
+	// (queue.AwaitSetup) instead of declaring them, which its NATS user may not.
+	ConsumesOnly bool
+	// NoUploads marks a program that never reads or writes uploaded files, and
+	// whose NATS user may not: the upload store is not opened and Objects is nil.
+	NoUploads bool
 }
 
 // Platform is the opened infrastructure.
@@ -139,7 +146,17 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 		natsURL = e.ClientURL()
 		p.Logger.Info("embedded NATS JetStream started", "url", natsURL)
 	}
-	nc, js, err := queue.Connect(ctx, natsURL, "youworker-"+opts.Program, p.Logger)
+	connect, err := p.connectOptions(opts.Program)
+	if err != nil {
+		return err
+	}
+	nc, js, err := queue.Connect(ctx, natsURL, "youworker-"+opts.Program, p.Logger, connect)
+	if errors.Is(err, queue.ErrUnauthorized) {
+		return fmt.Errorf("%w; check the credentials of the %s program: YW_NATS_USER and YW_NATS_PASSWORD, YW_NATS_CREDS or user:password in YW_NATS_URL", err, opts.Program)
+	}
+	if errors.Is(err, queue.ErrUntrustedServer) {
+		return fmt.Errorf("%w; YW_NATS_CA must hold the CA that signed it, and the certificate must name the host of YW_NATS_URL", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -159,7 +176,15 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 	if err := p.QueueConfig.Validate(); err != nil {
 		return err
 	}
-	if err := queue.Setup(ctx, js, p.QueueConfig); err != nil {
+	if opts.ConsumesOnly {
+		if err := queue.AwaitSetup(ctx, js, !opts.NoUploads, p.Logger); err != nil {
+			return err
+		}
+	} else if err := queue.Setup(ctx, js, p.QueueConfig); err != nil {
+		if errors.Is(nc.LastError(), nats.ErrPermissionViolation) {
+			// The server drops a refused request, so Setup saw only a timeout.
+			return fmt.Errorf("%w: NATS refused it (%v); only the api's NATS user may declare the streams", err, nc.LastError())
+		}
 		return err
 	}
 	if p.QueueMetrics, err = queue.NewMetrics(p.Registry); err != nil {
@@ -169,11 +194,25 @@ func (p *Platform) openQueue(ctx context.Context, opts Options) error {
 		return fmt.Errorf("register queue depth metrics: %w", err)
 	}
 	p.Publisher = queue.NewPublisher(js, p.QueueMetrics)
-	if p.Objects, err = queue.NewObjects(ctx, js); err != nil {
-		return err
+	if !opts.NoUploads {
+		if p.Objects, err = queue.NewObjects(ctx, js); err != nil {
+			return err
+		}
 	}
 	p.Turns = queue.NewTurns(js, p.QueueMetrics, p.Logger)
 	return nil
+}
+
+// connectOptions are the NATS credentials and TLS of the configuration, and the
+// program's own inbox prefix, the only replies its NATS user may receive.
+func (p *Platform) connectOptions(program string) (queue.ConnectOptions, error) {
+	n := p.Config.NATS
+	tlsConfig, err := n.TLSConfig()
+	if err != nil {
+		return queue.ConnectOptions{}, err
+	}
+	return queue.ConnectOptions{User: n.User, Password: n.Password, CredsFile: n.CredsFile, TLS: tlsConfig,
+		InboxPrefix: natsperm.InboxPrefix(program)}, nil
 }
 
 // errNoVectorStore says what to set when a program outside -dev has no vector

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,13 +20,40 @@ import (
 // the same compose file, short enough that a wrong URL fails the start.
 const connectMaxElapsed = time.Minute
 
+// ConnectOptions say who the client is and how it reaches the server. The zero
+// value connects without credentials or TLS beyond what the URL says.
+type ConnectOptions struct {
+	// User and Password identify the program's NATS user. Credentials in the
+	// URL (nats://user:password@host) work too.
+	User, Password string
+	// CredsFile is a decentralized-auth credentials file (JWT and seed).
+	CredsFile string
+	// TLS, when set, makes the connection use TLS with this configuration
+	// (the CA that signs the server's certificate, the client's own).
+	TLS *tls.Config
+	// InboxPrefix replaces _INBOX as the prefix of the client's reply
+	// subjects, so a server can allow each program its own replies only.
+	InboxPrefix string
+}
+
+// ErrUnauthorized is returned by Connect when the server refuses the
+// client's credentials; retrying with the same ones cannot succeed.
+var ErrUnauthorized = errors.New("nats refused the credentials")
+
+// ErrUntrustedServer is returned by Connect when the server's TLS certificate
+// is not signed by a trusted CA or does not name the host dialled; retrying
+// cannot succeed either.
+var ErrUntrustedServer = errors.New("the NATS server's certificate is not trusted")
+
 // Connect opens a NATS connection named name (shown in the server's
 // connection list) and a JetStream handle on it. The first connection is
-// retried with backoff until ctx ends or a minute has passed; once connected,
-// the client reconnects forever, buffering publishes meanwhile, because a
-// worker that gives up on NATS can do nothing useful. The caller closes the
-// connection (preferably with Drain) at shutdown.
-func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// retried with backoff until ctx ends or a minute has passed, except when the
+// server refuses the credentials (ErrUnauthorized) or its certificate cannot be
+// trusted (ErrUntrustedServer); once connected, the client
+// reconnects forever, buffering publishes meanwhile, because a worker that
+// gives up on NATS can do nothing useful. The caller closes the connection
+// (preferably with Drain) at shutdown.
+func Connect(ctx context.Context, url, name string, logger *slog.Logger, co ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -58,6 +86,18 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 			logger.Error("nats async error", "subject", subject, "error", err)
 		}),
 	}
+	if co.User != "" {
+		opts = append(opts, nats.UserInfo(co.User, co.Password))
+	}
+	if co.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(co.CredsFile))
+	}
+	if co.TLS != nil {
+		opts = append(opts, nats.Secure(co.TLS))
+	}
+	if co.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(co.InboxPrefix))
+	}
 
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
@@ -67,8 +107,11 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 	err := backoff.RetryNotify(func() error {
 		var err error
 		nc, err = nats.Connect(url, opts...)
-		if err != nil && errors.Is(err, nats.ErrAuthorization) {
-			return backoff.Permanent(err)
+		if err != nil && isAuthError(err) {
+			return backoff.Permanent(fmt.Errorf("%w: %w", ErrUnauthorized, err))
+		}
+		if cv := new(tls.CertificateVerificationError); errors.As(err, &cv) {
+			return backoff.Permanent(fmt.Errorf("%w: %w", ErrUntrustedServer, err))
 		}
 		return err
 	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
@@ -92,6 +135,14 @@ func Connect(ctx context.Context, url, name string, logger *slog.Logger) (*nats.
 	}
 	logger.Info("nats connected", "url", nc.ConnectedUrlRedacted(), "name", name)
 	return nc, js, nil
+}
+
+// isAuthError tells a refusal of the credentials from a server that is not
+// there yet: the first is final, the second worth waiting for.
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired) ||
+		strings.Contains(strings.ToLower(err.Error()), "authorization violation")
 }
 
 // minServerVersion is the oldest NATS server the programs work with: the job

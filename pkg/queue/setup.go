@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/youworker/youworker/pkg/job"
@@ -128,8 +130,9 @@ func ConsumerSubjects(consumer string) []string {
 }
 
 // Setup declares every stream, consumer and bucket the programs use. It is
-// idempotent (create or update), so every program calls it at start and a
-// rolling upgrade converges on the newest configuration.
+// idempotent (create or update): the API calls it at start, so a rolling
+// upgrade converges on the newest configuration; workers wait for it
+// (AwaitSetup).
 func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -204,6 +207,54 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 				BucketUploads, cfg.UploadMaxBytes, err)
 		}
 		return fmt.Errorf("declare object store %s: %w", BucketUploads, err)
+	}
+	return nil
+}
+
+// awaitSetupFor bounds how long AwaitSetup waits for the declaring program,
+// as long as Connect waits for the server.
+const awaitSetupFor = time.Minute
+
+// AwaitSetup waits until Setup has run — the jobs stream with every durable
+// consumer and, with uploads, the upload bucket — polling with backoff until ctx
+// ends or a minute has passed. Workers call it instead of Setup: where NATS
+// runs with a user per program (package natsperm), only the API may declare or
+// change streams, so a worker taken over cannot reconfigure the queue (shorten
+// the turn log's age, drop the duplicate window) under everyone else.
+func AwaitSetup(ctx context.Context, js jetstream.JetStream, uploads bool, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = awaitSetupFor
+	err := backoff.RetryNotify(func() error {
+		return declared(ctx, js, uploads)
+	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+		logger.Info("waiting for the API to declare the queue", "error", err, "retry_in", next)
+	})
+	if err != nil {
+		return fmt.Errorf("the queue is not declared: %w; the API declares the streams, consumers and upload bucket at start, so start it first", err)
+	}
+	return nil
+}
+
+// declared reports the first resource of Setup that is missing.
+func declared(ctx context.Context, js jetstream.JetStream, uploads bool) error {
+	stream, err := js.Stream(ctx, StreamJobs)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamJobs, err)
+	}
+	for _, name := range consumers {
+		if _, err := stream.Consumer(ctx, name); err != nil {
+			return fmt.Errorf("consumer %s: %w", name, err)
+		}
+	}
+	if uploads {
+		if _, err := js.Stream(ctx, objectStream); err != nil {
+			return fmt.Errorf("object store %s: %w", BucketUploads, err)
+		}
 	}
 	return nil
 }

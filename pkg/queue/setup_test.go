@@ -92,7 +92,7 @@ func TestConnectAndEmbedded(t *testing.T) {
 	require.Contains(t, e.ClientURL(), "127.0.0.1:")
 
 	ctx := testCtx(t)
-	nc, js, err := queue.Connect(ctx, e.ClientURL(), "test", nil)
+	nc, js, err := queue.Connect(ctx, e.ClientURL(), "test", nil, queue.ConnectOptions{})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	require.NoError(t, queue.Setup(ctx, js, queue.Config{}))
@@ -101,7 +101,7 @@ func TestConnectAndEmbedded(t *testing.T) {
 	// A server that never comes up fails the start once ctx ends.
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, _, err = queue.Connect(short, "nats://127.0.0.1:1", "test", nil)
+	_, _, err = queue.Connect(short, "nats://127.0.0.1:1", "test", nil, queue.ConnectOptions{})
 	require.Error(t, err)
 }
 
@@ -113,4 +113,28 @@ func TestSetupNamesAnUploadCapTheServerCannotHold(t *testing.T) {
 	cfg.UploadMaxBytes = 1 << 60
 	err := queue.Setup(ctx, srv.JS, cfg)
 	require.ErrorContains(t, err, "YW_UPLOAD_STORE_BYTES", "the operator learns which setting to change")
+}
+
+// TestAwaitSetupWaitsForTheDeclaringProgram: a worker started before the API
+// waits for the queue to be declared, and one whose API never comes says to
+// start it.
+func TestAwaitSetupWaitsForTheDeclaringProgram(t *testing.T) {
+	t.Parallel()
+	e, err := queue.StartEmbedded(queue.EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(e.Shutdown)
+	ctx := testCtx(t)
+	nc, js, err := queue.Connect(ctx, e.ClientURL(), "worker", nil, queue.ConnectOptions{})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	require.ErrorContains(t, queue.AwaitSetup(short, js, true, nil), "start it first")
+
+	// The worker is waiting when the API declares the queue.
+	waited := make(chan error, 1)
+	go func() { waited <- queue.AwaitSetup(ctx, js, true, nil) }()
+	require.NoError(t, queue.Setup(ctx, js, queue.Config{}))
+	require.NoError(t, <-waited)
 }

@@ -46,7 +46,7 @@ func TestConnectNamesTheVersionNeeded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err = Connect(ctx, "nats://127.0.0.1:4222", "version-test", nil)
+	_, _, err = Connect(ctx, "nats://127.0.0.1:4222", "version-test", nil, ConnectOptions{})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "the server runs NATS "+version)
 	require.Contains(t, err.Error(), "needs NATS 2.10 or newer")

@@ -6,9 +6,13 @@ package queuetest
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -78,4 +82,30 @@ func (s *Server) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return nc, js
+}
+
+// StartWithConfig runs an embedded nats-server with JetStream on a free
+// loopback port, configured by conf: the text of a nats-server configuration
+// file (natsperm's authorization block, a tls block) to which the listener and
+// the JetStream store are added. Nothing is declared: connect as a user that may
+// declare and call queue.Setup. It returns the client URL; the server stops at
+// cleanup.
+func StartWithConfig(t testing.TB, conf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nats.conf")
+	full := fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream { store_dir: %q }\n%s\n", filepath.Join(dir, "js"), conf)
+	require.NoError(t, os.WriteFile(path, []byte(full), 0o600))
+	opts, err := server.ProcessConfigFile(path)
+	require.NoError(t, err, "nats-server configuration:\n%s", full)
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	require.True(t, srv.ReadyForConnections(10*time.Second), "nats-server did not start")
+	return srv.ClientURL()
 }
