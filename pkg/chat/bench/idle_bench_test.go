@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ var (
 	idleStreamsFlag = flag.Int("idle-streams", 10000, "event streams BenchmarkChatIdle holds open on idle turns against one API process")
 	idleHoldFlag    = flag.Duration("idle-hold", 20*time.Second, "how long the idle streams stay open before they are measured; longer than the 15s ping interval, so every stream is pinged")
 	idlePerUserFlag = flag.Int("idle-per-user", 100, "idle streams (and turns) per user")
+	idleHeapFlag    = flag.String("idle-heapprofile", "", "write a heap profile of the API holding the idle streams to this file (relative to the package folder)")
 )
 
 // idleClientEnv marks the child process that holds the client side of the idle
@@ -89,6 +91,9 @@ func BenchmarkChatIdle(b *testing.B) {
 	}
 	time.Sleep(*idleHoldFlag)
 	after := measureAPI()
+	if err := writeHeapProfile(*idleHeapFlag); err != nil {
+		b.Fatal(err)
+	}
 
 	// Every turn ends; every stream must get that and close.
 	g, gctx := errgroup.WithContext(ctx)
@@ -167,6 +172,22 @@ type apiMemory struct {
 func measureAPI() apiMemory {
 	h, s := memNow()
 	return apiMemory{heap: h, stacks: s, goroutines: runtime.NumGoroutine()}
+}
+
+// writeHeapProfile writes the live heap to path; with no path it does nothing.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // idleChild is the client process, driven over its stdin and stdout.
