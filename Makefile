@@ -29,7 +29,7 @@ bench-reindex:
 # The chat path end to end under load: API → JetStream → agent worker → SSE; prints a table.
 # Flags go to the benchmark after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'.
 bench-chat:
-	$(GO) test -run '^$$' -bench '^BenchmarkChat$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
+	$(GO) test -run '^$$' -bench '^BenchmarkChat(Idle)?$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 
 # Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and
 # ACL-filtered search latency at 100k chunks; prints tables. Flags go to the benchmark after -args:

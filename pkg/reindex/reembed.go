@@ -267,27 +267,11 @@ func (r *Runner) measureLexical(ctx context.Context) (*store.LexicalIndex, error
 
 // buildCollection runs the phases before the switch, each resumable.
 func (r *Runner) buildCollection(ctx context.Context, t *task, emb embed.Embedder) error {
-	for t.cp.Phase == phaseBulk {
-		chunks, err := r.store.ReadyChunksAfter(ctx, t.cp.AfterID, t.cp.AfterIndex, r.cfg.ChunkBatch)
-		if err != nil {
+	if t.cp.Phase == phaseBulk {
+		if err := r.bulk(ctx, t, emb); err != nil {
 			return err
 		}
-		if len(chunks) == 0 {
-			t.cp.Phase, t.cp.AfterID, t.cp.AfterIndex = phaseCatchUp, "", 0
-		} else {
-			points, err := r.embedPoints(ctx, emb, t.lexical, chunks)
-			if err != nil {
-				return err
-			}
-			if err := r.vectors.Upsert(ctx, t.cp.Collection, points); err != nil {
-				return err
-			}
-			last := chunks[len(chunks)-1]
-			t.cp.AfterID, t.cp.AfterIndex = last.DocumentID, last.Index
-			t.job.Progress.Done += int64(len(chunks))
-			t.job.Progress.Total = max(t.job.Progress.Total, t.job.Progress.Done)
-			t.count("chunks_embedded", int64(len(chunks)))
-		}
+		t.cp.Phase, t.cp.AfterID, t.cp.AfterIndex = phaseCatchUp, "", 0
 		if err := t.save(ctx); err != nil {
 			return err
 		}

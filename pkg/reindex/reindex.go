@@ -44,6 +44,9 @@ type Config struct {
 	EmbedBatch int
 	// EmbedConcurrency bounds the embedding requests in flight.
 	EmbedConcurrency int
+	// WritesInFlight bounds the batches of a re-embed embedded ahead of the
+	// checkpoint and being written to the vector store at once.
+	WritesInFlight int
 	// Embedders builds the embedder of a re-embed with an embed_model; nil refuses
 	// such jobs.
 	Embedders EmbedderFactory
@@ -74,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EmbedConcurrency <= 0 {
 		c.EmbedConcurrency = 4
+	}
+	if c.WritesInFlight <= 0 {
+		c.WritesInFlight = 4
 	}
 	if c.SettleTimeout <= 0 {
 		c.SettleTimeout = 10 * time.Minute
