@@ -444,7 +444,7 @@ func (r *Runner) settle(ctx context.Context, t *task, emb embed.Embedder) error 
 // documents it cleaned.
 func (r *Runner) sweepOrphans(ctx context.Context, collection string) (int64, error) {
 	seen := map[string]bool{}
-	err := r.vectors.ScrollAll(ctx, collection, nil, vector.ScrollOptions{PageSize: 2048}, func(page []vector.Point) error {
+	err := r.vectors.ScrollAll(ctx, collection, nil, vector.ScrollOptions{PageSize: 2048, PayloadFields: []string{vector.FieldDocumentID}}, func(page []vector.Point) error {
 		for _, p := range page {
 			seen[p.Payload.DocumentID] = true
 		}

@@ -65,6 +65,9 @@ type Config struct {
 	EmbedMetrics *embed.Metrics
 }
 
+// defaultEmbedBatch is the texts per embedding request unless configured.
+const defaultEmbedBatch = 64
+
 func (c Config) withDefaults() Config {
 	if c.DocumentBatch <= 0 {
 		c.DocumentBatch = 200
@@ -73,7 +76,7 @@ func (c Config) withDefaults() Config {
 		c.ChunkBatch = 512
 	}
 	if c.EmbedBatch <= 0 {
-		c.EmbedBatch = 64
+		c.EmbedBatch = defaultEmbedBatch
 	}
 	if c.EmbedConcurrency <= 0 {
 		c.EmbedConcurrency = 4

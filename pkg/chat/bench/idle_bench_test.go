@@ -59,6 +59,10 @@ func TestMain(m *testing.M) {
 // its turn.cancelled exactly once, and nothing else but pings. Run it once, with
 // -benchtime 1x (make bench-chat); it ignores b.N.
 func BenchmarkChatIdle(b *testing.B) {
+	if *idleHeapFlag != "" {
+		// Every allocation sampled: the profile then accounts for each stream's bytes.
+		runtime.MemProfileRate = 1
+	}
 	n, perUser := *idleStreamsFlag, *idlePerUserFlag
 	if n < 1 || perUser < 1 || perUser > 990 {
 		b.Fatal("-idle-streams must be positive, -idle-per-user between 1 and 990")
