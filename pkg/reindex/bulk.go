@@ -21,9 +21,9 @@ type bulkBatch struct {
 //
 // Reading from Postgres, embedding and writing to the vector store each wait
 // on something else (the database, the model, the store), so they run as a
-// pipeline: one goroutine pages the chunks out of Postgres, one embeds each
-// page and starts its upsert, and up to WritesInFlight batches are embedded
-// ahead of the checkpoint or being written at once. The checkpoint advances in
+// pipeline: one goroutine pages the chunks out of Postgres while up to
+// WritesInFlight batches are being embedded or written, each batch embedded
+// then upserted by a goroutine of its own. The checkpoint advances in
 // order, past batches whose points are all written, so a job stopped anywhere
 // redoes at most the batches that were in flight, and upserts are idempotent.
 func (r *Runner) bulk(ctx context.Context, t *task, emb embed.Embedder) error {
@@ -52,18 +52,20 @@ func (r *Runner) bulk(ctx context.Context, t *task, emb embed.Embedder) error {
 	g.Go(func() error {
 		defer close(batches)
 		for chunks := range pages {
-			points, err := r.embedPoints(gctx, emb, t.lexical, chunks)
-			if err != nil {
-				return err
-			}
 			b := bulkBatch{chunks: chunks, written: make(chan error, 1)}
 			select {
 			case batches <- b:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			// Batches embed at once, so the model never waits for a batch's
+			// slowest request before the next batch's start; embedPoints keeps
+			// the requests in flight within EmbedConcurrency.
 			g.Go(func() error {
-				err := r.vectors.Upsert(gctx, t.cp.Collection, points)
+				points, err := r.embedPoints(gctx, emb, t.lexical, chunks)
+				if err == nil {
+					err = r.vectors.Upsert(gctx, t.cp.Collection, points)
+				}
 				b.written <- err
 				return err
 			})

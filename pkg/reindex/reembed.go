@@ -483,17 +483,22 @@ func (r *Runner) sweepOrphans(ctx context.Context, collection string) (int64, er
 	return int64(len(orphans)), nil
 }
 
-// embedPoints embeds chunks in requests of EmbedBatch texts, EmbedConcurrency at a
-// time, and returns their points with deterministic ids, with lexical vectors
-// when lexical is not nil.
+// embedPoints embeds chunks in requests of EmbedBatch texts, at most
+// EmbedConcurrency in flight across every call of the runner, and returns their
+// points with deterministic ids, with lexical vectors when lexical is not nil.
 func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *bm25.Encoder, chunks []store.IndexChunk) ([]vector.Point, error) {
 	identity := emb.Identity().String()
 	points := make([]vector.Point, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.cfg.EmbedConcurrency)
-	for start := 0; start < len(chunks); start += r.cfg.EmbedBatch {
+	for start := 0; start < len(chunks) && gctx.Err() == nil; start += r.cfg.EmbedBatch {
+		select {
+		case r.embedSlots <- struct{}{}:
+		case <-gctx.Done():
+			continue
+		}
 		batch := chunks[start:min(start+r.cfg.EmbedBatch, len(chunks))]
 		g.Go(func() error {
+			defer func() { <-r.embedSlots }()
 			texts := make([]string, len(batch))
 			for i, c := range batch {
 				texts[i] = ingest.EmbedText(c.Chunk)
@@ -510,6 +515,9 @@ func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *b
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return points, nil

@@ -103,6 +103,9 @@ type Runner struct {
 	vectors *vector.Store
 	cfg     Config
 	logger  *slog.Logger
+	// embedSlots holds one token per embedding request in flight, so batches
+	// embedded at once (a re-embed's pipeline) share EmbedConcurrency.
+	embedSlots chan struct{}
 
 	// afterSave, when set (tests), is called after every checkpoint is written.
 	afterSave func(t *task)
@@ -110,8 +113,9 @@ type Runner struct {
 
 // New returns the runner.
 func New(st *store.Store, ix *index.Index, cfg Config, logger *slog.Logger) *Runner {
-	return &Runner{store: st, index: ix, vectors: ix.Vectors(), cfg: cfg.withDefaults(),
-		logger: logger.With("component", "reindex")}
+	cfg = cfg.withDefaults()
+	return &Runner{store: st, index: ix, vectors: ix.Vectors(), cfg: cfg,
+		logger: logger.With("component", "reindex"), embedSlots: make(chan struct{}, cfg.EmbedConcurrency)}
 }
 
 // Handle runs one job from the reindex consumer: an operator job or an ACL sync.
