@@ -26,14 +26,16 @@ bench-ingest:
 	$(GO) test -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 1x -count 1 -timeout 20m ./pkg/ingest/bench/
 
 # Re-index jobs on 100k chunks in the embedded vector store: ACL sync, re-embed, the
-# embedder's own ceiling, and ACL-filtered search latency; prints a table.
+# embedder's own ceiling, ACL-filtered search latency, and a re-embed through the Ollama
+# protocol beside that embedder's ceiling; prints a table.
 bench-reindex:
 	$(GO) test -run '^$$' -bench '^BenchmarkReindex$$' -benchtime 1x -timeout 30m ./pkg/reindex/
 
-# The chat path end to end under load: API → JetStream → agent worker → SSE; prints a table.
-# Flags go to the benchmark after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'.
+# The chat path end to end under load: API → JetStream → agent worker → SSE; then the API's
+# memory per idle event stream with 10,000 open; prints tables. Flags go to the benchmarks
+# after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms -idle-streams 10000'.
 bench-chat:
-	$(GO) test -run '^$$' -bench '^BenchmarkChat$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
+	$(GO) test -run '^$$' -bench '^BenchmarkChat(Idle)?$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 
 # Retrieval quality per mode (hit@1/5, MRR, nDCG on known-item queries and questions.json) and
 # ACL-filtered search latency at 100k chunks; prints tables. Flags go to the benchmark after -args:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +17,9 @@ import (
 
 // pingEvery keeps idle event streams alive through proxies.
 const pingEvery = 15 * time.Second
+
+// pingComment is the keep-alive an event stream sends; clients ignore comments.
+var pingComment = []byte(": ping\n\n")
 
 func (s *Server) mountChat(v1 *echo.Group) {
 	v1.POST("/chat/sessions", s.createSession)
@@ -208,8 +210,9 @@ func (s *Server) turnEvents(c echo.Context) error {
 	w.Flush()
 
 	var buf []byte
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
+	slot := s.keepAlive.join()
+	defer s.keepAlive.leave()
+	ping := s.keepAlive.due(slot)
 	// A turn that ended long ago may have no events left to replay; do not wait forever.
 	var idle <-chan time.Time
 	if turn.Terminal() {
@@ -221,8 +224,9 @@ func (s *Server) turnEvents(c echo.Context) error {
 			return nil
 		case <-s.closing:
 			return nil
-		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+		case <-ping:
+			ping = s.keepAlive.due(slot)
+			if _, err := w.Write(pingComment); err != nil {
 				return nil
 			}
 			w.Flush()

@@ -83,6 +83,8 @@ type Server struct {
 	// closing is closed when shutdown begins, so long-lived streams end and clients
 	// reconnect (with Last-Event-ID) to another replica.
 	closing chan struct{}
+	// keepAlive paces the pings of every open event stream.
+	keepAlive *keepAlive
 }
 
 // New builds the server and its routes.
@@ -91,7 +93,8 @@ func New(deps Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, deps: deps, logger: deps.Logger.With("component", "http"),
 		limiter: newRateLimiter(deps.Config.RateLimitRPS, deps.Config.RateLimitBurst),
-		metrics: newHTTPMetrics(deps.Registry), closing: make(chan struct{})}
+		metrics: newHTTPMetrics(deps.Registry), closing: make(chan struct{}),
+		keepAlive: newKeepAlive(pingEvery)}
 	s.limits = limitsOf(deps.Config)
 	s.authFailures = newRateLimiter(orDefault(deps.Config.AuthFailureRPS, 0.5), orDefault(deps.Config.AuthFailureBurst, 30))
 	s.streams = newStreamLimiter(orDefault(deps.Config.MaxStreamsPerUser, 16))

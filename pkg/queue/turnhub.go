@@ -29,53 +29,72 @@ import (
 // (readerBacklog events), or when the log cannot be followed any longer; a
 // client then resumes with the last sequence it received. The caller must
 // cancel ctx to release the reader.
+//
+// A reader with nothing to replay (a new or caught-up client, an idle turn)
+// costs no goroutine: the hub sends to its channel and ctx's end releases it.
+// Only a replay runs in a goroutine of its own, until the reader is live.
 func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-chan Event, error) {
 	if err := validToken(turnID); err != nil {
 		return nil, fmt.Errorf("turn events: %w", err)
 	}
-	r := &hubReader{out: make(chan Event, readerBacklog), gone: make(chan struct{})}
+	r := &hubReader{out: make(chan Event, readerChan), done: ctx.Done()}
 	passed, err := t.hub.register(ctx, turnID, r)
 	if err != nil {
 		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
 	}
-	go func() {
-		// Unregistered first, so the hub never sends on a closed channel.
-		defer close(r.out)
-		defer t.hub.unregister(turnID, r)
-		last := afterSeq
-		if afterSeq < passed {
-			var err error
-			if last, err = t.replay(ctx, turnID, afterSeq, passed, r.out); err != nil {
-				if ctx.Err() == nil {
-					t.log.Warn("turn events replay stopped", "turn_id", turnID, "error", err)
-				}
-				return
+	context.AfterFunc(ctx, func() {
+		t.hub.unregister(turnID, r)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.drop()
+	})
+	var end uint64 // the last of the turn's events the hub had passed
+	if afterSeq < passed {
+		if end, err = t.lastSeqOf(ctx, turnID); err != nil {
+			if ctx.Err() == nil {
+				t.log.Warn("turn events replay stopped", "turn_id", turnID, "error", err)
 			}
+			r.mu.Lock()
+			r.drop()
+			r.mu.Unlock()
+			return r.out, nil
 		}
-		if !r.goLive(ctx, last) {
+		end = min(end, passed)
+	}
+	if end <= afterSeq {
+		// Nothing of this turn was stored before the hub's position.
+		r.goLive(afterSeq)
+		return r.out, nil
+	}
+	r.mu.Lock()
+	if r.dead {
+		r.mu.Unlock()
+		return r.out, nil // ctx ended meanwhile
+	}
+	r.sending = true
+	r.mu.Unlock()
+	go func() {
+		last, err := t.replay(ctx, turnID, afterSeq, end, r.out)
+		if err != nil {
+			if ctx.Err() == nil {
+				t.log.Warn("turn events replay stopped", "turn_id", turnID, "error", err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.sending = false
+			r.drop()
 			return
 		}
-		select {
-		case <-ctx.Done():
-		case <-r.gone:
-		}
+		r.goLive(last)
 	}()
 	return r.out, nil
 }
 
-// replay sends the turn's events after afterSeq up to and including passed
-// (the hub's position when the reader registered; the hub brings everything
-// later) and returns the last sequence sent.
-func (t *Turns) replay(ctx context.Context, turnID string, afterSeq, passed uint64, out chan<- Event) (uint64, error) {
+// replay sends the turn's events after afterSeq up to and including end, which
+// is stored and not after the hub's position when the reader registered (the
+// hub brings everything later), and returns the last sequence sent.
+func (t *Turns) replay(ctx context.Context, turnID string, afterSeq, end uint64, out chan<- Event) (uint64, error) {
 	last := afterSeq
-	end, err := t.lastSeqOf(ctx, turnID)
-	if err != nil {
-		return last, err
-	}
-	end = min(end, passed)
-	if end <= afterSeq {
-		return last, nil // nothing of this turn was stored in between
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch, err := t.Follow(rctx, turnID, afterSeq)
@@ -83,7 +102,7 @@ func (t *Turns) replay(ctx context.Context, turnID string, afterSeq, passed uint
 		return last, err
 	}
 	for ev := range ch {
-		if ev.Seq > passed {
+		if ev.Seq > end {
 			return last, nil
 		}
 		select {
@@ -136,18 +155,31 @@ func (t *Turns) turnsStream(ctx context.Context) (jetstream.Stream, error) {
 // waits for a reader: one that lets this many pile up is disconnected.
 const readerBacklog = 128
 
+// readerChan is the room in a reader's channel. A reader that keeps up needs
+// little; a burst beyond it waits in the reader's pending list, up to
+// readerBacklog in all, and a goroutine started for the burst feeds it to the
+// channel. A full-size channel would cost every open stream 9 KiB, most of
+// them idle.
+const readerChan = 16
+
 // hubReader is one Events call. Until it goes live, the hub parks the turn's
 // events in pending while the reader replays what came before; from then on
-// the hub sends straight to out.
+// the hub sends straight to out, or, when out is full, parks them for flush.
+//
+// Events reach out in order from one sender at a time: the hub under mu, or,
+// while sending is set, the replay or flush goroutine without mu. out is
+// closed once, by whoever ends the reader last.
 type hubReader struct {
-	out chan Event
+	out  chan Event
+	done <-chan struct{} // the Events call's ctx
 
 	mu      sync.Mutex
 	live    bool
 	dead    bool
+	sending bool // a goroutine sends to out without holding mu
+	closed  bool
 	pending []Event
-	last    uint64
-	gone    chan struct{} // closed when the hub gives up on the reader
+	last    uint64 // once live: the last sequence sent or parked
 }
 
 // offer hands the reader an event; the hub's lock is held.
@@ -156,59 +188,110 @@ func (r *hubReader) offer(ev Event) {
 	defer r.mu.Unlock()
 	switch {
 	case r.dead:
-	case !r.live:
-		if len(r.pending) >= readerBacklog {
-			r.drop()
-			return
-		}
-		r.pending = append(r.pending, ev)
-	case ev.Seq <= r.last:
-	default:
+		return
+	case r.live && ev.Seq <= r.last:
+		return
+	case r.live && len(r.pending) == 0 && !r.sending:
 		select {
 		case r.out <- ev:
 			r.last = ev.Seq
+			return
 		default:
-			r.drop()
 		}
 	}
-}
-
-// drop gives up on the reader; r.mu is held.
-func (r *hubReader) drop() {
-	if !r.dead {
-		r.dead = true
-		r.pending = nil
-		close(r.gone)
+	if len(r.pending)+len(r.out) >= readerBacklog {
+		r.drop()
+		return
+	}
+	r.pending = append(r.pending, ev)
+	if r.live {
+		r.last = ev.Seq
+		r.flushLater()
 	}
 }
 
-// goLive sends what the hub parked after last, then lets the hub send
-// directly. It reports false if the reader is done.
-func (r *hubReader) goLive(ctx context.Context, last uint64) bool {
+// drop gives up on the reader and closes out unless a goroutine is still
+// sending to it; r.mu is held.
+func (r *hubReader) drop() {
+	r.dead = true
+	r.pending = nil
+	r.closeOut()
+}
+
+// closeOut closes out once, when nobody sends to it any more; r.mu is held.
+func (r *hubReader) closeOut() {
+	if r.dead && !r.sending && !r.closed {
+		r.closed = true
+		close(r.out)
+	}
+}
+
+// goLive lets the hub send to the reader directly from last on: the end of a
+// replay, or the start of a reader that replays nothing. What the hub parked
+// meanwhile follows in order.
+func (r *hubReader) goLive(last uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sending = false
+	if r.dead {
+		r.closeOut()
+		return
+	}
+	parked := r.pending[:0]
+	for _, ev := range r.pending {
+		if ev.Seq > last {
+			parked = append(parked, ev)
+			last = ev.Seq
+		}
+	}
+	r.pending, r.live, r.last = parked, true, last
+	for len(r.pending) > 0 {
+		select {
+		case r.out <- r.pending[0]:
+			r.pending = r.pending[1:]
+			continue
+		default:
+		}
+		r.flushLater()
+		return
+	}
+	r.pending = nil
+}
+
+// flushLater starts the goroutine that feeds pending to out; r.mu is held.
+func (r *hubReader) flushLater() {
+	if !r.sending {
+		r.sending = true
+		go r.flush()
+	}
+}
+
+// flush sends the parked events as the reader takes them, then ends.
+func (r *hubReader) flush() {
 	for {
 		r.mu.Lock()
-		if r.dead {
+		if r.dead || len(r.pending) == 0 {
+			r.sending = false
+			r.pending = nil
+			r.closeOut()
 			r.mu.Unlock()
-			return false
+			return
 		}
-		batch := r.pending
-		r.pending = nil
-		if len(batch) == 0 {
-			r.live, r.last = true, last
-			r.mu.Unlock()
-			return true
-		}
+		ev := r.pending[0]
 		r.mu.Unlock()
-		for _, ev := range batch {
-			if ev.Seq <= last {
-				continue
+		select {
+		case r.out <- ev:
+			r.mu.Lock()
+			if len(r.pending) > 0 { // dropped meanwhile otherwise
+				r.pending = r.pending[1:]
 			}
-			select {
-			case r.out <- ev:
-				last = ev.Seq
-			case <-ctx.Done():
-				return false
-			}
+			r.mu.Unlock()
+		case <-r.done:
+			r.mu.Lock()
+			r.sending = false
+			r.drop()
+			r.mu.Unlock()
+			return
 		}
 	}
 }

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -202,4 +203,48 @@ func TestTurnEventsOutliveTheReaderThatStartedThem(t *testing.T) {
 	seq, err := turns.PublishEvent(ctx, "turn-second", "token", []byte(`{}`))
 	require.NoError(t, err)
 	require.Equal(t, seq, nextEvent(t, second).Seq)
+}
+
+// Not parallel: it counts the process's goroutines.
+func TestTurnEventsIdleReadersHoldNoGoroutine(t *testing.T) {
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+
+	// The first reader starts the shared consumer; the count starts after it.
+	first, err := turns.Events(ctx, "turn-idle", 0)
+	require.NoError(t, err)
+	before := runtime.NumGoroutine()
+	const readers = 200
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := []<-chan queue.Event{first}
+	for range readers {
+		ch, err := turns.Events(rctx, "turn-idle", 0)
+		require.NoError(t, err)
+		chans = append(chans, ch)
+	}
+	// Open streams on a turn that says nothing cost the process no goroutine each.
+	require.Less(t, runtime.NumGoroutine()-before, readers/10)
+
+	// A burst larger than a reader's channel, none of it read meanwhile, still
+	// reaches every reader whole, in order, once.
+	const burst = 100
+	var want []uint64
+	for range burst {
+		seq, err := turns.PublishEvent(ctx, "turn-idle", "token", []byte(`{}`))
+		require.NoError(t, err)
+		want = append(want, seq)
+	}
+	for _, ch := range chans {
+		require.Equal(t, want, readSeqs(t, ch, burst))
+	}
+
+	// Ending the readers' context closes their channels and leaves nothing running.
+	cancel()
+	for _, ch := range chans[1:] {
+		for range ch {
+		}
+	}
+	require.Eventually(t, func() bool { return runtime.NumGoroutine()-before < readers/10 }, 10*time.Second, 20*time.Millisecond)
 }

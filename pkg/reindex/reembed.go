@@ -267,27 +267,11 @@ func (r *Runner) measureLexical(ctx context.Context) (*store.LexicalIndex, error
 
 // buildCollection runs the phases before the switch, each resumable.
 func (r *Runner) buildCollection(ctx context.Context, t *task, emb embed.Embedder) error {
-	for t.cp.Phase == phaseBulk {
-		chunks, err := r.store.ReadyChunksAfter(ctx, t.cp.AfterID, t.cp.AfterIndex, r.cfg.ChunkBatch)
-		if err != nil {
+	if t.cp.Phase == phaseBulk {
+		if err := r.bulk(ctx, t, emb); err != nil {
 			return err
 		}
-		if len(chunks) == 0 {
-			t.cp.Phase, t.cp.AfterID, t.cp.AfterIndex = phaseCatchUp, "", 0
-		} else {
-			points, err := r.embedPoints(ctx, emb, t.lexical, chunks)
-			if err != nil {
-				return err
-			}
-			if err := r.vectors.Upsert(ctx, t.cp.Collection, points); err != nil {
-				return err
-			}
-			last := chunks[len(chunks)-1]
-			t.cp.AfterID, t.cp.AfterIndex = last.DocumentID, last.Index
-			t.job.Progress.Done += int64(len(chunks))
-			t.job.Progress.Total = max(t.job.Progress.Total, t.job.Progress.Done)
-			t.count("chunks_embedded", int64(len(chunks)))
-		}
+		t.cp.Phase, t.cp.AfterID, t.cp.AfterIndex = phaseCatchUp, "", 0
 		if err := t.save(ctx); err != nil {
 			return err
 		}
@@ -460,7 +444,7 @@ func (r *Runner) settle(ctx context.Context, t *task, emb embed.Embedder) error 
 // documents it cleaned.
 func (r *Runner) sweepOrphans(ctx context.Context, collection string) (int64, error) {
 	seen := map[string]bool{}
-	err := r.vectors.ScrollAll(ctx, collection, nil, vector.ScrollOptions{PageSize: 2048}, func(page []vector.Point) error {
+	err := r.vectors.ScrollAll(ctx, collection, nil, vector.ScrollOptions{PageSize: 2048, PayloadFields: []string{vector.FieldDocumentID}}, func(page []vector.Point) error {
 		for _, p := range page {
 			seen[p.Payload.DocumentID] = true
 		}
@@ -499,17 +483,22 @@ func (r *Runner) sweepOrphans(ctx context.Context, collection string) (int64, er
 	return int64(len(orphans)), nil
 }
 
-// embedPoints embeds chunks in requests of EmbedBatch texts, EmbedConcurrency at a
-// time, and returns their points with deterministic ids, with lexical vectors
-// when lexical is not nil.
+// embedPoints embeds chunks in requests of EmbedBatch texts, at most
+// EmbedConcurrency in flight across every call of the runner, and returns their
+// points with deterministic ids, with lexical vectors when lexical is not nil.
 func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *bm25.Encoder, chunks []store.IndexChunk) ([]vector.Point, error) {
 	identity := emb.Identity().String()
 	points := make([]vector.Point, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.cfg.EmbedConcurrency)
-	for start := 0; start < len(chunks); start += r.cfg.EmbedBatch {
+	for start := 0; start < len(chunks) && gctx.Err() == nil; start += r.cfg.EmbedBatch {
+		select {
+		case r.embedSlots <- struct{}{}:
+		case <-gctx.Done():
+			continue
+		}
 		batch := chunks[start:min(start+r.cfg.EmbedBatch, len(chunks))]
 		g.Go(func() error {
+			defer func() { <-r.embedSlots }()
 			texts := make([]string, len(batch))
 			for i, c := range batch {
 				texts[i] = ingest.EmbedText(c.Chunk)
@@ -526,6 +515,9 @@ func (r *Runner) embedPoints(ctx context.Context, emb embed.Embedder, lexical *b
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return points, nil

@@ -44,6 +44,9 @@ type Config struct {
 	EmbedBatch int
 	// EmbedConcurrency bounds the embedding requests in flight.
 	EmbedConcurrency int
+	// WritesInFlight bounds the batches of a re-embed embedded ahead of the
+	// checkpoint and being written to the vector store at once.
+	WritesInFlight int
 	// Embedders builds the embedder of a re-embed with an embed_model; nil refuses
 	// such jobs.
 	Embedders EmbedderFactory
@@ -62,6 +65,9 @@ type Config struct {
 	EmbedMetrics *embed.Metrics
 }
 
+// defaultEmbedBatch is the texts per embedding request unless configured.
+const defaultEmbedBatch = 64
+
 func (c Config) withDefaults() Config {
 	if c.DocumentBatch <= 0 {
 		c.DocumentBatch = 200
@@ -70,10 +76,13 @@ func (c Config) withDefaults() Config {
 		c.ChunkBatch = 512
 	}
 	if c.EmbedBatch <= 0 {
-		c.EmbedBatch = 64
+		c.EmbedBatch = defaultEmbedBatch
 	}
 	if c.EmbedConcurrency <= 0 {
 		c.EmbedConcurrency = 4
+	}
+	if c.WritesInFlight <= 0 {
+		c.WritesInFlight = 4
 	}
 	if c.SettleTimeout <= 0 {
 		c.SettleTimeout = 10 * time.Minute
@@ -94,6 +103,9 @@ type Runner struct {
 	vectors *vector.Store
 	cfg     Config
 	logger  *slog.Logger
+	// embedSlots holds one token per embedding request in flight, so batches
+	// embedded at once (a re-embed's pipeline) share EmbedConcurrency.
+	embedSlots chan struct{}
 
 	// afterSave, when set (tests), is called after every checkpoint is written.
 	afterSave func(t *task)
@@ -101,8 +113,9 @@ type Runner struct {
 
 // New returns the runner.
 func New(st *store.Store, ix *index.Index, cfg Config, logger *slog.Logger) *Runner {
-	return &Runner{store: st, index: ix, vectors: ix.Vectors(), cfg: cfg.withDefaults(),
-		logger: logger.With("component", "reindex")}
+	cfg = cfg.withDefaults()
+	return &Runner{store: st, index: ix, vectors: ix.Vectors(), cfg: cfg,
+		logger: logger.With("component", "reindex"), embedSlots: make(chan struct{}, cfg.EmbedConcurrency)}
 }
 
 // Handle runs one job from the reindex consumer: an operator job or an ACL sync.

@@ -283,6 +283,10 @@ type ScrollOptions struct {
 	Offset string
 	// WithVectors also returns the vectors (for re-indexing).
 	WithVectors bool
+	// PayloadFields, when set, limits the payload returned to these fields: a
+	// scan that needs one field then does not encode and decode all of them
+	// for every point.
+	PayloadFields []string
 }
 
 // Scroll returns one page of points matching filter, in id order, and the
@@ -298,6 +302,9 @@ func (s *Store) Scroll(ctx context.Context, collection string, filter *qdrant.Fi
 		Limit:          qdrant.PtrOf(uint32(size)),
 		WithPayload:    qdrant.NewWithPayload(true),
 		WithVectors:    qdrant.NewWithVectors(opts.WithVectors),
+	}
+	if len(opts.PayloadFields) > 0 {
+		req.WithPayload = qdrant.NewWithPayloadInclude(opts.PayloadFields...)
 	}
 	if opts.Offset != "" {
 		ids, err := idsProto([]string{opts.Offset})

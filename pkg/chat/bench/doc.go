@@ -7,10 +7,17 @@
 // by a probe running alongside the turns. The relay is also split at the moment
 // JetStream stored each event.
 //
+// BenchmarkChatIdle holds -idle-streams event streams (10,000 by default) open
+// on queued turns, as chat tabs left open do, past the ping interval, and
+// prints the API's heap, goroutine stacks and goroutines per idle stream; the
+// clients run in a child process so that none of that is theirs. The turns are
+// then cancelled, and every stream must receive its turn.cancelled exactly once.
+//
 // Its settings are test flags given after -args:
 //
 //	make bench-chat BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'
 //	go test -run '^$' -bench '^BenchmarkChat$' -benchtime 1x ./pkg/chat/bench/ -args -k 100
+//	go test -run '^$' -bench '^BenchmarkChatIdle$' -benchtime 1x ./pkg/chat/bench/ -args -idle-streams 10000 -idle-hold 20s
 //
 // It holds no production code: everything else is in _test.go files.
 package bench

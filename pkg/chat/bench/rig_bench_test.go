@@ -60,6 +60,12 @@ func start(tb testing.TB, o options, getenv func(string) string) *rig {
 // startWith is start with settings of its own on top of the rig's.
 func startWith(tb testing.TB, o options, getenv func(string) string, extra map[string]string) *rig {
 	tb.Helper()
+	return startProgram(tb, o, getenv, extra, app.Options{Program: "chat-bench", Dev: true, Relay: true, Chat: true})
+}
+
+// startProgram is startWith running the parts of the platform opts names.
+func startProgram(tb testing.TB, o options, getenv func(string) string, extra map[string]string, opts app.Options) *rig {
+	tb.Helper()
 	ctx := tb.Context()
 	r := &rig{byText: map[string]int{}, model: llmtest.New(tb)}
 	r.model.Handle(r.scriptFor)
@@ -93,7 +99,7 @@ func startWith(tb testing.TB, o options, getenv func(string) string, extra map[s
 		tb.Fatalf("config: %v", err)
 	}
 	logger := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	a, err := app.Open(ctx, cfg, logger, app.Options{Program: "chat-bench", Dev: true, Relay: true, Chat: true})
+	a, err := app.Open(ctx, cfg, logger, opts)
 	if err != nil {
 		tb.Fatalf("open the platform: %v", err)
 	}

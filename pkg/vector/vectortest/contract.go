@@ -269,6 +269,16 @@ func testScroll(t *testing.T, st *vector.Store) {
 	require.Len(t, page, 5)
 	require.NotEmpty(t, next)
 	require.Nil(t, page[0].Vector, "vectors only on request")
+	require.NotEmpty(t, page[0].Payload.OwnerID)
+
+	// A scan that names its payload fields gets those alone.
+	page, _, err = st.Scroll(ctx, coll, nil, vector.ScrollOptions{PageSize: 5, PayloadFields: []string{vector.FieldDocumentID}})
+	require.NoError(t, err)
+	require.Len(t, page, 5)
+	for _, p := range page {
+		require.Equal(t, vector.Payload{DocumentID: p.Payload.DocumentID}, p.Payload)
+		require.NotEmpty(t, p.Payload.DocumentID)
+	}
 }
 
 func testAlias(t *testing.T, st *vector.Store) {
