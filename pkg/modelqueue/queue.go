@@ -48,8 +48,28 @@ type Queue struct {
 	cfg    Config
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	last map[string]snapshot // per model, the newest order this process saw
+	mu     sync.Mutex
+	last   map[string]snapshot // per model, the newest order this process saw
+	rounds map[string]*rounds  // per model, the rebalances of this process
+}
+
+// rounds runs a model's rebalances one at a time and lets callers share them.
+// A rebalance takes the model's lock in the database and several round trips
+// under it, so a burst of turns joining or leaving, each rebalancing on its
+// own, queued on that lock one after the other: a hundred turns starting
+// together waited for a hundred rebalances. Every caller needs only a
+// rebalance that begins after its own change to the queue; callers arriving
+// while one runs all share the next, so a burst costs two.
+type rounds struct {
+	running bool
+	next    *round // the round that starts when the running one ends
+}
+
+// round is one rebalance, shared by every caller that joined it.
+type round struct {
+	done chan struct{}
+	s    snapshot
+	err  error
 }
 
 // New returns a queue over st, announcing changes on nc.
@@ -63,7 +83,7 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, logger *slog.Logger) (*Queu
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
 	}
-	return &Queue{store: st, nc: nc, cfg: cfg, logger: logger.With("component", "model-queue"), last: map[string]snapshot{}}, nil
+	return &Queue{store: st, nc: nc, cfg: cfg, logger: logger.With("component", "model-queue"), last: map[string]snapshot{}, rounds: map[string]*rounds{}}, nil
 }
 
 // snapshot is a model's queue as one rebalance left it. At is the database's
@@ -213,9 +233,55 @@ func (q *Queue) hold(ctx context.Context, turnID string, leave func()) func() {
 	}
 }
 
-// rebalance lets the store grant free slots and announces the new order when it
-// differs from the last one this process knows of.
+// rebalance lets the store grant free slots and returns the queue, from a
+// rebalance that begins after the call (see rounds). If ctx ends first, the
+// rebalance still runs for the others sharing it.
 func (q *Queue) rebalance(ctx context.Context, model string) (snapshot, error) {
+	q.mu.Lock()
+	rs := q.rounds[model]
+	if rs == nil {
+		rs = &rounds{}
+		q.rounds[model] = rs
+	}
+	r := rs.next
+	if r == nil {
+		r = &round{done: make(chan struct{})}
+		rs.next = r
+	}
+	if !rs.running {
+		rs.running, rs.next = true, nil
+		go q.runRounds(context.WithoutCancel(ctx), model, rs, r)
+	}
+	q.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.s, r.err
+	case <-ctx.Done():
+		return snapshot{}, ctx.Err()
+	}
+}
+
+// rebalanceTimeout bounds one shared rebalance, which no caller's context ends.
+const rebalanceTimeout = 10 * time.Second
+
+// runRounds runs r, then the rounds callers joined meanwhile, until none is
+// waiting.
+func (q *Queue) runRounds(ctx context.Context, model string, rs *rounds, r *round) {
+	for r != nil {
+		rctx, cancel := context.WithTimeout(ctx, rebalanceTimeout)
+		r.s, r.err = q.rebalanceNow(rctx, model)
+		cancel()
+		close(r.done)
+		q.mu.Lock()
+		r, rs.next = rs.next, nil
+		rs.running = r != nil
+		q.mu.Unlock()
+	}
+}
+
+// rebalanceNow lets the store grant free slots and announces the new order
+// when it differs from the last one this process knows of.
+func (q *Queue) rebalanceNow(ctx context.Context, model string) (snapshot, error) {
 	st, err := q.store.RebalanceModelQueue(ctx, model, q.cfg.Limits)
 	if err != nil {
 		return snapshot{}, err
