@@ -238,20 +238,27 @@ func (s *Store) DeleteSession(ctx context.Context, userID, id string) error {
 // ListMessages returns a session's messages, oldest first, every answer of a
 // regenerated place included.
 func (s *Store) ListMessages(ctx context.Context, sessionID string) ([]Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.id::text, m.session_id::text, m.role, m.content, m.turn_id::text, m.created_at, t.regenerate_of::text
-		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = $1 ORDER BY m.created_at, m.id`, sessionID)
+	rows, err := s.db.Query(ctx, listMessages, sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
-		var m Message
-		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt, &m.RegenerateOf)
-		return m, err
-	})
+	msgs, err := collectMessages(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return msgs, nil
+}
+
+// listMessages lists the messages of session $1 for ListMessages.
+const listMessages = `SELECT m.id::text, m.session_id::text, m.role, m.content, m.turn_id::text, m.created_at, t.regenerate_of::text
+		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = $1 ORDER BY m.created_at, m.id`
+
+func collectMessages(rows pgx.Rows) ([]Message, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt, &m.RegenerateOf)
+		return m, err
+	})
 }
 
 // CountActiveTurns counts user's queued and running turns.
@@ -410,8 +417,7 @@ var ErrFenced = errors.New("turn taken over by a newer attempt")
 // ClaimTurn starts a new attempt of a queued or interrupted turn and returns it. ok
 // is false when the turn has ended (or was cancelled before it ran).
 func (s *Store) ClaimTurn(ctx context.Context, id string) (Turn, bool, error) {
-	t, err := scanTurn(s.db.QueryRow(ctx, `UPDATE turns t SET status = 'running', attempt = attempt + 1,
-		started_at = coalesce(started_at, now()) WHERE t.id = $1 AND t.status IN ('queued', 'running') RETURNING `+turnColumns, id))
+	t, err := scanTurn(s.db.QueryRow(ctx, claimTurn, id))
 	if errors.Is(err, ErrNotFound) {
 		return Turn{}, false, nil
 	}
@@ -420,6 +426,10 @@ func (s *Store) ClaimTurn(ctx context.Context, id string) (Turn, bool, error) {
 	}
 	return t, true, nil
 }
+
+// claimTurn starts a new attempt of turn $1 if it is queued or running.
+const claimTurn = `UPDATE turns t SET status = 'running', attempt = attempt + 1,
+		started_at = coalesce(started_at, now()) WHERE t.id = $1 AND t.status IN ('queued', 'running') RETURNING ` + turnColumns
 
 // CheckFence returns ErrFenced unless attempt is still the turn's current running attempt,
 // and reports whether cancellation was requested.
