@@ -275,25 +275,26 @@ func (s *Store) CountActiveTurns(ctx context.Context, userID string) (int, error
 // place of turn regenerateOf when that is not nil. A session that already has an
 // active turn is ErrConflict.
 func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, model string, tools bool, regenerateOf *string) (Message, Turn, error) {
-	var turnID string
-	err := s.db.QueryRow(ctx, `INSERT INTO turns (session_id, user_id, model, tools_enabled, regenerate_of) VALUES ($1, $2, $3, $4, $5) RETURNING id::text`,
-		sessionID, userID, model, tools, regenerateOf).Scan(&turnID)
-	if err != nil {
-		return Message{}, Turn{}, fmt.Errorf("create turn: %w", translate(err))
-	}
+	// One statement, not four: the turn, its question, the session's activity
+	// and the turn as read back all cost a round trip each inside the caller's
+	// transaction, which holds the user's turn lock meanwhile.
 	var m Message
-	err = s.db.QueryRow(ctx, `INSERT INTO messages (session_id, turn_id, role, content) VALUES ($1, $2, 'user', $3)
-		RETURNING id::text, session_id::text, role, content, turn_id::text, created_at`, sessionID, turnID, content).
-		Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
+	t, err := scanTurn(s.db.QueryRow(ctx, `WITH t AS (
+			INSERT INTO turns (session_id, user_id, model, tools_enabled, regenerate_of) VALUES ($1, $2, $3, $4, $5) RETURNING *
+		), m AS (
+			INSERT INTO messages (session_id, turn_id, role, content) SELECT $1, t.id, 'user', $6 FROM t
+			RETURNING id::text, session_id::text, role, content, turn_id::text, created_at
+		), touched AS (
+			UPDATE chat_sessions SET updated_at = now() WHERE id = $1
+		)
+		SELECT `+turnColumns+`, m.id, m.session_id, m.role, m.content, m.turn_id, m.created_at FROM t, m`,
+		sessionID, userID, model, tools, regenerateOf, content),
+		&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
 	if err != nil {
-		return Message{}, Turn{}, fmt.Errorf("create message: %w", translate(err))
+		return Message{}, Turn{}, fmt.Errorf("create turn: %w", err)
 	}
 	m.RegenerateOf = regenerateOf
-	if _, err := s.db.Exec(ctx, `UPDATE chat_sessions SET updated_at = now() WHERE id = $1`, sessionID); err != nil {
-		return Message{}, Turn{}, fmt.Errorf("touch session: %w", err)
-	}
-	t, err := s.GetTurn(ctx, turnID)
-	return m, t, err
+	return m, t, nil
 }
 
 const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
