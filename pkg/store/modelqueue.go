@@ -50,7 +50,7 @@ func (q ModelQueueState) Position(turnID string) int {
 // EnqueueModelTurn puts a turn in its model's queue. A turn already there (a
 // new attempt after a worker died) keeps its place and any slot it holds.
 func (s *Store) EnqueueModelTurn(ctx context.Context, turnID, model, userID string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO model_queue (turn_id, model, user_id) VALUES ($1, $2, $3)
+	_, err := s.softExec(ctx, `INSERT INTO model_queue (turn_id, model, user_id) VALUES ($1, $2, $3)
 		ON CONFLICT (turn_id) DO NOTHING`, turnID, model, userID)
 	if err != nil {
 		return fmt.Errorf("enqueue turn for model: %w", translate(err))
@@ -61,7 +61,7 @@ func (s *Store) EnqueueModelTurn(ctx context.Context, turnID, model, userID stri
 // LeaveModelQueue takes a turn out of the queue, freeing its slot if it held
 // one.
 func (s *Store) LeaveModelQueue(ctx context.Context, turnID string) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM model_queue WHERE turn_id = $1`, turnID); err != nil {
+	if _, err := s.softExec(ctx, `DELETE FROM model_queue WHERE turn_id = $1`, turnID); err != nil {
 		return fmt.Errorf("leave model queue: %w", err)
 	}
 	return nil
@@ -70,7 +70,7 @@ func (s *Store) LeaveModelQueue(ctx context.Context, turnID string) error {
 // RenewModelSlot extends the lease of a turn's slot; it reports false when the
 // turn holds none any more (its lease ran out and the slot went to another).
 func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Duration) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE model_queue SET lease_until = clock_timestamp() + $2::interval
+	tag, err := s.softExec(ctx, `UPDATE model_queue SET lease_until = clock_timestamp() + $2::interval
 		WHERE turn_id = $1 AND granted_at IS NOT NULL`, turnID, lease)
 	if err != nil {
 		return false, fmt.Errorf("renew model slot: %w", err)
@@ -94,7 +94,7 @@ func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Du
 // leaves the queue rebalances, one at a time per model, so the round trips spent
 // under the lock were paid by every turn waiting behind it.
 func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim ModelLimits) (ModelQueueState, error) {
-	b := &pgx.Batch{}
+	b := s.softBatch(&pgx.Batch{})
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('model_queue:' || $1, 0))`, model)
 	b.Queue(`UPDATE model_queue SET granted_at = NULL, lease_until = NULL
 		WHERE model = $1 AND granted_at IS NOT NULL AND lease_until < clock_timestamp()`, model)
@@ -118,7 +118,7 @@ func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim Model
 	b.Queue(`SELECT turn_id::text FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL ORDER BY granted_at, enqueued_at, turn_id`, model)
 	b.Queue(fairOrder, model)
 	br := s.db.SendBatch(ctx, b)
-	st, err := readRebalance(br)
+	st, err := readRebalance(br, s.skipSoft)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -128,8 +128,11 @@ func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim Model
 	return st, nil
 }
 
-func readRebalance(br pgx.BatchResults) (ModelQueueState, error) {
+func readRebalance(br pgx.BatchResults, skipSoft func(pgx.BatchResults) error) (ModelQueueState, error) {
 	var st ModelQueueState
+	if err := skipSoft(br); err != nil {
+		return st, err
+	}
 	for range 3 { // the lock, the leases ended, the old grants
 		if _, err := br.Exec(); err != nil {
 			return st, err

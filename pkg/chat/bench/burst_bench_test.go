@@ -57,6 +57,9 @@ type burstResult struct {
 // request and the SSE stream each cross one).
 type burstPhysics struct {
 	pg, js, http time.Duration
+	// commit is a synchronous commit (the POST's transaction ends with one),
+	// shown beside the floor: the disk's share of a turn start.
+	commit time.Duration
 }
 
 func (f burstPhysics) floor() time.Duration { return f.pg + 2*f.js + 2*f.http }
@@ -72,6 +75,17 @@ func burstFloors(ctx context.Context, r *rig, hop *httpHop) (burstPhysics, error
 		}
 		pg = append(pg, time.Since(begin))
 	}
+	if _, err := r.db.Exec(ctx, "CREATE TABLE bench_commit (at timestamptz)"); err != nil {
+		return f, fmt.Errorf("commit floor: %w", err)
+	}
+	var commit samples
+	for range 20 {
+		begin := time.Now()
+		if _, err := r.db.Exec(ctx, "INSERT INTO bench_commit VALUES (now())"); err != nil {
+			return f, fmt.Errorf("commit floor: %w", err)
+		}
+		commit = append(commit, time.Since(begin))
+	}
 	o := options{k: 1, tokens: 50, interval: 2 * time.Millisecond}
 	js, err := jetStreamFloor(ctx, r, o)
 	if err != nil {
@@ -81,7 +95,7 @@ func burstFloors(ctx context.Context, r *rig, hop *httpHop) (burstPhysics, error
 	if err != nil {
 		return f, fmt.Errorf("http floor: %w", err)
 	}
-	return burstPhysics{pg: pg.p(50), js: js.p(50), http: hh.p(50)}, nil
+	return burstPhysics{pg: pg.p(50), js: js.p(50), http: hh.p(50), commit: commit.p(50)}, nil
 }
 
 // bursts runs a burst for each k, one after the other, on the same platform.
@@ -350,6 +364,7 @@ func printBursts(stdout io.Writer, f burstPhysics, res []burstResult, o options)
 		*burstFirstFlag, o.tokens, o.interval, burstRounds1)
 	fmt.Fprintf(stdout, "physical floor of a turn start: %s = Postgres round trip %s + 2 × JetStream hop %s + 2 × loopback HTTP hop %s (idle medians)\n",
 		ms(f.floor()), ms(f.pg), ms(f.js), ms(f.http))
+	fmt.Fprintf(stdout, "a synchronous commit takes %s here (idle median): the POST's transaction waits for one before its 202\n", ms(f.commit))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "metric")
 	for _, b := range res {
