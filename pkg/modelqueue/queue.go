@@ -7,6 +7,7 @@
 package modelqueue
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,17 +181,23 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 		case m := <-news:
 			// In a burst of changes only the newest order matters: a waiting
 			// user is told where they stand now, not every step on the way.
+			// Every waiting turn reads every announcement, so only the newest
+			// is decoded: decoding them all cost a burst of k turns k² orders.
+			newest, newestAt := m, announcedAt(m.Data)
 			for drained := false; !drained; {
-				var s snapshot
-				if err := json.Unmarshal(m.Data, &s); err == nil && !s.At.Before(seen.At) {
-					seen = s
-					q.note(model, s)
-				}
 				select {
 				case m = <-news:
+					if at := announcedAt(m.Data); !at.Before(newestAt) {
+						newest, newestAt = m, at
+					}
 				default:
 					drained = true
 				}
+			}
+			var s snapshot
+			if err := json.Unmarshal(newest.Data, &s); err == nil && !s.At.Before(seen.At) {
+				seen = s
+				q.note(model, s)
 			}
 		case s := <-checks:
 			if !s.At.Before(seen.At) {
@@ -201,6 +208,26 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 			check()
 		}
 	}
+}
+
+// announcedAt reads when an announced order was taken without decoding the
+// order: snapshot's first field, which encoding/json writes first. An
+// announcement of another shape reads as the zero time, and is then decoded
+// only if nothing newer came with it.
+func announcedAt(data []byte) time.Time {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"at":"`))
+	if !ok {
+		return time.Time{}
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return time.Time{}
+	}
+	at, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	if err != nil {
+		return time.Time{}
+	}
+	return at
 }
 
 // hold keeps a granted slot's lease alive until release is called.

@@ -2,6 +2,7 @@ package modelqueue_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -230,4 +231,13 @@ func TestQueueBurstOfTurnsIsServedWithoutWaitingForThePoll(t *testing.T) {
 	require.Len(t, s.order, turns)
 	require.LessOrEqual(t, most, parallel, "never more turns on the model than its parallelism")
 	require.Less(t, time.Since(begin), 30*time.Second, "every turn got the model from an announcement, not a poll")
+}
+
+func TestAnnouncedAtIsTheSnapshotsTime(t *testing.T) {
+	at := time.Date(2026, 12, 7, 2, 1, 39, 123456789, time.UTC)
+	data, err := json.Marshal(modelqueue.Snapshot(at, []string{"a"}, []string{"b", "c"}))
+	require.NoError(t, err)
+	require.True(t, at.Equal(modelqueue.AnnouncedAt(data)))
+	require.True(t, modelqueue.AnnouncedAt([]byte(`{"granted":[]}`)).IsZero())
+	require.True(t, modelqueue.AnnouncedAt([]byte(`{"at":"yesterday"}`)).IsZero())
 }
