@@ -50,8 +50,19 @@ type Queue struct {
 	logger *slog.Logger
 
 	mu     sync.Mutex
-	last   map[string]snapshot // per model, the newest order this process saw
-	rounds map[string]*rounds  // per model, the rebalances of this process
+	last   map[string]snapshot   // per model, the newest order this process saw
+	rounds map[string]*rounds    // per model, the rebalances of this process
+	news   map[string]*listeners // per model, this process's waiting turns
+}
+
+// listeners are the turns of this process waiting for a model, following its
+// announcements through one subscription. Each waiting turn used to subscribe
+// and decode every announcement itself: in a burst of k turns that was k
+// copies of every message and k² orders decoded.
+type listeners struct {
+	sub     *nats.Subscription
+	waiting map[chan snapshot]struct{}
+	newest  time.Time // of the newest order passed on
 }
 
 // rounds runs a model's rebalances one at a time and lets callers share them.
@@ -84,7 +95,7 @@ func New(st *store.Store, nc *nats.Conn, cfg Config, logger *slog.Logger) (*Queu
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
 	}
-	return &Queue{store: st, nc: nc, cfg: cfg, logger: logger.With("component", "model-queue"), last: map[string]snapshot{}, rounds: map[string]*rounds{}}, nil
+	return &Queue{store: st, nc: nc, cfg: cfg, logger: logger.With("component", "model-queue"), last: map[string]snapshot{}, rounds: map[string]*rounds{}, news: map[string]*listeners{}}, nil
 }
 
 // snapshot is a model's queue as one rebalance left it. At is the database's
@@ -116,12 +127,11 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 	if model == "" {
 		model = q.cfg.DefaultModel
 	}
-	news := make(chan *nats.Msg, 64)
-	sub, err := q.nc.ChanSubscribe(Subject(model), news)
+	news, stopListening, err := q.listen(model)
 	if err != nil {
 		return nil, fmt.Errorf("follow the model queue: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	defer stopListening()
 	if err := q.store.EnqueueModelTurn(ctx, turn.ID, model, turn.UserID); err != nil {
 		return nil, err
 	}
@@ -178,26 +188,11 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 		case <-ctx.Done():
 			leave()
 			return nil, ctx.Err()
-		case m := <-news:
+		case s := <-news:
 			// In a burst of changes only the newest order matters: a waiting
 			// user is told where they stand now, not every step on the way.
-			// Every waiting turn reads every announcement, so only the newest
-			// is decoded: decoding them all cost a burst of k turns k² orders.
-			newest, newestAt := m, announcedAt(m.Data)
-			for drained := false; !drained; {
-				select {
-				case m = <-news:
-					if at := announcedAt(m.Data); !at.Before(newestAt) {
-						newest, newestAt = m, at
-					}
-				default:
-					drained = true
-				}
-			}
-			var s snapshot
-			if err := json.Unmarshal(newest.Data, &s); err == nil && !s.At.Before(seen.At) {
+			if !s.At.Before(seen.At) {
 				seen = s
-				q.note(model, s)
 			}
 		case s := <-checks:
 			if !s.At.Before(seen.At) {
@@ -210,10 +205,65 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 	}
 }
 
+// listen follows model's announcements for one waiting turn until stop: the
+// channel holds the newest order not yet read.
+func (q *Queue) listen(model string) (news <-chan snapshot, stop func(), err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	l := q.news[model]
+	if l == nil {
+		l = &listeners{waiting: map[chan snapshot]struct{}{}}
+		if l.sub, err = q.nc.Subscribe(Subject(model), func(m *nats.Msg) { q.announced(model, l, m) }); err != nil {
+			return nil, nil, err
+		}
+		q.news[model] = l
+	}
+	ch := make(chan snapshot, 1)
+	l.waiting[ch] = struct{}{}
+	return ch, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		delete(l.waiting, ch)
+		if len(l.waiting) == 0 && q.news[model] == l {
+			_ = l.sub.Unsubscribe()
+			delete(q.news, model)
+		}
+	}, nil
+}
+
+// announced passes an announcement on to every waiting turn of this process,
+// unless a newer order was passed on already.
+func (q *Queue) announced(model string, l *listeners, m *nats.Msg) {
+	q.mu.Lock()
+	older := announcedAt(m.Data).Before(l.newest)
+	q.mu.Unlock()
+	if older {
+		return
+	}
+	var s snapshot
+	if err := json.Unmarshal(m.Data, &s); err != nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if s.At.Before(l.newest) {
+		return
+	}
+	l.newest = s.At
+	q.noteLocked(model, s)
+	for ch := range l.waiting {
+		select {
+		case <-ch: // an older order not read yet gives way
+		default:
+		}
+		ch <- s
+	}
+}
+
 // announcedAt reads when an announced order was taken without decoding the
 // order: snapshot's first field, which encoding/json writes first. An
-// announcement of another shape reads as the zero time, and is then decoded
-// only if nothing newer came with it.
+// announcement of another shape reads as the zero time, so it is decoded only
+// while no order was passed on yet.
 func announcedAt(data []byte) time.Time {
 	rest, ok := bytes.CutPrefix(data, []byte(`{"at":"`))
 	if !ok {
@@ -328,6 +378,11 @@ func (q *Queue) rebalanceNow(ctx context.Context, model string) (snapshot, error
 func (q *Queue) note(model string, s snapshot) (changed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.noteLocked(model, s)
+}
+
+// noteLocked is note with q.mu held.
+func (q *Queue) noteLocked(model string, s snapshot) (changed bool) {
 	prev, known := q.last[model]
 	if known && s.At.Before(prev.At) {
 		return false
