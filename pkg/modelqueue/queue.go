@@ -77,11 +77,13 @@ type rounds struct {
 	next    *round // the round that starts when the running one ends
 }
 
-// round is one rebalance, shared by every caller that joined it.
+// round is one rebalance, shared by every caller that joined it, with the
+// turns those callers bring into the queue or take out of it.
 type round struct {
-	done chan struct{}
-	s    snapshot
-	err  error
+	changes store.QueueChanges
+	done    chan struct{}
+	s       snapshot
+	err     error
 }
 
 // New returns a queue over st, announcing changes on nc.
@@ -132,18 +134,21 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 		return nil, fmt.Errorf("follow the model queue: %w", err)
 	}
 	defer stopListening()
-	if err := q.store.EnqueueModelTurn(ctx, turn.ID, model, turn.UserID); err != nil {
-		return nil, err
-	}
 	leave := func() {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := q.store.LeaveModelQueue(lctx, turn.ID); err != nil {
-			q.logger.WarnContext(ctx, "leaving the model queue", "turn_id", turn.ID, "error", err)
+		if _, err := q.rebalance(lctx, model, store.QueueChanges{Leave: []string{turn.ID}}); err != nil {
+			q.logger.WarnContext(ctx, "leaving the model queue", "turn_id", turn.ID, "model", model, "error", err)
 		}
-		if _, err := q.rebalance(lctx, model); err != nil {
-			q.logger.WarnContext(ctx, "rebalancing the model queue", "model", model, "error", err)
-		}
+	}
+	// The turn joins the line with the next rebalance, whose order comes back.
+	seen, err := q.rebalance(ctx, model, store.QueueChanges{Join: []store.QueuedTurn{{TurnID: turn.ID, UserID: turn.UserID}}})
+	if ctx.Err() != nil {
+		leave() // the rebalance may still bring it in
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("join the model queue: %w", err)
 	}
 	// The queue is checked in the background: a check waits for the queue's
 	// lock, and meanwhile this turn keeps reading the news, which tells it its
@@ -152,7 +157,7 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 	checks := make(chan snapshot, 4)
 	check := func() {
 		go func() {
-			s, err := q.rebalance(ctx, model)
+			s, err := q.rebalance(ctx, model, store.QueueChanges{})
 			if err != nil {
 				if ctx.Err() == nil {
 					q.logger.WarnContext(ctx, "checking the model queue", "model", model, "error", err)
@@ -165,10 +170,8 @@ func (q *Queue) Acquire(ctx context.Context, turn store.Turn, onPosition func(po
 			}
 		}()
 	}
-	check()
 	poll := time.NewTimer(q.jitteredPoll())
 	defer poll.Stop()
-	var seen snapshot
 	inLine, reported := false, 0
 	for {
 		switch pos := seen.state().Position(turn.ID); {
@@ -310,10 +313,10 @@ func (q *Queue) hold(ctx context.Context, turnID string, leave func()) func() {
 	}
 }
 
-// rebalance lets the store grant free slots and returns the queue, from a
-// rebalance that begins after the call (see rounds). If ctx ends first, the
-// rebalance still runs for the others sharing it.
-func (q *Queue) rebalance(ctx context.Context, model string) (snapshot, error) {
+// rebalance applies changes, lets the store grant free slots and returns the
+// queue, from a rebalance that begins after the call (see rounds). If ctx ends
+// first, the rebalance still runs, changes included, for the others sharing it.
+func (q *Queue) rebalance(ctx context.Context, model string, changes store.QueueChanges) (snapshot, error) {
 	q.mu.Lock()
 	rs := q.rounds[model]
 	if rs == nil {
@@ -325,6 +328,8 @@ func (q *Queue) rebalance(ctx context.Context, model string) (snapshot, error) {
 		r = &round{done: make(chan struct{})}
 		rs.next = r
 	}
+	r.changes.Join = append(r.changes.Join, changes.Join...)
+	r.changes.Leave = append(r.changes.Leave, changes.Leave...)
 	if !rs.running {
 		rs.running, rs.next = true, nil
 		go q.runRounds(context.WithoutCancel(ctx), model, rs, r)
@@ -346,7 +351,7 @@ const rebalanceTimeout = 10 * time.Second
 func (q *Queue) runRounds(ctx context.Context, model string, rs *rounds, r *round) {
 	for r != nil {
 		rctx, cancel := context.WithTimeout(ctx, rebalanceTimeout)
-		r.s, r.err = q.rebalanceNow(rctx, model)
+		r.s, r.err = q.rebalanceNow(rctx, model, r.changes)
 		cancel()
 		close(r.done)
 		q.mu.Lock()
@@ -358,8 +363,8 @@ func (q *Queue) runRounds(ctx context.Context, model string, rs *rounds, r *roun
 
 // rebalanceNow lets the store grant free slots and announces the new order
 // when it differs from the last one this process knows of.
-func (q *Queue) rebalanceNow(ctx context.Context, model string) (snapshot, error) {
-	st, err := q.store.RebalanceModelQueue(ctx, model, q.cfg.Limits)
+func (q *Queue) rebalanceNow(ctx context.Context, model string, changes store.QueueChanges) (snapshot, error) {
+	st, err := q.store.ChangeModelQueue(ctx, model, q.cfg.Limits, changes)
 	if err != nil {
 		return snapshot{}, err
 	}

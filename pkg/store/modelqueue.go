@@ -94,8 +94,45 @@ func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Du
 // leaves the queue rebalances, one at a time per model, so the round trips spent
 // under the lock were paid by every turn waiting behind it.
 func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim ModelLimits) (ModelQueueState, error) {
+	return s.ChangeModelQueue(ctx, model, lim, QueueChanges{})
+}
+
+// QueueChanges are turns joining and leaving a model's queue.
+type QueueChanges struct {
+	Join  []QueuedTurn
+	Leave []string // turn ids
+}
+
+// QueuedTurn is a turn joining its model's queue.
+type QueuedTurn struct {
+	TurnID, UserID string
+}
+
+// ChangeModelQueue applies changes as EnqueueModelTurn and LeaveModelQueue do
+// and rebalances, in one round trip: a burst of turns joining together costs
+// one round trip, not one each and then the rebalance. Joining turns enter in
+// the order given; leaving ones are taken out after, so a turn that gave up
+// while its joining was on its way ends up out.
+func (s *Store) ChangeModelQueue(ctx context.Context, model string, lim ModelLimits, changes QueueChanges) (ModelQueueState, error) {
 	b := s.softBatch(&pgx.Batch{})
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('model_queue:' || $1, 0))`, model)
+	execs := 3 // the lock, the leases ended, the old grants
+	if len(changes.Join) > 0 {
+		turns, users := make([]string, len(changes.Join)), make([]string, len(changes.Join))
+		for i, j := range changes.Join {
+			turns[i], users[i] = j.TurnID, j.UserID
+		}
+		// One row at a time, in order, so each joins at its own clock_timestamp().
+		b.Queue(`INSERT INTO model_queue (turn_id, model, user_id, enqueued_at)
+			SELECT j.turn_id, $2, j.user_id, clock_timestamp()
+			FROM unnest($1::uuid[], $3::uuid[]) WITH ORDINALITY AS j(turn_id, user_id, n) ORDER BY j.n
+			ON CONFLICT (turn_id) DO NOTHING`, turns, model, users)
+		execs++
+	}
+	if len(changes.Leave) > 0 {
+		b.Queue(`DELETE FROM model_queue WHERE turn_id = ANY($1::uuid[])`, changes.Leave)
+		execs++
+	}
 	b.Queue(`UPDATE model_queue SET granted_at = NULL, lease_until = NULL
 		WHERE model = $1 AND granted_at IS NOT NULL AND lease_until < clock_timestamp()`, model)
 	// The log of grants only needs its last minute.
@@ -118,7 +155,7 @@ func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim Model
 	b.Queue(`SELECT turn_id::text FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL ORDER BY granted_at, enqueued_at, turn_id`, model)
 	b.Queue(fairOrder, model)
 	br := s.db.SendBatch(ctx, b)
-	st, err := readRebalance(br, s.skipSoft)
+	st, err := readRebalance(br, s.skipSoft, execs)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -128,12 +165,12 @@ func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim Model
 	return st, nil
 }
 
-func readRebalance(br pgx.BatchResults, skipSoft func(pgx.BatchResults) error) (ModelQueueState, error) {
+func readRebalance(br pgx.BatchResults, skipSoft func(pgx.BatchResults) error, execs int) (ModelQueueState, error) {
 	var st ModelQueueState
 	if err := skipSoft(br); err != nil {
 		return st, err
 	}
-	for range 3 { // the lock, the leases ended, the old grants
+	for range execs {
 		if _, err := br.Exec(); err != nil {
 			return st, err
 		}
