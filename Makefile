@@ -26,8 +26,11 @@ bench-ingest:
 bench-reindex:
 	$(GO) test -run '^$$' -bench '^BenchmarkReindex$$' -benchtime 1x -timeout 30m ./pkg/reindex/
 
-# The chat path end to end under load: API → JetStream → agent worker → SSE; prints a table.
-# Flags go to the benchmark after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms'.
+# The chat path end to end under load: API → JetStream → agent worker → SSE; prints tables:
+# the relay of k turns at once, bursts of k users starting a turn together (accept → first
+# token less the model's TTFT, split per hop, CPU per relayed token), and fairness.
+# Flags go to the benchmark after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms
+# -first 200ms -burst 1,20,100 -burst-first 50ms -relay=true -fairness=true'.
 bench-chat:
 	$(GO) test -run '^$$' -bench '^BenchmarkChat$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 
