@@ -31,9 +31,12 @@ bench-ingest:
 bench-reindex:
 	$(GO) test -run '^$$' -bench '^BenchmarkReindex$$' -benchtime 1x -timeout 30m ./pkg/reindex/
 
-# The chat path end to end under load: API → JetStream → agent worker → SSE; then the API's
-# memory per idle event stream with 10,000 open; prints tables. Flags go to the benchmarks
-# after -args: BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms -idle-streams 10000'.
+# The chat path end to end under load: API → JetStream → agent worker → SSE; prints tables:
+# the relay of k turns at once, bursts of k users starting a turn together (accept → first
+# token less the model's TTFT, split per hop, CPU per relayed token), fairness, then the API's
+# memory per idle event stream with 10,000 open. Flags go to the benchmarks after -args:
+# BENCH_CHAT_FLAGS='-k 100 -tokens 200 -interval 10ms -first 200ms -burst 1,20,100
+# -burst-first 50ms -relay=true -fairness=true -idle-streams 10000'.
 bench-chat:
 	$(GO) test -run '^$$' -bench '^BenchmarkChat(Idle)?$$' -benchtime 1x -count 1 -timeout 30m ./pkg/chat/bench/ -args $(BENCH_CHAT_FLAGS)
 

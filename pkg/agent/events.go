@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -141,7 +140,7 @@ type EventWriter struct {
 type pendingEvent struct {
 	typ  string
 	data []byte
-	text strings.Builder // token text, encoded when published
+	text []byte // token text, encoded when published
 }
 
 type inflightEvent struct {
@@ -181,9 +180,7 @@ func NewEventWriter(ctx context.Context, pub EventPublisher, turnID string, logg
 
 func (ev *pendingEvent) encode() []byte {
 	if ev.typ == turnevent.Token {
-		// A struct of one string always encodes.
-		data, _ := json.Marshal(TextEvent{Text: ev.text.String()})
-		return data
+		return appendTextEvent(make([]byte, 0, len(ev.text)+len(`{"text":""}`)+8), ev.text)
 	}
 	return ev.data
 }
@@ -327,11 +324,11 @@ func (w *EventWriter) Token(text string) error {
 		return err
 	}
 	if n := len(w.queue); n > 0 && w.queue[n-1].typ == turnevent.Token {
-		w.queue[n-1].text.WriteString(text)
+		w.queue[n-1].text = append(w.queue[n-1].text, text...)
 		return nil
 	}
 	ev := &pendingEvent{typ: turnevent.Token}
-	ev.text.WriteString(text)
+	ev.text = append(ev.text, text...)
 	w.queue = append(w.queue, ev)
 	w.send()
 	return nil

@@ -81,10 +81,11 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 	if err := job.Decode(m.Data, &j); err != nil {
 		return err
 	}
-	turn, ok, err := w.store.ClaimTurn(ctx, j.TurnID)
+	start, ok, err := w.store.StartTurn(ctx, j.TurnID)
 	if err != nil || !ok {
 		return err // !ok: finished or cancelled before it ran
 	}
+	turn := start.Turn
 	log := queue.Logger(ctx, w.logger).With("turn_id", turn.ID, "attempt", turn.Attempt)
 	// Events outlive the turn's own cancellation so turn.cancelled still goes out.
 	ew := agent.NewEventWriter(context.WithoutCancel(ctx), w.events, turn.ID, log)
@@ -102,13 +103,14 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 	}
 	ctx, span := tracing.Start(ctx, "chat.turn", attribute.String("chat.turn.id", turn.ID), attribute.Int("chat.turn.attempt", turn.Attempt),
 		attribute.String("gen_ai.request.model", turn.Model), attribute.String("enduser.id", turn.UserID))
-	err = w.run(ctx, log, turn, ew)
+	err = w.run(ctx, log, start, ew)
 	tracing.End(span, &err)
 	return err
 }
 
-func (w *Worker) run(ctx context.Context, log *slog.Logger, turn store.Turn, ew *agent.EventWriter) error {
-	in, err := w.input(ctx, turn)
+func (w *Worker) run(ctx context.Context, log *slog.Logger, start store.TurnStart, ew *agent.EventWriter) error {
+	turn := start.Turn
+	in, err := input(start)
 	if err != nil {
 		return err
 	}
@@ -174,27 +176,13 @@ func isContextExceeded(err error) bool {
 	return ok
 }
 
-// input loads what the agent needs: the user as the rule sees them now, and the
+// input is what the agent needs: the user as the rule sees them now, and the
 // session's history before this turn.
-func (w *Worker) input(ctx context.Context, turn store.Turn) (agent.Input, error) {
-	user, err := w.store.GetUser(ctx, turn.UserID)
-	if err != nil {
-		return agent.Input{}, err
-	}
-	groups, err := w.store.GroupIDsOf(ctx, turn.UserID)
-	if err != nil {
-		return agent.Input{}, err
-	}
-	msgs, err := w.store.ListMessages(ctx, turn.SessionID)
-	if err != nil {
-		return agent.Input{}, err
-	}
+func input(start store.TurnStart) (agent.Input, error) {
+	turn, user, msgs := start.Turn, start.User, start.Messages
 	// A turn asked with a key limited to some groups sees only those.
-	limit, err := w.store.TurnGroupLimit(ctx, turn.ID)
-	if err != nil {
-		return agent.Input{}, err
-	}
-	principal := access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: groups}
+	limit := start.GroupLimit
+	principal := access.Principal{UserID: user.ID, Name: user.Name, IsAdmin: user.IsAdmin, GroupIDs: start.GroupIDs}
 	in := agent.Input{
 		Principal:    principal.Limit(access.Limits{GroupIDs: limit}),
 		ToolsEnabled: turn.ToolsEnabled, Model: turn.Model,

@@ -91,6 +91,14 @@ func (o *Ollama) streamChat(ctx context.Context, body []byte, fn func(*api.ChatR
 }
 
 func decodeChunk(line []byte, fn func(*api.ChatResponse) error) error {
+	// Nearly every chunk is a piece of text. Decoding it into the library's
+	// whole response (a timestamp to parse, metrics, tool calls) was the
+	// largest cost of relaying a token; a chunk that is anything more — the
+	// last one, tool calls, an error — is decoded in full.
+	var t textChunk
+	if err := json.Unmarshal(line, &t); err == nil && t.plain() {
+		return fn(&api.ChatResponse{Message: api.Message{Role: t.Message.Role, Content: t.Message.Content, Thinking: t.Message.Thinking}})
+	}
 	var c chatChunk
 	if err := json.Unmarshal(line, &c); err != nil {
 		// Ollama sometimes writes a bare error message instead of JSON.
@@ -100,6 +108,30 @@ func decodeChunk(line []byte, fn func(*api.ChatResponse) error) error {
 		return errors.New(c.Error)
 	}
 	return fn(&c.ChatResponse)
+}
+
+// textChunk is the part of a chunk that a piece of text needs. Fields it
+// does not name are skipped by the decoder, unread.
+type textChunk struct {
+	Message struct {
+		Role      string          `json:"role"`
+		Content   string          `json:"content"`
+		Thinking  string          `json:"thinking"`
+		ToolCalls json.RawMessage `json:"tool_calls"`
+		Images    json.RawMessage `json:"images"`
+	} `json:"message"`
+	Done  bool            `json:"done"`
+	Error json.RawMessage `json:"error"`
+}
+
+// plain reports whether the chunk is only text: not the last, no tool calls,
+// no pictures, no error.
+func (t *textChunk) plain() bool {
+	return !t.Done && isNull(t.Error) && isNull(t.Message.ToolCalls) && isNull(t.Message.Images)
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
 }
 
 // statusError reads an error response into the library's error types, which

@@ -2,6 +2,7 @@ package modelqueue_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -195,4 +196,48 @@ func TestQueueLetsAWaitingTurnGoWhenItsContextEnds(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, q.Granted)
 	require.Empty(t, q.Waiting, "every turn left the queue")
+}
+
+// A burst of turns starting and ending together shares rebalances; each turn
+// must still see one that began after it joined or left, or it would wait for
+// the next poll (a minute here) instead of the announcement.
+func TestQueueBurstOfTurnsIsServedWithoutWaitingForThePoll(t *testing.T) {
+	const turns, parallel = 30, 4
+	f := newFleet(t, 1, store.ModelLimits{Parallel: parallel}, time.Minute)
+	var all []store.Turn
+	for i := range turns {
+		all = append(all, f.turns(t, fmt.Sprintf("burst-%02d", i), 1)...)
+	}
+	s := &served{positions: map[string][]int{}}
+	var holding, most int
+	var mu sync.Mutex
+	hold := func() {
+		mu.Lock()
+		holding++
+		most = max(most, holding)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // the model answering
+		mu.Lock()
+		holding--
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for _, tr := range all {
+		wg.Add(1)
+		go s.run(t, f.queues[0], tr, hold, &wg)
+	}
+	wg.Wait()
+	require.Len(t, s.order, turns)
+	require.LessOrEqual(t, most, parallel, "never more turns on the model than its parallelism")
+	require.Less(t, time.Since(begin), 30*time.Second, "every turn got the model from an announcement, not a poll")
+}
+
+func TestAnnouncedAtIsTheSnapshotsTime(t *testing.T) {
+	at := time.Date(2026, 12, 7, 2, 1, 39, 123456789, time.UTC)
+	data, err := json.Marshal(modelqueue.Snapshot(at, []string{"a"}, []string{"b", "c"}))
+	require.NoError(t, err)
+	require.True(t, at.Equal(modelqueue.AnnouncedAt(data)))
+	require.True(t, modelqueue.AnnouncedAt([]byte(`{"granted":[]}`)).IsZero())
+	require.True(t, modelqueue.AnnouncedAt([]byte(`{"at":"yesterday"}`)).IsZero())
 }

@@ -33,6 +33,12 @@ type Publisher interface {
 	Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error
 }
 
+// AsyncPublisher is a Publisher that can send a message without waiting for
+// its acknowledgement; wait reports it. *queue.Publisher is one.
+type AsyncPublisher interface {
+	PublishAsync(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) (wait func(context.Context) error, err error)
+}
+
 // Relay drains the outbox into the queue. Any number of relays may run (one per API
 // replica): rows are claimed with SKIP LOCKED and the queue drops duplicate ids.
 type Relay struct {
@@ -87,20 +93,23 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	handled := 0
 	err := r.store.InTx(ctx, func(st *store.Store) error {
 		msgs, err := st.ClaimOutbox(ctx, r.batch)
-		if err != nil {
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		// Deletions lost in a database crash only publish their jobs again,
+		// which the stream drops as duplicates: the next batch need not wait
+		// for the disk.
+		if err := st.AsyncCommit(ctx); err != nil {
 			return err
 		}
 		handled = len(msgs)
+		// A batch is sent at once and its acknowledgements awaited together:
+		// one publish at a time made a burst of turns wait a round trip to the
+		// stream per job ahead of theirs.
+		errs := r.publish(ctx, msgs)
 		var done []int64
-		for _, m := range msgs {
-			hdr := nats.Header{}
-			if m.CorrelationID != "" {
-				hdr.Set(logging.HeaderCorrelationID, m.CorrelationID)
-			}
-			if m.TraceParent != "" {
-				hdr.Set(tracing.HeaderTraceParent, m.TraceParent)
-			}
-			if err := r.publisher.Publish(ctx, m.Subject, m.MsgID, m.Payload, hdr); err != nil {
+		for i, m := range msgs {
+			if err := errs[i]; err != nil {
 				delay := backoff(m.Attempts)
 				r.logger.WarnContext(ctx, "publish failed; will retry", "subject", m.Subject, "msg_id", m.MsgID,
 					"attempts", m.Attempts+1, "retry_in", delay.String(), "error", err)
@@ -120,6 +129,34 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("flush outbox: %w", err)
 	}
 	return handled, nil
+}
+
+// publish sends msgs in order and returns each one's outcome: asynchronously
+// when the publisher can, then waiting for every acknowledgement.
+func (r *Relay) publish(ctx context.Context, msgs []store.OutboxMessage) []error {
+	errs := make([]error, len(msgs))
+	async, ok := r.publisher.(AsyncPublisher)
+	waits := make([]func(context.Context) error, len(msgs))
+	for i, m := range msgs {
+		hdr := nats.Header{}
+		if m.CorrelationID != "" {
+			hdr.Set(logging.HeaderCorrelationID, m.CorrelationID)
+		}
+		if m.TraceParent != "" {
+			hdr.Set(tracing.HeaderTraceParent, m.TraceParent)
+		}
+		if ok {
+			waits[i], errs[i] = async.PublishAsync(ctx, m.Subject, m.MsgID, m.Payload, hdr)
+		} else {
+			errs[i] = r.publisher.Publish(ctx, m.Subject, m.MsgID, m.Payload, hdr)
+		}
+	}
+	for i, wait := range waits {
+		if wait != nil {
+			errs[i] = wait(ctx)
+		}
+	}
+	return errs
 }
 
 // backoff grows from 200 ms to at most 30 s.

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,4 +111,33 @@ func TestRunPublishesOnNotifyAndStopsWithContext(t *testing.T) {
 		"Notify publishes without waiting for the hour-long poll")
 	cancel()
 	require.NoError(t, <-done)
+}
+
+func TestABatchIsPublishedTogetherOnceEachInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := queuetest.Start(t)
+	st := store.NewTx(pgtest.Tx(t))
+	const jobs = 25
+	for i := range jobs {
+		require.NoError(t, Enqueue(ctx, st, job.IngestJob{DocumentID: "d" + strconv.Itoa(i), Generation: 1}))
+	}
+	relay := NewRelay(st, queue.NewPublisher(q.JS, nil), time.Hour, logging.Discard())
+	n, err := relay.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, jobs, n)
+	backlog, err := st.OutboxBacklog(ctx)
+	require.NoError(t, err)
+	require.Zero(t, backlog)
+	require.EqualValues(t, jobs, streamMsgs(t, q.JS), "each job published once")
+
+	s, err := q.JS.Stream(ctx, queue.StreamJobs)
+	require.NoError(t, err)
+	for i := range jobs {
+		msg, err := s.GetMsg(ctx, uint64(i+1))
+		require.NoError(t, err)
+		var j job.IngestJob
+		require.NoError(t, job.Decode(msg.Data, &j))
+		require.Equal(t, "d"+strconv.Itoa(i), j.DocumentID, "published in the order enqueued")
+	}
 }

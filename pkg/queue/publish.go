@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,8 +68,57 @@ func NewPublisher(js jetstream.JetStream, metrics *Metrics) *Publisher {
 // correlation id and the trace context (traceparent) of ctx, if any, are set on
 // the message unless hdr already carries them. hdr may be nil and is not modified.
 func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) error {
+	m, err := jobMsg(ctx, subject, msgID, payload, hdr)
+	if err != nil {
+		return err
+	}
+	ack, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, err)
+	}
+	p.metrics.published(subject, ack.Duplicate)
+	return nil
+}
+
+// jobAckTimeout bounds the wait for the stream to acknowledge a job published
+// asynchronously, as the client's default does for a synchronous publish.
+const jobAckTimeout = 5 * time.Second
+
+// PublishAsync is Publish without waiting for the stream's ack: wait reports
+// it. Jobs published one after the other and awaited together (the outbox
+// relay's batch) cost one round trip instead of one each, and are stored in
+// the order they were published.
+func (p *Publisher) PublishAsync(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) (wait func(context.Context) error, err error) {
+	m, err := jobMsg(ctx, subject, msgID, payload, hdr)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.js.PublishMsgAsync(m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, err)
+	}
+	return func(ctx context.Context) error {
+		timer := time.NewTimer(jobAckTimeout)
+		defer timer.Stop()
+		select {
+		case ack := <-f.Ok():
+			p.metrics.published(subject, ack.Duplicate)
+			return nil
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, err)
+		case <-timer.C:
+			return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, jetstream.ErrAsyncPublishTimeout)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, ctx.Err())
+		}
+	}, nil
+}
+
+// jobMsg builds a job's message: payload on subject, with hdr's headers and
+// ctx's correlation id and trace context unless hdr already carries them.
+func jobMsg(ctx context.Context, subject, msgID string, payload []byte, hdr nats.Header) (*nats.Msg, error) {
 	if msgID == "" {
-		return errors.New("publish: message id is required for deduplication")
+		return nil, errors.New("publish: message id is required for deduplication")
 	}
 	m := nats.NewMsg(subject)
 	m.Data = payload
@@ -85,10 +135,5 @@ func (p *Publisher) Publish(ctx context.Context, subject, msgID string, payload 
 			m.Header.Set(tracing.HeaderTraceParent, tp)
 		}
 	}
-	ack, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
-	if err != nil {
-		return fmt.Errorf("publish %s (msg id %s): %w", subject, msgID, err)
-	}
-	p.metrics.published(subject, ack.Duplicate)
-	return nil
+	return m, nil
 }

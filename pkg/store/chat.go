@@ -238,20 +238,27 @@ func (s *Store) DeleteSession(ctx context.Context, userID, id string) error {
 // ListMessages returns a session's messages, oldest first, every answer of a
 // regenerated place included.
 func (s *Store) ListMessages(ctx context.Context, sessionID string) ([]Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.id::text, m.session_id::text, m.role, m.content, m.turn_id::text, m.created_at, t.regenerate_of::text
-		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = $1 ORDER BY m.created_at, m.id`, sessionID)
+	rows, err := s.db.Query(ctx, listMessages, sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
-		var m Message
-		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt, &m.RegenerateOf)
-		return m, err
-	})
+	msgs, err := collectMessages(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return msgs, nil
+}
+
+// listMessages lists the messages of session $1 for ListMessages.
+const listMessages = `SELECT m.id::text, m.session_id::text, m.role, m.content, m.turn_id::text, m.created_at, t.regenerate_of::text
+		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = $1 ORDER BY m.created_at, m.id`
+
+func collectMessages(rows pgx.Rows) ([]Message, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := r.Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt, &m.RegenerateOf)
+		return m, err
+	})
 }
 
 // CountActiveTurns counts user's queued and running turns.
@@ -268,25 +275,26 @@ func (s *Store) CountActiveTurns(ctx context.Context, userID string) (int, error
 // place of turn regenerateOf when that is not nil. A session that already has an
 // active turn is ErrConflict.
 func (s *Store) CreateTurn(ctx context.Context, sessionID, userID, content, model string, tools bool, regenerateOf *string) (Message, Turn, error) {
-	var turnID string
-	err := s.db.QueryRow(ctx, `INSERT INTO turns (session_id, user_id, model, tools_enabled, regenerate_of) VALUES ($1, $2, $3, $4, $5) RETURNING id::text`,
-		sessionID, userID, model, tools, regenerateOf).Scan(&turnID)
-	if err != nil {
-		return Message{}, Turn{}, fmt.Errorf("create turn: %w", translate(err))
-	}
+	// One statement, not four: the turn, its question, the session's activity
+	// and the turn as read back all cost a round trip each inside the caller's
+	// transaction, which holds the user's turn lock meanwhile.
 	var m Message
-	err = s.db.QueryRow(ctx, `INSERT INTO messages (session_id, turn_id, role, content) VALUES ($1, $2, 'user', $3)
-		RETURNING id::text, session_id::text, role, content, turn_id::text, created_at`, sessionID, turnID, content).
-		Scan(&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
+	t, err := scanTurn(s.db.QueryRow(ctx, `WITH t AS (
+			INSERT INTO turns (session_id, user_id, model, tools_enabled, regenerate_of) VALUES ($1, $2, $3, $4, $5) RETURNING *
+		), m AS (
+			INSERT INTO messages (session_id, turn_id, role, content) SELECT $1, t.id, 'user', $6 FROM t
+			RETURNING id::text, session_id::text, role, content, turn_id::text, created_at
+		), touched AS (
+			UPDATE chat_sessions SET updated_at = now() WHERE id = $1
+		)
+		SELECT `+turnColumns+`, m.id, m.session_id, m.role, m.content, m.turn_id, m.created_at FROM t, m`,
+		sessionID, userID, model, tools, regenerateOf, content),
+		&m.ID, &m.SessionID, &m.Role, &m.Content, &m.TurnID, &m.CreatedAt)
 	if err != nil {
-		return Message{}, Turn{}, fmt.Errorf("create message: %w", translate(err))
+		return Message{}, Turn{}, fmt.Errorf("create turn: %w", err)
 	}
 	m.RegenerateOf = regenerateOf
-	if _, err := s.db.Exec(ctx, `UPDATE chat_sessions SET updated_at = now() WHERE id = $1`, sessionID); err != nil {
-		return Message{}, Turn{}, fmt.Errorf("touch session: %w", err)
-	}
-	t, err := s.GetTurn(ctx, turnID)
-	return m, t, err
+	return m, t, nil
 }
 
 const turnColumns = `t.id::text, t.session_id::text, t.user_id::text, t.status, t.answer, t.citations, t.error_code, t.error_message,
@@ -410,8 +418,7 @@ var ErrFenced = errors.New("turn taken over by a newer attempt")
 // ClaimTurn starts a new attempt of a queued or interrupted turn and returns it. ok
 // is false when the turn has ended (or was cancelled before it ran).
 func (s *Store) ClaimTurn(ctx context.Context, id string) (Turn, bool, error) {
-	t, err := scanTurn(s.db.QueryRow(ctx, `UPDATE turns t SET status = 'running', attempt = attempt + 1,
-		started_at = coalesce(started_at, now()) WHERE t.id = $1 AND t.status IN ('queued', 'running') RETURNING `+turnColumns, id))
+	t, err := scanTurn(s.db.QueryRow(ctx, claimTurn, id))
 	if errors.Is(err, ErrNotFound) {
 		return Turn{}, false, nil
 	}
@@ -420,6 +427,10 @@ func (s *Store) ClaimTurn(ctx context.Context, id string) (Turn, bool, error) {
 	}
 	return t, true, nil
 }
+
+// claimTurn starts a new attempt of turn $1 if it is queued or running.
+const claimTurn = `UPDATE turns t SET status = 'running', attempt = attempt + 1,
+		started_at = coalesce(started_at, now()) WHERE t.id = $1 AND t.status IN ('queued', 'running') RETURNING ` + turnColumns
 
 // CheckFence returns ErrFenced unless attempt is still the turn's current running attempt,
 // and reports whether cancellation was requested.

@@ -50,7 +50,7 @@ func (q ModelQueueState) Position(turnID string) int {
 // EnqueueModelTurn puts a turn in its model's queue. A turn already there (a
 // new attempt after a worker died) keeps its place and any slot it holds.
 func (s *Store) EnqueueModelTurn(ctx context.Context, turnID, model, userID string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO model_queue (turn_id, model, user_id) VALUES ($1, $2, $3)
+	_, err := s.softExec(ctx, `INSERT INTO model_queue (turn_id, model, user_id) VALUES ($1, $2, $3)
 		ON CONFLICT (turn_id) DO NOTHING`, turnID, model, userID)
 	if err != nil {
 		return fmt.Errorf("enqueue turn for model: %w", translate(err))
@@ -61,7 +61,7 @@ func (s *Store) EnqueueModelTurn(ctx context.Context, turnID, model, userID stri
 // LeaveModelQueue takes a turn out of the queue, freeing its slot if it held
 // one.
 func (s *Store) LeaveModelQueue(ctx context.Context, turnID string) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM model_queue WHERE turn_id = $1`, turnID); err != nil {
+	if _, err := s.softExec(ctx, `DELETE FROM model_queue WHERE turn_id = $1`, turnID); err != nil {
 		return fmt.Errorf("leave model queue: %w", err)
 	}
 	return nil
@@ -70,7 +70,7 @@ func (s *Store) LeaveModelQueue(ctx context.Context, turnID string) error {
 // RenewModelSlot extends the lease of a turn's slot; it reports false when the
 // turn holds none any more (its lease ran out and the slot went to another).
 func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Duration) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE model_queue SET lease_until = clock_timestamp() + $2::interval
+	tag, err := s.softExec(ctx, `UPDATE model_queue SET lease_until = clock_timestamp() + $2::interval
 		WHERE turn_id = $1 AND granted_at IS NOT NULL`, turnID, lease)
 	if err != nil {
 		return false, fmt.Errorf("renew model slot: %w", err)
@@ -88,49 +88,108 @@ func (s *Store) RenewModelSlot(ctx context.Context, turnID string, lease time.Du
 // least recently goes first (one never served, or not in the last minute, before
 // all others). A user who posts ten turns at once therefore holds back another
 // user's first turn by no more than the turns already holding the model.
+//
+// The whole rebalance is sent in one round trip (a batch is one implicit
+// transaction, so the advisory lock holds to its end): every turn that joins or
+// leaves the queue rebalances, one at a time per model, so the round trips spent
+// under the lock were paid by every turn waiting behind it.
 func (s *Store) RebalanceModelQueue(ctx context.Context, model string, lim ModelLimits) (ModelQueueState, error) {
-	var st ModelQueueState
-	err := s.InTx(ctx, func(tx *Store) error {
-		if _, err := tx.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('model_queue:' || $1, 0))`, model); err != nil {
-			return err
+	return s.ChangeModelQueue(ctx, model, lim, QueueChanges{})
+}
+
+// QueueChanges are turns joining and leaving a model's queue.
+type QueueChanges struct {
+	Join  []QueuedTurn
+	Leave []string // turn ids
+}
+
+// QueuedTurn is a turn joining its model's queue.
+type QueuedTurn struct {
+	TurnID, UserID string
+}
+
+// ChangeModelQueue applies changes as EnqueueModelTurn and LeaveModelQueue do
+// and rebalances, in one round trip: a burst of turns joining together costs
+// one round trip, not one each and then the rebalance. Joining turns enter in
+// the order given; leaving ones are taken out after, so a turn that gave up
+// while its joining was on its way ends up out.
+func (s *Store) ChangeModelQueue(ctx context.Context, model string, lim ModelLimits, changes QueueChanges) (ModelQueueState, error) {
+	b := s.softBatch(&pgx.Batch{})
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('model_queue:' || $1, 0))`, model)
+	execs := 3 // the lock, the leases ended, the old grants
+	if len(changes.Join) > 0 {
+		turns, users := make([]string, len(changes.Join)), make([]string, len(changes.Join))
+		for i, j := range changes.Join {
+			turns[i], users[i] = j.TurnID, j.UserID
 		}
-		if err := tx.db.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&st.At); err != nil {
-			return err
-		}
-		if _, err := tx.db.Exec(ctx, `UPDATE model_queue SET granted_at = NULL, lease_until = NULL
-			WHERE model = $1 AND granted_at IS NOT NULL AND lease_until < clock_timestamp()`, model); err != nil {
-			return err
-		}
-		free, err := tx.freeModelSlots(ctx, model, lim)
-		if err != nil {
-			return err
-		}
-		if free > 0 {
-			if _, err := tx.db.Exec(ctx, `WITH granted AS (
-					UPDATE model_queue SET granted_at = $4::timestamptz, lease_until = $4::timestamptz + $3::interval
-					WHERE turn_id IN (`+fairOrder+` LIMIT $2) RETURNING model, user_id)
-				INSERT INTO model_grants (model, user_id, granted_at) SELECT model, user_id, $4::timestamptz FROM granted`, model, free, lim.Lease, st.At); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.db.Query(ctx, `SELECT turn_id::text FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL ORDER BY granted_at, enqueued_at, turn_id`, model)
-		if err != nil {
-			return err
-		}
-		if st.Granted, err = collectStrings(rows); err != nil {
-			return err
-		}
-		rows, err = tx.db.Query(ctx, fairOrder, model)
-		if err != nil {
-			return err
-		}
-		st.Waiting, err = collectStrings(rows)
-		return err
-	})
+		// One row at a time, in order, so each joins at its own clock_timestamp().
+		b.Queue(`INSERT INTO model_queue (turn_id, model, user_id, enqueued_at)
+			SELECT j.turn_id, $2, j.user_id, clock_timestamp()
+			FROM unnest($1::uuid[], $3::uuid[]) WITH ORDINALITY AS j(turn_id, user_id, n) ORDER BY j.n
+			ON CONFLICT (turn_id) DO NOTHING`, turns, model, users)
+		execs++
+	}
+	if len(changes.Leave) > 0 {
+		b.Queue(`DELETE FROM model_queue WHERE turn_id = ANY($1::uuid[])`, changes.Leave)
+		execs++
+	}
+	b.Queue(`UPDATE model_queue SET granted_at = NULL, lease_until = NULL
+		WHERE model = $1 AND granted_at IS NOT NULL AND lease_until < clock_timestamp()`, model)
+	// The log of grants only needs its last minute.
+	b.Queue(`DELETE FROM model_grants WHERE model = $1 AND granted_at < clock_timestamp() - interval '1 minute'`, model)
+	// Free slots: the parallelism not in use, within what the last minute's
+	// requests and tokens leave (a limit of 0 is none).
+	b.Queue(`WITH at AS (SELECT clock_timestamp() AS at),
+		free AS (SELECT greatest(0, least(
+			$2::int - (SELECT count(*) FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL)::int,
+			CASE WHEN $4::int > 0 THEN $4::int - (SELECT count(*) FROM model_grants
+				WHERE model = $1 AND granted_at > clock_timestamp() - interval '1 minute')::int ELSE $2::int END,
+			CASE WHEN $5::int > 0 AND (SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0) FROM turns
+				WHERE model = $1 AND finished_at > clock_timestamp() - interval '1 minute') >= $5::int THEN 0 ELSE $2::int END)) AS n),
+		granted AS (
+			UPDATE model_queue SET granted_at = (SELECT at FROM at), lease_until = (SELECT at FROM at) + $3::interval
+			WHERE turn_id IN (`+fairOrder+` LIMIT (SELECT n FROM free)) RETURNING model, user_id),
+		logged AS (
+			INSERT INTO model_grants (model, user_id, granted_at) SELECT model, user_id, (SELECT at FROM at) FROM granted)
+		SELECT at FROM at`, model, lim.Parallel, lim.Lease, lim.RequestsPerMinute, lim.TokensPerMinute)
+	b.Queue(`SELECT turn_id::text FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL ORDER BY granted_at, enqueued_at, turn_id`, model)
+	b.Queue(fairOrder, model)
+	br := s.db.SendBatch(ctx, b)
+	st, err := readRebalance(br, s.skipSoft, execs)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		return ModelQueueState{}, fmt.Errorf("rebalance model queue: %w", err)
 	}
 	return st, nil
+}
+
+func readRebalance(br pgx.BatchResults, skipSoft func(pgx.BatchResults) error, execs int) (ModelQueueState, error) {
+	var st ModelQueueState
+	if err := skipSoft(br); err != nil {
+		return st, err
+	}
+	for range execs {
+		if _, err := br.Exec(); err != nil {
+			return st, err
+		}
+	}
+	if err := br.QueryRow().Scan(&st.At); err != nil {
+		return st, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return st, err
+	}
+	if st.Granted, err = collectStrings(rows); err != nil {
+		return st, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return st, err
+	}
+	st.Waiting, err = collectStrings(rows)
+	return st, err
 }
 
 // fairOrder lists the waiting turns of model $1 in the order they are served:
@@ -142,32 +201,6 @@ const fairOrder = `SELECT w.turn_id FROM (
 			(SELECT max(g.granted_at) FROM model_grants g WHERE g.model = q.model AND g.user_id = q.user_id) AS last_served
 		FROM model_queue q WHERE q.model = $1 AND q.granted_at IS NULL
 	) w ORDER BY w.place, w.last_served NULLS FIRST, w.enqueued_at, w.turn_id`
-
-// freeModelSlots is how many slots may be granted now: the parallelism not in
-// use, within what the last minute's requests and tokens leave.
-func (s *Store) freeModelSlots(ctx context.Context, model string, lim ModelLimits) (int, error) {
-	var held, grants, tokens int
-	err := s.db.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM model_queue WHERE model = $1 AND granted_at IS NOT NULL),
-			(SELECT count(*) FROM model_grants WHERE model = $1 AND granted_at > clock_timestamp() - interval '1 minute'),
-			(SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0) FROM turns
-				WHERE model = $1 AND finished_at > clock_timestamp() - interval '1 minute')`, model).Scan(&held, &grants, &tokens)
-	if err != nil {
-		return 0, err
-	}
-	// The log of grants only needs its last minute.
-	if _, err := s.db.Exec(ctx, `DELETE FROM model_grants WHERE model = $1 AND granted_at < clock_timestamp() - interval '1 minute'`, model); err != nil {
-		return 0, err
-	}
-	free := lim.Parallel - held
-	if lim.RequestsPerMinute > 0 {
-		free = min(free, lim.RequestsPerMinute-grants)
-	}
-	if lim.TokensPerMinute > 0 && tokens >= lim.TokensPerMinute {
-		free = 0
-	}
-	return max(free, 0), nil
-}
 
 func collectStrings(rows pgx.Rows) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])

@@ -104,3 +104,58 @@ func TestModelQueueLeasesAndLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, q.Granted, 1)
 }
+
+func TestModelQueueGrantsNothingOnceTheMinutesTokensAreSpent(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	turns := queueTurns(t, st, "ann", 3)
+	// The first turn ran and spent 100 tokens a moment ago.
+	_, _, err := st.ClaimTurn(ctx, turns[0])
+	require.NoError(t, err)
+	_, err = st.FinishTurn(ctx, turns[0], 1, store.TurnOutcome{Status: store.TurnCompleted, Answer: "a", SaveMessage: true,
+		Usage: &store.Usage{PromptTokens: 60, CompletionTokens: 40}})
+	require.NoError(t, err)
+	require.NoError(t, st.LeaveModelQueue(ctx, turns[0]))
+
+	q, err := st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 5, TokensPerMinute: 100, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Empty(t, q.Granted, "the minute's tokens are spent")
+	require.Equal(t, turns[1:], q.Waiting)
+	require.False(t, q.At.IsZero())
+
+	q, err = st.RebalanceModelQueue(ctx, "m", store.ModelLimits{Parallel: 5, TokensPerMinute: 101, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, turns[1:], q.Granted, "a token left opens every free slot")
+	require.Empty(t, q.Waiting)
+}
+
+func TestChangeModelQueueJoinsInOrderAndLeavesInTheSameRoundTrip(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	lim := store.ModelLimits{Parallel: 1, Lease: time.Minute}
+	u, err := st.CreateUser(ctx, "ann", false)
+	require.NoError(t, err)
+	var join []store.QueuedTurn
+	var ids []string
+	for i := range 4 {
+		s, err := st.CreateSession(ctx, u.ID, fmt.Sprintf("s%d", i))
+		require.NoError(t, err)
+		_, turn, err := st.CreateTurn(ctx, s.ID, u.ID, "question", "m", true, nil)
+		require.NoError(t, err)
+		join = append(join, store.QueuedTurn{TurnID: turn.ID, UserID: u.ID})
+		ids = append(ids, turn.ID)
+	}
+	q, err := st.ChangeModelQueue(ctx, "m", lim, store.QueueChanges{Join: join})
+	require.NoError(t, err)
+	require.Equal(t, ids[:1], q.Granted, "the first to join gets the slot")
+	require.Equal(t, ids[1:], q.Waiting, "the others wait in the order they joined")
+
+	q, err = st.ChangeModelQueue(ctx, "m", lim, store.QueueChanges{Join: join[:1], Leave: ids[:2]})
+	require.NoError(t, err)
+	require.Equal(t, ids[2:3], q.Granted, "leaving frees the slot for the next; joining again changes nothing")
+	require.Equal(t, ids[3:], q.Waiting)
+}

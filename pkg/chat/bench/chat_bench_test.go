@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -25,6 +26,10 @@ var (
 	// test's -memprofile is the whole run's.
 	fairnessFlag        = flag.Bool("fairness", true, "also run the fairness scenario: 20 users, one posting 10 turns at once, a model answering 2 at a time")
 	relayCPUProfileFlag = flag.String("relay-cpuprofile", "", "write a CPU profile of the relay phase to this file (relative to the package folder)")
+	relayFlag           = flag.Bool("relay", true, "run the relay scenario: k turns at once beside the JetStream and HTTP floors, and the memory per stream")
+	burstFlag           = flag.String("burst", "1,20,100", "run the burst scenario for each of these k (comma-separated; empty: none): k users start one turn each at the same instant")
+	burstFirstFlag      = flag.Duration("burst-first", 50*time.Millisecond, "the model's time to the first token in the burst scenario")
+	burstCPUProfileFlag = flag.String("burst-cpuprofile", "", "write a CPU profile of the bursts to this file (relative to the package folder)")
 )
 
 // options are the benchmark's settings, checked.
@@ -54,7 +59,56 @@ func BenchmarkChat(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := start(b, o, os.Getenv)
+	ks, err := parseBursts(*burstFlag)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The model answers every turn at once: so may the platform.
+	parallel := o.k
+	for _, k := range ks {
+		parallel = max(parallel, k)
+	}
+	r := startWith(b, o, os.Getenv, map[string]string{"YW_MODEL_PARALLEL": strconv.Itoa(min(parallel, 1024))})
+	ctx := b.Context()
+	hop := newHTTPHop(b, o.k)
+	if *relayFlag {
+		relayScenario(b, r, hop, o)
+	}
+	if len(ks) > 0 {
+		physics, err := burstFloors(ctx, r, hop)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stopProfile, err := startCPUProfile(*burstCPUProfileFlag)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := bursts(ctx, r, ks, o)
+		stopProfile()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := printBursts(os.Stdout, physics, res, o); err != nil {
+			b.Fatal(err)
+		}
+		for _, br := range res {
+			b.ReportMetric(msFloat(br.overhead.p(50)), fmt.Sprintf("burst%d_ttft_overhead_p50_ms", br.k))
+			b.ReportMetric(float64((br.cpu-br.modelCPU).Microseconds())/float64(max(1, br.tokens)), fmt.Sprintf("burst%d_platform_cpu_us/token", br.k))
+		}
+	}
+	if *fairnessFlag {
+		runs, err := fairness(b, o, os.Getenv)
+		if err != nil {
+			b.Fatalf("fairness: %v", err)
+		}
+		if err := printFairness(os.Stdout, runs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// relayScenario runs k turns at once beside the floors and prints the relay table.
+func relayScenario(b *testing.B, r *rig, hop *httpHop, o options) {
 	ctx := b.Context()
 	fmt.Printf("chat-bench: k=%d turns, %d tokens at %s after a %s first-token delay, GOMAXPROCS=%d\n",
 		o.k, o.tokens, o.interval, o.firstDelay, runtime.GOMAXPROCS(0))
@@ -63,7 +117,6 @@ func BenchmarkChat(b *testing.B) {
 	if err != nil {
 		b.Fatalf("jetstream floor: %v", err)
 	}
-	hop := newHTTPHop(b, o.k)
 	hopFloor, err := hop.floor(ctx, o.k, o)
 	if err != nil {
 		b.Fatalf("http floor: %v", err)
@@ -84,15 +137,6 @@ func BenchmarkChat(b *testing.B) {
 
 	if err := printTable(os.Stdout, floor, hopFloor, res, perStream, stackPerStream, o); err != nil {
 		b.Fatal(err)
-	}
-	if *fairnessFlag {
-		runs, err := fairness(b, o, os.Getenv)
-		if err != nil {
-			b.Fatalf("fairness: %v", err)
-		}
-		if err := printFairness(os.Stdout, runs); err != nil {
-			b.Fatal(err)
-		}
 	}
 	b.ReportMetric(msFloat(res.relay.p(50)), "relay_p50_ms")
 	b.ReportMetric(msFloat(res.relay.p(99)), "relay_p99_ms")

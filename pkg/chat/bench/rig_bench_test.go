@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ollama/ollama/api"
 	"golang.org/x/sync/errgroup"
 
@@ -37,6 +38,7 @@ type rig struct {
 	model  *llmtest.Server
 	p      *platform.Platform
 	app    *app.App
+	db     *pgxpool.Pool
 	client *http.Client
 	// modelSlots, when set, makes the model answer only as many requests at
 	// once as it holds, the others waiting their turn as a model server's do.
@@ -44,20 +46,15 @@ type rig struct {
 
 	mu     sync.Mutex
 	emits  [][]time.Time  // per turn index, per chunk: when the model flushed it
+	asked  []time.Time    // per turn index: when its chat request reached the model
 	byText map[string]int // user message → turn index
 	script llmtest.Script
 }
 
-// start opens the platform on a fresh database with embedded NATS and vector store,
-// and serves the API, the outbox relay and the agent worker as `api -dev` does.
-// tb's cleanups stop and close it.
-func start(tb testing.TB, o options, getenv func(string) string) *rig {
-	tb.Helper()
-	// The benchmark's model answers every turn at once: so may the platform.
-	return startWith(tb, o, getenv, map[string]string{"YW_MODEL_PARALLEL": strconv.Itoa(min(o.k, 1024))})
-}
-
-// startWith is start with settings of its own on top of the rig's.
+// startWith opens the platform on a fresh database with embedded NATS and
+// vector store, with settings of its own on top of the rig's, and serves the
+// API, the outbox relay and the agent worker as `api -dev` does. tb's cleanups
+// stop and close it.
 func startWith(tb testing.TB, o options, getenv func(string) string, extra map[string]string) *rig {
 	tb.Helper()
 	return startProgram(tb, o, getenv, extra, app.Options{Program: "chat-bench", Dev: true, Relay: true, Chat: true})
@@ -73,7 +70,8 @@ func startProgram(tb testing.TB, o options, getenv func(string) string, extra ma
 	// handler and timestamps each chunk as it is flushed.
 	front := httptest.NewServer(http.HandlerFunc(r.serveModel))
 	tb.Cleanup(front.Close)
-	_, dbURL := pgtest.NewDB(tb)
+	db, dbURL := pgtest.NewDB(tb)
+	r.db = db
 	env := map[string]string{
 		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": tb.TempDir(),
 		"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0",
@@ -148,6 +146,7 @@ func (r *rig) scriptFor(api.ChatRequest) llmtest.Script {
 // the handler goroutine's id from its stack on every chunk cost a tenth of the
 // process's CPU at k=100.
 func (r *rig) serveModel(w http.ResponseWriter, req *http.Request) {
+	arrived := time.Now()
 	idx := -1
 	if req.URL.Path == "/api/chat" {
 		body, err := io.ReadAll(req.Body)
@@ -163,6 +162,7 @@ func (r *rig) serveModel(w http.ResponseWriter, req *http.Request) {
 					r.mu.Lock()
 					if i, ok := r.byText[m.Content]; ok {
 						idx = i
+						r.asked[i] = arrived
 					}
 					r.mu.Unlock()
 				}
@@ -213,6 +213,7 @@ func (r *rig) prepare(k, chunks int, prefix string, script llmtest.Script) []str
 	defer r.mu.Unlock()
 	r.byText = map[string]int{}
 	r.emits = make([][]time.Time, k)
+	r.asked = make([]time.Time, k)
 	r.script = script
 	texts := make([]string, k)
 	for i := range texts {
