@@ -52,9 +52,9 @@ type Report struct {
 	Drain time.Duration
 	// Counts for the ledger's summary.
 	Docs, Uploads, DocsReady, DocsFailed, Turns, TurnsRestarted, Streams, Reconnects, Jobs int
-	UploadRetries, PostRetries                                                   int64
-	DocLatency, TurnLatency                                                      []time.Duration
-	Elapsed                                                                      time.Duration
+	UploadRetries, PostRetries                                                             int64
+	DocLatency, TurnLatency                                                                []time.Duration
+	Elapsed                                                                                time.Duration
 }
 
 // Run starts a cluster, runs load and chaos for cfg.Duration, follows everything

@@ -124,4 +124,3 @@ func TestAttemptThatLostAnEventDoesNotEndTheTurn(t *testing.T) {
 	require.Equal(t, "one two three four five", tokenText(evs[restarted:]))
 	require.Equal(t, 1, log.count(turnevent.Completed))
 }
-

@@ -129,7 +129,7 @@ type Server struct {
 	inFlight   map[string]int // path -> requests being answered now
 	maxFlight  map[string]int // path -> the most answered at once
 	onEmit     func(i int, t time.Time)
-	seen       map[[32]byte]string // image fingerprint -> the text on it
+	seen       map[[32]byte]string      // image fingerprint -> the text on it
 	slots      map[string]chan struct{} // path -> its parallelism (SetParallel)
 
 	done chan struct{} // closed on cleanup so stalled handlers exit

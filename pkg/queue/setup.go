@@ -157,7 +157,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			// Only terminal events carry a message id (one per turn, see
 			// TerminalMsgID): a turn's end published twice is stored once.
 			Duplicates: cfg.DuplicateWindow,
-			Discard:     jetstream.DiscardOld,
+			Discard:    jetstream.DiscardOld,
 		},
 		{
 			Name:        StreamDLQ,
