@@ -152,3 +152,35 @@ func TestChaos(t *testing.T) {
 	rep, err := chaos.Run(t.Context(), cfg)
 	check(t, rep, err)
 }
+
+// TestChaosScaling measures ingestion and turn throughput with 1, 2 and 3
+// workers against a model server of fixed capacity, and prints the table of the
+// README (make chaos; -chaos.scaling).
+func TestChaosScaling(t *testing.T) {
+	if !*scaling {
+		t.Skip("set -chaos.scaling (make chaos)")
+	}
+	cfg := chaos.ScalingConfig{
+		Dir: runDir(t), Binaries: build(t), LLM: llmtest.New(t), Workers: []int{1, 2, 3},
+		Docs: 60, Turns: 90,
+		EmbedParallel: 5, EmbedDelay: 100 * time.Millisecond,
+		ChatParallel: 7, Tokens: 20, TokenDelay: 25 * time.Millisecond,
+		// Each worker: 2 embedding requests or 3 turns at a time, so three workers
+		// ask more than the model gives.
+		Env: map[string]string{
+			"YW_RATE_LIMIT_RPS": "1000", "YW_RATE_LIMIT_BURST": "2000", "YW_MAX_TURNS_PER_USER": "200",
+			"YW_MAX_STREAMS_PER_USER": "1000", "YW_UPLOADS_PER_USER": "64", "YW_CHUNK_TOKENS": "100", "YW_CHUNK_OVERLAP": "10",
+			"YW_JOB_CONCURRENCY": "4", "YW_EMBED_CONCURRENCY": "2", "YW_CHAT_CONCURRENCY": "3", "YW_MODEL_PARALLEL": "7",
+			"YW_LOG_LEVEL": "warn",
+		},
+		Logf: t.Logf,
+	}
+	rows, err := chaos.Scaling(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	chaos.PrintScaling(&b, cfg, rows)
+	t.Log(b.String())
+	fmt.Println(b.String())
+}
