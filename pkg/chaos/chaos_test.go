@@ -162,7 +162,7 @@ func TestChaosScaling(t *testing.T) {
 	}
 	cfg := chaos.ScalingConfig{
 		Dir: runDir(t), Binaries: build(t), LLM: llmtest.New(t), Workers: []int{1, 2, 3},
-		Docs: 60, Turns: 90,
+		Docs: 120, Turns: 150,
 		EmbedParallel: 5, EmbedDelay: 100 * time.Millisecond,
 		ChatParallel: 7, Tokens: 20, TokenDelay: 25 * time.Millisecond,
 		// Each worker: 2 embedding requests or 3 turns at a time, so three workers
