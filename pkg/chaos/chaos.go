@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -400,7 +401,9 @@ func percentiles(d []time.Duration) string {
 	}
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	at := func(p float64) time.Duration { // nearest rank
+		return s[max(0, int(math.Ceil(p*float64(len(s))))-1)]
+	}
 	return fmt.Sprintf("p50 %s, p95 %s, max %s (n=%d)", at(0.5).Round(10*time.Millisecond), at(0.95).Round(10*time.Millisecond),
 		s[len(s)-1].Round(10*time.Millisecond), len(s))
 }

@@ -121,7 +121,6 @@ func check(t *testing.T, rep *chaos.Report, err error) {
 	}
 	var b strings.Builder
 	rep.Print(&b)
-	t.Log(b.String())
 	fmt.Println(b.String())
 	if !rep.OK() {
 		t.Fatalf("the ledger is not empty: %d lost, %d duplicated, %d unexpected", len(rep.Lost), len(rep.Duplicated), len(rep.Unexpected))
@@ -181,6 +180,5 @@ func TestChaosScaling(t *testing.T) {
 	}
 	var b strings.Builder
 	chaos.PrintScaling(&b, cfg, rows)
-	t.Log(b.String())
 	fmt.Println(b.String())
 }
