@@ -227,7 +227,7 @@ func PrintScaling(w io.Writer, cfg ScalingConfig, rows []ScalingRow) {
 	fmt.Fprintf(w, "\nembedder: %d requests at once, %s each (%.0f requests/s); chat model: %d replies at once, %d tokens %s apart (%.1f turns/s)\n\n",
 		cfg.EmbedParallel, cfg.EmbedDelay, float64(cfg.EmbedParallel)/cfg.EmbedDelay.Seconds(),
 		cfg.ChatParallel, cfg.Tokens, cfg.TokenDelay, float64(cfg.ChatParallel)/(time.Duration(cfg.Tokens+1)*cfg.TokenDelay).Seconds())
-	fmt.Fprintln(w, "| stage | workers | items | seconds | items/s | model requests/s | model busy |")
+	fmt.Fprintln(w, "| stage | workers | items | seconds | items/s | model throughput | model busy |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rows {
 		unit := "embeds"
