@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: run test build vet nats-auth bench-ingest bench-chat bench-reindex bench-retrieval fuzz
+.PHONY: run test build vet nats-auth bench-ingest bench-chat bench-reindex bench-retrieval fuzz chaos
 
 # Start the whole platform in one process on its embedded defaults.
 run:
@@ -45,6 +45,14 @@ bench-chat:
 # BENCH_RETRIEVAL_FLAGS='-corpus DIR -chunks N -skip-latency -v'.
 bench-retrieval:
 	$(GO) test -run '^$$' -bench '^BenchmarkRetrieval$$' -benchtime 1x -count 1 -timeout 60m ./pkg/retrievalbench/ -args $(BENCH_RETRIEVAL_FLAGS)
+
+# The chaos run: the programs as separate processes on a 3-node NATS cluster, killed
+# and restarted under mixed load for CHAOS_DURATION, judged by a ledger (nothing lost,
+# duplicated or unexpected); then the scaling table (1-3 workers against a model of fixed
+# capacity). A bounded run of a minute is part of make test (TestChaosShort).
+CHAOS_DURATION ?= 5m
+chaos:
+	$(GO) test -run '^(TestChaos|TestChaosScaling)$$' -count 1 -v -timeout 90m ./pkg/chaos/ -args -chaos.duration $(CHAOS_DURATION) -chaos.scaling $(CHAOS_FLAGS)
 
 # Every fuzz target in turn for FUZZTIME each: make fuzz FUZZTIME=2m
 FUZZTIME ?= 20s

@@ -93,6 +93,13 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	case errors.Is(err, store.ErrNotFound):
 		p.Status, p.Code, p.Detail = http.StatusNotFound, string(service.CodeNotFound), "not found"
+	case store.Unavailable(err):
+		// The database restarting or failing over: the request is fine, and
+		// worth sending again in a moment (to this replica or another).
+		p.Status, p.Code = http.StatusServiceUnavailable, string(service.CodeUnavailable)
+		p.Detail = "the database cannot be reached right now; try again shortly"
+		c.Response().Header().Set("Retry-After", "2")
+		s.logger.WarnContext(c.Request().Context(), "request failed: database unavailable", "method", c.Request().Method, "path", c.Path(), "error", err)
 	case errors.As(err, &he):
 		p.Status = he.Code
 		p.Code = string(codeOfStatus[he.Code])

@@ -82,8 +82,13 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 		return err
 	}
 	start, ok, err := w.store.StartTurn(ctx, j.TurnID)
-	if err != nil || !ok {
-		return err // !ok: finished or cancelled before it ran
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Finished or cancelled before this delivery: by an attempt that may have
+		// stored its end without publishing it.
+		return w.ensureEnded(ctx, j.TurnID)
 	}
 	turn := start.Turn
 	log := queue.Logger(ctx, w.logger).With("turn_id", turn.ID, "attempt", turn.Attempt)
@@ -104,8 +109,111 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Msg) error {
 	ctx, span := tracing.Start(ctx, "chat.turn", attribute.String("chat.turn.id", turn.ID), attribute.Int("chat.turn.attempt", turn.Attempt),
 		attribute.String("gen_ai.request.model", turn.Model), attribute.String("enduser.id", turn.UserID))
 	err = w.run(ctx, log, start, ew)
+	if err == nil {
+		// The turn's end is stored: unless its event is stored too, the job comes
+		// back and ensureEnded publishes it, so no client waits for it forever.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if cerr := ew.Close(closeCtx); cerr != nil {
+			err = fmt.Errorf("publish the end of the turn: %w", cerr)
+		}
+		cancel()
+	}
 	tracing.End(span, &err)
 	return err
+}
+
+// eventLog tells whether a turn's end reached the event log (queue.Turns).
+type eventLog interface {
+	LastEventType(ctx context.Context, turnID string) (string, error)
+}
+
+// ensureEnded publishes the terminal event of an ended turn whose log lacks it,
+// built from the turn as stored. The attempt that ended the turn may have died,
+// or lost NATS, between storing the end and publishing it; its job comes back
+// here. A terminal event carries a message id of its turn, so one that was
+// stored meanwhile after all is not doubled.
+func (w *Worker) ensureEnded(ctx context.Context, turnID string) error {
+	events, ok := w.events.(eventLog)
+	if !ok {
+		return nil
+	}
+	turn, err := w.store.GetTurn(ctx, turnID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted with its chat
+	}
+	if err != nil || !turn.Terminal() {
+		return err
+	}
+	last, err := events.LastEventType(ctx, turnID)
+	if err != nil || turnevent.IsTerminal(last) {
+		return err
+	}
+	var typ string
+	var payload any
+	switch turn.Status {
+	case store.TurnCompleted:
+		msgID, err := w.answerID(ctx, turn)
+		if err != nil {
+			return err
+		}
+		u := llm.Usage{}
+		if turn.Usage != nil {
+			u = llm.Usage{PromptTokens: turn.Usage.PromptTokens, CompletionTokens: turn.Usage.CompletionTokens}
+		}
+		typ, payload = turnevent.Completed, agent.TurnCompletedEvent{MessageID: msgID, Answer: deref(turn.Answer),
+			Citations: agentCitations(turn.Citations), Usage: u}
+	case store.TurnCancelled:
+		typ, payload = turnevent.Cancelled, agent.TurnCancelledEvent{Answer: deref(turn.Answer)}
+	default:
+		e := agent.TurnError{Code: "failed", Message: "the turn failed"}
+		if turn.Error != nil {
+			e = agent.TurnError{Code: turn.Error.Code, Message: turn.Error.Message}
+		}
+		typ, payload = turnevent.Failed, agent.TurnFailedEvent{Error: e}
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	if _, err := w.events.PublishEvent(ctx, turnID, typ, data); err != nil {
+		return err
+	}
+	queue.Logger(ctx, w.logger).WarnContext(ctx, "published the end of a turn its attempt stored without publishing", "turn_id", turnID, "event", typ)
+	return nil
+}
+
+// answerID is the id of the assistant message a completed turn stored.
+func (w *Worker) answerID(ctx context.Context, turn store.Turn) (string, error) {
+	msgs, err := w.store.ListMessages(ctx, turn.SessionID)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range msgs {
+		if m.Role == "assistant" && m.TurnID != nil && *m.TurnID == turn.ID {
+			return m.ID, nil
+		}
+	}
+	return "", nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// streamed waits until every event the attempt wrote is stored. An attempt whose
+// events did not all reach the log must not end the turn — a client would miss
+// part of the answer, unaware — so its job is retried and the next attempt
+// starts over with turn.restarted.
+func streamed(ctx context.Context, ew *agent.EventWriter) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := ew.Flush(fctx); err != nil {
+		return fmt.Errorf("the attempt's events were not all stored: %w", err)
+	}
+	return nil
 }
 
 func (w *Worker) run(ctx context.Context, log *slog.Logger, start store.TurnStart, ew *agent.EventWriter) error {
@@ -260,6 +368,9 @@ func (w *Worker) watch(ctx context.Context, turn store.Turn, stop context.Cancel
 }
 
 func (w *Worker) finish(ctx context.Context, turn store.Turn, ew *agent.EventWriter, o store.TurnOutcome) error {
+	if err := streamed(ctx, ew); err != nil {
+		return err
+	}
 	msgID, err := w.store.FinishTurn(context.WithoutCancel(ctx), turn.ID, turn.Attempt, o)
 	if errors.Is(err, store.ErrFenced) {
 		return nil
@@ -275,6 +386,9 @@ func (w *Worker) finish(ctx context.Context, turn store.Turn, ew *agent.EventWri
 }
 
 func (w *Worker) fail(ctx context.Context, turn store.Turn, ew *agent.EventWriter, code, message string) error {
+	if err := streamed(ctx, ew); err != nil {
+		return err
+	}
 	err := w.finishFailed(ctx, turn, code, message)
 	if errors.Is(err, store.ErrFenced) {
 		return nil

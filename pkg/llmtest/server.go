@@ -129,7 +129,8 @@ type Server struct {
 	inFlight   map[string]int // path -> requests being answered now
 	maxFlight  map[string]int // path -> the most answered at once
 	onEmit     func(i int, t time.Time)
-	seen       map[[32]byte]string // image fingerprint -> the text on it
+	seen       map[[32]byte]string      // image fingerprint -> the text on it
+	slots      map[string]chan struct{} // path -> its parallelism (SetParallel)
 
 	done chan struct{} // closed on cleanup so stalled handlers exit
 }
@@ -148,7 +149,8 @@ func New(t testing.TB) *Server {
 		embedDim:   DefaultEmbedDim,
 		embedder:   Vector,
 		inFlight:   map[string]int{}, maxFlight: map[string]int{},
-		done: make(chan struct{}),
+		slots: map[string]chan struct{}{},
+		done:  make(chan struct{}),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -245,6 +247,41 @@ func (s *Server) SetEmbedDelay(d time.Duration) {
 	s.embedDelay = d
 }
 
+// SetParallel makes the server answer at most n requests to path (for example
+// "/api/embed") at once, as Ollama's OLLAMA_NUM_PARALLEL does: the others wait
+// for a slot, and their delays start once they have one. With SetEmbedDelay it
+// is an embedder of a fixed capacity (n / delay requests a second), for
+// measuring where the model becomes the bottleneck. n <= 0 removes the limit.
+// Set it before requests arrive.
+func (s *Server) SetParallel(path string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.slots, path)
+		return
+	}
+	s.slots[path] = make(chan struct{}, n)
+}
+
+// acquire waits for a slot of path when its parallelism is limited and
+// returns its release, or false when the client or the server went away.
+func (s *Server) acquire(r *http.Request) (func(), bool) {
+	s.mu.Lock()
+	slots := s.slots[r.URL.Path]
+	s.mu.Unlock()
+	if slots == nil {
+		return func() {}, true
+	}
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, true
+	case <-r.Context().Done():
+		return nil, false
+	case <-s.done:
+		return nil, false
+	}
+}
+
 // OnEmit registers a callback run right after each content, thinking or tool
 // chunk i (from 0) has been flushed to the client, so benchmarks can measure
 // the latency of relaying tokens downstream.
@@ -311,12 +348,17 @@ func (s *Server) EmbedInputs() [][]string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	arrived := time.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	release, ok := s.acquire(r)
+	if !ok {
+		return
+	}
+	defer release()
+	arrived := time.Now()
 	s.mu.Lock()
 	s.recorded = append(s.recorded, Recorded{Method: r.Method, Path: r.URL.Path, Body: body, At: time.Now()})
 	s.inFlight[r.URL.Path]++

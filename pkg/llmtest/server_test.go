@@ -144,3 +144,25 @@ func TestEmbedEndpoint(t *testing.T) {
 	require.Equal(t, 3, resp.PromptEvalCount, "one token per word")
 	require.Equal(t, [][]string{{"a b", "c"}}, s.EmbedInputs())
 }
+
+// A server limited to n parallel embeddings answers no more than n at once, each
+// taking the embed delay once it has its slot: a fixed capacity of n per delay.
+func TestParallelLimitsEmbedCapacity(t *testing.T) {
+	t.Parallel()
+	s := llmtest.New(t)
+	s.SetParallel("/api/embed", 2)
+	s.SetEmbedDelay(40 * time.Millisecond)
+	c := client(t, s)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: llmtest.EmbedModel, Input: "a b"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 2, s.MaxConcurrent("/api/embed"))
+	require.GreaterOrEqual(t, time.Since(start), 120*time.Millisecond, "six requests, two at a time, 40 ms each")
+}

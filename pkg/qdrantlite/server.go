@@ -40,6 +40,7 @@ import (
 	"github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -140,6 +141,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(64 << 20),
 		grpc.MaxSendMsgSize(64 << 20),
+		// Qdrant's go-client pings every 10 s, idle or not. gRPC's default policy
+		// allows one ping in 5 minutes and answers the third early one with a
+		// GOAWAY ("too_many_pings"), which cut every program's connection every
+		// half minute (seen in the chaos harness's logs). Qdrant accepts them.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}
 	if cfg.APIKey != "" {
 		opts = append(opts, grpc.UnaryInterceptor(apiKeyInterceptor(cfg.APIKey)))

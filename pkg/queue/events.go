@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/youworker/youworker/pkg/logging"
+	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // Event is one event of a chat turn. Seq is its sequence in StreamTurns: it
@@ -72,8 +73,37 @@ func eventMsg(turnID, eventType string, data []byte) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg(TurnSubject(turnID))
 	m.Header.Set(HeaderEventType, eventType)
+	if turnevent.IsTerminal(eventType) {
+		// A turn ends once: its end may be published again by whoever finds it
+		// missing (a worker that died after storing the end, a publish whose ack
+		// was lost), and the stream keeps the first within its duplicate window.
+		m.Header.Set(jetstream.MsgIDHeader, TerminalMsgID(turnID))
+	}
 	m.Data = data
 	return m, nil
+}
+
+// TerminalMsgID is the message id of a turn's terminal event: one per turn.
+func TerminalMsgID(turnID string) string { return "turn-end:" + turnID }
+
+// LastEventType returns the type of the turn's last stored event, "" if it has
+// none, so a worker can tell whether a turn's end reached the log.
+func (t *Turns) LastEventType(ctx context.Context, turnID string) (string, error) {
+	if err := validToken(turnID); err != nil {
+		return "", fmt.Errorf("turn events: %w", err)
+	}
+	stream, err := t.turnsStream(ctx)
+	if err != nil {
+		return "", err
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, TurnSubject(turnID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("last event of turn %s: %w", turnID, err)
+	}
+	return msg.Header.Get(HeaderEventType), nil
 }
 
 // PublishEvent appends an event to a turn and returns its stream sequence

@@ -121,12 +121,46 @@ func (o *Objects) discardFailed(ctx context.Context, name string) {
 // Get opens the object name for reading; the caller closes it. The reader
 // fails with an error at the end if the content does not match the digest
 // stored at Put, so a corrupted object is never read as valid.
+//
+// Opening and reading are bounded whatever ctx allows: opening by
+// objectOpenTimeout, the whole read by that plus a second per MiB. The read's
+// chunks come through a consumer of the object stream; when the NATS node
+// serving it dies, the chunks can stop coming for good, and the read would wait
+// for ctx's deadline — half an hour for an ingest job, whose heartbeats keep it
+// from any other worker meanwhile. Bounded, the read fails and its job is retried.
 func (o *Objects) Get(ctx context.Context, name string) (io.ReadCloser, error) {
-	res, err := o.store.Get(ctx, name)
+	octx, cancel := context.WithTimeout(ctx, objectOpenTimeout)
+	info, err := o.store.GetInfo(octx, name)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("get object %s: %w", name, translateObjectErr(err))
 	}
-	return res, nil
+	budget := objectOpenTimeout + time.Duration(int64(info.Size)/objectMinRate)*time.Second
+	rctx, cancel := context.WithTimeout(ctx, budget)
+	res, err := o.store.Get(rctx, name)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("get object %s: %w", name, translateObjectErr(err))
+	}
+	return &boundedObject{ReadCloser: res, cancel: cancel}, nil
+}
+
+// Bounds of Get (variables so a test can shorten them).
+var (
+	objectOpenTimeout       = 30 * time.Second
+	objectMinRate     int64 = 1 << 20 // bytes a second: the slowest read allowed
+)
+
+// boundedObject releases the read's deadline when it is closed.
+type boundedObject struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *boundedObject) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // Info describes the object name.

@@ -157,7 +157,10 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
 			MaxAge:      cfg.TurnMaxAge,
-			Discard:     jetstream.DiscardOld,
+			// Only terminal events carry a message id (one per turn, see
+			// TerminalMsgID): a turn's end published twice is stored once.
+			Duplicates: cfg.DuplicateWindow,
+			Discard:    jetstream.DiscardOld,
 		},
 		{
 			Name:        StreamDLQ,

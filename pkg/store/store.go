@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,6 +19,27 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict means a uniqueness or state rule refused the write.
 var ErrConflict = errors.New("conflict")
+
+// Unavailable reports whether err says the database cannot be reached right
+// now — refused or cut connections, a server shutting down or starting up — as
+// opposed to a fault of the request: callers may answer "try again shortly".
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown, crash
+		// shutdown, cannot connect now.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	// Failed before anything reached the server: a connection found dead.
+	return pgconn.SafeToRetry(err)
+}
 
 // querier is what both a pool and a transaction offer.
 type querier interface {

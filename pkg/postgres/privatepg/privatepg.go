@@ -37,6 +37,13 @@ type Config struct {
 	// FindBinDir), else a build fetched as Download says, when it is set.
 	BinDir   string
 	Download *Download
+	// Port is the port to listen on; 0 picks a free one. A server restarted on the
+	// port it had keeps the URL its clients were given (the chaos harness restarts
+	// one under running programs).
+	Port int
+	// MaxConnections overrides the server's max_connections; 0 keeps the default
+	// (200 for a throwaway cluster, else the server's own).
+	MaxConnections int
 }
 
 // Server is a running private PostgreSQL.
@@ -103,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return s, nil
 		}
 		_ = s.Close()
-		if ctx.Err() != nil || attempt == startAttempts || !s.hasExited() {
+		if ctx.Err() != nil || attempt == startAttempts || !s.hasExited() || cfg.Port != 0 {
 			return nil, err
 		}
 	}
@@ -143,9 +150,12 @@ func initCluster(ctx context.Context, binDir, dir string, o *owner) error {
 
 // launch starts the server on a free port without waiting for it.
 func launch(binDir, dir string, cfg Config, o *owner) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := cfg.Port
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -157,9 +167,15 @@ func launch(binDir, dir string, cfg Config, o *owner) (*Server, error) {
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=" + dir,
 	}
+	maxConns := cfg.MaxConnections
 	if cfg.Throwaway {
-		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-			"-c", "max_connections=200")
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		if maxConns == 0 {
+			maxConns = 200
+		}
+	}
+	if maxConns > 0 {
+		args = append(args, "-c", "max_connections="+strconv.Itoa(maxConns))
 	}
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
 	cmd.Dir = dir
@@ -248,6 +264,9 @@ func RunningURL(dir, database string) (string, bool) {
 	}
 	return databaseURL(port, database), true
 }
+
+// Port is the TCP port the server listens on (on 127.0.0.1).
+func (s *Server) Port() int { return s.port }
 
 // Dir is where the cluster and the server's log live.
 func (s *Server) Dir() string { return s.dir }

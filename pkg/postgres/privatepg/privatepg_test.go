@@ -45,9 +45,11 @@ func TestDataOutlivesARestart(t *testing.T) {
 	_, err = pgx.Connect(ctx, first.URL("postgres"))
 	require.Error(t, err, "the server stops on Close")
 
-	second, err := Start(ctx, Config{Dir: dir})
+	// Restarted on the port it had, the server keeps the URL its clients hold.
+	second, err := Start(ctx, Config{Dir: dir, Port: first.Port(), MaxConnections: 50})
 	require.NoError(t, err)
 	defer second.Close()
+	require.Equal(t, first.URL("postgres"), second.URL("postgres"))
 	conn, err = pgx.Connect(ctx, second.URL("postgres"))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -58,6 +60,9 @@ func TestDataOutlivesARestart(t *testing.T) {
 	var socketDir string
 	require.NoError(t, conn.QueryRow(ctx, "SHOW unix_socket_directories").Scan(&socketDir))
 	require.Equal(t, dir, socketDir, "the socket stays inside the data directory")
+	var maxConns string
+	require.NoError(t, conn.QueryRow(ctx, "SHOW max_connections").Scan(&maxConns))
+	require.Equal(t, "50", maxConns)
 }
 
 func TestRootMustReachTheDirectory(t *testing.T) {
