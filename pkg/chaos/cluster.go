@@ -214,7 +214,11 @@ func (c *Cluster) plan() error {
 	c.users = newNATSUsers(KindAPI, KindIngest, KindAgent, KindReindexer)
 	for i, n := range c.nats {
 		conf := filepath.Join(cfg.Dir, "nats", n.name+".conf")
-		if err := os.WriteFile(conf, []byte(natsConfig(c.nats, i, filepath.Join(cfg.Dir, "nats"), c.users)), 0o600); err != nil {
+		text, err := natsConfig(c.nats, i, filepath.Join(cfg.Dir, "nats"), c.users)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			return err
 		}
 		c.add(&Proc{Name: n.name, Kind: KindNATS, bin: cfg.Binaries.path("nats-server"), args: []string{"-c", conf},

@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/youworker/youworker/pkg/natsperm"
 )
 
-// NATSUser is the account one program kind connects to NATS with.
+// NATSUser is the account one program kind connects to NATS with: its user
+// name is the program's, as package natsperm names them.
 type NATSUser struct {
 	// Kind is the program kind: "api", "ingest-worker", "agent-worker", "reindexer".
 	Kind     string
@@ -22,23 +25,20 @@ type NATSUser struct {
 func newNATSUsers(kinds ...string) []NATSUser {
 	users := make([]NATSUser, len(kinds))
 	for i, k := range kinds {
-		users[i] = NATSUser{Kind: k, User: "yw-" + k, Password: randomHex(16)}
+		users[i] = NATSUser{Kind: k, User: k, Password: randomHex(16)}
 	}
 	return users
 }
 
-// AuthorizationBlock is the cluster's `authorization` block: one user and
-// password per program kind, each allowed everything. It is the one place the
-// harness says who may do what on NATS, so least-privilege permissions per kind
-// can replace it without touching the rest of the harness.
-func AuthorizationBlock(users []NATSUser) string {
-	var b strings.Builder
-	b.WriteString("authorization {\n  users = [\n")
+// AuthorizationBlock is the cluster's `authorization` block: each program kind
+// gets the least-privilege permissions the deployment gives it (package
+// natsperm), so the chaos run also proves they are enough under failures.
+func AuthorizationBlock(users []NATSUser) (string, error) {
+	passwords := make(map[string]string, len(users))
 	for _, u := range users {
-		fmt.Fprintf(&b, "    {user: %s, password: %s}\n", strconv.Quote(u.User), strconv.Quote(u.Password))
+		passwords[u.User] = u.Password
 	}
-	b.WriteString("  ]\n}\n")
-	return b.String()
+	return natsperm.Authorization(passwords)
 }
 
 // natsNode is where one node of the cluster listens.
@@ -49,7 +49,11 @@ type natsNode struct {
 
 // natsConfig is the configuration file of node i of the cluster: JetStream with
 // its store under dir, routes to every node, the users of AuthorizationBlock.
-func natsConfig(nodes []natsNode, i int, dir string, users []NATSUser) string {
+func natsConfig(nodes []natsNode, i int, dir string, users []NATSUser) (string, error) {
+	authorization, err := AuthorizationBlock(users)
+	if err != nil {
+		return "", err
+	}
 	n := nodes[i]
 	var routes []string
 	for _, o := range nodes {
@@ -70,7 +74,7 @@ cluster {
   routes: [%s]
   connect_retries: 120
 }
-%s`, n.name, n.client, n.monit, strconv.Quote(filepath.Join(dir, n.name)), n.cluster, strings.Join(routes, ", "), AuthorizationBlock(users))
+%s`, n.name, n.client, n.monit, strconv.Quote(filepath.Join(dir, n.name)), n.cluster, strings.Join(routes, ", "), authorization), nil
 }
 
 // natsURL is the client URL list of the cluster with a user's credentials in each
