@@ -303,7 +303,7 @@ func TestNATSUsersMayDoOnlyTheirProgramsWork(t *testing.T) {
 	})
 
 	reindexer, reindexerErrs := asUser(t, url, natsperm.Reindexer, passwords[natsperm.Reindexer])
-	for _, subject := range []string{"turns.some-turn", "$O.yw_uploads.M.c2VjcmV0LnR4dA==", "$JS.API.STREAM.PURGE.OBJ_yw_uploads"} {
+	for _, subject := range []string{"turns.some-turn", "jobs.delete", "jobs.chat", "$O.yw_uploads.M.c2VjcmV0LnR4dA==", "$JS.API.STREAM.PURGE.OBJ_yw_uploads"} {
 		requireDenied(t, reindexer, reindexerErrs, subject, func() { require.NoError(t, reindexer.Publish(subject, nil)) })
 	}
 

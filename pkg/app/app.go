@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/youworker/youworker/pkg/config"
+	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llm"
 	"github.com/youworker/youworker/pkg/outbox"
 	"github.com/youworker/youworker/pkg/platform"
@@ -33,8 +34,10 @@ type Options struct {
 	Program string
 	// Dev embeds NATS and the vector store and migrates the database.
 	Dev bool
-	// Relay publishes the jobs written to the outbox.
-	Relay bool
+	// Relay publishes the jobs written to the outbox; RelaySubjects, when set,
+	// only the jobs on those subjects.
+	Relay         bool
+	RelaySubjects []string
 	// Ingest, Chat and Reindex consume those jobs.
 	Ingest, Chat, Reindex bool
 	// MaxConns bounds the database pool; 0 is the platform's default.
@@ -59,8 +62,11 @@ var (
 	// AgentWorkerOptions run chat turns.
 	AgentWorkerOptions = Options{Program: "agent-worker", Chat: true, ConsumesOnly: true, NoUploads: true}
 	// ReindexerOptions run re-index jobs and ACL syncs, and relay the jobs its CLI
-	// records, so operators need no API running.
-	ReindexerOptions = Options{Program: "reindexer", Reindex: true, Relay: true, MaxConns: 10, ConsumesOnly: true, NoUploads: true}
+	// records (re-index jobs, and the ingest jobs of import-legacy), so operators
+	// need no API running; delete and chat jobs are the API's to relay, which its
+	// NATS user alone may publish.
+	ReindexerOptions = Options{Program: "reindexer", Reindex: true, Relay: true, MaxConns: 10, ConsumesOnly: true, NoUploads: true,
+		RelaySubjects: []string{job.SubjectReindex, job.SubjectACL, job.SubjectIngest}}
 )
 
 // Services are the business rules, built once per process.
@@ -121,7 +127,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a := &App{Platform: p, Config: cfg, Logger: logger, Tracing: tracer, opts: opts}
-	a.relay = outbox.NewRelay(p.Store, p.Publisher, time.Second, logger)
+	a.relay = outbox.NewRelay(p.Store, p.Publisher, time.Second, logger).Only(opts.RelaySubjects...)
 	a.Services = a.newServices()
 	return a, nil
 }

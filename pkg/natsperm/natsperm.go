@@ -18,9 +18,9 @@
 //     turn cancellations, shares the model queue's news with other agent
 //     workers, dead-letters its jobs.
 //   - reindexer: consumes the reindex consumer, dead-letters its jobs and
-//     relays the outbox, which holds every job kind: its relay publishes what
-//     the operator commands enqueue, and rows are claimed by whichever relay
-//     comes first, so it may publish every job subject.
+//     relays the re-index, ACL and ingest jobs of the outbox (what the operator
+//     commands enqueue, import-legacy's documents among them), leaving delete
+//     and chat jobs to the API's relay.
 //
 // Every program reads the jobs stream's and consumers' state (readiness and
 // the queue depth metrics) and receives replies on an inbox prefix of its own
@@ -181,7 +181,7 @@ func For(program string) (Permissions, error) {
 		})
 	case Reindexer:
 		p = merge(common, consumer("reindex", "jobs.reindex", "jobs.acl"), Permissions{
-			Publish: []string{"jobs.>"},
+			Publish: []string{"jobs.reindex", "jobs.acl", "jobs.ingest"},
 		})
 	default:
 		return Permissions{}, fmt.Errorf("natsperm: unknown program %q; the programs are %s", program, strings.Join(Programs, ", "))

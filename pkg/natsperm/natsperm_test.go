@@ -42,6 +42,11 @@ func TestPermissionsNameTheQueuesResources(t *testing.T) {
 		require.False(t, slices.ContainsFunc(all[program], func(s string) bool { return strings.HasPrefix(s, "$JS.API.STREAM.CREATE") }),
 			"%s declares nothing", program)
 	}
+	for _, program := range []string{natsperm.IngestWorker, natsperm.AgentWorker, natsperm.Reindexer} {
+		for _, subject := range []string{job.SubjectDelete, job.SubjectChat, queue.SubjectJobsAll} {
+			require.NotContains(t, all[program], subject, "only the api queues %s", subject)
+		}
+	}
 	require.NotContains(t, all[natsperm.AgentWorker], job.SubjectIngest)
 	require.NotContains(t, all[natsperm.AgentWorker], "$O."+queue.BucketUploads+".>")
 	_, err := natsperm.For("billing")

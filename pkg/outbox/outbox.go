@@ -48,12 +48,21 @@ type Relay struct {
 	wake      chan struct{}
 	interval  time.Duration
 	batch     int
+	subjects  []string // nil: every subject
 }
 
 // NewRelay returns a relay that polls every interval and whenever Notify is called.
 func NewRelay(st *store.Store, pub Publisher, interval time.Duration, logger *slog.Logger) *Relay {
 	return &Relay{store: st, publisher: pub, logger: logger.With("component", "outbox"),
 		wake: make(chan struct{}, 1), interval: interval, batch: 100}
+}
+
+// Only makes the relay publish messages on these subjects alone, leaving the rest
+// to other relays: a program whose NATS user may publish only some job subjects
+// (package natsperm) must not claim the others. It returns r.
+func (r *Relay) Only(subjects ...string) *Relay {
+	r.subjects = subjects
+	return r
 }
 
 // Notify wakes the relay at once, so a job written just now is published without
@@ -92,7 +101,7 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	handled := 0
 	err := r.store.InTx(ctx, func(st *store.Store) error {
-		msgs, err := st.ClaimOutbox(ctx, r.batch)
+		msgs, err := st.ClaimOutbox(ctx, r.batch, r.subjects...)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}

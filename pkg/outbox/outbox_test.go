@@ -141,3 +141,29 @@ func TestABatchIsPublishedTogetherOnceEachInOrder(t *testing.T) {
 		require.Equal(t, "d"+strconv.Itoa(i), j.DocumentID, "published in the order enqueued")
 	}
 }
+
+// TestARelayOfSomeSubjectsLeavesTheRest: a relay of some subjects (the
+// reindexer's) publishes their jobs and leaves the others to a relay that may
+// publish them (the API's).
+func TestARelayOfSomeSubjectsLeavesTheRest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := queuetest.Start(t)
+	st := store.NewTx(pgtest.Tx(t))
+	require.NoError(t, Enqueue(ctx, st, job.DeleteJob{DocumentID: "d3"}))
+	require.NoError(t, Enqueue(ctx, st, job.ACLJob{DocumentID: "d3", Version: 2}))
+	pub := queue.NewPublisher(q.JS, nil)
+
+	n, err := NewRelay(st, pub, time.Hour, logging.Discard()).Only(job.SubjectReindex, job.SubjectACL).Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.EqualValues(t, 1, streamMsgs(t, q.JS))
+	backlog, err := st.OutboxBacklog(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, backlog, "the delete job waits for a relay that may publish it")
+
+	n, err = NewRelay(st, pub, time.Hour, logging.Discard()).Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.EqualValues(t, 2, streamMsgs(t, q.JS))
+}

@@ -34,11 +34,17 @@ func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payloa
 }
 
 // ClaimOutbox locks up to limit due messages for the rest of the transaction; other
-// relays skip them. Use it inside InTx and delete or reschedule each one.
-func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+// relays skip them. Use it inside InTx and delete or reschedule each one. With
+// subjects, only messages on those subjects are claimed; without, every one.
+func (s *Store) ClaimOutbox(ctx context.Context, limit int, subjects ...string) ([]OutboxMessage, error) {
+	var only []string // NULL: every subject
+	if len(subjects) > 0 {
+		only = subjects
+	}
 	rows, err := s.db.Query(ctx,
 		`SELECT id, subject, msg_id, payload, correlation_id, COALESCE(traceparent, ''), attempts FROM outbox
-		 WHERE available_at <= clock_timestamp() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		 WHERE available_at <= clock_timestamp() AND ($2::text[] IS NULL OR subject = ANY($2))
+		 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit, only)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
