@@ -103,7 +103,7 @@ func config(t *testing.T, d time.Duration) chaos.Config {
 		Dir: runDir(t), Binaries: build(t), LLM: llmtest.New(t), Duration: d,
 		APIs: 2, IngestWorkers: 3, AgentWorkers: 3, Reindexers: 1,
 		Env: env, Seed: s,
-		Load: chaos.LoadConfig{Users: 3, Uploaders: 3, Chatters: 5, Reindex: true, Corpus: corpustest.Dir(t),
+		Load: chaos.LoadConfig{Users: 3, Uploaders: 3, Chatters: 5, Reindex: true, Corpus: corpus(t),
 			ItemTimeout: 4 * time.Minute, ResumeChance: 0.3, ToolChance: 0.3},
 		Monkey: chaos.MonkeyConfig{
 			Gap: [2]time.Duration{2 * time.Second, 6 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, 3 * time.Second},
@@ -112,6 +112,16 @@ func config(t *testing.T, d time.Duration) chaos.Config {
 		},
 		Logf: t.Logf,
 	}
+}
+
+// corpus is the shared corpus of real-world files, uploaded among the generated
+// documents; without it the load is generated documents only, rather than no run.
+func corpus(t *testing.T) string {
+	dir, ok := corpustest.Find()
+	if !ok {
+		t.Log("the shared corpus is missing (YW_TEST_CORPUS): uploads are generated documents only")
+	}
+	return dir
 }
 
 func check(t *testing.T, rep *chaos.Report, err error) {

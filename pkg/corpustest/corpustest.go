@@ -12,24 +12,8 @@ import (
 // Dir returns the corpus directory.
 func Dir(t testing.TB) string {
 	t.Helper()
-	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
+	if dir, ok := Find(); ok {
 		return dir
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("corpustest: %v", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(filepath.Dir(dir), "shared", "corpus")
-			if _, err := os.Stat(corpus); err == nil {
-				return corpus
-			}
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
 	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("corpustest: the shared corpus is missing (set YW_TEST_CORPUS)")
@@ -38,12 +22,26 @@ func Dir(t testing.TB) string {
 	return ""
 }
 
-// Read returns the bytes of one corpus file.
-func Read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(Dir(t), name))
-	if err != nil {
-		t.Fatalf("corpustest: %v", err)
+// Find returns the corpus directory and whether there is one, for tests that
+// can run without it.
+func Find() (string, bool) {
+	if dir := os.Getenv("YW_TEST_CORPUS"); dir != "" {
+		return dir, true
 	}
-	return b
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			corpus := filepath.Join(filepath.Dir(dir), "shared", "corpus")
+			if _, err := os.Stat(corpus); err == nil {
+				return corpus, true
+			}
+			return "", false
+		}
+		if filepath.Dir(dir) == dir {
+			return "", false
+		}
+	}
 }
