@@ -45,3 +45,13 @@ func Find() (string, bool) {
 		}
 	}
 }
+
+// Read returns the bytes of one corpus file.
+func Read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Dir(t), name))
+	if err != nil {
+		t.Fatalf("corpustest: %v", err)
+	}
+	return b
+}

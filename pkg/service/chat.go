@@ -230,10 +230,7 @@ func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string,
 		// The count and the insert below must not interleave with another
 		// submit of the same user, or a burst of requests all see room and all
 		// get in: the lock makes them take turns until this one commits.
-		if err := st.LockUserTurns(ctx, p.UserID); err != nil {
-			return err
-		}
-		active, err := st.CountActiveTurns(ctx, p.UserID)
+		active, err := st.LockUserTurnsAndCount(ctx, p.UserID)
 		if err != nil {
 			return err
 		}

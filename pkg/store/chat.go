@@ -261,10 +261,12 @@ func collectMessages(rows pgx.Rows) ([]Message, error) {
 	})
 }
 
+const countActiveTurns = `SELECT count(*) FROM turns WHERE user_id = $1 AND status IN ('queued', 'running')`
+
 // CountActiveTurns counts user's queued and running turns.
 func (s *Store) CountActiveTurns(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.db.QueryRow(ctx, `SELECT count(*) FROM turns WHERE user_id = $1 AND status IN ('queued', 'running')`, userID).Scan(&n)
+	err := s.db.QueryRow(ctx, countActiveTurns, userID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count active turns: %w", err)
 	}
