@@ -280,13 +280,7 @@ func verify(ctx context.Context, c *Cluster, l *load, ledger *Ledger) {
 			ledger.unexpect("turn %s: stored as %s with answer %q, want completed with %q", t.ID, v.Status, ans, t.Expected)
 		}
 		if _, ok := sessions[t.SessionID]; !ok {
-			var s struct {
-				Messages []struct {
-					Role    string  `json:"role"`
-					Content string  `json:"content"`
-					TurnID  *string `json:"turn_id"`
-				} `json:"messages"`
-			}
+			var s chatSession
 			if err := u.call(ctx, http.MethodGet, "/v1/chat/sessions/"+t.SessionID, nil, &s); err != nil {
 				ledger.unexpect("session %s: %v", t.SessionID, err)
 				continue

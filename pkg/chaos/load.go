@@ -407,13 +407,7 @@ func (l *load) post(ctx context.Context, c *client, t *turnRecord) (string, erro
 // findQuestion looks for the question in the chat, as a client does after a POST
 // whose answer it never got.
 func (l *load) findQuestion(ctx context.Context, c *client, t *turnRecord) (string, bool, error) {
-	var s struct {
-		Messages []struct {
-			Role    string  `json:"role"`
-			Content string  `json:"content"`
-			TurnID  *string `json:"turn_id"`
-		} `json:"messages"`
-	}
+	var s chatSession
 	if err := c.call(ctx, http.MethodGet, "/v1/chat/sessions/"+t.SessionID, nil, &s); err != nil {
 		return "", false, err
 	}
@@ -513,4 +507,13 @@ func pause(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// chatSession is what the harness reads of a chat: its messages, by role and turn.
+type chatSession struct {
+	Messages []struct {
+		Role    string  `json:"role"`
+		Content string  `json:"content"`
+		TurnID  *string `json:"turn_id"`
+	} `json:"messages"`
 }

@@ -96,13 +96,7 @@ func (m *monkey) kill(ctx context.Context, p *Proc) {
 	p.Kill()
 	m.logf("chaos: killed %s (down %s)", p.Name, k.Down.Round(time.Millisecond))
 	pause(ctx, k.Down)
-	if err := p.Start(); err != nil {
-		k.Err = err
-	} else {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
-		k.Err = p.WaitReady(rctx)
-		cancel()
-	}
+	k.Err = startAndWait(ctx, p)
 	k.Recovered = time.Since(killed)
 	m.record(k)
 }
@@ -137,13 +131,7 @@ func (m *monkey) revive(ctx context.Context) {
 		m.logf("chaos: %s is not running; starting it again", p.Name)
 		k := Kill{Victim: p.Name + " (exited by itself)", At: time.Since(m.start)}
 		started := time.Now()
-		if err := p.Start(); err != nil {
-			k.Err = err
-		} else {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
-			k.Err = p.WaitReady(rctx)
-			cancel()
-		}
+		k.Err = startAndWait(ctx, p)
 		k.Recovered = time.Since(started)
 		m.record(k)
 	}
@@ -172,4 +160,14 @@ func (k Kill) String() string {
 		rec = "never: " + k.Err.Error()
 	}
 	return fmt.Sprintf("%8.1fs  %-28s down %-7s ready after %s", k.At.Seconds(), k.Victim, k.Down.Round(10*time.Millisecond), rec)
+}
+
+// startAndWait starts p again and waits until it serves.
+func startAndWait(ctx context.Context, p *Proc) error {
+	if err := p.Start(); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
+	return p.WaitReady(rctx)
 }
