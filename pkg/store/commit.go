@@ -10,18 +10,18 @@ import (
 
 // A commit waits for the write-ahead log to reach the disk: about 10 ms on a
 // busy disk, and a turn start used to wait for four in a row (claim, model
-// queue, rebalance, outbox) before its model request went out. Writes whose
+// queue, rebalance, outbox) before its model request went out; the claim's is
+// the one left. Writes whose
 // loss in a database crash costs nothing commit without that wait. The database
 // stays consistent either way: an asynchronous commit can only be lost
 // entirely, with the last fraction of a second of such commits, never torn;
 // and any later synchronous commit makes it durable too.
 //
 // That holds for what is soft state or repeated anyway: the model queue
-// (leases run out, waiting turns re-check), the outbox relay's deletions (a
+// (leases run out, waiting turns re-check) and the outbox relay's deletions (a
 // job published again is dropped by the stream's de-duplication or finds its
-// work done), and a turn's claim (its job is redelivered until the turn
-// finishes, and finishing is a synchronous commit). Never use it for what a
-// client was told is stored.
+// work done). Never use it for what a client was told is stored, nor for a
+// turn's claim (see StartTurn).
 const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // softBatch queues asyncCommit first in b when the store is not inside a

@@ -24,11 +24,16 @@ type TurnStart struct {
 
 // StartTurn is ClaimTurn followed by the reads a worker needs to run the turn,
 // sent together in one round trip: one implicit transaction, so the reads see
-// the claim, committed without waiting for the disk (see asyncCommit). Each turn start used to wait for five round trips in a row here,
+// the claim. Each turn start used to wait for five round trips in a row here,
 // and a burst of turns for five times as many under a busy pool. ok is false
 // when the turn has ended (or was cancelled before it ran).
+//
+// The claim commits durably, unlike the soft state of asyncCommit: the attempt
+// number it takes decides whether clients are told turn.restarted, so a claim
+// lost in a database crash would let the next attempt reuse the number and its
+// text be appended to the lost attempt's instead of replacing it.
 func (s *Store) StartTurn(ctx context.Context, id string) (TurnStart, bool, error) {
-	b := s.softBatch(&pgx.Batch{})
+	b := &pgx.Batch{}
 	b.Queue(claimTurn, id)
 	b.Queue(`SELECT `+userColumns+` FROM users WHERE id = (SELECT user_id FROM turns WHERE id = $1)`, id)
 	b.Queue(`SELECT group_id::text FROM memberships WHERE user_id = (SELECT user_id FROM turns WHERE id = $1) ORDER BY group_id`, id)
@@ -37,7 +42,7 @@ func (s *Store) StartTurn(ctx context.Context, id string) (TurnStart, bool, erro
 		FROM messages m LEFT JOIN turns t ON t.id = m.turn_id WHERE m.session_id = (SELECT session_id FROM turns WHERE id = $1)
 		ORDER BY m.created_at, m.id`, id)
 	br := s.db.SendBatch(ctx, b)
-	ts, ok, err := readTurnStart(br, s.skipSoft)
+	ts, ok, err := readTurnStart(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -47,11 +52,8 @@ func (s *Store) StartTurn(ctx context.Context, id string) (TurnStart, bool, erro
 	return ts, ok, nil
 }
 
-func readTurnStart(br pgx.BatchResults, skipSoft func(pgx.BatchResults) error) (TurnStart, bool, error) {
+func readTurnStart(br pgx.BatchResults) (TurnStart, bool, error) {
 	var ts TurnStart
-	if err := skipSoft(br); err != nil {
-		return TurnStart{}, false, err
-	}
 	t, err := scanTurn(br.QueryRow())
 	if errors.Is(err, ErrNotFound) {
 		return TurnStart{}, false, nil
