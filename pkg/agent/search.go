@@ -186,26 +186,34 @@ func (t *SearchTool) Spec() llm.ToolSpec {
 	}
 }
 
-type searchArgs struct {
-	Query string `json:"query"`
-	Limit int    `json:"limit"`
+// decodeSearchArgs reads the arguments of a search tool (documents or web): a
+// query that must not be empty, and how many results, defaultLimit when not
+// given and at most maxLimit.
+func decodeSearchArgs(raw json.RawMessage, defaultLimit, maxLimit int) (query string, limit int, err error) {
+	var args struct {
+		Query string `json:"query"`
+		Limit int    `json:"limit"`
+	}
+	if err := decodeArgs(raw, &args); err != nil {
+		return "", 0, err
+	}
+	query = strings.TrimSpace(args.Query)
+	if query == "" {
+		return "", 0, toolErrorf("query must not be empty")
+	}
+	limit = args.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	return query, min(limit, maxLimit), nil
 }
 
 // Call implements Tool.
 func (t *SearchTool) Call(ctx context.Context, call Call) (Result, error) {
-	var args searchArgs
-	if err := decodeArgs(call.Arguments, &args); err != nil {
+	query, limit, err := decodeSearchArgs(call.Arguments, t.limit, MaxSearchLimit)
+	if err != nil {
 		return Result{}, err
 	}
-	query := strings.TrimSpace(args.Query)
-	if query == "" {
-		return Result{}, toolErrorf("query must not be empty")
-	}
-	limit := args.Limit
-	if limit <= 0 {
-		limit = t.limit
-	}
-	limit = min(limit, MaxSearchLimit)
 	found, err := t.searcher.Search(ctx, call.Principal, SearchQuery{Text: query, Limit: limit, Scope: t.scope})
 	if err != nil {
 		t.log.WarnContext(ctx, "document search failed", "error", err)

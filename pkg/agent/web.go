@@ -85,25 +85,14 @@ func (t *webSearchTool) Spec() llm.ToolSpec {
 
 // Call implements Tool.
 func (t *webSearchTool) Call(ctx context.Context, call Call) (Result, error) {
-	var args struct {
-		Query string `json:"query"`
-		Limit int    `json:"limit"`
+	defaultLimit := t.limit
+	if defaultLimit <= 0 {
+		defaultLimit = DefaultWebResults
 	}
-	if err := decodeArgs(call.Arguments, &args); err != nil {
+	query, limit, err := decodeSearchArgs(call.Arguments, defaultLimit, MaxWebResults)
+	if err != nil {
 		return Result{}, err
 	}
-	query := strings.TrimSpace(args.Query)
-	if query == "" {
-		return Result{}, toolErrorf("query must not be empty")
-	}
-	limit := args.Limit
-	if limit <= 0 {
-		limit = t.limit
-	}
-	if limit <= 0 {
-		limit = DefaultWebResults
-	}
-	limit = min(limit, MaxWebResults)
 	found, err := t.web.SearchWeb(ctx, query, limit)
 	if err != nil {
 		if _, ok := errors.AsType[*ToolError](err); ok {
