@@ -306,16 +306,9 @@ func (s *Store) Scroll(ctx context.Context, collection string, filter *qdrant.Fi
 	if len(opts.PayloadFields) > 0 {
 		req.WithPayload = qdrant.NewWithPayloadInclude(opts.PayloadFields...)
 	}
-	if opts.Offset != "" {
-		ids, err := idsProto([]string{opts.Offset})
-		if err != nil {
-			return nil, "", err
-		}
-		req.Offset = ids[0]
-	}
-	res, next, err := s.client.ScrollAndOffset(ctx, req)
+	res, next, err := s.scrollPage(ctx, req, opts.Offset)
 	if err != nil {
-		return nil, "", fmt.Errorf("vector: scroll %s: %w", collection, translate(err))
+		return nil, "", err
 	}
 	points := make([]Point, len(res))
 	for i, p := range res {
@@ -324,11 +317,27 @@ func (s *Store) Scroll(ctx context.Context, collection string, filter *qdrant.Fi
 			points[i].Vector, points[i].Sparse = vectorsFrom(p.GetVectors())
 		}
 	}
-	nextOffset := ""
-	if next != nil {
-		nextOffset = idString(next)
+	return points, next, nil
+}
+
+// scrollPage sends req from offset ("": the first page) and returns the page's
+// points and the offset of the next page ("" after the last).
+func (s *Store) scrollPage(ctx context.Context, req *qdrant.ScrollPoints, offset string) ([]*qdrant.RetrievedPoint, string, error) {
+	if offset != "" {
+		ids, err := idsProto([]string{offset})
+		if err != nil {
+			return nil, "", err
+		}
+		req.Offset = ids[0]
 	}
-	return points, nextOffset, nil
+	res, next, err := s.client.ScrollAndOffset(ctx, req)
+	if err != nil {
+		return nil, "", fmt.Errorf("vector: scroll %s: %w", req.CollectionName, translate(err))
+	}
+	if next == nil {
+		return res, "", nil
+	}
+	return res, idString(next), nil
 }
 
 // ScrollAll calls fn with every page of points matching filter until the

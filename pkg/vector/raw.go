@@ -45,26 +45,15 @@ func (s *Store) ScrollRaw(ctx context.Context, collection string, fields Payload
 		WithPayload:    fields.proto(),
 		WithVectors:    qdrant.NewWithVectors(false),
 	}
-	if offset != "" {
-		ids, err := idsProto([]string{offset})
-		if err != nil {
-			return nil, "", err
-		}
-		req.Offset = ids[0]
-	}
-	res, next, err := s.client.ScrollAndOffset(ctx, req)
+	res, next, err := s.scrollPage(ctx, req, offset)
 	if err != nil {
-		return nil, "", fmt.Errorf("vector: scroll %s: %w", collection, translate(err))
+		return nil, "", err
 	}
 	points := make([]RawPoint, len(res))
 	for i, p := range res {
 		points[i] = RawPoint{ID: idString(p.GetId()), Payload: plainPayload(p.GetPayload())}
 	}
-	nextOffset := ""
-	if next != nil {
-		nextOffset = idString(next)
-	}
-	return points, nextOffset, nil
+	return points, next, nil
 }
 
 // GetRaw returns the points with the given ids that exist, without vectors, with
