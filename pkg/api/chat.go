@@ -12,7 +12,6 @@ import (
 
 	"github.com/youworker/youworker/pkg/queue"
 	"github.com/youworker/youworker/pkg/service"
-	"github.com/youworker/youworker/pkg/turnevent"
 )
 
 // pingEvery keeps idle event streams alive through proxies.
@@ -194,76 +193,38 @@ func (s *Server) turnEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer release()
-	ctx, cancel := context.WithCancel(c.Request().Context())
-	defer cancel()
+	// The stream may outlive its handler (see detachStream): its context keeps
+	// the request's values, and ends with the request only until then.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request().Context()))
+	stopFollowing := context.AfterFunc(c.Request().Context(), cancel)
 	turn, events, err := s.deps.Chat.Events(ctx, principal(c), c.Param("id"), after)
 	if err != nil {
+		cancel()
+		release()
 		return err
 	}
-	w := c.Response()
-	h := w.Header()
+	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	if conn, detached := s.detachStream(c); detached {
+		stopFollowing()
+		if conn == nil {
+			cancel()
+			release()
+			return nil
+		}
+		go s.runDetached(ctx, cancel, conn, events, turn.Terminal(), release)
+		return nil
+	}
+	defer release()
+	defer cancel()
+	defer stopFollowing()
+	w := c.Response()
 	w.WriteHeader(http.StatusOK)
 	w.Flush()
-
-	var buf []byte
-	slot := s.keepAlive.join()
-	defer s.keepAlive.leave()
-	ping := s.keepAlive.due(slot)
-	// A turn that ended long ago may have no events left to replay; do not wait forever.
-	var idle <-chan time.Time
-	if turn.Terminal() {
-		idle = time.After(3 * time.Second)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.closing:
-			return nil
-		case <-ping:
-			ping = s.keepAlive.due(slot)
-			if _, err := w.Write(pingComment); err != nil {
-				return nil
-			}
-			w.Flush()
-		case <-idle:
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				return nil
-			}
-			// Events already waiting go out in the same write and flush: under
-			// load that saves syscalls, and a lone event still leaves at once.
-			buf = appendEvent(buf[:0], ev)
-			end := turnevent.IsTerminal(ev.Type)
-			closed := false
-		drain:
-			for n := 1; !end && n < maxEventsPerWrite; n++ {
-				select {
-				case next, more := <-events:
-					if !more {
-						closed = true
-						break drain
-					}
-					buf = appendEvent(buf, next)
-					end = turnevent.IsTerminal(next.Type)
-				default:
-					break drain
-				}
-			}
-			if _, err := w.Write(buf); err != nil {
-				return nil
-			}
-			w.Flush()
-			if end || closed {
-				return nil
-			}
-		}
-	}
+	s.pumpEvents(ctx, responseOut{w}, events, turn.Terminal())
+	return nil
 }
 
 // maxEventsPerWrite bounds how many waiting events one write joins, so a long

@@ -28,7 +28,7 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}, []string{"method", "route"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "yw_http_requests_in_flight", Help: "HTTP requests being served (streams included).",
+			Name: "yw_http_requests_in_flight", Help: "HTTP requests being served (event streams over HTTP/1 only until their head is sent).",
 		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "yw_http_streams_open", Help: "Event streams open on this process.",
