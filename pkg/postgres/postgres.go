@@ -33,6 +33,14 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.MaxConns = maxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// The platform's statements are prepared once per connection and look rows
+	// up by key, so one generic plan serves every call. PostgreSQL would plan
+	// each of the first five calls on every connection anew; on a turn start,
+	// that planning was most of the database's time. A URL that sets
+	// plan_cache_mode keeps its own choice.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
