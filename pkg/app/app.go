@@ -132,6 +132,15 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	return a, nil
 }
 
+// sendJob is how the chat service publishes a turn's job the moment it is
+// committed: through the relay this program runs, if it runs one.
+func (a *App) sendJob() func(context.Context, outbox.Pending) {
+	if !a.opts.Relay {
+		return nil
+	}
+	return a.relay.Send
+}
+
 func (a *App) newServices() Services {
 	p, cfg, st, logger, notify := a.Platform, a.Config, a.Platform.Store, a.Logger, a.relay.Notify
 	audit := service.NewAuditor(st, logger)
@@ -149,7 +158,7 @@ func (a *App) newServices() Services {
 	groups := service.NewGroups(st, audit, service.GroupsConfig{Notify: notify, DirectAdd: cfg.GroupDirectAdd}, logger)
 	models := service.NewModels(service.ModelsConfig{Allowed: p.ChatModels(), Installed: a.installedModels()}, logger)
 	chat := service.NewChat(st, p.Turns, service.ChatConfig{
-		DefaultModel: p.DefaultChatModel(), Models: models, Notify: notify, Cancel: a.cancelTurn,
+		DefaultModel: p.DefaultChatModel(), Models: models, Notify: notify, Send: a.sendJob(), Cancel: a.cancelTurn,
 		MaxActiveTurns: cfg.MaxTurnsPerUser, TurnsPerMinute: cfg.UserTurnsPerMinute, TokensPerMinute: cfg.UserTokensPerMinute}, logger)
 	return Services{
 		Audit:     audit,

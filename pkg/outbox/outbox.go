@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,12 +50,17 @@ type Relay struct {
 	interval  time.Duration
 	batch     int
 	subjects  []string // nil: every subject
+
+	// Jobs Send published, awaiting their acknowledgements (see send.go);
+	// Send publishes only while Run runs, which settles them.
+	sent    chan sentJob
+	running atomic.Bool
 }
 
 // NewRelay returns a relay that polls every interval and whenever Notify is called.
 func NewRelay(st *store.Store, pub Publisher, interval time.Duration, logger *slog.Logger) *Relay {
 	return &Relay{store: st, publisher: pub, logger: logger.With("component", "outbox"),
-		wake: make(chan struct{}, 1), interval: interval, batch: 100}
+		wake: make(chan struct{}, 1), interval: interval, batch: 100, sent: make(chan sentJob, 4096)}
 }
 
 // Only makes the relay publish messages on these subjects alone, leaving the rest
@@ -78,6 +84,16 @@ func (r *Relay) Notify() {
 func (r *Relay) Run(ctx context.Context) error {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		r.settleSent(ctx)
+	}()
+	r.running.Store(true)
+	defer func() {
+		r.running.Store(false)
+		<-settled
+	}()
 	for {
 		for {
 			n, err := r.Flush(ctx)
@@ -147,13 +163,7 @@ func (r *Relay) publish(ctx context.Context, msgs []store.OutboxMessage) []error
 	async, ok := r.publisher.(AsyncPublisher)
 	waits := make([]func(context.Context) error, len(msgs))
 	for i, m := range msgs {
-		hdr := nats.Header{}
-		if m.CorrelationID != "" {
-			hdr.Set(logging.HeaderCorrelationID, m.CorrelationID)
-		}
-		if m.TraceParent != "" {
-			hdr.Set(tracing.HeaderTraceParent, m.TraceParent)
-		}
+		hdr := jobHeader(m.CorrelationID, m.TraceParent)
 		if ok {
 			waits[i], errs[i] = async.PublishAsync(ctx, m.Subject, m.MsgID, m.Payload, hdr)
 		} else {

@@ -39,6 +39,9 @@ type ChatConfig struct {
 	MaxMessageRunes int
 	// Notify wakes the outbox relay after a turn's job is written.
 	Notify func()
+	// Send, when set, publishes a turn's job as soon as its transaction
+	// commits, instead of waking the relay to find it (outbox.Relay.Send).
+	Send func(ctx context.Context, job outbox.Pending)
 	// Cancel tells the worker running a turn to stop now.
 	Cancel func(ctx context.Context, turnID string) error
 }
@@ -201,6 +204,7 @@ func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string,
 	tools := req.Tools == nil || *req.Tools
 	var msg store.Message
 	var turn store.Turn
+	var pending outbox.Pending
 	err := c.store.InTx(ctx, func(st *store.Store) error {
 		var session store.ChatSession
 		var err error
@@ -259,12 +263,20 @@ func (c *Chat) submit(ctx context.Context, p access.Principal, sessionID string,
 			}
 			turn.Scope = scope
 		}
-		return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
+		if c.cfg.Send == nil {
+			return outbox.Enqueue(ctx, st, job.ChatJob{TurnID: turn.ID})
+		}
+		pending, err = outbox.EnqueueNow(ctx, st, job.ChatJob{TurnID: turn.ID})
+		return err
 	})
 	if err != nil {
 		return "", Message{}, Turn{}, err
 	}
-	c.cfg.Notify()
+	if c.cfg.Send != nil {
+		c.cfg.Send(ctx, pending)
+	} else {
+		c.cfg.Notify()
+	}
 	return turn.SessionID, messageFromRow(msg), turnFromRow(turn), nil
 }
 

@@ -33,6 +33,29 @@ func (s *Store) EnqueueOutbox(ctx context.Context, subject, msgID string, payloa
 	return nil
 }
 
+// EnqueueOutboxAfter is EnqueueOutbox for a message its writer publishes
+// itself once the transaction commits: relays leave it alone for delay, and
+// take it only if it is still there then. It returns the row's id.
+func (s *Store) EnqueueOutboxAfter(ctx context.Context, subject, msgID string, payload []byte, correlationID, traceParent string, delay time.Duration) (int64, error) {
+	var id int64
+	err := s.db.QueryRow(ctx,
+		`INSERT INTO outbox (subject, msg_id, payload, correlation_id, traceparent, available_at)
+		 VALUES ($1, $2, $3, $4, NULLIF($5, ''), clock_timestamp() + make_interval(secs => $6)) RETURNING id`,
+		subject, msgID, payload, correlationID, traceParent, delay.Seconds()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue outbox: %w", translate(err))
+	}
+	return id, nil
+}
+
+// OutboxDueNow makes messages due for the relays at once.
+func (s *Store) OutboxDueNow(ctx context.Context, ids []int64) error {
+	if _, err := s.db.Exec(ctx, "UPDATE outbox SET available_at = clock_timestamp() WHERE id = ANY($1)", ids); err != nil {
+		return fmt.Errorf("outbox due now: %w", err)
+	}
+	return nil
+}
+
 // ClaimOutbox locks up to limit due messages for the rest of the transaction; other
 // relays skip them. Use it inside InTx and delete or reschedule each one. With
 // subjects, only messages on those subjects are claimed; without, every one.
