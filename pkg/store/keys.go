@@ -37,6 +37,9 @@ type KeyCandidate struct {
 	Key  Key
 	Hash []byte
 	User User
+	// GroupIDs are the user's groups, read with the key so that a request's
+	// authentication is one round trip.
+	GroupIDs []string
 }
 
 const keyColumns = `k.id::text, k.user_id::text, k.prefix, k.name, k.scopes, k.group_ids::text[], k.allowed_ips,
@@ -120,7 +123,8 @@ func (s *Store) DeleteKeysOf(ctx context.Context, userID string) (int64, error) 
 // owner. An expired key is left out here, so it fails exactly like a wrong one.
 func (s *Store) KeyCandidates(ctx context.Context, prefix string) ([]KeyCandidate, error) {
 	rows, err := s.db.Query(ctx,
-		`SELECT `+keyColumns+`, k.hash, u.id::text, u.name, u.is_admin, u.created_at
+		`SELECT `+keyColumns+`, k.hash, u.id::text, u.name, u.is_admin, u.created_at,
+		 ARRAY(SELECT m.group_id::text FROM memberships m WHERE m.user_id = u.id ORDER BY m.group_id)
 		 FROM api_keys k JOIN users u ON u.id = k.user_id
 		 WHERE k.prefix = $1 AND (k.expires_at IS NULL OR k.expires_at > now())`, prefix)
 	if err != nil {
@@ -128,7 +132,7 @@ func (s *Store) KeyCandidates(ctx context.Context, prefix string) ([]KeyCandidat
 	}
 	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KeyCandidate, error) {
 		var c KeyCandidate
-		err := r.Scan(append(keyScanTargets(&c.Key), &c.Hash, &c.User.ID, &c.User.Name, &c.User.IsAdmin, &c.User.CreatedAt)...)
+		err := r.Scan(append(keyScanTargets(&c.Key), &c.Hash, &c.User.ID, &c.User.Name, &c.User.IsAdmin, &c.User.CreatedAt, &c.GroupIDs)...)
 		return c, err
 	})
 	if err != nil {
