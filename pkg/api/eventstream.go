@@ -3,9 +3,10 @@ package api
 import (
 	"bytes"
 	"context"
-	"log/slog"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -164,8 +165,15 @@ func (s *Server) runDetached(ctx context.Context, cancel context.CancelFunc, con
 	defer release()
 	defer cancel()
 	defer conn.Close()
+	// Out of the handler, a panic here would take the process down: the stream
+	// ends instead, as recoverPanics ends a request.
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.ErrorContext(ctx, "event stream panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
 	go watchHangUp(conn, cancel)
 	started := time.Now()
 	s.pumpEvents(ctx, connOut{conn, s.limits.write}, events, ended)
-	s.logger.Log(ctx, slog.LevelDebug, "event stream ended", "duration_ms", time.Since(started).Milliseconds())
+	s.logger.DebugContext(ctx, "event stream ended", "duration_ms", time.Since(started).Milliseconds())
 }
