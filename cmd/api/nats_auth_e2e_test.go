@@ -19,6 +19,7 @@ import (
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
+	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/natsperm"
 	"github.com/youworker/youworker/pkg/pgtest"
 	"github.com/youworker/youworker/pkg/qdrantlite"
@@ -271,6 +272,16 @@ func TestNATSUsersMayDoOnlyTheirProgramsWork(t *testing.T) {
 	agent, agentErrs := asUser(t, url, natsperm.AgentWorker, passwords[natsperm.AgentWorker])
 	agentJS, err := jetstream.New(agent)
 	require.NoError(t, err)
+	// A retried chat job reads its turn's last event, to publish an end that
+	// never reached the log: allowed, and answered rather than left hanging.
+	apiTurns := queue.NewTurns(apiJS, nil, logging.Discard())
+	_, err = apiTurns.PublishEvent(ctx, "ended-turn", "turn.completed", []byte(`{}`))
+	require.NoError(t, err)
+	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
+	last, err := queue.NewTurns(agentJS, nil, logging.Discard()).LastEventType(short, "ended-turn")
+	cancelShort()
+	require.NoError(t, err, "the agent worker reads a turn's last event")
+	require.Equal(t, "turn.completed", last)
 	requireDenied(t, agent, agentErrs, "$JS.API.STREAM.INFO.OBJ_yw_uploads", func() {
 		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()

@@ -137,6 +137,10 @@ func (w *Worker) ensureEnded(ctx context.Context, turnID string) error {
 	if !ok {
 		return nil
 	}
+	// A request the stream never answers (a node going away) must fail the
+	// job, which comes back, rather than hold it forever.
+	ctx, cancel := context.WithTimeout(ctx, ensureEndedTimeout)
+	defer cancel()
 	turn, err := w.store.GetTurn(ctx, turnID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted with its chat
@@ -181,6 +185,9 @@ func (w *Worker) ensureEnded(ctx context.Context, turnID string) error {
 	queue.Logger(ctx, w.logger).WarnContext(ctx, "published the end of a turn its attempt stored without publishing", "turn_id", turnID, "event", typ)
 	return nil
 }
+
+// ensureEndedTimeout bounds ensureEnded's reads and its publish.
+const ensureEndedTimeout = 30 * time.Second
 
 // answerID is the id of the assistant message a completed turn stored.
 func (w *Worker) answerID(ctx context.Context, turn store.Turn) (string, error) {

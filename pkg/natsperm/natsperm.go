@@ -175,7 +175,14 @@ func For(program string) (Permissions, error) {
 	case IngestWorker:
 		p = merge(common, consumer("ingest", "jobs.ingest", "jobs.delete"), uploads)
 	case AgentWorker:
-		p = merge(common, consumer("chat", "jobs.chat"), Permissions{
+		// A turn's last event tells a retried job whether the end of its turn
+		// reached the log (chat.Worker.ensureEnded).
+		turnsLast := Permissions{Publish: concat(
+			jsAPI("STREAM.INFO", streamTurns),
+			jsAPI("STREAM.MSG.GET", streamTurns),
+			jsAPI("DIRECT.GET", streamTurns, streamTurns+".>"),
+		)}
+		p = merge(common, consumer("chat", "jobs.chat"), turnsLast, Permissions{
 			Publish:   []string{"turns.>", "yw.modelqueue.*"},
 			Subscribe: []string{"yw.turn.cancel.*", "yw.modelqueue.*"},
 		})
