@@ -225,6 +225,10 @@ func TestWebChatConveniencesInChromium(t *testing.T) {
 	position := `[...document.querySelectorAll('[data-testid=ask-position]')].find(e => e.offsetParent !== null)?.textContent`
 	p.waitFor(position+` === '2/2'`, "the second answer's place")
 	p.waitFor(shownAnswer+` === 'Stripes, take 2.'`, "the second answer")
+	// Its end adds the answer's details above the switcher: a click aimed
+	// before they appear would land on them.
+	p.waitFor(`(() => { const shown = [...document.querySelectorAll('[data-testid=msg-assistant]')].filter(m => m.offsetParent !== null);
+		return shown.length > 0 && shown.every(m => m.dataset.status === 'completed'); })()`, "the second answer complete")
 	require.Equal(t, "Why does a zebra have stripes?", p.evalString(shownQuestion), "the same question")
 	p.click("button", "Previous answer")
 	p.waitFor(shownAnswer+` === 'Stripes, take 1.'`, "the first answer again")
