@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,15 +22,10 @@ import (
 
 	"github.com/ollama/ollama/api"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/youworker/youworker/pkg/access"
-	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
-	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
-	"github.com/youworker/youworker/pkg/pgtest"
 )
 
 // streamPlatform is `api -dev` served over TLS, so that one server answers
@@ -47,7 +43,6 @@ var streamAnswer = []string{"Streams ", "leave ", "the ", "server's ", "handler.
 
 func startStreaming(t *testing.T) *streamPlatform {
 	t.Helper()
-	ctx := t.Context()
 	p := &streamPlatform{release: make(chan struct{})}
 	model := llmtest.New(t)
 	model.Handle(func(req api.ChatRequest) llmtest.Script {
@@ -63,37 +58,13 @@ func startStreaming(t *testing.T) *streamPlatform {
 			close(p.release)
 		}
 	})
-	_, dbURL := pgtest.NewDB(t)
-	env := map[string]string{
-		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(),
-		"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0",
-		"YW_OLLAMA_URL": model.URL, "YW_CHAT_MODEL": llmtest.ChatModel, "YW_LOG_LEVEL": "error",
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	require.NoError(t, cfg.Validate())
-	a, err := app.Open(ctx, cfg, logging.New(io.Discard, cfg.LogLevel, "json"), app.DevOptions)
-	require.NoError(t, err)
-	t.Cleanup(a.Close)
-	srv, err := apiserver.New(a)
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	_, key, err := a.Services.Users.Create(ctx, access.System, "streamer", false)
-	require.NoError(t, err)
-	p.key = key.Secret
-
+	cfg := devConfig(t, model.URL, llmtest.ChatModel)
 	cert, roots := selfSigned(t)
 	p.roots = roots
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return a.Run(gctx, tl, srv.Serve) })
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, g.Wait())
-	})
+	p.key = servePlatform(t, cfg, logging.New(io.Discard, slog.LevelError, "json"), app.DevOptions, "streamer", tl)
 	p.base = "https://" + l.Addr().String()
 	return p
 }

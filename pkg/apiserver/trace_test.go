@@ -14,19 +14,14 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/youworker/youworker/pkg/access"
 	"github.com/youworker/youworker/pkg/api/apitest"
-	"github.com/youworker/youworker/pkg/apiserver"
 	"github.com/youworker/youworker/pkg/app"
-	"github.com/youworker/youworker/pkg/config"
 	"github.com/youworker/youworker/pkg/corpustest"
 	"github.com/youworker/youworker/pkg/job"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
 	"github.com/youworker/youworker/pkg/logging/logtest"
-	"github.com/youworker/youworker/pkg/pgtest"
 )
 
 // tracedPlatform is `api -dev` (API, relay, ingest and agent workers in one
@@ -40,48 +35,22 @@ type tracedPlatform struct {
 
 func startTraced(t *testing.T) *tracedPlatform {
 	t.Helper()
-	ctx := t.Context()
 	model := llmtest.New(t)
 	model.Reply(
 		llmtest.Script{ToolCalls: []llmtest.ToolCall{{Name: "current_time", Arguments: map[string]any{}}}},
 		llmtest.Text("It is ", "now."),
 	)
-	_, dbURL := pgtest.NewDB(t)
-	env := map[string]string{
-		"YW_DATABASE_URL": dbURL, "YW_HTTP_ADDR": "127.0.0.1:0", "YW_DATA_DIR": t.TempDir(),
-		"YW_DEV_NATS_PORT": "0", "YW_DEV_QDRANT_ADDR": "127.0.0.1:0",
-		"YW_OLLAMA_URL": model.URL, "YW_CHAT_MODEL": llmtest.ChatModel,
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	require.NoError(t, cfg.Validate())
+	cfg := devConfig(t, model.URL, llmtest.ChatModel)
 	require.Empty(t, cfg.OTelEndpoint, "nothing is exported: the spans stay in memory")
 
 	p := &tracedPlatform{spans: tracetest.NewSpanRecorder(), logs: &logtest.Buffer{}}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	logger := logging.New(p.logs, cfg.LogLevel, "json")
 	opts := app.DevOptions
 	opts.TracerProvider = tp
-	a, err := app.Open(ctx, cfg, logger, opts)
-	require.NoError(t, err)
-	t.Cleanup(a.Close)
-	srv, err := apiserver.New(a)
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	_, key, err := a.Services.Users.Create(ctx, access.System, "tracer", false)
-	require.NoError(t, err)
-	p.key = key.Secret
-
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return a.Run(gctx, l, srv.Serve) })
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, g.Wait())
-	})
+	p.key = servePlatform(t, cfg, logging.New(p.logs, cfg.LogLevel, "json"), opts, "tracer", l)
 	p.client = apitest.NewClient(t, "http://"+l.Addr().String())
 	return p
 }
