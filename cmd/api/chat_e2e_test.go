@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,12 +17,8 @@ import (
 )
 
 // sseEvent is one server-sent event.
-type sseEvent struct {
-	ID   uint64
-	Type string
-	Data string
-	At   time.Time // when the event arrived
-}
+// sseEvent is one event of a turn's stream.
+type sseEvent = apitest.Event
 
 // readEvents reads a turn's event stream until it closes or max events arrived.
 func readEvents(t *testing.T, base, key, turnID string, after uint64, max int) []sseEvent {
@@ -40,30 +36,13 @@ func readEvents(t *testing.T, base, key, turnID string, after uint64, max int) [
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	var events []sseEvent
-	var cur sseEvent
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if cur.Type != "" {
-				cur.At = time.Now()
-				events = append(events, cur)
-				if len(events) == max {
-					return events
-				}
-			}
-			cur = sseEvent{}
-		case strings.HasPrefix(line, "id: "):
-			cur.ID, err = strconv.ParseUint(strings.TrimPrefix(line, "id: "), 10, 64)
-			require.NoError(t, err)
-		case strings.HasPrefix(line, "event: "):
-			cur.Type = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			cur.Data = strings.TrimPrefix(line, "data: ")
-		}
-	}
+	err = apitest.ReadEvents(resp.Body, func(e sseEvent) bool {
+		events = append(events, e)
+		return len(events) != max
+	})
+	// A stream cut short ends the events read; an id that is no number is wrong.
+	var badID *strconv.NumError
+	require.False(t, errors.As(err, &badID), "event id: %v", err)
 	return events
 }
 

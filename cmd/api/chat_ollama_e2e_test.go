@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -168,24 +167,10 @@ func followEvents(t *testing.T, base, key, turnID string) <-chan sseEvent {
 	go func() {
 		defer close(out)
 		defer resp.Body.Close()
-		var cur sseEvent
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if cur.Type != "" {
-					out <- cur
-				}
-				cur = sseEvent{}
-			case strings.HasPrefix(line, "id: "):
-				cur.ID, _ = strconv.ParseUint(strings.TrimPrefix(line, "id: "), 10, 64)
-			case strings.HasPrefix(line, "event: "):
-				cur.Type = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				cur.Data = strings.TrimPrefix(line, "data: ")
-			}
-		}
+		_ = apitest.ReadEvents(resp.Body, func(e sseEvent) bool {
+			out <- e
+			return true
+		})
 	}()
 	return out
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/youworker/youworker/pkg/api/apitest"
 	"github.com/youworker/youworker/pkg/app"
 	"github.com/youworker/youworker/pkg/llmtest"
 	"github.com/youworker/youworker/pkg/logging"
@@ -129,24 +130,18 @@ func (p *streamPlatform) follow(t *testing.T, c *http.Client, turnID string) *ht
 // the text of the tokens.
 func readStream(t *testing.T, body io.Reader) (types []string, text string) {
 	t.Helper()
-	sc := bufio.NewScanner(body)
 	var b strings.Builder
-	var typ string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			typ = strings.TrimPrefix(line, "event: ")
-			types = append(types, typ)
-		case strings.HasPrefix(line, "data: ") && typ == "token":
+	require.NoError(t, apitest.ReadEvents(body, func(e apitest.Event) bool {
+		types = append(types, e.Type)
+		if e.Type == "token" {
 			var d struct {
 				Text string `json:"text"`
 			}
-			require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d))
+			require.NoError(t, json.Unmarshal([]byte(e.Data), &d))
 			b.WriteString(d.Text)
 		}
-	}
-	require.NoError(t, sc.Err())
+		return true
+	}))
 	return types, b.String()
 }
 

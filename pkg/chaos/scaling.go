@@ -86,30 +86,26 @@ func Scaling(ctx context.Context, cfg ScalingConfig) ([]ScalingRow, error) {
 		return nil, err
 	}
 	var rows []ScalingRow
-	for _, n := range cfg.Workers {
-		if err := cluster.Scale(ctx, KindIngest, n); err != nil {
+	// Ingest, then chat, each at every worker count; a phase's workers stop
+	// when it ends.
+	for _, phase := range []struct {
+		kind    string
+		measure func(context.Context, ScalingConfig, *load, int) (ScalingRow, error)
+	}{{KindIngest, measureIngest}, {KindAgent, measureChat}} {
+		for _, n := range cfg.Workers {
+			if err := cluster.Scale(ctx, phase.kind, n); err != nil {
+				return nil, err
+			}
+			row, err := phase.measure(ctx, cfg, l, n)
+			if err != nil {
+				return nil, err
+			}
+			logf("scaling: %+v", row)
+			rows = append(rows, row)
+		}
+		if err := cluster.Scale(ctx, phase.kind, 0); err != nil {
 			return nil, err
 		}
-		row, err := measureIngest(ctx, cfg, l, n)
-		if err != nil {
-			return nil, err
-		}
-		logf("scaling: %+v", row)
-		rows = append(rows, row)
-	}
-	if err := cluster.Scale(ctx, KindIngest, 0); err != nil {
-		return nil, err
-	}
-	for _, n := range cfg.Workers {
-		if err := cluster.Scale(ctx, KindAgent, n); err != nil {
-			return nil, err
-		}
-		row, err := measureChat(ctx, cfg, l, n)
-		if err != nil {
-			return nil, err
-		}
-		logf("scaling: %+v", row)
-		rows = append(rows, row)
 	}
 	return rows, nil
 }

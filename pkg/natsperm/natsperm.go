@@ -147,19 +147,23 @@ func For(program string) (Permissions, error) {
 			[]string{"$JS.FC." + streamUploads + ".>", "$O." + bucketUploads + ".>"},
 		),
 	}
+	// The last event of a turn: the API replays from it, and a retried chat
+	// job checks whether its turn's end reached the log (chat.Worker.ensureEnded).
+	turnsLast := Permissions{Publish: concat(
+		jsAPI("STREAM.INFO", streamTurns),
+		jsAPI("STREAM.MSG.GET", streamTurns),
+		jsAPI("DIRECT.GET", streamTurns, streamTurns+".>"),
+	)}
 	// The turn event log, read: ordered consumers over one turn or all of
 	// them, and the last event of a turn.
-	turnsRead := Permissions{
+	turnsRead := merge(turnsLast, Permissions{
 		Publish: concat(
-			jsAPI("STREAM.INFO", streamTurns),
-			jsAPI("STREAM.MSG.GET", streamTurns),
-			jsAPI("DIRECT.GET", streamTurns, streamTurns+".>"),
 			jsAPI("CONSUMER.CREATE", streamTurns+".>"),
 			jsAPI("CONSUMER.DELETE", streamTurns+".>"),
 			jsAPI("CONSUMER.INFO", streamTurns+".>"),
 			jsAPI("CONSUMER.MSG.NEXT", streamTurns+".>"),
 		),
-	}
+	})
 	var p Permissions
 	switch program {
 	case API:
@@ -175,13 +179,6 @@ func For(program string) (Permissions, error) {
 	case IngestWorker:
 		p = merge(common, consumer("ingest", "jobs.ingest", "jobs.delete"), uploads)
 	case AgentWorker:
-		// A turn's last event tells a retried job whether the end of its turn
-		// reached the log (chat.Worker.ensureEnded).
-		turnsLast := Permissions{Publish: concat(
-			jsAPI("STREAM.INFO", streamTurns),
-			jsAPI("STREAM.MSG.GET", streamTurns),
-			jsAPI("DIRECT.GET", streamTurns, streamTurns+".>"),
-		)}
 		p = merge(common, consumer("chat", "jobs.chat"), turnsLast, Permissions{
 			Publish:   []string{"turns.>", "yw.modelqueue.*"},
 			Subscribe: []string{"yw.turn.cancel.*", "yw.modelqueue.*"},

@@ -63,26 +63,17 @@ func BenchmarkReindex(b *testing.B) {
 		table = append(table, [3]string{"ACL sync", fmt.Sprintf("%.0f points/s", points/d.Seconds()), d.Round(time.Millisecond).String()})
 	})
 	b.Run("re-embed", func(b *testing.B) {
-		var d time.Duration
-		var cpu time.Duration
-		for b.Loop() {
-			start, cpu0 := time.Now(), processCPU()
-			f.run(f.start(store.KindReEmbed, nil).ID, store.JobCompleted)
-			d, cpu = time.Since(start), processCPU()-cpu0
-		}
+		d, cpu := timed(b, func() { f.run(f.start(store.KindReEmbed, nil).ID, store.JobCompleted) })
 		b.ReportMetric(points/d.Seconds(), "chunks/s")
 		table = append(table, [3]string{"re-embed (lexical, rebuild)", fmt.Sprintf("%.0f chunks/s", points/d.Seconds()), withCPU(d, cpu)})
 	})
 	b.Run("embedder-ceiling", func(b *testing.B) {
 		chunks, err := f.st.ReadyChunksAfter(ctx, "", 0, docs*chunksPer)
 		require.NoError(b, err)
-		var d, cpu time.Duration
-		for b.Loop() {
-			start, cpu0 := time.Now(), processCPU()
+		d, cpu := timed(b, func() {
 			_, err := f.runner.embedPoints(ctx, emb, f.ix.Lexical(), chunks)
 			require.NoError(b, err)
-			d, cpu = time.Since(start), processCPU()-cpu0
-		}
+		})
 		b.ReportMetric(points/d.Seconds(), "chunks/s")
 		table = append(table, [3]string{"embedders alone (dense hashing + BM25; ceiling)", fmt.Sprintf("%.0f chunks/s", points/d.Seconds()), withCPU(d, cpu)})
 	})
@@ -116,12 +107,9 @@ func BenchmarkReindex(b *testing.B) {
 	})
 
 	b.Run("re-embed-ollama", func(b *testing.B) {
-		var d, cpu time.Duration
-		for b.Loop() {
-			start, cpu0 := time.Now(), processCPU()
+		d, cpu := timed(b, func() {
 			f.run(f.start(store.KindReEmbed, map[string]any{"embed_model": llmtest.EmbedModel}).ID, store.JobCompleted)
-			d, cpu = time.Since(start), processCPU()-cpu0
-		}
+		})
 		b.ReportMetric(points/d.Seconds(), "chunks/s")
 		table = append(table, [3]string{fmt.Sprintf("re-embed (Ollama protocol, %s per request of %d)", ollamaEmbedLatency, defaultEmbedBatch),
 			fmt.Sprintf("%.0f chunks/s", points/d.Seconds()), withCPU(d, cpu)})
@@ -132,13 +120,10 @@ func BenchmarkReindex(b *testing.B) {
 		require.NoError(b, err)
 		emb, err := ollama(ctx, llmtest.EmbedModel)
 		require.NoError(b, err)
-		var d, cpu time.Duration
-		for b.Loop() {
-			start, cpu0 := time.Now(), processCPU()
+		d, cpu := timed(b, func() {
 			_, err := f.runner.embedPoints(ctx, emb, f.ix.Lexical(), chunks)
 			require.NoError(b, err)
-			d, cpu = time.Since(start), processCPU()-cpu0
-		}
+		})
 		rate := float64(len(chunks)) / d.Seconds()
 		b.ReportMetric(rate, "chunks/s")
 		table = append(table, [3]string{"Ollama-protocol embedder alone (ceiling)", fmt.Sprintf("%.0f chunks/s", rate), withCPU(d, cpu)})
@@ -151,6 +136,16 @@ func BenchmarkReindex(b *testing.B) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
 	}
 	_ = w.Flush()
+}
+
+// timed runs fn as b's loop and returns the last run's wall and CPU time.
+func timed(b *testing.B, fn func()) (wall, cpu time.Duration) {
+	for b.Loop() {
+		start, cpu0 := time.Now(), processCPU()
+		fn()
+		wall, cpu = time.Since(start), processCPU()-cpu0
+	}
+	return wall, cpu
 }
 
 // processCPU is the CPU time the process has used, user and system: what a
