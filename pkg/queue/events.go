@@ -36,6 +36,9 @@ type Turns struct {
 
 	mu     sync.Mutex
 	stream jetstream.Stream // looked up on first use
+
+	// lastStored is lastSeqOf; tests replace it with a leader that lags.
+	lastStored func(ctx context.Context, turnID string) (uint64, error)
 }
 
 // NewTurns returns the turn event log on js. metrics and logger may be nil.
@@ -44,7 +47,9 @@ func NewTurns(js jetstream.JetStream, metrics *Metrics, logger *slog.Logger) *Tu
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("component", "turns")
-	return &Turns{js: js, metrics: metrics, log: logger, hub: &turnHub{js: js, log: logger}}
+	t := &Turns{js: js, metrics: metrics, log: logger, hub: &turnHub{js: js, log: logger}}
+	t.lastStored = t.lastSeqOf
+	return t
 }
 
 // TurnSubject returns the subject of a turn's events.

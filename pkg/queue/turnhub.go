@@ -38,7 +38,7 @@ func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-c
 		return nil, fmt.Errorf("turn events: %w", err)
 	}
 	r := &hubReader{out: make(chan Event, readerChan), done: ctx.Done()}
-	passed, err := t.hub.register(ctx, turnID, r)
+	passed, turnLast, err := t.hub.register(ctx, turnID, r)
 	if err != nil {
 		return nil, fmt.Errorf("turn events for %s: %w", turnID, err)
 	}
@@ -50,7 +50,7 @@ func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-c
 	})
 	var end uint64 // the last of the turn's events the hub had passed
 	if afterSeq < passed {
-		if end, err = t.lastSeqOf(ctx, turnID); err != nil {
+		if end, err = t.lastStored(ctx, turnID); err != nil {
 			if ctx.Err() == nil {
 				t.log.Warn("turn events replay stopped", "turn_id", turnID, "error", err)
 			}
@@ -59,7 +59,7 @@ func (t *Turns) Events(ctx context.Context, turnID string, afterSeq uint64) (<-c
 			r.mu.Unlock()
 			return r.out, nil
 		}
-		end = min(end, passed)
+		end = min(max(end, turnLast), passed)
 	}
 	if end <= afterSeq {
 		// Nothing of this turn was stored before the hub's position.
@@ -305,6 +305,43 @@ type turnHub struct {
 	mu      sync.Mutex
 	run     *hubRun // nil while nobody reads
 	readers map[string]map[*hubReader]struct{}
+	// The last sequence the hub passed of each turn among its latest
+	// recentKept events, and those events oldest first (a ring from
+	// recentNext). A reader's replay ends no earlier than this: the stream's
+	// leader may not yet answer with an event the hub's consumer, on another
+	// replica, has already passed.
+	recent     map[string]uint64
+	recentRing []recentEvent
+	recentNext int
+}
+
+// recentEvent is one event the hub passed, for turnHub.recent.
+type recentEvent struct {
+	turnID string
+	seq    uint64
+}
+
+// recentKept is how many of its latest events the hub remembers the turns
+// of: far more than the leader of the stream can lag behind a replica.
+const recentKept = 4096
+
+// passedRecently records that the hub passed seq of turnID; h.mu is held.
+func (h *turnHub) passedRecently(turnID string, seq uint64) {
+	if h.recent == nil {
+		h.recent = map[string]uint64{}
+		h.recentRing = make([]recentEvent, 0, recentKept)
+	}
+	if len(h.recentRing) < recentKept {
+		h.recentRing = append(h.recentRing, recentEvent{turnID, seq})
+	} else {
+		old := h.recentRing[h.recentNext]
+		if h.recent[old.turnID] == old.seq {
+			delete(h.recent, old.turnID)
+		}
+		h.recentRing[h.recentNext] = recentEvent{turnID, seq}
+		h.recentNext = (h.recentNext + 1) % recentKept
+	}
+	h.recent[turnID] = seq
 }
 
 // hubRun is one life of the hub's consumer, from the first reader to the last.
@@ -314,14 +351,15 @@ type hubRun struct {
 }
 
 // register adds r to turnID's readers, starting the hub if it is idle, and
-// returns the hub's position: events after it reach r through offer.
-func (h *turnHub) register(ctx context.Context, turnID string, r *hubReader) (uint64, error) {
+// returns the hub's position, passed: events after it reach r through offer.
+// turnLast is the last event of the turn the hub passed lately, 0 if none.
+func (h *turnHub) register(ctx context.Context, turnID string, r *hubReader) (passed, turnLast uint64, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.run == nil {
 		run, err := h.start(ctx)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		h.run = run
 	}
@@ -334,7 +372,7 @@ func (h *turnHub) register(ctx context.Context, turnID string, r *hubReader) (ui
 		h.readers[turnID] = set
 	}
 	set[r] = struct{}{}
-	return h.run.passed, nil
+	return h.run.passed, h.recent[turnID], nil
 }
 
 // unregister removes r; the last reader out stops the hub.
@@ -408,6 +446,7 @@ func (h *turnHub) follow(run *hubRun) {
 			return // stopped meanwhile
 		}
 		run.passed = ev.Seq
+		h.passedRecently(turnID, ev.Seq)
 		for r := range h.readers[turnID] {
 			r.offer(ev)
 		}

@@ -248,3 +248,36 @@ func TestTurnEventsIdleReadersHoldNoGoroutine(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return runtime.NumGoroutine()-before < readers/10 }, 10*time.Second, 20*time.Millisecond)
 }
+
+// A client resuming mid-turn replays up to the turn's last stored event, as
+// the stream's leader reports it. The hub's consumer may run on a replica that
+// applied an event before the leader did: the replay must still reach every
+// event the hub passed, or that event is lost to the client. Found by the
+// chaos harness (pkg/chaos): one token missing from a resumed stream.
+func TestTurnEventsResumeReachesWhatTheHubPassedWhenTheLeaderLags(t *testing.T) {
+	t.Parallel()
+	srv := queuetest.Start(t)
+	ctx := testCtx(t)
+	turns := queue.NewTurns(srv.JS, nil, nil)
+	queue.LagLastStored(turns)
+
+	// A reader of the turn keeps the hub running, and sees each event pass.
+	live, err := turns.Events(ctx, "turn-lag", 0)
+	require.NoError(t, err)
+	var seqs []uint64
+	for i := range 5 {
+		seq, err := turns.PublishEvent(ctx, "turn-lag", "token", fmt.Appendf(nil, `{"text":"%d"}`, i))
+		require.NoError(t, err)
+		seqs = append(seqs, seq)
+		_, _ = turns.PublishEvent(ctx, "turn-other", "token", []byte(`{}`))
+	}
+	require.Equal(t, seqs, readSeqs(t, live, len(seqs)))
+
+	// Resumed after the third: the leader answers with the fourth as the last,
+	// the hub has passed the fifth.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resumed, err := turns.Events(rctx, "turn-lag", seqs[2])
+	require.NoError(t, err)
+	require.Equal(t, seqs[3:], readSeqs(t, resumed, 2))
+}
